@@ -1,0 +1,64 @@
+/**
+ * `wgts` entry: the subcommand table, usage and version (the role of wg.c).
+ * wg's positional grammar is hand-parsed by each subcommand (byte-exact usage and errors), so no
+ * argument-parsing library is used here.
+ */
+import { basename } from 'node:path';
+import type { Command } from './command.js';
+import { showCommand } from './show.js';
+import { showconfCommand } from './showconf.js';
+import { setCommand } from './set.js';
+import { setconfCommand, addconfCommand, syncconfCommand } from './setconf.js';
+import { genkeyCommand, genpskCommand } from './genkey.js';
+import { pubkeyCommand } from './pubkey.js';
+import { quickCommand } from './quick.js';
+
+/** The version wg would print is upstream's; ours is the package's. */
+export const WGTS_VERSION = '0.1.0';
+
+/** wg's subcommands, in wg's order, then wgts' own. */
+export const WG_COMMANDS: readonly Command[] = [
+  showCommand,
+  showconfCommand,
+  setCommand,
+  setconfCommand,
+  addconfCommand,
+  syncconfCommand,
+  genkeyCommand,
+  genpskCommand,
+  pubkeyCommand,
+];
+export const WGTS_COMMANDS: readonly Command[] = [quickCommand];
+
+function usage(argv0: string): string {
+  const lines = [`Usage: ${argv0} <cmd> [<args>]`, '', 'Available subcommands:'];
+  for (const c of [...WG_COMMANDS, ...WGTS_COMMANDS]) lines.push(`  ${c.name}: ${c.summary}`);
+  lines.push("You may pass `--help' to any of these subcommands to view usage.");
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * Runs wgts. `argv` is process.argv without the node binary: argv[0] is the script path, whose
+ * basename is printed in usage lines as wg prints its argv[0].
+ */
+export async function main(argv: string[]): Promise<number> {
+  const argv0 = basename(argv[0] ?? 'wgts');
+  const args = argv.slice(1);
+  if (args.length === 1 && ['-v', '--version', 'version'].includes(args[0]!)) {
+    process.stdout.write(`wgts v${WGTS_VERSION} - wireguard-tools compatible\n`);
+    return 0;
+  }
+  if (args.length === 1 && ['-h', '--help', 'help'].includes(args[0]!)) {
+    process.stdout.write(usage(argv0));
+    return 0;
+  }
+  if (args.length === 0) return showCommand.run(argv0, []);
+  const name = args[0]!;
+  const command = [...WG_COMMANDS, ...WGTS_COMMANDS].find((c) => c.name === name);
+  if (!command) {
+    process.stderr.write(`Invalid subcommand: \`${name}'\n`);
+    process.stderr.write(usage(argv0));
+    return 1;
+  }
+  return command.run(argv0, args.slice(1));
+}
