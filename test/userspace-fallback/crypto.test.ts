@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import {
+  aeadOpen, aeadOpenInto, aeadSeal, aeadSealInto, generatePrivateKey, hash, kdf1, kdf2, kdf3, mac,
+  publicKeyFromPrivate, randomBytes, tai64n, x25519, xaeadOpen, xaeadSeal,
+} from '../../src/userspace-fallback/crypto.js';
+import { blake2s } from '@noble/hashes/blake2.js';
+import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
+
+const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
+const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const vec = (name: string) => JSON.parse(readFileSync(new URL(`../vectors/${name}`, import.meta.url), 'utf8'));
+
+describe('crypto vectors', () => {
+  const kdfv = vec('kdf.json');
+  it('KDF1/2/3 vectors', () => {
+   for (const v of kdfv.vectors) {
+    const k = hex(v.key), inp = hex(v.input);
+    expect(toHex(kdf1(k, inp))).toBe(v.t1);
+    expect(kdf2(k, inp).map(toHex)).toEqual([v.t1, v.t2]);
+    expect(kdf3(k, inp).map(toHex)).toEqual([v.t1, v.t2, v.t3]);
+   }
+  });
+
+  const p = vec('primitives.json');
+  it('x25519 known answers, low-order points give null', () => {
+    for (const v of p.x25519) {
+      const r = x25519(hex(v.priv), hex(v.pub));
+      expect(r === null ? null : toHex(r)).toBe(v.shared);
+    }
+    for (const v of p.x25519_public) expect(toHex(publicKeyFromPrivate(hex(v.priv)))).toBe(v.pub);
+  });
+  it('ChaCha20-Poly1305 and XChaCha20-Poly1305 known answers', () => {
+    for (const v of p.aead) {
+      const out = new Uint8Array(hex(v.plaintext).length + 16);
+      aeadSealInto(hex(v.key), hex(v.nonce), hex(v.plaintext), hex(v.aad), out, 0);
+      expect(toHex(out)).toBe(v.sealed);
+      const back = new Uint8Array(out.length - 16);
+      expect(aeadOpenInto(hex(v.key), hex(v.nonce), out, hex(v.aad), back, 0)).toBe(back.length);
+      expect(toHex(back)).toBe(v.plaintext);
+      out[3]! ^= 1;
+      expect(aeadOpenInto(hex(v.key), hex(v.nonce), out, hex(v.aad), back, 0)).toBe(-1);
+    }
+    for (const v of p.xaead) {
+      expect(toHex(xaeadSeal(hex(v.key), hex(v.nonce), hex(v.plaintext), hex(v.aad)))).toBe(v.sealed);
+      expect(toHex(xaeadOpen(hex(v.key), hex(v.nonce), hex(v.sealed), hex(v.aad))!)).toBe(v.plaintext);
+      expect(xaeadOpen(hex(v.key), hex(v.nonce), hex(v.sealed), new Uint8Array(1))).toBeNull();
+    }
+  });
+  it('BLAKE2s and the initial chaining key / hash', () => {
+    for (const v of p.blake2s) expect(toHex(hash(hex(v.input)))).toBe(v.digest);
+    const ci = hash(Buffer.from(p.initial.construction));
+    expect(toHex(ci)).toBe(p.initial.ci);
+    expect(toHex(hash(ci, Buffer.from(p.initial.identifier)))).toBe(p.initial.hi);
+  });
+});
+
+describe('crypto behaviour', () => {
+  it('generated keys are clamped and agree on a shared secret', () => {
+    const a = generatePrivateKey(), b = generatePrivateKey();
+    expect(a[0]! & 7).toBe(0);
+    expect(a[31]! & 0xc0).toBe(0x40);
+    const s1 = x25519(a, publicKeyFromPrivate(b))!, s2 = x25519(b, publicKeyFromPrivate(a))!;
+    expect(toHex(s1)).toBe(toHex(s2));
+    expect(toHex(s1)).toBe(toHex(nobleX25519.getSharedSecret(a, publicKeyFromPrivate(b))));
+  });
+  it('keyed MAC is BLAKE2s with a 16-byte digest in the parameter block, not a truncation', () => {
+    const k = randomBytes(32), m = randomBytes(100);
+    const t = mac(k, m.subarray(0, 10), m.subarray(10));
+    expect(t.length).toBe(16);
+    expect(toHex(t)).toBe(toHex(blake2s(m, { key: k, dkLen: 16 })));
+    expect(toHex(t)).not.toBe(toHex(blake2s(m, { key: k }).subarray(0, 16)));
+  });
+  it('handshake AEAD round-trips and rejects a wrong aad', () => {
+    const k = randomBytes(32);
+    const s = aeadSeal(k, new Uint8Array(0), hex('aa'));
+    expect(s.length).toBe(16);
+    expect(aeadOpen(k, s, hex('aa'))).toEqual(new Uint8Array(0));
+    expect(aeadOpen(k, s, hex('ab'))).toBeNull();
+    expect(aeadOpen(k, new Uint8Array(3), hex('ab'))).toBeNull();
+  });
+  it('TAI64N: base 2^62+10, BE, ns rounded down to 2^24', () => {
+    expect(toHex(tai64n(1700000000n, 0))).toBe('400000006553f10a00000000');
+    expect(toHex(tai64n(1n, 999_999_999))).toBe('400000000000000b3b000000');
+    expect(Buffer.compare(tai64n(5n, 0), tai64n(5n, 20_000_000))).toBe(-1);
+  });
+});
+
+describe('crypto speed (informational; prints the numbers behind the choice in crypto.ts)', () => {
+  it('node X25519 vs noble', () => {
+    const a = generatePrivateKey(), pb = publicKeyFromPrivate(generatePrivateKey());
+    const N = 200;
+    let t = performance.now();
+    for (let i = 0; i < N; i++) x25519(a, pb);
+    const nodeUs = ((performance.now() - t) * 1000) / N;
+    t = performance.now();
+    for (let i = 0; i < 20; i++) nobleX25519.getSharedSecret(a, pb);
+    const nobleUs = ((performance.now() - t) * 1000) / 20;
+    console.log(`x25519: node:crypto ${nodeUs.toFixed(1)} µs, noble ${nobleUs.toFixed(1)} µs`);
+    expect(nodeUs).toBeGreaterThan(0);
+  });
+});
