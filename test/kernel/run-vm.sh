@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Runs a command inside a throwaway VM that boots Debian's kernel with the real WireGuard module.
+#
+#   test/kernel/run-vm.sh                 # the kernel test suite (test/kernel/*.test.ts, vitest)
+#   test/kernel/run-vm.sh CMD [ARGS...]   # any command, e.g.: test/kernel/run-vm.sh wg show
+#                                         #   test/kernel/run-vm.sh npx vitest run --config test/kernel/vitest.kernel.config.ts test/kernel/foo.test.ts
+#
+# Inside the VM the host's root file system is visible read-only with a tmpfs overlay on top (writes
+# vanish at power-off), the command runs as root in this repository's directory, /tmp and /run are
+# fresh tmpfs, and modules (veth, nft_*, ...) autoload. The exit status is the command's; 2 means the
+# harness itself failed (no kernel, boot failure, timeout), with the reason on stderr.
+#
+# Needs root on the host (apt-get, the 9p export of /). First run: installs qemu-system-x86,
+# busybox-static and kmod if missing, downloads and unpacks the kernel into .vm-cache/ (reused later).
+# No KVM: qemu runs with -accel tcg (-cpu host fails here), so everything is ~10-20x slower than
+# native; a boot takes ~10-15 s, a `node` start a few seconds.
+#
+# Environment:
+#   WGTS_VM_CACHE    cache dir (default: <repo>/.vm-cache)
+#   WGTS_VM_TIMEOUT  seconds before the VM is killed (default 1200)
+#   WGTS_VM_MEM      guest memory in MiB (default 3072)
+#   WGTS_VM_VERBOSE  1 = also print the boot log
+#   WGTS_* and CI    passed through to the command (except the WGTS_VM_* ones)
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CACHE=${WGTS_VM_CACHE:-$REPO/.vm-cache}
+TIMEOUT=${WGTS_VM_TIMEOUT:-1200}
+MEM=${WGTS_VM_MEM:-3072}
+# shellcheck source=../../scripts/vm/prepare.sh
+source "$REPO/scripts/vm/prepare.sh"
+
+case "$REPO$CACHE" in *[[:space:]]*) vm_die "paths with spaces are not supported ($REPO, $CACHE)" ;; esac
+[ "$(id -u)" = 0 ] || vm_die "run as root (apt-get, 9p export of /)"
+
+if (($# == 0)); then
+	# vitest via node directly: npx costs ~10 s more under TCG
+	set -- node node_modules/vitest/vitest.mjs run --config test/kernel/vitest.kernel.config.ts
+fi
+
+t0=$(date +%s.%N)
+vm_prepare "$CACHE"
+t1=$(date +%s.%N)
+
+# The command travels as a script on the shared root; the kernel command line names it.
+mkdir -p "$CACHE/run"
+CMD_FILE=$(mktemp "$CACHE/run/cmd.XXXXXX")
+LOG=$CACHE/run/console-$(basename "$CMD_FILE").log
+cleanup() { rm -f "$CMD_FILE" "$LOG"; }
+trap cleanup EXIT
+{
+	echo "export PATH=$REPO/node_modules/.bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	echo "export HOME=/root TERM=dumb LANG=C.UTF-8 WGTS_IN_VM=1"
+	while IFS='=' read -r name value; do
+		case "$name" in WGTS_VM_*) continue ;; WGTS_* | CI) printf 'export %s=%q\n' "$name" "$value" ;; esac
+	done < <(env)
+	printf 'cd %q || exit 2\n' "$REPO"
+	printf 'exec'
+	printf ' %q' "$@"
+	printf '\n'
+} > "$CMD_FILE"
+
+vm_log "kernel $VM_KVER (prepared in $(printf '%.1f' "$(echo "$t1 - $t0" | bc)") s); booting"
+set +e
+timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
+	-accel tcg -cpu max -m "$MEM" -smp 2 -nographic -no-reboot \
+	-kernel "$VM_KERNEL" -initrd "$VM_INITRD" \
+	-append "console=ttyS0 panic=-1 quiet loglevel=3 rdinit=/init wgts.cmd=$CMD_FILE wgts.tree=$VM_TREE" \
+	-virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap \
+	-nic none -monitor none -serial stdio < /dev/null 2>&1 |
+	tr -d '\r' | tee "$LOG" |
+	awk -v verbose="${WGTS_VM_VERBOSE:-0}" '
+		/@@WGTS-VM-BEGIN / { inside = 1; next }
+		/@@WGTS-VM-EXIT / { inside = 0; next }
+		inside || verbose == 1 { print; fflush() }'
+qemu_rc=${PIPESTATUS[0]}
+set -e
+t2=$(date +%s.%N)
+
+begin=$(grep -a -m1 "@@WGTS-VM-BEGIN " "$LOG" || true)
+exitline=$(grep -a -m1 "@@WGTS-VM-EXIT " "$LOG" || true)
+failline=$(grep -a -m1 "@@WGTS-VM-FAIL " "$LOG" || true)
+if [ -z "$exitline" ]; then
+	echo "vm: ERROR: no exit marker (qemu status $qemu_rc${failline:+; $failline}); last console lines:" >&2
+	tail -n 40 "$LOG" >&2
+	((qemu_rc == 124)) && echo "vm: ERROR: timed out after ${TIMEOUT}s (WGTS_VM_TIMEOUT)" >&2
+	exit 2
+fi
+rc=$(echo "$exitline" | sed -E 's/^@@WGTS-VM-EXIT ([0-9]+).*/\1/')
+boot=$(echo "$begin" | sed -E 's/.*uptime=([0-9.]+).*/\1/')
+guest_end=$(echo "$exitline" | sed -E 's/.*uptime=([0-9.]+).*/\1/')
+vm_log "boot to command ${boot}s (guest clock), command $(echo "$guest_end - $boot" | bc)s, total VM $(printf '%.1f' "$(echo "$t2 - $t1" | bc)")s; exit status $rc"
+exit "$rc"
