@@ -1,0 +1,160 @@
+/**
+ * The one subprocess runner of wgts, and the only importer of execa (style.md §5).
+ *
+ * Three ways to run something, all with argument arrays (a value read from a config file never
+ * becomes shell syntax):
+ * - `cmd(argv)`   — a system change: narrated on stderr as `[#] argv...` first, exactly like
+ *                   wg-quick's `cmd()` (words joined by one space, no quoting); the child's stdout and
+ *                   stderr go to ours, stderr is also kept for the error.
+ * - `query(argv)` — a read-only look (`ip route show`, `nft list tables`): not narrated, output captured,
+ *                   never throws on a non-zero exit (callers look at `.exitCode`).
+ * - `hook(text, ifname)` — a user's PreUp/PostUp/... snippet: `%i` replaced, narrated, run by
+ *                   `bash -c` with wg-quick's shell options (`set -e -o pipefail`, extglob, LC_ALL=C), so
+ *                   `<(…)` and `$(wg show %i …)` work. The one place a shell is used.
+ * Failures throw `RunError`, which carries the command line, the exit code (or signal) and stderr.
+ */
+import { execa } from 'execa';
+
+/** A failed command: what ran, how it ended, what it said on stderr. */
+export class RunError extends Error {
+  readonly command: string;
+  /** The exit status, or 128+signal number as a shell reports it; 127 when the program is missing. */
+  readonly exitCode: number;
+  readonly stderr: string;
+  constructor(command: string, exitCode: number, stderr: string, options?: { cause?: unknown }) {
+    const tail = stderr.trim().split('\n').filter(Boolean).pop();
+    super(`\`${command}' failed with exit status ${exitCode}${tail ? `: ${tail}` : ''}`, options);
+    this.name = 'RunError';
+    this.command = command;
+    this.exitCode = exitCode;
+    this.stderr = stderr;
+  }
+}
+
+export interface CmdOptions {
+  /** Text fed to the child's stdin (e.g. an nft script for `nft -f -`). */
+  input?: string;
+  /** Extra environment for the child. */
+  env?: Record<string, string>;
+  /** How the narration shows this command when it differs from argv (e.g. `/dev/fd/63` for stdin). */
+  shown?: string;
+  /** The child may outlive the call (a daemonising userspace implementation): give it our stdio, keep no pipe. */
+  detachedStdio?: boolean;
+  /** Keep the child's stdout instead of passing it through. */
+  captureStdout?: boolean;
+}
+
+export interface QueryResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Where narration goes; tests swap it. */
+export let narrate: (line: string) => void = (line) => {
+  process.stderr.write(`${line}\n`);
+};
+
+/** Replaces the narration sink (tests). Returns the previous one. */
+export function setNarrator(fn: (line: string) => void): (line: string) => void {
+  const previous = narrate;
+  narrate = fn;
+  return previous;
+}
+
+/** Escapes control characters so a hostile value cannot rewrite the terminal (execa's escape.js idea). */
+function escapeControl(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+function showArgv(argv: readonly string[]): string {
+  return argv.join(' ');
+}
+
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
+
+function statusOf(result: { exitCode?: number | undefined; signal?: string | undefined; code?: string | undefined }): number {
+  if (result.code === 'ENOENT') return 127;
+  if (result.code === 'EACCES') return 126;
+  if (typeof result.exitCode === 'number') return result.exitCode;
+  if (result.signal) return 128 + (SIGNALS[result.signal] ?? 0);
+  return 1;
+}
+
+function checkArgv(argv: readonly string[]): void {
+  if (argv.length === 0 || argv.some((a) => typeof a !== 'string' || a.includes('\0'))) {
+    throw new TypeError(`argv must be a non-empty array of strings without NUL bytes, got ${JSON.stringify(argv)}`);
+  }
+}
+
+/**
+ * Runs a command that changes the system, narrated as `[#] ...` first. Resolves to the captured
+ * stdout when `captureStdout` is set, else ''. Throws RunError on a non-zero exit or a missing program
+ * (then stderr shows `<prog>: command not found` like bash, exit status 127).
+ */
+export async function cmd(argv: readonly string[], options: CmdOptions = {}): Promise<string> {
+  checkArgv(argv);
+  const shown = options.shown ?? showArgv(argv);
+  narrate(`[#] ${escapeControl(shown)}`);
+  const [file, ...args] = argv as [string, ...string[]];
+  const result = await execa(file, args, {
+    reject: false,
+    ...(options.input !== undefined ? { input: options.input } : { stdin: 'ignore' as const }),
+    stdout: options.detachedStdio ? 'inherit' : options.captureStdout ? 'pipe' : 'inherit',
+    stderr: options.detachedStdio ? 'inherit' : ['pipe', 'inherit'],
+    env: { LC_ALL: 'C', ...options.env },
+    stripFinalNewline: false,
+  });
+  const status = statusOf(result as { exitCode?: number; signal?: string; code?: string });
+  const stderr = typeof result.stderr === 'string' ? result.stderr : '';
+  if (status === 127 && (result as { code?: string }).code === 'ENOENT') {
+    process.stderr.write(`${file}: command not found\n`);
+    throw new RunError(shown, 127, `${file}: command not found`, { cause: result });
+  }
+  if (status !== 0) throw new RunError(shown, status, stderr, { cause: result });
+  return typeof result.stdout === 'string' ? result.stdout : '';
+}
+
+/** Runs a read-only command, silently. Never throws for a non-zero exit or a missing program. */
+export async function query(argv: readonly string[], options: { input?: string } = {}): Promise<QueryResult> {
+  checkArgv(argv);
+  const [file, ...args] = argv as [string, ...string[]];
+  const result = await execa(file, args, {
+    reject: false,
+    ...(options.input !== undefined ? { input: options.input } : { stdin: 'ignore' as const }),
+    env: { LC_ALL: 'C' },
+  });
+  return {
+    exitCode: statusOf(result as { exitCode?: number; signal?: string; code?: string }),
+    stdout: typeof result.stdout === 'string' ? result.stdout : '',
+    stderr: typeof result.stderr === 'string' ? result.stderr : '',
+  };
+}
+
+/** Is `program` an executable found in PATH (bash's `type -p`)? */
+export async function haveProgram(program: string): Promise<boolean> {
+  const r = await query(['bash', '-c', 'type -p -- "$1" >/dev/null', 'bash', program]);
+  return r.exitCode === 0;
+}
+
+/** Replaces every `%i` by the interface name, as wg-quick does (no escape exists). */
+export function expandHook(text: string, ifname: string): string {
+  return text.split('%i').join(ifname);
+}
+
+/**
+ * Runs one wg-quick hook: `%i` expanded, narrated, then bash with wg-quick's options. The hook shares
+ * our stdio directly (no pipe), so a background job it starts cannot hold wgts open.
+ */
+export async function hook(text: string, ifname: string): Promise<void> {
+  const expanded = expandHook(text, ifname);
+  narrate(`[#] ${escapeControl(expanded)}`);
+  const result = await execa('bash', ['-O', 'extglob', '-e', '-o', 'pipefail', '-c', expanded], {
+    reject: false,
+    stdio: 'inherit',
+    env: { LC_ALL: 'C' },
+  });
+  const status = statusOf(result as { exitCode?: number; signal?: string; code?: string });
+  if (status !== 0) throw new RunError(expanded, status, '', { cause: result });
+}
