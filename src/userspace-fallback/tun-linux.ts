@@ -1,0 +1,150 @@
+/**
+ * `Tun` over Linux /dev/net/tun (IFF_TUN | IFF_NO_PI: bare IPv4/IPv6 packets, no header).
+ *
+ * Native layer: koffi, not an N-API addon. koffi ships prebuilt binaries (no compiler at install) and
+ * a sync call costs well under a microsecond, so open + TUNSETIFF and the per-packet write() are cheap
+ * enough; reads happen in a worker thread blocked in poll()/read() (worker-io.ts), so the main thread
+ * pays nothing per read syscall and is woken once per burst of up to 128 packets. A hand-written
+ * addon would save only the FFI trampoline; the bench (docs/benchmarks.md, "Data plane") shows the
+ * time going to crypto and the kernel, not to the FFI.
+ *
+ * Interface deletion (`ip link del`, how wg-quick down stops a userspace implementation): the kernel
+ * detaches the queue, poll() reports POLLERR and read() fails with EBADFD (EFAULT if the read was
+ * already blocked); the reader ends with that errno and onClose fires. Moving the interface to
+ * another namespace does not disturb the fd.
+ */
+import { readFileSync } from 'node:fs';
+import type { Tun } from './tun.js';
+import {
+  AF_INET, IFF_NO_PI, IFF_TUN, IFNAMSIZ, O_CLOEXEC, O_RDWR, SIOCGIFMTU, SIOCSIFMTU, SOCK_CLOEXEC, SOCK_DGRAM,
+  TUNGETIFF, TUNSETIFF, ifreq, setNonBlocking, sys, sysError,
+} from './native.js';
+import { RingReader } from './worker-io.js';
+
+/** wireguard-go's default MTU for a new TUN. */
+export const DEFAULT_MTU = 1420;
+/** Largest packet a TUN read can return (the MTU is a 16-bit quantity in practice). */
+const MAX_PACKET = 65535;
+
+/** Creates the TUN device `name` (or attaches to it if it exists and is free) and sets its MTU. */
+export function createTun(name: string, mtu = DEFAULT_MTU): LinuxTun {
+  if (name.length === 0 || name.length >= IFNAMSIZ || name.includes('/')) {
+    throw sysError(`invalid interface name '${name}'`, 22);
+  }
+  const fd = sys.open('/dev/net/tun', O_RDWR | O_CLOEXEC);
+  if (fd < 0) throw sysError('open /dev/net/tun', sys.errno());
+  const ifr = ifreq(name);
+  ifr.writeUInt16LE(IFF_TUN | IFF_NO_PI, IFNAMSIZ);
+  if (sys.ioctl(fd, TUNSETIFF, ifr) < 0) {
+    const e = sys.errno();
+    sys.close(fd);
+    throw sysError(`TUNSETIFF ${name}`, e);
+  }
+  const tun = new LinuxTun(fd, readName(ifr));
+  tun.setMtu(mtu);
+  return tun;
+}
+
+/** Wraps an already-open TUN fd (WG_TUN_FD from a parent or a supervisor); the name comes from TUNGETIFF. */
+export function tunFromFd(fd: number): LinuxTun {
+  const ifr = ifreq('');
+  if (sys.ioctl(fd, TUNGETIFF, ifr) < 0) throw sysError(`TUNGETIFF on fd ${fd}`, sys.errno());
+  return new LinuxTun(fd, readName(ifr));
+}
+
+function readName(ifr: Buffer): string {
+  const end = ifr.indexOf(0);
+  return ifr.toString('latin1', 0, end < 0 || end > IFNAMSIZ ? IFNAMSIZ : end);
+}
+
+/** Runs an SIOC*IF* ioctl on a throwaway AF_INET socket (the interface is looked up by name in our namespace). */
+function ifIoctl(req: number, ifr: Buffer): number {
+  const s = sys.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return -sys.errno();
+  const rc = sys.ioctl(s, req, ifr);
+  const e = rc < 0 ? sys.errno() : 0;
+  sys.close(s);
+  return rc < 0 ? -e : rc;
+}
+
+export class LinuxTun implements Tun {
+  private reader: RingReader | undefined;
+  private closeCbs: Array<() => void> = [];
+  private closed = false;
+  private cachedMtu = DEFAULT_MTU;
+  private mtuCheckedAt = -Infinity;
+  /** Packets the kernel refused on write (counted, never thrown). */
+  writeErrors = 0;
+
+  constructor(public fd: number, readonly name: string) {}
+
+  start(onPackets: (packets: Uint8Array[]) => void): void {
+    if (this.reader) throw new Error('LinuxTun.start called twice');
+    setNonBlocking(this.fd, true);
+    this.reader = new RingReader({
+      fd: this.fd,
+      maxPacket: MAX_PACKET,
+      withAddr: false,
+      onPackets: (packets) => onPackets(packets),
+      onError: () => this.fireClose(),
+    });
+    this.reader.start();
+  }
+
+  write(packets: Uint8Array[]): void {
+    for (const p of packets) {
+      if (sys.write(this.fd, p, p.length) < 0) {
+        this.writeErrors++;
+        const e = sys.errno();
+        if (e === 77 /* EBADFD */ || e === 9 /* EBADF */) this.fireClose();
+      }
+    }
+  }
+
+  mtu(): number {
+    const now = performance.now();
+    if (now - this.mtuCheckedAt < 1000) return this.cachedMtu;
+    this.mtuCheckedAt = now;
+    try {
+      const v = Number.parseInt(readFileSync(`/sys/class/net/${this.name}/mtu`, 'latin1'), 10);
+      if (Number.isInteger(v) && v > 0) this.cachedMtu = v;
+    } catch {
+      // Not visible from here (moved to another namespace): the SIOCGIFMTU lookup is by name in our
+      // namespace too, so keep the last value seen.
+      const ifr = ifreq(this.name);
+      if (ifIoctl(SIOCGIFMTU, ifr) >= 0) this.cachedMtu = ifr.readInt32LE(IFNAMSIZ);
+    }
+    return this.cachedMtu;
+  }
+
+  /** Sets the interface MTU (SIOCSIFMTU). */
+  setMtu(mtu: number): void {
+    const ifr = ifreq(this.name);
+    ifr.writeInt32LE(mtu, IFNAMSIZ);
+    const rc = ifIoctl(SIOCSIFMTU, ifr);
+    if (rc < 0) throw sysError(`SIOCSIFMTU ${this.name}`, -rc);
+    this.cachedMtu = mtu;
+    this.mtuCheckedAt = performance.now();
+  }
+
+  onClose(cb: () => void): void {
+    this.closeCbs.push(cb);
+  }
+
+  private fireClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const cb of this.closeCbs) cb();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const reader = this.reader;
+    this.reader = undefined;
+    if (reader) await reader.stop();
+    if (this.fd >= 0) {
+      sys.close(this.fd);
+      this.fd = -1;
+    }
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * Packet reads off the main thread: a worker thread polls a non-blocking fd (TUN or UDP socket) and
+ * reads bursts of packets straight into a SharedArrayBuffer ring; the main thread is woken once per
+ * burst (Atomics.waitAsync) and hands the packets, as zero-copy views into the ring, to its callback.
+ *
+ * Why this shape (measured on the bench, see docs/benchmarks.md "Data plane"): Node core cannot wrap a
+ * TUN fd in a stream, and fs.read goes through the libuv threadpool with one callback per packet. A
+ * worker blocked in poll()/read() costs the main thread nothing per packet; the only per-packet work
+ * left on the main thread is a subarray() and the protocol itself. Reading into the shared ring
+ * avoids a copy and a postMessage per burst.
+ *
+ * Ring layout (single producer = worker, single consumer = main): `data` holds records
+ * [i32 length][optional 28-byte sockaddr + 4 pad][payload], each 4-byte aligned; length -1 marks a
+ * wrap to offset 0. `ctrl` holds W (producer offset), R (consumer offset), SEQ (bumped after each
+ * burst, main waits on it), RSEQ (bumped when main frees space, the worker waits on it when full),
+ * STATE (0, or the errno that ended the reader).
+ */
+import { Worker } from 'node:worker_threads';
+import { koffiPath, sys, O_CLOEXEC } from './native.js';
+
+const W = 0;
+const R = 1;
+const SEQ = 2;
+const RSEQ = 3;
+const STATE = 4;
+
+export interface RingReaderOptions {
+  fd: number;
+  /** Largest packet the reader accepts (a read buffer of this size is reserved per packet). */
+  maxPacket: number;
+  /** UDP: record the source sockaddr (recvfrom) with each packet. */
+  withAddr: boolean;
+  /** Ring size in bytes (default 8 MiB). */
+  capacity?: number;
+  /** Packets per worker burst before it wakes the main thread (default 128, wireguard-go's batch). */
+  batch?: number;
+  /** Called with up to `batch` packets; the views (and `addrs`) are valid only during the call. */
+  onPackets(packets: Uint8Array[], addrs: Uint8Array[]): void;
+  /** Called once if the reader ends with an error (errno number), e.g. EBADFD when the TUN is deleted. */
+  onError(errno: number): void;
+}
+
+interface WaitAsyncResult { async: boolean; value: Promise<string> | string }
+const waitAsync = (Atomics as unknown as {
+  waitAsync(ta: Int32Array, index: number, value: number): WaitAsyncResult;
+}).waitAsync.bind(Atomics);
+
+export class RingReader {
+  private readonly data: Uint8Array;
+  private readonly dv: DataView;
+  private readonly ctrl: Int32Array;
+  private readonly hdr: number;
+  private readonly batch: number;
+  private worker: Worker | undefined;
+  private wakeFds = new Int32Array(2);
+  private stopped = false;
+  private readonly packets: Uint8Array[] = [];
+  private readonly addrs: Uint8Array[] = [];
+
+  constructor(private readonly opts: RingReaderOptions) {
+    const sab = new SharedArrayBuffer(opts.capacity ?? 8 << 20);
+    this.data = new Uint8Array(sab);
+    this.dv = new DataView(sab);
+    this.ctrl = new Int32Array(new SharedArrayBuffer(64));
+    this.hdr = opts.withAddr ? 32 : 4;
+    this.batch = opts.batch ?? 128;
+  }
+
+  start(): void {
+    if (sys.pipe2(this.wakeFds, O_CLOEXEC) < 0) throw new Error(`pipe2 failed: errno ${sys.errno()}`);
+    // The body gets `require` as a parameter so bundlers leave its calls alone.
+    const code = `(${readerWorkerMain.toString()})(require)`;
+    this.worker = new Worker(code, {
+      eval: true,
+      workerData: {
+        koffiPath: koffiPath(), fd: this.opts.fd, wakeFd: this.wakeFds[0], sab: this.data.buffer,
+        ctrlSab: this.ctrl.buffer, maxPacket: this.opts.maxPacket, withAddr: this.opts.withAddr, batch: this.batch,
+      },
+    });
+    this.worker.on('error', (err) => {
+      if (!this.stopped) this.fail(5 /* EIO */, err);
+    });
+    this.worker.unref();
+    void this.loop();
+  }
+
+  /** Stops the worker (wakes it through the pipe) and the main-thread loop. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    Atomics.add(this.ctrl, SEQ, 1);
+    Atomics.notify(this.ctrl, SEQ);
+    Atomics.add(this.ctrl, RSEQ, 1);
+    Atomics.notify(this.ctrl, RSEQ);
+    const worker = this.worker;
+    if (worker) {
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      sys.write(this.wakeFds[1]!, new Uint8Array(1), 1);
+      await Promise.race([exited, new Promise<void>((resolve) => setTimeout(resolve, 1000).unref())]);
+      await worker.terminate().catch(() => undefined);
+      sys.close(this.wakeFds[0]!);
+      sys.close(this.wakeFds[1]!);
+    }
+  }
+
+  private fail(errno: number, cause?: unknown): void {
+    if (this.stopped) return;
+    void cause;
+    this.stopped = true;
+    this.opts.onError(errno);
+  }
+
+  private async loop(): Promise<void> {
+    const ctrl = this.ctrl;
+    while (!this.stopped) {
+      const seq = Atomics.load(ctrl, SEQ);
+      this.drain();
+      const state = Atomics.load(ctrl, STATE);
+      if (state !== 0) {
+        this.drain();
+        this.fail(state);
+        return;
+      }
+      const res = waitAsync(ctrl, SEQ, seq);
+      if (res.async) await res.value;
+      else await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** Hands everything in the ring to the callback, `batch` packets at a time, freeing space after each. */
+  private drain(): void {
+    const { ctrl, dv, data, hdr, packets, addrs } = this;
+    let r = ctrl[R]!;
+    const w = Atomics.load(ctrl, W);
+    while (r !== w && !this.stopped) {
+      packets.length = 0;
+      addrs.length = 0;
+      while (r !== w && packets.length < this.batch) {
+        const len = dv.getInt32(r, true);
+        if (len === -1) {
+          r = 0;
+          continue;
+        }
+        packets.push(data.subarray(r + hdr, r + hdr + len));
+        if (hdr !== 4) addrs.push(data.subarray(r + 4, r + 32));
+        r = (r + hdr + len + 3) & ~3;
+      }
+      try {
+        if (packets.length > 0) this.opts.onPackets(packets, addrs);
+      } finally {
+        Atomics.store(ctrl, R, r);
+        Atomics.add(ctrl, RSEQ, 1);
+        Atomics.notify(ctrl, RSEQ);
+      }
+    }
+  }
+}
+
+/**
+ * The worker's body. Runs as an eval'd script in its own isolate, so it must be self-contained:
+ * it references only its workerData and require(). Kept in sync with the ring layout above.
+ */
+function readerWorkerMain(req: NodeJS.Require): void {
+  const wt = req('node:worker_threads') as typeof import('node:worker_threads');
+  const wd = wt.workerData as {
+    koffiPath: string; fd: number; wakeFd: number; sab: SharedArrayBuffer; ctrlSab: SharedArrayBuffer;
+    maxPacket: number; withAddr: boolean; batch: number;
+  };
+  const koffi = req(wd.koffiPath) as typeof import('koffi');
+  const libc = koffi.load('libc.so.6');
+  const read = libc.func('long read(int, void *, unsigned long)');
+  const recvfrom = libc.func('long recvfrom(int, void *, unsigned long, int, void *, unsigned int *)');
+  const poll = libc.func('int poll(void *, unsigned long, int)');
+  const data = new Uint8Array(wd.sab);
+  const dv = new DataView(wd.sab);
+  const ctrl = new Int32Array(wd.ctrlSab);
+  const CAP = data.length;
+  const HDR = wd.withAddr ? 32 : 4;
+  const NEED = HDR + wd.maxPacket + 8;
+  const pfd = new Uint8Array(16);
+  const pv = new DataView(pfd.buffer);
+  pv.setInt32(0, wd.fd, true);
+  pv.setInt16(4, 1 /* POLLIN */, true);
+  pv.setInt32(8, wd.wakeFd, true);
+  pv.setInt16(12, 1, true);
+  const alen = new Uint32Array(1);
+  let w = Atomics.load(ctrl, 0);
+  const publish = (): void => {
+    Atomics.add(ctrl, 2, 1);
+    Atomics.notify(ctrl, 2);
+  };
+  const fail = (errno: number): void => {
+    Atomics.store(ctrl, 4, errno);
+    publish();
+  };
+  for (;;) {
+    pv.setInt16(6, 0, true);
+    pv.setInt16(14, 0, true);
+    const rc = poll(pfd, 2, -1) as number;
+    if (rc < 0) {
+      const e = koffi.errno();
+      if (e === 4 /* EINTR */) continue;
+      fail(e);
+      return;
+    }
+    if (pv.getInt16(14, true) !== 0) return; // woken through the pipe: stop
+    const revents = pv.getInt16(6, true);
+    let n = 0;
+    let emptyReads = 0;
+    while (n < wd.batch) {
+      // Wait for room for one more maximal record.
+      for (;;) {
+        const rseq = Atomics.load(ctrl, 3);
+        const r = Atomics.load(ctrl, 1);
+        if (w >= r) {
+          if (CAP - w > NEED) break;
+          if (r > NEED) {
+            dv.setInt32(w, -1, true);
+            w = 0;
+            Atomics.store(ctrl, 0, 0);
+            continue;
+          }
+        } else if (r - w > NEED) break;
+        if (n > 0) {
+          publish();
+          n = 0;
+        }
+        Atomics.wait(ctrl, 3, rseq, 100);
+        if (Atomics.load(ctrl, 4) !== 0) return;
+      }
+      let len: number;
+      if (wd.withAddr) {
+        alen[0] = 28;
+        len = recvfrom(wd.fd, data.subarray(w + HDR, w + HDR + wd.maxPacket), wd.maxPacket, 0,
+          data.subarray(w + 4, w + 32), alen) as number;
+      } else {
+        len = read(wd.fd, data.subarray(w + HDR, w + HDR + wd.maxPacket), wd.maxPacket) as number;
+      }
+      if (len < 0) {
+        const e = koffi.errno();
+        if (e === 11 /* EAGAIN */) {
+          // POLLERR/POLLHUP/POLLNVAL with nothing to read: the fd is dead (TUN deleted).
+          if (n === 0 && emptyReads === 0 && (revents & 0x38) !== 0 && !wd.withAddr) {
+            fail(77 /* EBADFD */);
+            return;
+          }
+          break;
+        }
+        if (e === 4) continue;
+        if (wd.withAddr && e !== 9 /* EBADF */ && e !== 14) {
+          // UDP: ICMP-reported errors (ECONNREFUSED...) are per-datagram, not fatal.
+          if (++emptyReads > 64) break;
+          continue;
+        }
+        fail(e);
+        return;
+      }
+      dv.setInt32(w, len, true);
+      w = (w + HDR + len + 3) & ~3;
+      Atomics.store(ctrl, 0, w);
+      n++;
+    }
+    if (n > 0) publish();
+  }
+}
