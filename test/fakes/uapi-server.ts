@@ -1,0 +1,79 @@
+/**
+ * A fake UAPI server for tests: answers `get=1` with an exact device state (or a raw reply), records
+ * every `set=1` request verbatim and answers it with a chosen errno. Listens on
+ * `<dir>/wireguard/<name>.sock`, so a test points the client at it with WGTS_RUN_DIR=<dir>.
+ * Like wireguard-go it tolerates empty probe connections and serves several operations per
+ * connection.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import type { WgDevice } from '../../src/conf/model.js';
+import { formatGetResponse } from '../../src/userspace-fallback/uapi.js';
+
+export class FakeUapiServer {
+  /** The state answered to `get=1`. */
+  device: WgDevice;
+  /** When set, answered verbatim to `get=1` instead of `device`. */
+  getReply: string | undefined;
+  /** errno written in answer to `set=1` (wireguard-go style: 0 or negative). */
+  setErrno = 0;
+  /** Every set request received, verbatim from `set=1\n` through the empty line. */
+  readonly sets: string[] = [];
+  /** Number of connections accepted (wg probes once before each real request). */
+  connections = 0;
+
+  private constructor(
+    readonly path: string,
+    private readonly server: Server,
+    device: WgDevice,
+  ) {
+    this.device = device;
+  }
+
+  static async start(runDir: string, device: WgDevice): Promise<FakeUapiServer> {
+    const dir = join(runDir, 'wireguard');
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const path = join(dir, `${device.name}.sock`);
+    rmSync(path, { force: true });
+    const server = createServer();
+    const fake = new FakeUapiServer(path, server, device);
+    server.on('connection', (sock) => fake.serve(sock));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => resolve());
+    });
+    return fake;
+  }
+
+  private serve(sock: Socket): void {
+    this.connections++;
+    let buf = '';
+    sock.setEncoding('utf8');
+    sock.on('error', () => undefined);
+    sock.on('data', (chunk: string) => {
+      buf += chunk;
+      for (;;) {
+        if (buf.startsWith('get=1\n\n')) {
+          buf = buf.slice(7);
+          sock.write(this.getReply ?? formatGetResponse(this.device));
+        } else if (buf.startsWith('set=1\n')) {
+          const end = buf.indexOf('\n\n');
+          if (end === -1) return;
+          this.sets.push(buf.slice(0, end + 2));
+          buf = buf.slice(end + 2);
+          sock.write(`errno=${this.setErrno}\n\n`);
+        } else {
+          if (buf.includes('\n') && !buf.startsWith('get=1\n') && !buf.startsWith('set=1')) sock.destroy();
+          return;
+        }
+      }
+    });
+  }
+
+  /** Stops listening and removes the socket file. */
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    rmSync(this.path, { force: true });
+  }
+}
