@@ -1,0 +1,129 @@
+/**
+ * Answers one registry query from a snapshot of the device's peers, record for record as wgsd does
+ * (jwhited/wgsd, wgsd.go), so wgsd clients and ours read the same data:
+ * - `PTR _wireguard._udp.<zone>`: one PTR per peer WITH an endpoint, target its instance name.
+ * - `SRV <instance>`: `0 0 <endpoint port> <instance>`; the Additional section carries the A or
+ *   AAAA record of the endpoint address and the TXT record, both named `<instance>`.
+ * - `A`, `AAAA` or `TXT <instance>`: that record in the Answer section (A/AAAA: whichever family the
+ *   endpoint has, whatever was asked, as wgsd).
+ * - TXT is `"txtvers=1" "pub=<base64 key>" "allowed=<cidr>,<cidr>..."` (RFC 6763 §6.7: version first).
+ * - Every record has TTL 0: endpoints change with NAT mappings, so resolvers must not cache them.
+ * - An unknown key, a peer without an endpoint, or any other name/type in the zone: NXDOMAIN, with
+ *   a synthetic SOA (TTL 60) in Authority. Names outside the zone: REFUSED (not authoritative).
+ * Pure: no I/O; the peers are fetched by the caller's `getPeers` only when a record needs them.
+ */
+import type * as dns from 'dns-packet';
+import type { WgPeer } from '../conf/model.js';
+import { keyToBase64, keysEqual } from '../conf/keys.js';
+import { classifyName, instanceName } from './zone.js';
+import { formatPrefix } from './ip.js';
+
+/** DNS header rcodes we answer with (RFC 1035 §4.1.1). */
+export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
+/** dns-packet's flag bit for AA. Copied as a number so this module needs no runtime import. */
+const AA = 1 << 10;
+/** dns-packet keeps the opcode in bits 11-14 of `flags`. */
+const OPCODE_SHIFT = 11;
+/** RD is echoed back from the query (RFC 1035 §4.1.1). */
+const RD = 1 << 8;
+
+/** The SOA wgsd synthesises for negative answers (its values, so caches behave the same). */
+function soa(zone: string): dns.Answer {
+  return {
+    type: 'SOA',
+    name: zone,
+    ttl: 60,
+    class: 'IN',
+    data: {
+      mname: `ns1.${zone}`,
+      rname: `postmaster.${zone}`,
+      serial: 1,
+      refresh: 86400,
+      retry: 7200,
+      expire: 3600000,
+      minimum: 60,
+    },
+  };
+}
+
+/** The A or AAAA record of a peer's endpoint, or null if it has none. */
+export function hostRecord(name: string, peer: WgPeer): dns.Answer | null {
+  const ep = peer.endpoint;
+  if (!ep) return null;
+  const host = ep.host.replace(/%.*$/, '');
+  return { type: ep.family === 4 ? 'A' : 'AAAA', name, ttl: 0, class: 'IN', data: host };
+}
+
+/** The TXT record of a peer: txtvers, base64 public key, comma-separated allowed IPs. */
+export function txtRecord(name: string, peer: WgPeer): dns.Answer {
+  const allowed = peer.allowedIps.map(formatPrefix).join(',');
+  return {
+    type: 'TXT',
+    name,
+    ttl: 0,
+    class: 'IN',
+    data: ['txtvers=1', `pub=${keyToBase64(peer.publicKey)}`, `allowed=${allowed}`],
+  };
+}
+
+function reply(query: dns.DecodedPacket, rcode: number, authoritative: boolean): dns.Packet {
+  const opcode = ((query.flags ?? 0) >> OPCODE_SHIFT) & 0xf;
+  return {
+    type: 'response',
+    id: query.id ?? 0,
+    flags: (opcode << OPCODE_SHIFT) | ((query.flags ?? 0) & RD) | (authoritative ? AA : 0) | rcode,
+    questions: query.questions ?? [],
+    answers: [],
+    authorities: [],
+    additionals: [],
+  };
+}
+
+/**
+ * Builds the response to `query` for the normalised `zone`. `getPeers` returns the live peer list
+ * (the registry device's view: each peer's endpoint is where its packets last came from). Returns
+ * null for packets that deserve no answer at all (responses, which could be reflected back at us).
+ */
+export async function respond(
+  query: dns.DecodedPacket,
+  zone: string,
+  getPeers: () => Promise<WgPeer[]>,
+): Promise<dns.Packet | null> {
+  if (query.type === 'response') return null;
+  const opcode = ((query.flags ?? 0) >> OPCODE_SHIFT) & 0xf;
+  if (opcode !== 0) return reply(query, RCODE.NOTIMP, false);
+  const q = query.questions?.length === 1 ? query.questions[0] : undefined;
+  if (!q) return reply(query, RCODE.FORMERR, false);
+  const what = classifyName(q.name, zone);
+  if (what.kind === 'outside') return reply(query, RCODE.REFUSED, false);
+  const nxdomain = () => ({ ...reply(query, RCODE.NXDOMAIN, true), authorities: [soa(zone)] });
+  const owner = q.name.toLowerCase().replace(/\.$/, '');
+
+  if (what.kind === 'service' && q.type === 'PTR') {
+    const m = reply(query, RCODE.NOERROR, true);
+    for (const peer of await getPeers()) {
+      if (!peer.endpoint) continue;
+      m.answers!.push({ type: 'PTR', name: owner, ttl: 0, class: 'IN', data: instanceName(peer.publicKey, zone) });
+    }
+    return m;
+  }
+  if (what.kind !== 'instance' || !['SRV', 'A', 'AAAA', 'TXT'].includes(q.type)) return nxdomain();
+
+  const peer = (await getPeers()).find((p) => keysEqual(p.publicKey, what.key));
+  const host = peer ? hostRecord(owner, peer) : null;
+  if (!peer || !host) return nxdomain();
+  const m = reply(query, RCODE.NOERROR, true);
+  if (q.type === 'SRV') {
+    m.answers!.push({
+      type: 'SRV',
+      name: owner,
+      ttl: 0,
+      class: 'IN',
+      data: { priority: 0, weight: 0, port: peer.endpoint!.port, target: owner },
+    });
+    m.additionals!.push(host, txtRecord(owner, peer));
+  } else {
+    m.answers!.push(q.type === 'TXT' ? txtRecord(owner, peer) : host);
+  }
+  return m;
+}
