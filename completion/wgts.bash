@@ -1,0 +1,138 @@
+# bash completion for wgts(8) and wgts quick (wgts-quick(8)).
+# Commands come from `wgts --help`, so new subcommands are completed without editing this file;
+# interfaces from `wgts show interfaces`, peers from `wgts show IF peers`, configuration names from
+# /etc/wireguard/*.conf.
+
+_wgts_subcommands() {
+	local line
+	while read -r line; do
+		[[ $line =~ ^([a-z][a-z0-9-]*):\  ]] && printf '%s\n' "${BASH_REMATCH[1]}"
+	done < <(wgts --help 2>/dev/null)
+}
+
+_wgts_interfaces() {
+	local ifaces
+	ifaces=$(wgts show interfaces 2>/dev/null) && printf '%s\n' $ifaces
+}
+
+_wgts_config_names() {
+	local f
+	for f in /etc/wireguard/*.conf; do
+		[[ -f $f ]] || continue
+		f=${f##*/}
+		printf '%s\n' "${f%.conf}"
+	done
+}
+
+_wgts_compgen() {
+	# COMPREPLY from newline-separated words ($1), filtered by the current word ($2)
+	local IFS=$'\n'
+	COMPREPLY+=( $(compgen -W "$1" -- "$2") )
+}
+
+_wgts_quick() {
+	local cur=$1 i=$2
+	local -a words=("${COMP_WORDS[@]:i}")
+	local n=$((COMP_CWORD - i))
+	if ((n == 1)); then
+		_wgts_compgen $'up\ndown\nsave\nstrip' "$cur"
+		return
+	fi
+	local action=${words[1]}
+	if [[ ${COMP_WORDS[COMP_CWORD-1]} == --nat-via ]]; then
+		local dev devs=""
+		for dev in /sys/class/net/*; do [[ -e $dev ]] && printf -v devs '%s%s\n' "$devs" "${dev##*/}"; done
+		_wgts_compgen "$devs" "$cur"
+		return
+	fi
+	if ((n == 2)); then
+		case $action in
+		up|strip)
+			_wgts_compgen "$(_wgts_config_names)" "$cur"
+			local IFS=$'\n'
+			COMPREPLY+=( $(compgen -f -X '!*.conf' -- "$cur") $(compgen -d -- "$cur") )
+			compopt -o filenames 2>/dev/null
+			;;
+		down|save)
+			_wgts_compgen "$(_wgts_interfaces)" "$cur"
+			;;
+		esac
+		return
+	fi
+	if ((n == 3)) && [[ $action == up ]]; then
+		_wgts_compgen '--nat-via' "$cur"
+	fi
+}
+
+_wgts() {
+	COMPREPLY=()
+	local cur=${COMP_WORDS[COMP_CWORD]}
+	local prev=${COMP_WORDS[COMP_CWORD-1]}
+	if ((COMP_CWORD == 1)); then
+		_wgts_compgen "$(_wgts_subcommands)" "$cur"
+		return
+	fi
+	local cmd=${COMP_WORDS[1]}
+	case $cmd in
+	show)
+		if ((COMP_CWORD == 2)); then
+			_wgts_compgen "$(_wgts_interfaces)"$'\nall\ninterfaces' "$cur"
+		elif ((COMP_CWORD == 3)) && [[ $prev != interfaces ]]; then
+			_wgts_compgen $'public-key\nprivate-key\nlisten-port\nfwmark\npeers\npreshared-keys\nendpoints\nallowed-ips\nlatest-handshakes\ntransfer\npersistent-keepalive\ndump' "$cur"
+		fi
+		;;
+	showconf)
+		((COMP_CWORD == 2)) && _wgts_compgen "$(_wgts_interfaces)" "$cur"
+		;;
+	setconf|addconf|syncconf)
+		if ((COMP_CWORD == 2)); then
+			_wgts_compgen "$(_wgts_interfaces)" "$cur"
+		elif ((COMP_CWORD == 3)); then
+			compopt -o filenames 2>/dev/null
+			local IFS=$'\n'
+			COMPREPLY=( $(compgen -f -- "$cur") )
+		fi
+		;;
+	set)
+		if ((COMP_CWORD == 2)); then
+			_wgts_compgen "$(_wgts_interfaces)" "$cur"
+			return
+		fi
+		case $prev in
+		private-key|preshared-key)
+			compopt -o filenames 2>/dev/null
+			local IFS=$'\n'
+			COMPREPLY=( $(compgen -f -- "$cur") )
+			return ;;
+		peer)
+			_wgts_compgen "$(wgts show "${COMP_WORDS[2]}" peers 2>/dev/null)" "$cur"
+			return ;;
+		listen-port|fwmark|endpoint|persistent-keepalive|allowed-ips)
+			return ;;
+		esac
+		# Options not given yet: device options before the first `peer`, peer options after it.
+		local i in_peer=0 has_peer=0 used=" "
+		for ((i = 3; i < COMP_CWORD; i++)); do
+			if [[ ${COMP_WORDS[i]} == peer ]]; then in_peer=1 has_peer=1 used=" "; continue; fi
+			used+="${COMP_WORDS[i]} "
+		done
+		local opts='' o
+		if ((in_peer)); then
+			for o in remove preshared-key endpoint persistent-keepalive allowed-ips; do
+				[[ $used == *" $o "* ]] || opts+="$o"$'\n'
+			done
+		else
+			for o in listen-port fwmark private-key; do
+				[[ $used == *" $o "* ]] || opts+="$o"$'\n'
+			done
+		fi
+		opts+=peer
+		_wgts_compgen "$opts" "$cur"
+		;;
+	quick)
+		_wgts_quick "$cur" 1
+		;;
+	esac
+}
+
+complete -F _wgts wgts
