@@ -1,0 +1,503 @@
+/**
+ * wg(8) configuration text to the device model: the grammar of wireguard-tools' config.c, which
+ * `setconf`, `addconf` and `syncconf` read (wg-tools.md §2), and the field parsers that `wg set`
+ * arguments share (§1.6, used by args.ts).
+ *
+ * The grammar, line by line (each line as getline gives it, split on '\n' only):
+ * - everything from the first `#` is a comment; there is no quoting, so `#` never reaches a value;
+ * - every whitespace byte (space, \t, \n, \v, \f, \r) is deleted, also inside keys and values;
+ *   blank lines are skipped;
+ * - `[Interface]` and `[Peer]` are compared case-insensitively (ASCII only, as strcasecmp in the C
+ *   locale); each `[Peer]` starts a new peer, repeated `[Interface]` sections merge;
+ * - `Key=value` matches a known key case-insensitively and needs a non-empty value; anything else is
+ *   `Line unrecognized: \`<line>'`;
+ * - scalars: last value wins; AllowedIPs lines append; endpoints are resolved now, with retries;
+ * - after the last line every peer needs a PublicKey.
+ *
+ * Why not the `ini` package (or any INI library): it merges repeated `[Peer]` sections into one and
+ * keeps whitespace wg deletes, so it cannot express this grammar.
+ *
+ * Errors. wg prints the field message and then `Configuration parsing error`, without saying
+ * where. We keep wg's message verbatim (so it stays greppable and matches wg's text) and prefix it
+ * with the file name and line number, the choice made for wgts:
+ *
+ *     wg0.conf:7: Line unrecognized: `Foo=bar'
+ *     Configuration parsing error
+ *
+ * `ConfigError.message` is wg's message alone; `formatConfigError` builds the two lines above.
+ */
+import { lookup as dnsLookup } from 'node:dns/promises';
+import { readFileSync, existsSync } from 'node:fs';
+import { getSystemErrorName } from 'node:util';
+import { keyFromBase64 } from './keys.js';
+import { parseIPv4, parseIPv6 } from './ip.js';
+import { emptyDevice, type Key, type WgAllowedIp, type WgDevice, type WgEndpoint, type WgPeer } from './model.js';
+
+/** A field value that wg refuses; `message` is wg's exact text (no program name, no newline). */
+export class FieldError extends Error {
+  /**
+   * wg exits on this error without the usual trailer line (only for a bad
+   * WG_ENDPOINT_RESOLUTION_RETRIES, which wg treats as fatal wherever it meets it).
+   */
+  readonly fatal: boolean;
+  constructor(message: string, fatal = false) {
+    super(message);
+    this.name = 'FieldError';
+    this.fatal = fatal;
+  }
+}
+
+/** The line after which wg gives up: `Configuration parsing error`, `Invalid configuration`, or none. */
+export type ConfigTrailer = 'Configuration parsing error' | 'Invalid configuration' | null;
+
+/** A rejected configuration file: where, what wg says, and the offending line as written. */
+export class ConfigError extends Error {
+  readonly file: string;
+  /** 1-based line number. */
+  readonly line: number;
+  /** The offending line as it appears in the file (without its newline). */
+  readonly text: string;
+  readonly trailer: ConfigTrailer;
+  constructor(message: string, where: { file: string; line: number; text: string }, trailer: ConfigTrailer) {
+    super(message);
+    this.name = 'ConfigError';
+    this.file = where.file;
+    this.line = where.line;
+    this.text = where.text;
+    this.trailer = trailer;
+  }
+}
+
+/** The text wgts prints for a ConfigError: `<file>:<line>: <wg message>` and wg's trailer line. */
+export function formatConfigError(err: ConfigError): string {
+  return `${err.file}:${err.line}: ${err.message}\n` + (err.trailer ? `${err.trailer}\n` : '');
+}
+
+/** What an address lookup returns (the first getaddrinfo result). */
+export interface LookupResult {
+  family: 4 | 6;
+  address: string;
+}
+
+/**
+ * Looks a host up as getaddrinfo(AF_UNSPEC) would. Throws an Error whose `code` is the EAI_* name
+ * (`EAI_NONAME`, `EAI_AGAIN`, ...) on failure.
+ */
+export type HostLookup = (host: string) => Promise<LookupResult>;
+
+/** Options shared by everything that parses endpoints. */
+export interface ResolveOptions {
+  /** Replaces resolution entirely (after wg's syntax checks): tests, or callers with their own resolver. */
+  resolveEndpoint?: (value: string) => Promise<WgEndpoint>;
+  /** Replaces the host lookup but keeps wg's retry loop (default: the system resolver). */
+  lookup?: HostLookup;
+  /** Where WG_ENDPOINT_RESOLUTION_RETRIES is read (default process.env). */
+  env?: Record<string, string | undefined>;
+  /** Warnings and retry notices, one line without newline (default: stderr). */
+  warn?: (line: string) => void;
+  /** Sleep between retries (default: a timer). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface ParseOptions extends ResolveOptions {
+  /** File name used in error messages. */
+  file: string;
+}
+
+const defaultWarn = (line: string): void => {
+  process.stderr.write(line + '\n');
+};
+const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** wg's char_is_space: space and \t \n \v \f \r. */
+export function isWgSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+}
+
+function isDigit(c: number | undefined): boolean {
+  return c !== undefined && c >= 0x30 && c <= 0x39;
+}
+
+/** ASCII-only lower-casing: strcasecmp in the C locale folds nothing else. */
+function asciiLower(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
+}
+
+/** Deletes every wg whitespace character (strip_spaces / config_read_line). */
+export function deleteWgSpaces(s: string): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) if (!isWgSpace(s.charCodeAt(i))) out += s[i];
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Field parsers (config.c's parse_*), shared with args.ts. Each throws FieldError with wg's text.
+
+/** A base64 key (parse_key). Key material: the caller owns and wipes the result. */
+export function parseKeyB64(value: string): Key {
+  const key = keyFromBase64(value);
+  if (!key) throw new FieldError(`Key is not the correct length or format: \`${value}'`);
+  return key;
+}
+
+/** glibc strtoul(s, &end, 10) on a whole string: the value (as unsigned long) or null if `end` is not at the end. */
+function strtoulWhole(s: string): bigint | null {
+  const m = /^[\t\n\v\f\r ]*([+-]?)([0-9]+)$/.exec(s);
+  if (!m) return null;
+  const ULONG_MAX = (1n << 64n) - 1n;
+  let v = BigInt(m[2]!);
+  if (v > ULONG_MAX) v = ULONG_MAX; // ERANGE: strtoul returns ULONG_MAX, even for a negative overflow
+  else if (m[1] === '-') v = (ULONG_MAX + 1n - v) & ULONG_MAX;
+  return v;
+}
+
+let servicesCache: Map<string, number> | undefined;
+
+/** UDP services of /etc/services (name and aliases -> port), first entry wins as getservbyname. */
+function udpServices(): Map<string, number> {
+  if (servicesCache) return servicesCache;
+  const map = new Map<string, number>();
+  let text = '';
+  try {
+    text = readFileSync('/etc/services', 'latin1');
+  } catch {
+    // no services database: only numeric ports resolve
+  }
+  for (const raw of text.split('\n')) {
+    const fields = raw.replace(/#.*/, '').trim().split(/\s+/);
+    const m = /^(\d+)\/udp$/.exec(fields[1] ?? '');
+    if (!m || !fields[0]) continue;
+    for (const name of [fields[0], ...fields.slice(2)]) if (!map.has(name)) map.set(name, Number(m[1]));
+  }
+  servicesCache = map;
+  return map;
+}
+
+const EAI_SERVICE_TEXT = 'Servname not supported for ai_socktype';
+
+/**
+ * Resolves a port the way getaddrinfo(NULL, value, {SOCK_DGRAM, IPPROTO_UDP}) does in glibc: a
+ * whole-string strtoul whose result, stored in an int, must not be negative (so 70000 wraps to
+ * 4464 but -1 and 2147483648 are names), else a UDP service name, case-sensitive. Returns null when
+ * getaddrinfo would answer EAI_SERVICE.
+ */
+export function resolveService(value: string): number | null {
+  const v = strtoulWhole(value);
+  if (v !== null) {
+    const asInt = Number(BigInt.asIntN(32, v));
+    if (asInt >= 0) return asInt & 0xffff;
+  }
+  return udpServices().get(value) ?? null;
+}
+
+/** ListenPort / `listen-port` (parse_port). */
+export function parsePort(value: string): number {
+  if (value.length === 0) throw new FieldError('Unable to parse empty port');
+  const port = resolveService(value);
+  if (port === null) throw new FieldError(`${EAI_SERVICE_TEXT}: \`${value}'`);
+  return port;
+}
+
+/** FwMark / `fwmark` (parse_fwmark): off, decimal, or 0x-hex (lowercase x), up to 0xffffffff. */
+export function parseFwmark(value: string): number {
+  if (asciiLower(value) === 'off') return 0;
+  const err = (): FieldError => new FieldError(`Fwmark is neither 0/off nor 0-0xffffffff: \`${value}'`);
+  if (!isDigit(value.charCodeAt(0))) throw err();
+  const hex = value.length > 2 && value[0] === '0' && value[1] === 'x';
+  // strtoul after a leading digit: only digits of the base may follow (and 0x once, for base 16).
+  const ok = hex ? /^0x[0-9a-fA-F]+$/.test(value) : /^[0-9]+$/.test(value);
+  if (!ok) throw err();
+  const v = BigInt(hex ? value : value.replace(/^0+(?=.)/, ''));
+  if (v > 0xffffffffn) throw err();
+  return Number(v);
+}
+
+/** PersistentKeepalive / `persistent-keepalive` (parse_persistent_keepalive). */
+export function parseKeepalive(value: string): number {
+  if (asciiLower(value) === 'off') return 0;
+  if (!/^[0-9]+$/.test(value) || BigInt(value) > 65535n) {
+    throw new FieldError(`Persistent keepalive interval is neither 0/off nor 1-65535: \`${value}'`);
+  }
+  return Number(value);
+}
+
+/** An address as parse_ip reads it: IPv6 if it contains ':', else IPv4; inet_pton strict. */
+export function parseIp(value: string): { family: 4 | 6; addr: Uint8Array } {
+  const v6 = value.includes(':');
+  const addr = v6 ? parseIPv6(value) : parseIPv4(value);
+  if (!addr) throw new FieldError(`Unable to parse IP address: \`${value}'`);
+  return { family: v6 ? 6 : 4, addr };
+}
+
+/** True if bits beyond the prefix are set (validate_netmask, inverted). */
+export function hasHostBits(addr: Uint8Array, cidr: number): boolean {
+  for (let bit = cidr; bit < addr.length * 8; bit++) {
+    if (addr[bit >> 3]! & (0x80 >> (bit & 7))) return true;
+  }
+  return false;
+}
+
+/** One AllowedIPs value: the prefixes, and whether this update replaces the peer's set. */
+export interface ParsedAllowedIps {
+  ips: WgAllowedIp[];
+  /** WGPEER_REPLACE_ALLOWEDIPS as this value leaves it: false once any entry has a `+`/`-` prefix. */
+  replace: boolean;
+}
+
+/**
+ * AllowedIPs / `allowed-ips` (parse_allowedips, upstream 1.0.20260223): comma-separated entries,
+ * each optionally prefixed `+` (add) or `-` (remove), either of which makes the update incremental;
+ * `/cidr` optional. Empty value = no entries (replace with nothing). Entries with host bits set are
+ * kept as written (the backend masks them) after wg's warning.
+ */
+export function parseAllowedIps(value: string, warn: (line: string) => void = defaultWarn): ParsedAllowedIps {
+  const result: ParsedAllowedIps = { ips: [], replace: true };
+  if (value.length === 0) return result;
+  for (let entry of value.split(',')) {
+    let remove = false;
+    if (entry[0] === '-' || entry[0] === '+') {
+      remove = entry[0] === '-';
+      result.replace = false;
+      entry = entry.slice(1);
+    }
+    const slash = entry.indexOf('/');
+    const ipText = slash < 0 ? entry : entry.slice(0, slash);
+    const { family, addr } = parseIp(ipText);
+    let cidr = family === 4 ? 32 : 128;
+    if (slash >= 0) {
+      const mask = entry.slice(slash + 1);
+      if (!/^[0-9]+$/.test(mask) || BigInt(mask) > BigInt(cidr)) {
+        throw new FieldError(`AllowedIP is not in the correct format: \`${entry}'`);
+      }
+      cidr = Number(mask);
+      if (hasHostBits(addr, cidr)) warn(`Warning: AllowedIP has nonzero host part: ${ipText}/${mask}`);
+    }
+    const ip: WgAllowedIp = { family, addr, cidr };
+    if (remove) ip.remove = true;
+    result.ips.push(ip);
+  }
+  return result;
+}
+
+/** WG_ENDPOINT_RESOLUTION_RETRIES (parse_dns_retries): -1 = forever. */
+export function endpointRetries(env: Record<string, string | undefined> = process.env): number {
+  const raw = env['WG_ENDPOINT_RESOLUTION_RETRIES'];
+  if (raw === undefined) return 15;
+  if (raw === 'infinity') return -1;
+  const v = strtoulWhole(raw);
+  if (v === null || v > 0x7fffffffn) {
+    throw new FieldError(`Unable to parse WG_ENDPOINT_RESOLUTION_RETRIES: \`${raw}'`, true);
+  }
+  return Number(v);
+}
+
+/** glibc's gai_strerror texts, by EAI_* name. */
+const GAI_TEXT: Record<string, string> = {
+  EAI_NONAME: 'Name or service not known',
+  EAI_NODATA: 'No address associated with hostname',
+  EAI_AGAIN: 'Temporary failure in name resolution',
+  EAI_FAIL: 'Non-recoverable failure in name resolution',
+  EAI_FAMILY: 'ai_family not supported',
+  EAI_SOCKTYPE: 'ai_socktype not supported',
+  EAI_SERVICE: EAI_SERVICE_TEXT,
+  EAI_ADDRFAMILY: 'Address family for hostname not supported',
+  EAI_MEMORY: 'Memory allocation failure',
+  EAI_BADFLAGS: 'Bad value for ai_flags',
+  EAI_SYSTEM: 'System error',
+  EAI_OVERFLOW: 'Result too large for supplied buffer',
+};
+
+/** Failures wg gives up on at once; everything else is retried (config.c, after glibc's NameResolver notes). */
+const PERMANENT = new Set(['EAI_NONAME', 'EAI_FAIL', 'EAI_NODATA']);
+
+/** A getaddrinfo-style failure with its EAI_* name. */
+export class GaiError extends Error {
+  readonly code: string;
+  constructor(code: string) {
+    super(GAI_TEXT[code] ?? code);
+    this.code = code;
+  }
+}
+
+/** The system resolver through Node's dns.lookup (getaddrinfo underneath), first result as wg uses it. */
+export const systemLookup: HostLookup = async (host) => {
+  // A scope must name an existing interface (getaddrinfo checks with if_nametoindex) or be numeric;
+  // Node's dns.lookup short-circuits literal addresses and would not check it.
+  const pct = host.indexOf('%');
+  if (pct >= 0 && parseIPv6(host.slice(0, pct))) {
+    const scope = host.slice(pct + 1);
+    if (!/^[0-9]+$/.test(scope) && (scope === '' || scope.includes('/') || !existsSync(`/sys/class/net/${scope}`))) {
+      throw new GaiError('EAI_NONAME');
+    }
+    return { family: 6, address: host };
+  }
+  if (host === '') throw new GaiError('EAI_NONAME');
+  try {
+    const r = await dnsLookup(host, { family: 0, all: false, verbatim: true });
+    return { family: r.family === 6 ? 6 : 4, address: r.address };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    // Node reports both EAI_NONAME and EAI_NODATA as ENOTFOUND; errno keeps libuv's code.
+    let code = err.code ?? 'EAI_SYSTEM';
+    if (code === 'ENOTFOUND') code = typeof err.errno === 'number' ? getSystemErrorName(err.errno) : 'EAI_NONAME';
+    if (!(code in GAI_TEXT)) code = 'EAI_NONAME';
+    throw new GaiError(code);
+  }
+};
+
+/** Splits an endpoint as parse_endpoint does: `[host]:port`, or `host:port` at the last ':'. */
+export function splitEndpoint(value: string): { host: string; service: string } {
+  if (value.length === 0) throw new FieldError('Unable to parse empty endpoint');
+  if (value[0] === '[') {
+    const close = value.indexOf(']');
+    if (close < 0) throw new FieldError(`Unable to find matching brace of endpoint: \`${value}'`);
+    if (value[close + 1] !== ':' || close + 2 >= value.length) {
+      throw new FieldError(`Unable to find port of endpoint: \`${value}'`);
+    }
+    return { host: value.slice(1, close), service: value.slice(close + 2) };
+  }
+  const colon = value.lastIndexOf(':');
+  if (colon < 0 || colon + 1 >= value.length) throw new FieldError(`Unable to find port of endpoint: \`${value}'`);
+  return { host: value.slice(0, colon), service: value.slice(colon + 1) };
+}
+
+/**
+ * Endpoint / `endpoint` (parse_endpoint): syntax first, then resolution now, retried as wg retries:
+ * temporary failures print `<reason>: \`<value>'. Trying again in N.NN seconds...` and wait 1 s,
+ * then 1.2 times longer each time, at most 20 s, WG_ENDPOINT_RESOLUTION_RETRIES times (default 15,
+ * `infinity` forever); EAI_NONAME, EAI_FAIL and EAI_NODATA fail at once.
+ */
+export async function parseEndpoint(value: string, opts: ResolveOptions = {}): Promise<WgEndpoint> {
+  // wg reads the retry count before it looks at the value, so a bad variable is fatal even here.
+  let retries = endpointRetries(opts.env);
+  const { host, service } = splitEndpoint(value);
+  if (opts.resolveEndpoint) return opts.resolveEndpoint(value);
+  const lookup = opts.lookup ?? systemLookup;
+  const warn = opts.warn ?? defaultWarn;
+  const sleep = opts.sleep ?? defaultSleep;
+  for (let timeoutUs = 1_000_000; ; timeoutUs = Math.min(20_000_000, Math.floor((timeoutUs * 6) / 5))) {
+    let code: string;
+    try {
+      // glibc resolves the service before the host, so a bad port wins over a bad name.
+      const port = resolveService(service);
+      if (port === null) throw new GaiError('EAI_SERVICE');
+      const r = await lookup(host);
+      return { family: r.family, host: r.address, port };
+    } catch (e) {
+      if (!(e instanceof GaiError)) throw e;
+      code = e.code;
+    }
+    const reason = GAI_TEXT[code] ?? code;
+    if (PERMANENT.has(code) || (retries >= 0 && retries-- === 0)) throw new FieldError(`${reason}: \`${value}'`);
+    warn(`${reason}: \`${value}'. Trying again in ${(timeoutUs / 1e6).toFixed(2)} seconds...`);
+    await sleep(timeoutUs / 1000);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file grammar (config_read_line / process_line / config_read_finish).
+
+/** The value of `Key=value` when the line starts with `key=` (any case) and has a value (get_value). */
+function valueOf(line: string, key: string): string | null {
+  const prefix = key + '=';
+  if (prefix.length >= line.length) return null;
+  return asciiLower(line.slice(0, prefix.length)) === asciiLower(prefix) ? line.slice(prefix.length) : null;
+}
+
+/** Peers whose PublicKey line was seen (the model has no HAS_PUBLIC_KEY flag; the key is required). */
+const hasPublicKey = new WeakSet<WgPeer>();
+
+/**
+ * Parses a wg(8) configuration. The result holds only what the file gives (no setconf defaults:
+ * setconf itself forces private key, port and fwmark and sets replacePeers). Every peer has
+ * `replaceAllowedIps` as wg sets it. Throws ConfigError at the first rejected line.
+ *
+ * `text` should be the file's bytes decoded as latin1 (or UTF-8 for UTF-8 files): wg works on bytes.
+ */
+export async function parseConfig(text: string, opts: ParseOptions): Promise<WgDevice> {
+  const device = emptyDevice('');
+  const warn = opts.warn ?? defaultWarn;
+  let section: 'none' | 'interface' | 'peer' = 'none';
+  let peer: WgPeer | undefined;
+  const peerLines = new Map<WgPeer, { file: string; line: number; text: string }>();
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop(); // the newline ends the last line, it does not start one
+  for (const [index, raw] of lines.entries()) {
+    const where = { file: opts.file, line: index + 1, text: raw };
+    // C strings: a NUL byte ends the line for wg.
+    const nul = raw.indexOf('\0');
+    const input = nul < 0 ? raw : raw.slice(0, nul);
+    const hash = input.indexOf('#');
+    const line = deleteWgSpaces(hash < 0 ? input : input.slice(0, hash));
+    if (line.length === 0) continue;
+    try {
+      const lower = asciiLower(line);
+      if (lower === '[interface]') {
+        section = 'interface';
+        continue;
+      }
+      if (lower === '[peer]') {
+        peer = { publicKey: new Uint8Array(32), allowedIps: [], replaceAllowedIps: true };
+        device.peers.push(peer);
+        peerLines.set(peer, where);
+        section = 'peer';
+        continue;
+      }
+      if (!(await processKeyLine(line, section, device, peer, { ...opts, warn }))) {
+        throw new FieldError(`Line unrecognized: \`${line}'`);
+      }
+    } catch (e) {
+      if (e instanceof FieldError) throw new ConfigError(e.message, where, e.fatal ? null : 'Configuration parsing error');
+      throw e;
+    }
+  }
+  for (const p of device.peers) {
+    if (!hasPublicKey.has(p)) {
+      throw new ConfigError('A peer is missing a public key', peerLines.get(p)!, 'Invalid configuration');
+    }
+  }
+  return device;
+}
+
+/** One `Key=value` line in its section; false if the key is not one wg knows there. */
+async function processKeyLine(
+  line: string,
+  section: 'none' | 'interface' | 'peer',
+  device: WgDevice,
+  peer: WgPeer | undefined,
+  opts: ParseOptions & { warn: (line: string) => void },
+): Promise<boolean> {
+  let v: string | null;
+  if (section === 'interface') {
+    if ((v = valueOf(line, 'ListenPort')) !== null) device.listenPort = parsePort(v);
+    else if ((v = valueOf(line, 'FwMark')) !== null) device.fwmark = parseFwmark(v);
+    else if ((v = valueOf(line, 'PrivateKey')) !== null) replaceKey(device, 'privateKey', parseKeyB64(v));
+    else return false;
+    return true;
+  }
+  if (section === 'peer' && peer) {
+    if ((v = valueOf(line, 'Endpoint')) !== null) peer.endpoint = await parseEndpoint(v, opts);
+    else if ((v = valueOf(line, 'PublicKey')) !== null) {
+      peer.publicKey = parseKeyB64(v);
+      hasPublicKey.add(peer);
+    } else if ((v = valueOf(line, 'AllowedIPs')) !== null) {
+      const parsed = parseAllowedIps(v, opts.warn);
+      peer.allowedIps.push(...parsed.ips);
+      peer.replaceAllowedIps = parsed.replace;
+    } else if ((v = valueOf(line, 'PersistentKeepalive')) !== null) peer.persistentKeepalive = parseKeepalive(v);
+    else if ((v = valueOf(line, 'PresharedKey')) !== null) replaceKey(peer, 'presharedKey', parseKeyB64(v));
+    else return false;
+    return true;
+  }
+  return false;
+}
+
+/** Sets a key field, wiping the key it replaces (key material). */
+function replaceKey<T extends { privateKey?: Key; presharedKey?: Key }>(
+  target: T,
+  field: 'privateKey' | 'presharedKey',
+  key: Key,
+): void {
+  target[field]?.fill(0);
+  target[field] = key;
+}
