@@ -1,10 +1,304 @@
+/**
+ * `wgts show { <interface> | all | interfaces } [field]` byte-for-byte like wg's show.c, plus
+ * `--json [--show-keys]` (json.ts). wg-tools.md §1.4.
+ */
+import { formatEndpoint, formatIP } from '../conf/ip.js';
+import { keyIsZero, keyToBase64 } from '../conf/keys.js';
+import type { Key, WgDevice, WgPeer } from '../conf/model.js';
 import type { Command } from './command.js';
+import { errorText, getDevice, listDevices } from './ipc.js';
+import { showJson } from './json.js';
+import { BOLD, CYAN, GREEN, RED, RESET, YELLOW, colorMode, hideKeys, terminalPrinter } from './terminal.js';
+
+/** Everything show touches outside itself, so tests can drive it (time, terminal, backends). */
+export interface ShowIo {
+  out(s: string): void;
+  err(s: string): void;
+  env: NodeJS.ProcessEnv;
+  isTTY: boolean;
+  /** Wall-clock seconds, as time(NULL). */
+  now(): bigint;
+  list(): Promise<string[]>;
+  get(name: string): Promise<WgDevice>;
+}
+
+export function processIo(): ShowIo {
+  return {
+    out: (s) => void process.stdout.write(s),
+    err: (s) => void process.stderr.write(s),
+    env: process.env,
+    isTTY: process.stdout.isTTY === true,
+    now: () => BigInt(Math.floor(Date.now() / 1000)),
+    list: listDevices,
+    get: getDevice,
+  };
+}
+
+export const SHOW_FIELDS = [
+  'public-key',
+  'private-key',
+  'listen-port',
+  'fwmark',
+  'peers',
+  'preshared-keys',
+  'endpoints',
+  'allowed-ips',
+  'latest-handshakes',
+  'transfer',
+  'persistent-keepalive',
+  'dump',
+] as const;
+
+function showUsage(io: ShowIo, argv0: string): void {
+  io.err(`Usage: ${argv0} show { <interface> | all | interfaces } [${SHOW_FIELDS.join(' | ')}]\n`);
+}
+
+const key = (k: Key): string => keyToBase64(k);
+const maybeKey = (k: Key | undefined): string => (k ? key(k) : '(none)');
+const hasPsk = (p: WgPeer): p is WgPeer & { presharedKey: Key } => !!p.presharedKey && !keyIsZero(p.presharedKey);
+const handshake = (p: WgPeer) => p.lastHandshake ?? { sec: 0n, nsec: 0 };
+
+/** wg's pretty_time: years (365 days), days, hours, minutes, seconds; zero parts omitted. */
+export function prettyTime(left: bigint): string {
+  const parts: Array<[bigint, string]> = [];
+  const units: Array<[bigint, string]> = [
+    [365n * 24n * 3600n, 'year'],
+    [24n * 3600n, 'day'],
+    [3600n, 'hour'],
+    [60n, 'minute'],
+    [1n, 'second'],
+  ];
+  for (const [size, name] of units) {
+    parts.push([left / size, name]);
+    left %= size;
+  }
+  return parts
+    .filter(([n]) => n !== 0n)
+    .map(([n, name]) => `${n} ${CYAN}${name}${n === 1n ? '' : 's'}${RESET}`)
+    .join(', ');
+}
+
+/** wg's ago(): whole seconds against time(NULL). */
+export function ago(sec: bigint, now: bigint): string {
+  if (now === sec) return 'Now';
+  if (now < sec) return `(${RED}System clock wound backward; connection problems may ensue.${RESET})`;
+  return `${prettyTime(now - sec)} ago`;
+}
+
+/**
+ * printf("%.2f", (double)b / 2^k) exactly: the counter is first rounded to a double, as C does,
+ * then the exact quotient is rounded half-to-even at two decimals, as glibc's printf does.
+ */
+function fixed2(b: bigint, shift: bigint): string {
+  const v = BigInt(Number(b));
+  const den = 1n << shift;
+  const num = v * 100n;
+  let q = num / den;
+  const r2 = (num % den) * 2n;
+  if (r2 > den || (r2 === den && q % 2n === 1n)) q++;
+  return `${q / 100n}.${(q % 100n).toString().padStart(2, '0')}`;
+}
+
+/** wg's bytes(): `N B` below 1 KiB, then two decimals of KiB, MiB, GiB or TiB. */
+export function formatBytes(b: bigint): string {
+  if (b < 1024n) return `${b} ${CYAN}B${RESET}`;
+  if (b < 1024n ** 2n) return `${fixed2(b, 10n)} ${CYAN}KiB${RESET}`;
+  if (b < 1024n ** 3n) return `${fixed2(b, 20n)} ${CYAN}MiB${RESET}`;
+  if (b < 1024n ** 4n) return `${fixed2(b, 30n)} ${CYAN}GiB${RESET}`;
+  return `${fixed2(b, 40n)} ${CYAN}TiB${RESET}`;
+}
+
+/** wg's peer_cmp: handshaken peers first, newest first; a stable sort keeps ties in backend order. */
+export function sortPeers(peers: WgPeer[]): WgPeer[] {
+  const never = (p: WgPeer) => handshake(p).sec === 0n && handshake(p).nsec === 0;
+  return [...peers].sort((a, b) => {
+    if (never(a) && !never(b)) return 1;
+    if (never(b) && !never(a)) return -1;
+    const ha = handshake(a);
+    const hb = handshake(b);
+    const diff = ha.sec !== hb.sec ? (ha.sec < hb.sec ? -1 : 1) : ha.nsec - hb.nsec;
+    return diff < 0 ? 1 : diff > 0 ? -1 : 0;
+  });
+}
+
+function prettyPrint(device: WgDevice, io: ShowIo): void {
+  const p = terminalPrinter(colorMode(io.env, io.isTTY), io.out);
+  const hidden = hideKeys(io.env);
+  const masked = (k: Key) => (hidden ? '(hidden)' : key(k));
+  p(RESET);
+  p(`${GREEN}${BOLD}interface${RESET}: ${GREEN}${device.name}${RESET}\n`);
+  if (device.publicKey) p(`  ${BOLD}public key${RESET}: ${key(device.publicKey)}\n`);
+  if (device.privateKey) p(`  ${BOLD}private key${RESET}: ${masked(device.privateKey)}\n`);
+  if (device.listenPort) p(`  ${BOLD}listening port${RESET}: ${device.listenPort}\n`);
+  if (device.fwmark) p(`  ${BOLD}fwmark${RESET}: 0x${(device.fwmark >>> 0).toString(16)}\n`);
+  if (device.peers.length === 0) return;
+  const peers = sortPeers(device.peers);
+  p('\n');
+  const now = io.now();
+  peers.forEach((peer, i) => {
+    p(`${YELLOW}${BOLD}peer${RESET}: ${YELLOW}${key(peer.publicKey)}${RESET}\n`);
+    if (hasPsk(peer)) p(`  ${BOLD}preshared key${RESET}: ${masked(peer.presharedKey)}\n`);
+    if (peer.endpoint) p(`  ${BOLD}endpoint${RESET}: ${formatEndpoint(peer.endpoint)}\n`);
+    p(`  ${BOLD}allowed ips${RESET}: `);
+    if (peer.allowedIps.length) {
+      peer.allowedIps.forEach((ip, j) =>
+        p(`${formatIP(ip.addr)}${CYAN}/${RESET}${ip.cidr}${j < peer.allowedIps.length - 1 ? ', ' : '\n'}`),
+      );
+    } else p('(none)\n');
+    const hs = handshake(peer);
+    if (hs.sec !== 0n) p(`  ${BOLD}latest handshake${RESET}: ${ago(hs.sec, now)}\n`);
+    const rx = peer.rxBytes ?? 0n;
+    const tx = peer.txBytes ?? 0n;
+    if (rx || tx) {
+      p(`  ${BOLD}transfer${RESET}: `);
+      p(`${formatBytes(rx)} received, `);
+      p(`${formatBytes(tx)} sent\n`);
+    }
+    if (peer.persistentKeepalive)
+      p(`  ${BOLD}persistent keepalive${RESET}: every ${prettyTime(BigInt(peer.persistentKeepalive))}\n`);
+    if (i < peers.length - 1) p('\n');
+  });
+}
+
+const fwmarkText = (m: number | undefined) => (m ? `0x${(m >>> 0).toString(16)}` : 'off');
+const endpointText = (p: WgPeer) => (p.endpoint ? formatEndpoint(p.endpoint) : '(none)');
+const ipsText = (p: WgPeer, sep: string) =>
+  p.allowedIps.length ? p.allowedIps.map((ip) => `${formatIP(ip.addr)}/${ip.cidr}`).join(sep) : '(none)';
+
+/** wg's dump_print and ugly_print. Returns false (after the usage) for an unknown field. */
+function uglyPrint(device: WgDevice, field: string, withInterface: boolean, io: ShowIo, argv0: string): boolean {
+  const pre = withInterface ? `${device.name}\t` : '';
+  const perPeer = (f: (p: WgPeer) => string) => {
+    for (const peer of device.peers) io.out(`${pre}${f(peer)}\n`);
+  };
+  switch (field) {
+    case 'public-key':
+      io.out(`${pre}${maybeKey(device.publicKey)}\n`);
+      break;
+    case 'private-key':
+      io.out(`${pre}${maybeKey(device.privateKey)}\n`);
+      break;
+    case 'listen-port':
+      io.out(`${pre}${device.listenPort ?? 0}\n`);
+      break;
+    case 'fwmark':
+      io.out(`${pre}${fwmarkText(device.fwmark)}\n`);
+      break;
+    case 'endpoints':
+      perPeer((p) => `${key(p.publicKey)}\t${endpointText(p)}`);
+      break;
+    case 'allowed-ips':
+      perPeer((p) => `${key(p.publicKey)}\t${ipsText(p, ' ')}`);
+      break;
+    case 'latest-handshakes':
+      perPeer((p) => `${key(p.publicKey)}\t${handshake(p).sec}`);
+      break;
+    case 'transfer':
+      perPeer((p) => `${key(p.publicKey)}\t${p.rxBytes ?? 0n}\t${p.txBytes ?? 0n}`);
+      break;
+    case 'persistent-keepalive':
+      perPeer((p) => `${key(p.publicKey)}\t${p.persistentKeepalive || 'off'}`);
+      break;
+    case 'preshared-keys':
+      perPeer((p) => `${key(p.publicKey)}\t${hasPsk(p) ? key(p.presharedKey) : '(none)'}`);
+      break;
+    case 'peers':
+      perPeer((p) => key(p.publicKey));
+      break;
+    case 'dump':
+      io.out(
+        `${pre}${maybeKey(device.privateKey)}\t${maybeKey(device.publicKey)}\t${device.listenPort ?? 0}\t${fwmarkText(device.fwmark)}\n`,
+      );
+      perPeer((p) =>
+        [
+          key(p.publicKey),
+          hasPsk(p) ? key(p.presharedKey) : '(none)',
+          endpointText(p),
+          ipsText(p, ','),
+          handshake(p).sec,
+          p.rxBytes ?? 0n,
+          p.txBytes ?? 0n,
+          p.persistentKeepalive || 'off',
+        ].join('\t'),
+      );
+      break;
+    default:
+      io.err(`Invalid parameter: \`${field}'\n`);
+      showUsage(io, argv0);
+      return false;
+  }
+  return true;
+}
+
+/** show_main, with wg's argument rules, messages and exit codes. `args` excludes "show". */
+export async function runShow(argv0: string, args: string[], io: ShowIo): Promise<number> {
+  if (args.includes('--json') || args.includes('--show-keys')) return showJson(argv0, args, io);
+  if (args.length > 2) {
+    showUsage(io, argv0);
+    return 1;
+  }
+  const [first, field] = args;
+  if (first === undefined || first === 'all') {
+    let names: string[];
+    try {
+      names = await io.list();
+    } catch (err) {
+      io.err(`Unable to list interfaces: ${errorText(err)}\n`);
+      return 1;
+    }
+    let ret = names.length ? 1 : 0;
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      let device: WgDevice;
+      try {
+        device = await io.get(name);
+      } catch (err) {
+        io.err(`Unable to access interface ${name}: ${errorText(err)}\n`);
+        continue;
+      }
+      if (field !== undefined) {
+        if (!uglyPrint(device, field, true, io, argv0)) return 1;
+      } else {
+        prettyPrint(device, io);
+        if (i < names.length - 1) io.out('\n');
+      }
+      ret = 0;
+    }
+    return ret;
+  }
+  if (first === 'interfaces') {
+    if (field !== undefined) {
+      showUsage(io, argv0);
+      return 1;
+    }
+    let names: string[];
+    try {
+      names = await io.list();
+    } catch (err) {
+      io.err(`Unable to list interfaces: ${errorText(err)}\n`);
+      return 1;
+    }
+    if (names.length) io.out(names.join(' ') + '\n');
+    return 0;
+  }
+  if (field === undefined && (first === '-h' || first === '--help' || first === 'help')) {
+    showUsage(io, argv0);
+    return 0;
+  }
+  let device: WgDevice;
+  try {
+    device = await io.get(first);
+  } catch (err) {
+    io.err(`Unable to access interface: ${errorText(err)}\n`);
+    return 1;
+  }
+  if (field !== undefined) return uglyPrint(device, field, false, io, argv0) ? 0 : 1;
+  prettyPrint(device, io);
+  return 0;
+}
 
 export const showCommand: Command = {
   name: 'show',
   summary: 'Shows the current configuration and device information',
-  async run(argv0) {
-    process.stderr.write(`${argv0}: show is not implemented yet\n`);
-    return 1;
-  },
+  run: (argv0, args) => runShow(argv0, args, processIo()),
 };

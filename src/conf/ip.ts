@@ -194,3 +194,8 @@ export function maskPrefix(addr: Uint8Array, cidr: number): Uint8Array {
   }
   return out;
 }
+
+/** An endpoint as wg prints it (getnameinfo, numeric): `a.b.c.d:port` or `[v6%scope]:port`. */
+export function formatEndpoint(ep: { family: 4 | 6; host: string; port: number }): string {
+  return ep.family === 6 && ep.host.includes(':') ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`;
+}

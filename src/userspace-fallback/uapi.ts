@@ -12,7 +12,7 @@
  * - `parseGetResponse`: a `get=1` reply -> WgDevice, as leniently and strictly as wg parses it.
  */
 import { WgError } from '../conf/backend.js';
-import { formatIPv4, formatIPv6, formatIPv6Go, parseIPv4, parseIPv6 } from '../conf/ip.js';
+import { formatEndpoint, formatIPv4, formatIPv6, formatIPv6Go, parseIPv4, parseIPv6 } from '../conf/ip.js';
 import { keyFromHex, keyIsZero, keyToHex } from '../conf/keys.js';
 import type { WgAllowedIp, WgDevice, WgEndpoint, WgPeer } from '../conf/model.js';
 import { emptyDevice, emptyPeer } from '../conf/model.js';
@@ -207,10 +207,6 @@ export function parseSetRequest(lines: string): SetRequestResult {
   return { ok: true, device };
 }
 
-function endpointText(ep: WgEndpoint): string {
-  return ep.family === 6 || ep.host.includes(':') ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`;
-}
-
 /**
  * A device's state as wireguard-go's IpcGetOperation writes it, including the closing
  * `errno=0\n\n`. With a non-zero errno only `errno=N\n\n` is written.
@@ -227,7 +223,7 @@ export function formatGetResponse(device: WgDevice, errno = 0): string {
     out.push(`public_key=${keyToHex(peer.publicKey)}`);
     out.push(`preshared_key=${keyToHex(peer.presharedKey ?? new Uint8Array(32))}`);
     out.push('protocol_version=1');
-    if (peer.endpoint) out.push(`endpoint=${endpointText(peer.endpoint)}`);
+    if (peer.endpoint) out.push(`endpoint=${formatEndpoint(peer.endpoint)}`);
     out.push(`last_handshake_time_sec=${peer.lastHandshake?.sec ?? 0n}`);
     out.push(`last_handshake_time_nsec=${peer.lastHandshake?.nsec ?? 0}`);
     out.push(`tx_bytes=${peer.txBytes ?? 0n}`);
@@ -258,7 +254,7 @@ export function formatSetRequest(device: WgDevice): string {
     // wg never sends update_only; other callers of the model (the registry) may ask for it.
     if (peer.updateOnly) out.push('update_only=true');
     if (peer.presharedKey) out.push(`preshared_key=${keyToHex(peer.presharedKey)}`);
-    if (peer.endpoint) out.push(`endpoint=${endpointText(peer.endpoint)}`);
+    if (peer.endpoint) out.push(`endpoint=${formatEndpoint(peer.endpoint)}`);
     if (peer.persistentKeepalive !== undefined) out.push(`persistent_keepalive_interval=${peer.persistentKeepalive}`);
     if (peer.replaceAllowedIps) out.push('replace_allowed_ips=true');
     for (const ip of peer.allowedIps) {
