@@ -12,6 +12,7 @@ import { setconfCommand, addconfCommand, syncconfCommand } from './setconf.js';
 import { genkeyCommand, genpskCommand } from './genkey.js';
 import { pubkeyCommand } from './pubkey.js';
 import { quickCommand } from './quick.js';
+import { registryCommand } from './registry.js';
 
 /** The version wg would print is upstream's; ours is the package's. */
 export const WGTS_VERSION = '0.1.0';
@@ -28,7 +29,7 @@ export const WG_COMMANDS: readonly Command[] = [
   genpskCommand,
   pubkeyCommand,
 ];
-export const WGTS_COMMANDS: readonly Command[] = [quickCommand];
+export const WGTS_COMMANDS: readonly Command[] = [quickCommand, registryCommand];
 
 function usage(argv0: string): string {
   const lines = [`Usage: ${argv0} <cmd> [<args>]`, '', 'Available subcommands:'];

@@ -158,7 +158,10 @@ export function endpointText(ep: WgEndpoint | undefined): string {
   return ep.family === 6 ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`;
 }
 
-/** One discovery pass over the device. Never throws for per-peer failures; they land in `errors`. */
+/**
+ * One discovery pass over the device. Per-peer failures land in `errors` (not in `log`, which
+ * narrates changes); reading or setting the device throws.
+ */
 export async function discoverOnce(opts: DiscoverOptions): Promise<DiscoverResult> {
   const now = opts.now ?? Date.now;
   const fresh = opts.freshSeconds ?? DEFAULT_FRESH_SECONDS;
@@ -167,9 +170,7 @@ export async function discoverOnce(opts: DiscoverOptions): Promise<DiscoverResul
   const result: DiscoverResult = { updated: [], added: [], errors: [] };
   const changes: WgPeer[] = [];
   const fail = (key: Key, err: unknown) => {
-    const msg = `peer ${keyToBase64(key)}: ${(err as Error).message}`;
-    result.errors.push(msg);
-    log(msg);
+    result.errors.push(`peer ${keyToBase64(key)}: ${(err as Error).message}`);
   };
 
   for (const peer of device.peers) {
@@ -201,7 +202,6 @@ export async function discoverOnce(opts: DiscoverOptions): Promise<DiscoverResul
       keys = await listPeers(opts.resolve, opts.zone);
     } catch (err) {
       result.errors.push(`PTR ${serviceName(opts.zone)}: ${(err as Error).message}`);
-      log(result.errors.at(-1)!);
     }
     const taken = device.peers.flatMap((p) => p.allowedIps);
     for (const key of keys) {

@@ -1,0 +1,248 @@
+/**
+ * `wgts registry serve|discover`: the NAT-traversal registry (src/registry/). Options are few and
+ * flat, so they are parsed here by hand (no yargs): `--name value` or `--name=value`.
+ *
+ * serve:    answers DNS-SD queries about IFNAME's peers (their live endpoints) on the tunnel
+ *           addresses of IFNAME, or on --listen addresses; a wildcard address needs
+ *           --allow-wildcard, because the records reveal every peer's public address and port.
+ * discover: asks a registry for the endpoints of IFNAME's peers and sets those that changed;
+ *           once, or every --interval seconds until SIGINT/SIGTERM.
+ */
+import { networkInterfaces } from 'node:os';
+import type { Command } from './command.js';
+import type { Backend } from '../conf/backend.js';
+import { WgError } from '../conf/backend.js';
+import { strerror } from '../conf/errno.js';
+import { parseIP } from '../conf/ip.js';
+import { UapiBackend } from '../userspace-fallback/uapi-client.js';
+import { DEFAULT_ZONE, normalizeZone, serviceName } from '../registry/zone.js';
+import { startRegistryServer, type ListenAddress } from '../registry/server.js';
+import { fmt, resolverFor } from '../registry/client.js';
+import { DEFAULT_FRESH_SECONDS, discoverOnce, type DiscoverOptions } from '../registry/discover.js';
+
+const DNS_PORT = 53;
+
+function usage(argv0: string): string {
+  return [
+    `Usage: ${argv0} registry serve <interface> [--zone <zone>] [--listen <address>[:<port>]]... [--allow-wildcard]`,
+    `       ${argv0} registry discover <interface> --registry <address>[:<port>] [--zone <zone>] [--interval <seconds>]`,
+    `                [--add-new] [--keepalive <seconds>] [--fresh <seconds>] [--timeout <seconds>]`,
+    '',
+    `The zone defaults to ${DEFAULT_ZONE}; the port to ${DNS_PORT}. See wgts-registry(8).`,
+    '',
+  ].join('\n');
+}
+
+class UsageError extends Error {}
+
+interface Parsed {
+  positional: string[];
+  options: Map<string, string[]>;
+}
+
+/** Splits args into positionals and `--name value` / `--name=value` / boolean flags. */
+function parseArgs(args: string[], valued: readonly string[], flags: readonly string[]): Parsed {
+  const out: Parsed = { positional: [], options: new Map() };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (!arg.startsWith('--')) {
+      out.positional.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+    let value: string;
+    if (flags.includes(name) && eq < 0) value = 'true';
+    else if (valued.includes(name)) {
+      if (eq >= 0) value = arg.slice(eq + 1);
+      else if (i + 1 < args.length) value = args[++i]!;
+      else throw new UsageError(`option \`--${name}' needs a value`);
+    } else throw new UsageError(`unknown option \`${arg}'`);
+    out.options.set(name, [...(out.options.get(name) ?? []), value]);
+  }
+  return out;
+}
+
+function last(p: Parsed, name: string): string | undefined {
+  return p.options.get(name)?.at(-1);
+}
+
+function seconds(p: Parsed, name: string, fallback: number, min: number): number {
+  const text = last(p, name);
+  if (text === undefined) return fallback;
+  if (!/^\d+(\.\d+)?$/.test(text) || Number(text) < min || Number(text) > 86400) {
+    throw new UsageError(`--${name}: \`${text}' is not a number of seconds (${min} to 86400)`);
+  }
+  return Number(text);
+}
+
+/** `a.b.c.d[:port]`, `[v6][:port]` or a bare IPv6 literal; the address must be numeric. */
+export function parseHostPort(text: string, what: string): ListenAddress {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(text) ?? /^([^:]+)(?::(\d+))?$/.exec(text) ?? /^([^[\]]*:[^[\]]*)()$/.exec(text);
+  const host = m?.[1];
+  const port = m?.[2] ? Number(m[2]) : DNS_PORT;
+  if (!host || !parseIP(host) || !(port >= 1 && port <= 65535)) {
+    throw new UsageError(`${what}: \`${text}' is not <numeric address>[:<port>] (IPv6 in brackets when a port is given)`);
+  }
+  return { host, port };
+}
+
+function checkIfname(name: string | undefined): string {
+  if (!name || name.length > 15 || name.includes('/')) throw new UsageError(`\`${name ?? ''}' is not an interface name`);
+  return name;
+}
+
+/** The addresses of `ifname` to serve on: its global and unique-local addresses (not link-local). */
+function tunnelAddresses(ifname: string): string[] {
+  return (networkInterfaces()[ifname] ?? [])
+    .filter((a) => !(a.family === 'IPv6' && /^fe[89ab]/i.test(a.address)))
+    .map((a) => a.address);
+}
+
+function isWildcard(host: string): boolean {
+  return (parseIP(host) ?? [1]).every((b) => b === 0);
+}
+
+/** Resolves when SIGINT or SIGTERM arrives (or `signal` aborts); removes its handlers after. */
+function untilSignal(ac: AbortController): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => ac.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    const done = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    if (ac.signal.aborted) done();
+    else ac.signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof WgError) return `${err.message}: ${strerror(err.errno)}`;
+  return (err as Error).message;
+}
+
+export interface RegistryDeps {
+  backendFor(name: string): Promise<Backend>;
+}
+
+async function serve(argv0: string, args: string[], deps: RegistryDeps): Promise<number> {
+  const p = parseArgs(args, ['zone', 'listen'], ['allow-wildcard']);
+  if (p.positional.length !== 1) throw new UsageError('serve takes exactly one interface');
+  const ifname = checkIfname(p.positional[0]);
+  const zone = normalizeZone(last(p, 'zone') ?? DEFAULT_ZONE);
+  let listen = (p.options.get('listen') ?? []).map((t) => parseHostPort(t, '--listen'));
+  if (listen.length === 0) {
+    listen = tunnelAddresses(ifname).map((host) => ({ host, port: DNS_PORT }));
+    if (listen.length === 0) {
+      process.stderr.write(`${argv0}: interface \`${ifname}' has no address to serve on; give --listen <address>[:<port>]\n`);
+      return 1;
+    }
+  }
+  const wild = listen.find((l) => isWildcard(l.host));
+  if (wild && !p.options.has('allow-wildcard')) {
+    process.stderr.write(
+      `${argv0}: refusing to serve on the wildcard address \`${wild.host}': every peer's public address would be ` +
+        `visible to anyone who can reach it; serve on the tunnel address or pass --allow-wildcard\n`,
+    );
+    return 1;
+  }
+  const backend = await deps.backendFor(ifname);
+  await backend.get(ifname); // fail now, not at the first query, if the interface is missing
+  const server = await startRegistryServer({
+    listen,
+    zone,
+    getPeers: async () => (await backend.get(ifname)).peers,
+    log: (m) => process.stderr.write(`${m}\n`),
+  });
+  process.stdout.write(
+    `${argv0}: serving ${serviceName(zone)} for ${ifname} on ${server.addresses.map((a) => fmt(a)).join(', ')}\n`,
+  );
+  await untilSignal(new AbortController());
+  await server.close();
+  return 0;
+}
+
+async function discover(argv0: string, args: string[], deps: RegistryDeps): Promise<number> {
+  const p = parseArgs(args, ['registry', 'zone', 'interval', 'keepalive', 'fresh', 'timeout'], ['add-new']);
+  if (p.positional.length !== 1) throw new UsageError('discover takes exactly one interface');
+  const ifname = checkIfname(p.positional[0]);
+  const registryText = last(p, 'registry');
+  if (!registryText) throw new UsageError('discover needs --registry <address>[:<port>]');
+  const registry = parseHostPort(registryText, '--registry');
+  const zone = normalizeZone(last(p, 'zone') ?? DEFAULT_ZONE);
+  const interval = seconds(p, 'interval', 0, 1);
+  const keepalive = seconds(p, 'keepalive', 25, 0);
+  if (!Number.isInteger(keepalive) || keepalive > 65535) throw new UsageError('--keepalive: expected whole seconds up to 65535');
+  const backend = await deps.backendFor(ifname);
+  const opts: DiscoverOptions = {
+    backend,
+    ifname,
+    zone,
+    resolve: resolverFor(registry, { timeoutMs: seconds(p, 'timeout', 5, 0.1) * 1000 }),
+    addNew: p.options.has('add-new'),
+    keepalive,
+    freshSeconds: seconds(p, 'fresh', DEFAULT_FRESH_SECONDS, 0),
+    log: (m) => process.stdout.write(`${ifname}: ${m}\n`),
+  };
+  const pass = async (): Promise<boolean> => {
+    try {
+      const r = await discoverOnce(opts);
+      for (const e of r.errors) process.stderr.write(`${argv0}: ${ifname}: ${e}\n`);
+      return r.errors.length === 0;
+    } catch (err) {
+      process.stderr.write(`${argv0}: ${ifname}: ${describeError(err)}\n`);
+      return false;
+    }
+  };
+  if (interval === 0) return (await pass()) ? 0 : 1;
+  const ac = new AbortController();
+  const stopped = untilSignal(ac);
+  while (!ac.signal.aborted) {
+    await pass();
+    await sleep(interval * 1000, ac.signal);
+  }
+  await stopped;
+  return 0;
+}
+
+/** Builds the command with its backend source injected (tests pass an in-memory one). */
+export function makeRegistryCommand(deps: RegistryDeps): Command {
+  return {
+    name: 'registry',
+    summary: 'Serves or queries a DNS-SD registry of peer endpoints (NAT traversal)',
+    async run(argv0, args) {
+      const [verb, ...rest] = args;
+      if (verb === undefined || ['-h', '--help', 'help'].includes(verb) || rest.includes('--help')) {
+        (verb === undefined ? process.stderr : process.stdout).write(usage(argv0));
+        return verb === undefined ? 1 : 0;
+      }
+      try {
+        if (verb === 'serve') return await serve(argv0, rest, deps);
+        if (verb === 'discover') return await discover(argv0, rest, deps);
+        throw new UsageError(`unknown registry command \`${verb}'`);
+      } catch (err) {
+        if (err instanceof UsageError || err instanceof RangeError) {
+          process.stderr.write(`${argv0}: registry: ${err.message}\n${usage(argv0)}`);
+          return 1;
+        }
+        process.stderr.write(`${argv0}: registry ${verb}: ${describeError(err)}\n`);
+        return 1;
+      }
+    },
+  };
+}
+
+export const registryCommand: Command = makeRegistryCommand({ backendFor: async () => new UapiBackend() });
