@@ -1,0 +1,197 @@
+/**
+ * A throwaway network lab for the registry and relay tests: network namespaces named
+ * `wgr-<id>-<role>`, veth links, WireGuard devices of a chosen implementation configured by the
+ * real `wg`, and child processes, all torn down by `close()`, even after a failure.
+ *
+ * The data plane is a parameter (`Impl`): wireguard-go today; wgts-userspace (our daemon, same
+ * command line as wireguard-go) and the kernel module (`ip link add ... type wireguard`) when they
+ * are available. Pick with WGR_IMPLS=wireguard-go,wgts-userspace,kernel.
+ * The wgts CLI under test is `bin/wgts` (built by `npm test`), or WGR_CLI=<path to a .mjs>.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, '../../..');
+
+export type Impl = 'wireguard-go' | 'wgts-userspace' | 'kernel';
+
+/** Implementations to run the suites on (WGR_IMPLS, comma-separated; wireguard-go by default). */
+export function implsUnderTest(): Impl[] {
+  return (process.env.WGR_IMPLS ?? 'wireguard-go').split(',').filter(Boolean) as Impl[];
+}
+
+/** Can this machine run the lab at all? (root, `ip netns`, and the chosen implementation.) */
+export function labAvailable(impl: Impl): boolean {
+  if (process.getuid?.() !== 0) return false;
+  if (impl === 'wireguard-go') return existsSync('/usr/bin/wireguard-go') || existsSync('/usr/local/bin/wireguard-go');
+  if (impl === 'wgts-userspace') return existsSync(join(ROOT, 'dist/wgts-userspace.mjs'));
+  return true;
+}
+
+/** Polls `probe` until it returns a truthy value or `ms` pass; throws with `what` on timeout. */
+export async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | null | undefined | false>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe().catch(() => null);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface WgPeerInfo {
+  publicKey: string;
+  endpoint: string;
+  latestHandshake: number;
+  rx: number;
+  tx: number;
+}
+
+export class Lab {
+  readonly id = randomBytes(2).toString('hex');
+  private readonly namespaces: string[] = [];
+  private readonly children: ChildProcess[] = [];
+  private readonly links: { ns: string; ifname: string }[] = [];
+  readonly dir = mkdtempSync(join(tmpdir(), 'wgr-'));
+
+  ns(role: string): string {
+    return `wgr-${this.id}-${role}`;
+  }
+
+  /** Interface name for a role letter: `wgr<id><r>`, unique across namespaces (UAPI sockets are global). */
+  ifname(role: string): string {
+    return `wgr${this.id}${role}`;
+  }
+
+  async addNamespaces(...roles: string[]): Promise<void> {
+    for (const role of roles) {
+      await run('ip', ['netns', 'add', this.ns(role)]);
+      this.namespaces.push(this.ns(role));
+      await this.exec(role, ['ip', 'link', 'set', 'lo', 'up']);
+    }
+  }
+
+  /** Runs a command inside a role's namespace; resolves to stdout. */
+  async exec(role: string, cmd: string[], input?: string): Promise<string> {
+    const p = run('ip', ['netns', 'exec', this.ns(role), ...cmd], { encoding: 'utf8' });
+    if (input !== undefined) {
+      p.child.stdin!.end(input);
+    }
+    return (await p).stdout;
+  }
+
+  /** Runs several `ip` commands in one role's namespace (`ip -batch`). */
+  async ip(role: string, lines: string[]): Promise<void> {
+    await this.exec(role, ['ip', '-batch', '-'], lines.join('\n') + '\n');
+  }
+
+  async sysctl(role: string, key: string, value: string): Promise<void> {
+    await this.exec(role, ['sysctl', '-qw', `${key}=${value}`]);
+  }
+
+  /** A veth pair between two namespaces, both ends up, with optional addresses. */
+  async veth(a: string, aName: string, b: string, bName: string, aAddr?: string, bAddr?: string): Promise<void> {
+    await run('ip', ['link', 'add', aName, 'netns', this.ns(a), 'type', 'veth', 'peer', 'name', bName, 'netns', this.ns(b)]);
+    await this.ip(a, [`link set ${aName} up`, ...(aAddr ? [`addr add ${aAddr} dev ${aName}`] : [])]);
+    await this.ip(b, [`link set ${bName} up`, ...(bAddr ? [`addr add ${bAddr} dev ${bName}`] : [])]);
+  }
+
+  /** A fresh key pair; the private key lives in a 0600 file under the lab directory. */
+  async keypair(name: string): Promise<{ privateFile: string; publicKey: string }> {
+    const priv = (await run('wg', ['genkey'])).stdout;
+    const privateFile = join(this.dir, `${name}.key`);
+    writeFileSync(privateFile, priv, { mode: 0o600 });
+    const pub = run('wg', ['pubkey']);
+    pub.child.stdin!.end(priv);
+    return { privateFile, publicKey: (await pub).stdout.trim() };
+  }
+
+  /** Starts a process in a namespace; it is killed (by pid) on close(). */
+  spawn(role: string, cmd: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', this.ns(role), ...cmd], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    (child as ChildProcess & { output: () => string }).output = () => out;
+    this.children.push(child);
+    return child;
+  }
+
+  /** Output so far of a child started by spawn(). */
+  output(child: ChildProcess): string {
+    return (child as ChildProcess & { output?: () => string }).output?.() ?? '';
+  }
+
+  /** The wgts CLI as an argv prefix. */
+  wgts(): string[] {
+    return ['node', process.env.WGR_CLI ?? join(ROOT, 'bin/wgts')];
+  }
+
+  /** Creates a WireGuard interface of the given implementation in `role`'s namespace, up, with `addr`. */
+  async wgDevice(role: string, ifname: string, impl: Impl, addr: string): Promise<void> {
+    if (impl === 'kernel') {
+      await this.exec(role, ['ip', 'link', 'add', ifname, 'type', 'wireguard']);
+    } else {
+      const cmd = impl === 'wireguard-go' ? ['wireguard-go', '-f', ifname] : ['node', join(ROOT, 'bin/wgts-userspace'), '-f', ifname];
+      const child = this.spawn(role, cmd, { WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1' });
+      this.links.push({ ns: role, ifname });
+      await waitFor(`${impl} to create ${ifname}`, 10_000, async () => {
+        if (child.exitCode !== null) throw new Error(`${impl} exited: ${this.output(child)}`);
+        return existsSync(`/var/run/wireguard/${ifname}.sock`) && (await this.exec(role, ['ip', 'link', 'show', ifname]));
+      });
+    }
+    await this.ip(role, [`addr add ${addr} dev ${ifname}`, `link set ${ifname} up`]);
+  }
+
+  /** `wg <args>` inside the namespace (netlink needs it; UAPI does not mind). */
+  wg(role: string, args: string[]): Promise<string> {
+    return this.exec(role, ['wg', ...args]);
+  }
+
+  /** Parsed `wg show IF dump` peers. */
+  async peers(role: string, ifname: string): Promise<WgPeerInfo[]> {
+    const lines = (await this.wg(role, ['show', ifname, 'dump'])).trim().split('\n').slice(1);
+    return lines.map((l) => {
+      const f = l.split('\t');
+      return { publicKey: f[0]!, endpoint: f[2]!, latestHandshake: Number(f[4]), rx: Number(f[5]), tx: Number(f[6]) };
+    });
+  }
+
+  async peer(role: string, ifname: string, publicKey: string): Promise<WgPeerInfo> {
+    const p = (await this.peers(role, ifname)).find((x) => x.publicKey === publicKey);
+    if (!p) throw new Error(`${ifname} has no peer ${publicKey}`);
+    return p;
+  }
+
+  /** Pings `addr` from `role`; resolves true when all `count` replies came back. */
+  async ping(role: string, addr: string, count = 1, size = 56): Promise<boolean> {
+    try {
+      await this.exec(role, ['ping', '-q', '-c', String(count), '-i', '0.01', '-W', '1', '-s', String(size), addr]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.children) {
+      if (c.exitCode === null && c.signalCode === null && c.pid) {
+        const exited = new Promise((r) => c.once('exit', r));
+        c.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
+        if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      }
+    }
+    for (const ns of this.namespaces.reverse()) await run('ip', ['netns', 'del', ns]).catch(() => undefined);
+    for (const { ifname } of this.links) rmSync(`/var/run/wireguard/${ifname}.sock`, { force: true });
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Acceptance: NAT-to-NAT through a registry peer (issue 6; seed 004, the wgsd design).
+ *
+ *   alice 192.168.1.2 ── ra (NAT) 203.0.113.2 ─┐
+ *                                               ├─ inet (bridge) ── reg 203.0.113.1, wg 10.0.0.254
+ *   bob   192.168.2.2 ── rb (NAT) 203.0.113.3 ─┘
+ *
+ * The routers masquerade (nft; the source port is kept when free, so the mapping is
+ * endpoint-independent) and drop unsolicited inbound packets, as home routers do; dropping them
+ * before conntrack confirms them also keeps the stale entries that would break hole punching away.
+ * Alice and Bob each know only the registry's endpoint and each other's public key. After
+ * `wgts registry discover` on both, they must reach each other directly within 30 s, with the
+ * traffic not crossing the registry (its WireGuard counters stay flat).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Lab, implsUnderTest, labAvailable, waitFor, type Impl } from './lab.js';
+
+const ZONE = 'nat.test';
+
+const ROUTER_NFT = `
+table ip nat {
+  chain masq { type nat hook postrouting priority srcnat; policy accept; oifname "wan" masquerade; }
+}
+table inet fw {
+  chain to_router { type filter hook input priority filter; policy accept; iifname "wan" ct state new drop; }
+  chain from_wan { type filter hook forward priority filter; policy accept; iifname "wan" ct state new drop; }
+}
+`;
+
+for (const impl of implsUnderTest()) {
+  describe.skipIf(!labAvailable(impl))(`NAT-to-NAT through a registry (${impl})`, () => {
+    const lab = new Lab();
+    const R = lab.ifname('r');
+    const A = lab.ifname('a');
+    const B = lab.ifname('b');
+    let keys: Record<'reg' | 'alice' | 'bob', { privateFile: string; publicKey: string }>;
+
+    beforeAll(async () => {
+      await buildNetwork(lab);
+      keys = { reg: await lab.keypair('reg'), alice: await lab.keypair('alice'), bob: await lab.keypair('bob') };
+      await lab.wgDevice('reg', R, impl as Impl, '10.0.0.254/24');
+      await lab.wgDevice('alice', A, impl as Impl, '10.0.0.1/24');
+      await lab.wgDevice('bob', B, impl as Impl, '10.0.0.2/24');
+      // The registry knows every node; it routes nothing between them (AllowedIPs /32 each, no forwarding).
+      await lab.wg('reg', ['set', R, 'private-key', keys.reg.privateFile, 'listen-port', '51820',
+        'peer', keys.alice.publicKey, 'allowed-ips', '10.0.0.1/32',
+        'peer', keys.bob.publicKey, 'allowed-ips', '10.0.0.2/32']);
+      // Each node: the registry with its endpoint and a keepalive (keeps the NAT mapping open and the
+      // registry's view current); the other node by public key only.
+      for (const [role, ifname, port, self, other, otherIp] of [
+        ['alice', A, '51821', keys.alice, keys.bob, '10.0.0.2/32'],
+        ['bob', B, '51822', keys.bob, keys.alice, '10.0.0.1/32'],
+      ] as const) {
+        await lab.wg(role, ['set', ifname, 'private-key', self.privateFile, 'listen-port', port,
+          'peer', keys.reg.publicKey, 'endpoint', '203.0.113.1:51820', 'allowed-ips', '10.0.0.254/32', 'persistent-keepalive', '25',
+          'peer', other.publicKey, 'allowed-ips', otherIp, 'persistent-keepalive', '25']);
+      }
+    });
+    afterAll(() => lab.close());
+
+    it('the registry sees both nodes at their NAT-mapped endpoints, source ports kept', async () => {
+      await waitFor('both nodes to reach the registry', 10_000, async () => {
+        const peers = await lab.peers('reg', R);
+        return peers.every((p) => p.latestHandshake > 0) && peers;
+      });
+      expect((await lab.peer('reg', R, keys.alice.publicKey)).endpoint).toBe('203.0.113.2:51821');
+      expect((await lab.peer('reg', R, keys.bob.publicKey)).endpoint).toBe('203.0.113.3:51822');
+      // Without discovery there is no way from Alice to Bob.
+      expect((await lab.peer('alice', A, keys.bob.publicKey)).endpoint).toBe('(none)');
+      expect(await lab.ping('alice', '10.0.0.2')).toBe(false);
+    });
+
+    it('after discovery Alice and Bob talk directly within 30 s, not through the registry', async () => {
+      const serve = lab.spawn('reg', [...lab.wgts(), 'registry', 'serve', R, '--zone', ZONE]);
+      await waitFor('the registry to serve', 10_000, async () => {
+        if (serve.exitCode !== null) throw new Error(lab.output(serve));
+        return /serving/.test(lab.output(serve));
+      });
+      const started = Date.now();
+      for (const [role, ifname] of [['alice', A], ['bob', B]] as const) {
+        lab.spawn(role, [...lab.wgts(), 'registry', 'discover', ifname, '--registry', '10.0.0.254', '--zone', ZONE, '--interval', '2']);
+      }
+      await waitFor('a direct handshake between Alice and Bob', 30_000, async () => {
+        const a = await lab.peer('alice', A, keys.bob.publicKey);
+        const b = await lab.peer('bob', B, keys.alice.publicKey);
+        return a.latestHandshake > 0 && b.latestHandshake > 0;
+      });
+      expect(Date.now() - started).toBeLessThan(30_000);
+      // Each side's endpoint for the other is the other's NAT, never the registry.
+      expect((await lab.peer('alice', A, keys.bob.publicKey)).endpoint).toBe('203.0.113.3:51822');
+      expect((await lab.peer('bob', B, keys.alice.publicKey)).endpoint).toBe('203.0.113.2:51821');
+
+      const before = await lab.peers('reg', R);
+      expect(await lab.ping('alice', '10.0.0.2', 50, 1000)).toBe(true);
+      expect(await lab.ping('bob', '10.0.0.1', 50, 1000)).toBe(true);
+      const after = await lab.peers('reg', R);
+      // 200 pings of ~1 KB went between Alice and Bob; the registry saw at most a few keepalives and DNS queries.
+      const grew = after.reduce((s, p, i) => s + (p.rx - before[i]!.rx) + (p.tx - before[i]!.tx), 0);
+      expect(grew).toBeLessThan(20_000);
+    });
+  });
+}
+
+async function buildNetwork(lab: Lab): Promise<void> {
+  await lab.addNamespaces('inet', 'reg', 'ra', 'rb', 'alice', 'bob');
+  await lab.ip('inet', ['link add br0 type bridge', 'link set br0 up']);
+  for (const [role, addr] of [['reg', '203.0.113.1/24'], ['ra', '203.0.113.2/24'], ['rb', '203.0.113.3/24']] as const) {
+    await lab.veth('inet', `v${role}`, role, 'wan', undefined, addr);
+    await lab.ip('inet', [`link set v${role} master br0`]);
+  }
+  await lab.veth('ra', 'lan', 'alice', 'eth0', '192.168.1.1/24', '192.168.1.2/24');
+  await lab.veth('rb', 'lan', 'bob', 'eth0', '192.168.2.1/24', '192.168.2.2/24');
+  await lab.ip('alice', ['route add default via 192.168.1.1']);
+  await lab.ip('bob', ['route add default via 192.168.2.1']);
+  for (const r of ['ra', 'rb']) {
+    await lab.sysctl(r, 'net.ipv4.ip_forward', '1');
+    await lab.exec(r, ['nft', '-f', '-'], ROUTER_NFT);
+  }
+  await lab.sysctl('reg', 'net.ipv4.ip_forward', '0');
+}
