@@ -8,7 +8,7 @@
  * are available. Pick with WGR_IMPLS=wireguard-go,wgts-userspace,kernel.
  * The wgts CLI under test is `bin/wgts` (built by `npm test`), or WGR_CLI=<path to a .mjs>.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -30,7 +30,13 @@ export function labAvailable(impl: Impl): boolean {
   if (process.getuid?.() !== 0) return false;
   if (impl === 'wireguard-go') return existsSync('/usr/bin/wireguard-go') || existsSync('/usr/local/bin/wireguard-go');
   if (impl === 'wgts-userspace') return existsSync(join(ROOT, 'dist/wgts-userspace.mjs'));
-  return true;
+  try {
+    // A wireguard link in a private, throwaway network namespace: gone when unshare exits.
+    execFileSync('unshare', ['-n', 'ip', 'link', 'add', 'wgrprobe', 'type', 'wireguard'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Polls `probe` until it returns a truthy value or `ms` pass; throws with `what` on timeout. */
@@ -57,7 +63,13 @@ export class Lab {
   private readonly namespaces: string[] = [];
   private readonly children: ChildProcess[] = [];
   private readonly links: { ns: string; ifname: string }[] = [];
-  readonly dir = mkdtempSync(join(tmpdir(), 'wgr-'));
+  private dirPath: string | null = null;
+
+  /** Private working directory (key files), created on first use. */
+  get dir(): string {
+    this.dirPath ??= mkdtempSync(join(tmpdir(), 'wgr-'));
+    return this.dirPath;
+  }
 
   ns(role: string): string {
     return `wgr-${this.id}-${role}`;
@@ -192,6 +204,6 @@ export class Lab {
     }
     for (const ns of this.namespaces.reverse()) await run('ip', ['netns', 'del', ns]).catch(() => undefined);
     for (const { ifname } of this.links) rmSync(`/var/run/wireguard/${ifname}.sock`, { force: true });
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.dirPath) rmSync(this.dirPath, { recursive: true, force: true });
   }
 }
