@@ -14,7 +14,7 @@ import type { Backend } from '../conf/backend.js';
 import { WgError } from '../conf/backend.js';
 import { strerror } from '../conf/errno.js';
 import { parseIP } from '../conf/ip.js';
-import { UapiBackend } from '../userspace-fallback/uapi-client.js';
+import { getDevice, listDevices, setDevice } from './ipc.js';
 import { DEFAULT_ZONE, normalizeZone, serviceName } from '../registry/zone.js';
 import { startRegistryServer, type ListenAddress } from '../registry/server.js';
 import { fmt, resolverFor } from '../registry/client.js';
@@ -135,7 +135,8 @@ function describeError(err: unknown): string {
 }
 
 export interface RegistryDeps {
-  backendFor(name: string): Promise<Backend>;
+  /** Where devices are read and written; every call picks the backend afresh (ipc.ts). */
+  backend: Backend;
 }
 
 async function serve(argv0: string, args: string[], deps: RegistryDeps): Promise<number> {
@@ -159,7 +160,7 @@ async function serve(argv0: string, args: string[], deps: RegistryDeps): Promise
     );
     return 1;
   }
-  const backend = await deps.backendFor(ifname);
+  const { backend } = deps;
   await backend.get(ifname); // fail now, not at the first query, if the interface is missing
   const server = await startRegistryServer({
     listen,
@@ -186,9 +187,8 @@ async function discover(argv0: string, args: string[], deps: RegistryDeps): Prom
   const interval = seconds(p, 'interval', 0, 1);
   const keepalive = seconds(p, 'keepalive', 25, 0);
   if (!Number.isInteger(keepalive) || keepalive > 65535) throw new UsageError('--keepalive: expected whole seconds up to 65535');
-  const backend = await deps.backendFor(ifname);
   const opts: DiscoverOptions = {
-    backend,
+    backend: deps.backend,
     ifname,
     zone,
     resolve: resolverFor(registry, { timeoutMs: seconds(p, 'timeout', 5, 0.1) * 1000 }),
@@ -245,4 +245,10 @@ export function makeRegistryCommand(deps: RegistryDeps): Command {
   };
 }
 
-export const registryCommand: Command = makeRegistryCommand({ backendFor: async () => new UapiBackend() });
+/**
+ * The command as `wgts` runs it. The backend is looked up per request, so a registry or discovery
+ * loop keeps working when the userspace daemon restarts or the interface moves to the kernel.
+ */
+export const registryCommand: Command = makeRegistryCommand({
+  backend: { list: listDevices, get: getDevice, set: setDevice },
+});

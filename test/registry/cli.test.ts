@@ -31,7 +31,7 @@ describe('wgts registry (CLI)', () => {
     name: 'wgr0',
     peers: [{ publicKey: BOB, endpoint: { family: 4, host: '198.51.100.2', port: 4444 }, allowedIps: [parsePrefix('10.0.0.2/32')!] }],
   });
-  const cmd = makeRegistryCommand({ backendFor: async () => registry });
+  const cmd = makeRegistryCommand({ backend: registry });
 
   it('refuses a wildcard listen address unless asked', async () => {
     const io = capture();
@@ -54,7 +54,7 @@ describe('wgts registry (CLI)', () => {
     expect(rcodeOf(await queryDns({ host: '127.0.0.1', port }, '_wireguard._udp.example.com', 'PTR'))).toBe(0);
 
     const alice = new MemoryBackend({ name: 'wgr1', publicKey: ALICE, peers: [{ publicKey: BOB, allowedIps: [] }] });
-    const client = makeRegistryCommand({ backendFor: async () => alice });
+    const client = makeRegistryCommand({ backend: alice });
     expect(await client.run('wgts', ['discover', 'wgr1', '--registry', `127.0.0.1:${port}`, '--zone', 'example.com'])).toBe(0);
     expect(alice.device.peers[0]!.endpoint).toEqual({ family: 4, host: '198.51.100.2', port: 4444 });
     expect(io.out()).toContain('wgr1: peer syKB97XhGnvC+kynh2KqQJPXoOoOpx/HmpMRTc+r4js=: endpoint 198.51.100.2:4444 (was (none))');
@@ -66,7 +66,7 @@ describe('wgts registry (CLI)', () => {
   it('exits 1 and says why when the registry does not answer', async () => {
     const io = capture();
     const alice = new MemoryBackend({ name: 'wgr1', peers: [{ publicKey: BOB, allowedIps: [] }] });
-    const client = makeRegistryCommand({ backendFor: async () => alice });
+    const client = makeRegistryCommand({ backend: alice });
     const port = await freePort();
     expect(await client.run('wgts', ['discover', 'wgr1', '--registry', `127.0.0.1:${port}`, '--timeout', '0.2'])).toBe(1);
     expect(io.err()).toMatch(/no answer from 127\.0\.0\.1:\d+ within 200 ms/);
