@@ -61,7 +61,7 @@ describe('Noise_IKpsk2 WireGuard-framed vector (protocol.md §2 item 4)', () => 
 
     const ka = new Uint8Array(32);
     ka.set(hex('0400000002000000'));
-    writeNonce(kpI.sendNonce, 0n);
+    writeNonce(kpI.sendNonce, 0);
     aeadSealInto(kpI.sendKey, kpI.sendNonce, new Uint8Array(0), new Uint8Array(0), ka, 16);
     expect(toHex(ka)).toBe(v.first_keepalive);
   });
