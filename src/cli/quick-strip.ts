@@ -1,0 +1,40 @@
+/**
+ * `wgts quick strip NAME|PATH`: prints what `wg-quick strip` prints — the configuration without
+ * wg-quick's own keys, plus the empty line its `echo` adds — after the same checks: the config
+ * search path and name rules, the world-accessible warning, SaveConfig validation. Errors read
+ * `<argv0> quick: <wg-quick's message>`, exit 1.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseQuickConfig, resolveQuickTarget } from '../conf/quick.js';
+
+/** wg-quick's check: (file mode & directory mode & 0007) != 0 (a 0644 file in a 0700 directory is fine). */
+function isWorldAccessible(file: string): boolean {
+  return (statSync(file).mode & statSync(dirname(file)).mode & 0o007) !== 0;
+}
+
+/** Where runStrip writes (default: the process's stdout and stderr). */
+export interface StripIo {
+  stdout: (data: Uint8Array) => void;
+  stderr: (text: string) => void;
+}
+
+const processIo: StripIo = {
+  stdout: (data) => process.stdout.write(data),
+  stderr: (text) => process.stderr.write(text),
+};
+
+export async function runStrip(argv0: string, target: string, io: StripIo = processIo): Promise<number> {
+  try {
+    const { configFile } = resolveQuickTarget(target);
+    if (isWorldAccessible(configFile)) io.stderr(`Warning: \`${configFile}' is world accessible\n`);
+    // bash reads bytes (LC_ALL=C): latin1 in and out keeps every byte as it was.
+    const { wgText } = parseQuickConfig(readFileSync(configFile, 'latin1'), configFile);
+    io.stdout(Buffer.from(wgText + '\n', 'latin1'));
+    return 0;
+  } catch (e) {
+    // wg-quick's own refusals; anything else (an unreadable file) is reported the same way.
+    io.stderr(`${argv0} quick: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+}
