@@ -1,10 +1,111 @@
+/**
+ * `wgts quick up|down|save|strip CONFIG_FILE|INTERFACE` — wg-quick(8), with rollback, a NAT gateway
+ * option and a journal so `down` removes exactly what `up` added. The steps live in src/quick/.
+ * Exit codes as wg-quick: usage → 1 (help → 0, on stderr); a fatal error → `<prog>: <message>`, 1;
+ * a failing command keeps its own exit status (127 for a missing program).
+ */
+import { realpathSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Command } from './command.js';
+import { runStrip } from './quick-strip.js';
+import { down, save } from '../quick/down.js';
+import { up, exitCodeOf, messageOf } from '../quick/up.js';
+import { QuickError, loadTarget } from '../quick/target.js';
+import type { QuickOptions } from '../quick/context.js';
+
+export function quickUsage(prog: string): string {
+  return `Usage: ${prog} [ up | down | save | strip ] [ CONFIG_FILE | INTERFACE ] [ --nat-via IFACE ]
+
+  CONFIG_FILE is a configuration file, whose filename is the interface name
+  followed by \`.conf'. Otherwise, INTERFACE is an interface name, with
+  configuration found at /etc/wireguard/INTERFACE.conf. It is to be readable
+  by wg(8)'s \`setconf' sub-command, with the exception of the following additions
+  to the [Interface] section, which are handled by ${prog}:
+
+  - Address: may be specified one or more times and contains one or more
+    IP addresses (with an optional CIDR mask) to be set for the interface.
+  - DNS: an optional DNS server to use while the device is up.
+  - MTU: an optional MTU for the interface; if unspecified, auto-calculated.
+  - Table: an optional routing table to which routes will be added; if
+    unspecified or \`auto', the default table is used. If \`off', no routes
+    are added.
+  - PreUp, PostUp, PreDown, PostDown: script snippets which will be executed
+    by bash(1) at the corresponding phases of the link, most commonly used
+    to configure DNS. The string \`%i' is expanded to INTERFACE.
+  - SaveConfig: if set to \`true', the configuration is saved from the current
+    state of the interface upon shutdown.
+
+  With \`up', --nat-via IFACE also makes this host a NAT gateway for the
+  tunnel's subnets out of IFACE (forwarding on, masquerade); \`down' undoes it.
+
+See wgts-quick(8) for more info and examples.
+`;
+}
+
+interface Parsed {
+  action: 'up' | 'down' | 'save' | 'strip';
+  target: string;
+  options: QuickOptions;
+}
+
+function parseArgs(args: string[]): Parsed | undefined {
+  const rest: string[] = [];
+  const options: QuickOptions = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--nat-via' && i + 1 < args.length) options.natVia = args[++i]!;
+    else if (a.startsWith('--nat-via=')) options.natVia = a.slice('--nat-via='.length);
+    else rest.push(a);
+  }
+  if (rest.length !== 2) return undefined;
+  const [action, target] = rest as [string, string];
+  if (action !== 'up' && action !== 'down' && action !== 'save' && action !== 'strip') return undefined;
+  if (options.natVia !== undefined && action !== 'up') return undefined;
+  return { action, target, options };
+}
+
+/** Like wg-quick: the directory of our own executable is searched first (so `wgts-userspace` beside it wins). */
+function preferOwnDirectory(): void {
+  const self = process.argv[1];
+  if (!self) return;
+  try {
+    const dir = dirname(realpathSync(self));
+    const binDir = dir.endsWith('/dist') ? `${dirname(dir)}/bin` : dir;
+    process.env.PATH = `${binDir}:${process.env.PATH ?? ''}`;
+  } catch {
+    /* keep PATH */
+  }
+}
 
 export const quickCommand: Command = {
   name: 'quick',
   summary: 'Brings a WireGuard interface up or down from a wg-quick configuration (up, down, save, strip)',
-  async run(argv0) {
-    process.stderr.write(`${argv0}: quick is not implemented yet\n`);
-    return 1;
+  async run(argv0, args) {
+    const prog = `${argv0} quick`;
+    if (args.length === 1 && ['--help', '-h', 'help'].includes(args[0]!)) {
+      process.stderr.write(quickUsage(prog));
+      return 0;
+    }
+    const parsed = parseArgs(args);
+    if (!parsed) {
+      process.stderr.write(quickUsage(prog));
+      return 1;
+    }
+    if (process.getuid && process.getuid() !== 0) {
+      process.stderr.write(`${prog}: must be run as root\n`);
+      return 1;
+    }
+    if (parsed.action === 'strip') return runStrip(argv0, parsed.target);
+    preferOwnDirectory();
+    try {
+      const target = await loadTarget(parsed.target, parsed.options);
+      if (parsed.action === 'up') await up(target);
+      else if (parsed.action === 'down') await down(target);
+      else await save(target);
+      return 0;
+    } catch (e) {
+      process.stderr.write(`${prog}: ${messageOf(e)}\n`);
+      return e instanceof QuickError ? e.exitCode : exitCodeOf(e);
+    }
   },
 };

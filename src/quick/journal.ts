@@ -1,0 +1,125 @@
+/**
+ * The undo journal: every step of `up` records, as plain data, how to take back what it did.
+ * Rollback replays the journal in reverse at once; `up` saves it to a state file so `down` (another
+ * process, maybe much later) removes exactly what this `up` added — not another tunnel's rules.
+ *
+ * State files live in /run/wgts/quick/, one per interface and network namespace (the same name may
+ * exist in several namespaces), mode 0600 in a 0700 directory.
+ */
+import { mkdir, readFile, readdir, readlink, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cmd } from '../cli/run.js';
+
+export type UndoAction =
+  /** Run a command (narrated); `bestEffort` failures are reported but do not stop the replay. */
+  | { kind: 'cmd'; step: string; argv: string[]; input?: string; shown?: string; bestEffort?: boolean; rollbackOnly?: boolean }
+  /**
+   * Put a sysctl back to `previous`, unless another live wgts tunnel in this namespace still needs it
+   * (its state file has a `holds` entry for the same key) — NAT forwarding is shared.
+   */
+  | { kind: 'sysctl'; step: string; key: string; previous: string; holds: string; rollbackOnly?: boolean };
+
+export interface QuickState {
+  ifname: string;
+  configFile: string;
+  /** The link's ifindex when `up` finished: a state file for an older link of the same name is stale. */
+  ifindex?: number;
+  /** Journal in the order `up` recorded it; replayed in reverse. */
+  journal: UndoAction[];
+  /** Shared resources this tunnel relies on (e.g. `sysctl:net.ipv4.ip_forward`). */
+  holds: string[];
+}
+
+export const STATE_DIR = process.env.WGTS_QUICK_STATE_DIR ?? '/run/wgts/quick';
+
+/** This process's network namespace, as the inode number in /proc/self/ns/net (`net:[4026531840]`). */
+export async function netnsId(): Promise<string> {
+  try {
+    const link = await readlink('/proc/self/ns/net');
+    return /\[(\d+)\]/.exec(link)?.[1] ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function statePath(ifname: string): Promise<string> {
+  return join(STATE_DIR, `${ifname}@${await netnsId()}.json`);
+}
+
+export async function saveState(state: QuickState): Promise<void> {
+  await mkdir(STATE_DIR, { recursive: true, mode: 0o700 });
+  const path = await statePath(state.ifname);
+  const tmp = `${path}.tmp`;
+  await writeFile(tmp, JSON.stringify(state, null, 1) + '\n', { mode: 0o600 });
+  await rename(tmp, path);
+}
+
+export async function loadState(ifname: string): Promise<QuickState | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(await statePath(ifname), 'utf8')) as QuickState;
+    if (parsed.ifname !== ifname || !Array.isArray(parsed.journal)) return undefined;
+    return parsed;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The current ifindex of a link, from sysfs (this network namespace's view). */
+export async function ifindexOf(ifname: string): Promise<number | undefined> {
+  try {
+    return Number((await readFile(`/sys/class/net/${ifname}/ifindex`, 'utf8')).trim());
+  } catch {
+    return undefined;
+  }
+}
+
+export async function dropState(ifname: string): Promise<void> {
+  await rm(await statePath(ifname), { force: true });
+}
+
+/** Is `hold` still needed by another tunnel's state file in this namespace? */
+async function heldElsewhere(hold: string, ifname: string): Promise<boolean> {
+  const ns = await netnsId();
+  let names: string[];
+  try {
+    names = await readdir(STATE_DIR);
+  } catch {
+    return false;
+  }
+  for (const name of names) {
+    if (!name.endsWith(`@${ns}.json`) || name === `${ifname}@${ns}.json`) continue;
+    try {
+      const other = JSON.parse(await readFile(join(STATE_DIR, name), 'utf8')) as QuickState;
+      if (other.holds?.includes(hold)) return true;
+    } catch {
+      /* unreadable state: ignore */
+    }
+  }
+  return false;
+}
+
+/**
+ * Replays a journal in reverse (`rollback`: undoing a failed up, which also takes back what `down`
+ * deliberately keeps, e.g. src_valid_mark, which wg-quick never reverts). Every action is attempted; failures of best-effort actions are
+ * reported on stderr, the first failure of a required one is rethrown after the replay finishes.
+ */
+export async function replay(journal: readonly UndoAction[], ifname: string, rollback = false): Promise<void> {
+  let firstError: unknown;
+  for (const action of [...journal].reverse()) {
+    if (action.rollbackOnly && !rollback) continue;
+    try {
+      if (action.kind === 'cmd') {
+        await cmd(action.argv, {
+          ...(action.input !== undefined ? { input: action.input } : {}),
+          ...(action.shown !== undefined ? { shown: action.shown } : {}),
+        });
+      } else if (!(await heldElsewhere(action.holds, ifname))) {
+        await cmd(['sysctl', '-q', `${action.key}=${action.previous}`]);
+      }
+    } catch (e) {
+      if (action.kind === 'cmd' && action.bestEffort) continue;
+      firstError ??= e;
+    }
+  }
+  if (firstError !== undefined) throw firstError;
+}

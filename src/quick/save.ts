@@ -1,0 +1,81 @@
+/**
+ * `save` (and `down` with SaveConfig = true): the running state written back over the config file,
+ * in upstream wg-quick's layout — a rebuilt [Interface] (Address per address on the link, DNS per
+ * nameserver registered with resolvconf, MTU only if the file had one, Table, SaveConfig, the hooks
+ * unexpanded), then `showconf` minus its first `[Interface]` line. Written with umask 077 to
+ * `<file>.tmp`, synced, renamed over the original; comments and ordering are lost, as in wg-quick.
+ */
+import { open, rename, rm } from 'node:fs/promises';
+import { formatConfig } from '../conf/write.js';
+import { narrate, query } from '../cli/run.js';
+import { resolvconfPrefix } from './dns.js';
+import type { QuickContext } from './context.js';
+
+async function linkAddressList(ifname: string): Promise<string[]> {
+  const out = (await query(['ip', '-all', '-brief', 'address', 'show', 'dev', ifname])).stdout;
+  const m = new RegExp(`^${ifname.replace(/[.+=]/g, '\\$&')} +[A-Z]+ +(.+)$`, 'm').exec(out.replace(/\n$/, ''));
+  return m ? m[1]!.split(/\s+/).filter(Boolean) : [];
+}
+
+async function registeredNameservers(ifname: string): Promise<string[]> {
+  const name = `${await resolvconfPrefix()}${ifname}`;
+  let out = await query(['resolvconf', '-l', name]);
+  if (out.exitCode !== 0) out = await query(['cat', `/etc/resolvconf/run/interface/${name}`]);
+  const servers: string[] = [];
+  for (const line of out.stdout.split('\n')) {
+    const m = /^nameserver ([a-zA-Z0-9_=+:%.-]+)$/.exec(line);
+    if (m) servers.push(m[1]!);
+  }
+  return servers;
+}
+
+async function currentMtu(ifname: string): Promise<string | undefined> {
+  return /mtu ([0-9]+)/.exec((await query(['ip', 'link', 'show', 'dev', ifname])).stdout)?.[1];
+}
+
+/** The text `save` writes. */
+export async function savedConfigText(ctx: QuickContext): Promise<string> {
+  const i = ctx.conf.interface;
+  let head = '[Interface]\n';
+  for (const a of await linkAddressList(ctx.ifname)) head += `Address = ${a}\n`;
+  for (const d of await registeredNameservers(ctx.ifname)) head += `DNS = ${d}\n`;
+  if (i.mtuText !== undefined) {
+    const mtu = await currentMtu(ctx.ifname);
+    if (mtu !== undefined) head += `MTU = ${mtu}\n`;
+  }
+  if (i.table !== undefined && i.table !== '') head += `Table = ${i.table}\n`;
+  if (i.saveConfig) head += 'SaveConfig = true\n';
+  for (const [key, list] of [['PreUp', i.preUp], ['PostUp', i.postUp], ['PreDown', i.preDown], ['PostDown', i.postDown]] as const) {
+    for (const h of list) head += `${key} = ${h}\n`;
+  }
+  narrate(`[#] wgts showconf ${ctx.ifname}`);
+  const current = formatConfig(await (await ctx.backend()).get(ctx.ifname)).replace(/\n+$/, '');
+  // bash: ${current_config/\[Interface\]$'\n'/$new_config}, then echo adds one newline.
+  const idx = current.indexOf('[Interface]\n');
+  const body = idx < 0 ? current : current.slice(0, idx) + head + current.slice(idx + '[Interface]\n'.length);
+  return `${body}\n`;
+}
+
+export async function saveConfig(ctx: QuickContext): Promise<void> {
+  const text = await savedConfigText(ctx);
+  const tmp = `${ctx.configFile}.tmp`;
+  try {
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.chmod(0o600);
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw new Error('Could not write configuration file', { cause: e });
+  }
+  try {
+    await rename(tmp, ctx.configFile);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw new Error('Could not move configuration file', { cause: e });
+  }
+}

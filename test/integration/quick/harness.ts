@@ -1,0 +1,241 @@
+/**
+ * Runs wg-quick or `wgts quick` against one config inside a FRESH network namespace created for that
+ * run, and a private mount namespace (tmpfs on /run/wireguard, so UAPI sockets never meet another
+ * test's; tmpfs on /etc/iproute2/rt_tables.d for a named table; a fake resolvconf on PATH that logs
+ * its arguments and input). Each run: setup → snapshot → up → snapshot (+ showconf) → extra commands
+ * → [save] → down → snapshot. The snapshot is every piece of state wg-quick touches: links, addresses,
+ * routes of every table, rules, the nft ruleset, iptables, and the sysctls.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { build } from 'esbuild';
+import { afterAll, beforeAll } from 'vitest';
+
+export const REPO = resolve(import.meta.dirname, '../../..');
+
+/** A private directory for the built CLI, under node_modules/ so its external packages resolve. */
+export function binDir(): string {
+  const parent = join(REPO, 'node_modules', '.cache');
+  mkdirSync(parent, { recursive: true });
+  return mkdtempSync(join(parent, 'wgq-bin-'));
+}
+
+/** Builds the CLI into a private directory (never races another suite's `npm run build`). */
+export async function buildWgts(dir: string): Promise<string> {
+  await build({
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    external: ['koffi', 'netlink'],
+    banner: { js: "import { createRequire as __wgtsCreateRequire } from 'node:module'; const require = __wgtsCreateRequire(import.meta.url);" },
+    logLevel: 'warning',
+    entryPoints: [join(REPO, 'src/cli/main.ts')],
+    outfile: join(dir, 'wgts.mjs'),
+    nodePaths: [join(REPO, 'node_modules')],
+  });
+  const bin = join(dir, 'wgts');
+  writeFileSync(bin, `#!/usr/bin/env node\nimport { main } from './wgts.mjs';\nprocess.exitCode = await main(process.argv.slice(1));\n`);
+  chmodSync(bin, 0o755);
+  return bin;
+}
+
+/** Builds `wgts` once for a test file (beforeAll) and removes it after; returns a getter for its path. */
+export function useWgts(): () => string {
+  let dir = '';
+  let bin = '';
+  beforeAll(async () => {
+    dir = binDir();
+    bin = await buildWgts(dir);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return () => bin;
+}
+
+export function uniqueName(prefix = 'wgq'): string {
+  return `${prefix}${randomBytes(3).toString('hex')}`;
+}
+
+export function genKeyPair(): { priv: string; pub: string } {
+  const priv = execFileSync('wg', ['genkey'], { encoding: 'utf8' }).trim();
+  const pub = execFileSync('wg', ['pubkey'], { input: priv, encoding: 'utf8' }).trim();
+  return { priv, pub };
+}
+
+export interface RunSpec {
+  /** `wg-quick` or the path of our `wgts` (run as `wgts quick`). */
+  tool: 'wg-quick' | string;
+  ifname: string;
+  config: string;
+  /** Shell run after up (and its snapshot), before down, e.g. `wg set $IF peer ... allowed-ips ...`. */
+  between?: string;
+  /** Run `save` after `between`, and capture the file. */
+  save?: boolean;
+  /** Extra shell run during setup (after the base network). */
+  setup?: string;
+  /** Skip `down` (e.g. rollback tests where up failed). */
+  noDown?: boolean;
+  /** Shell run at the very end (after the last snapshot), e.g. to take down a second tunnel. */
+  after?: string;
+  /** Extra arguments after `up NAME` (e.g. --nat-via). */
+  upArgs?: string[];
+  env?: Record<string, string>;
+  /** `hidden`: nft not executable (wg-quick then uses iptables-restore); `failing`: `nft -f` fails. */
+  nft?: 'hidden' | 'failing';
+  /** `failing`: `resolvconf -a` fails. */
+  resolvconf?: 'failing';
+}
+
+export interface RunResult {
+  before: string;
+  afterUp: string;
+  afterDown: string;
+  upRc: number;
+  upErr: string;
+  upOut: string;
+  downRc: number;
+  downErr: string;
+  downOut: string;
+  showconf: string;
+  saved: string;
+  strip: string;
+  stripRc: number;
+  resolvconfLog: string;
+  configAfter: string;
+}
+
+const SNAPSHOT = String.raw`
+snapshot() {
+  echo '## links'; ip -o link show | sed -E 's/ +/ /g'
+  echo '## addresses'; ip -o addr show | sed -E 's/ +/ /g'
+  echo '## routes4'; ip -4 route show table all
+  echo '## routes6'; ip -6 route show table all
+  echo '## rules4'; ip -4 rule show
+  echo '## rules6'; ip -6 rule show
+  echo '## nft'; nft list ruleset 2>&1
+  echo '## iptables'; iptables-save 2>/dev/null | grep -v '^#'; ip6tables-save 2>/dev/null | grep -v '^#'
+  echo '## sysctl'; sysctl net.ipv4.conf.all.src_valid_mark net.ipv4.ip_forward net.ipv6.conf.all.forwarding
+}
+`;
+
+/** Shell that makes `nft` absent in this mount namespace: /usr/sbin replaced by links to all but nft. */
+function hideNft(work: string): string {
+  return `mkdir ${work}/orig-sbin ${work}/sbin && mount --bind /usr/sbin ${work}/orig-sbin &&
+for f in ${work}/orig-sbin/*; do [ "\${f##*/}" = nft ] || ln -s "$f" ${work}/sbin/; done &&
+mount --bind ${work}/sbin /usr/sbin`;
+}
+
+/** Runs one scenario in its own network namespace (created and deleted here). */
+export function runScenario(spec: RunSpec): RunResult {
+  const work = mkdtempSync(join(tmpdir(), 'wgq-run-'));
+  const ns = `wgts-quick-${randomBytes(4).toString('hex')}`;
+  const confDir = join(work, 'etc');
+  mkdirSync(confDir, { mode: 0o700 });
+  const confPath = join(confDir, `${spec.ifname}.conf`);
+  writeFileSync(confPath, spec.config, { mode: 0o600 });
+  const fakeBin = join(work, 'fakebin');
+  mkdirSync(fakeBin);
+  writeFileSync(
+    join(fakeBin, 'resolvconf'),
+    `#!/bin/bash\n{ printf 'resolvconf'; printf ' %s' "$@"; echo; [[ $1 == -a ]] && cat; } >> ${join(work, 'resolvconf.log')}\n` +
+      (spec.resolvconf === 'failing' ? `[[ $1 == -a ]] && { echo 'resolvconf: injected failure' >&2; exit 1; }\n` : '') +
+      'exit 0\n',
+  );
+  if (spec.nft === 'failing') {
+    writeFileSync(join(fakeBin, 'nft'), `#!/bin/bash\n[[ $1 == -f ]] && { echo 'nft: injected failure' >&2; exit 1; }\nexec /usr/sbin/nft "$@"\n`);
+    chmodSync(join(fakeBin, 'nft'), 0o755);
+  }
+  chmodSync(join(fakeBin, 'resolvconf'), 0o755);
+  const cmdOf = (action: string): string =>
+    spec.tool === 'wg-quick' ? `wg-quick ${action}` : `${spec.tool} quick ${action}`;
+  const out = (n: string): string => join(work, n);
+  const script = String.raw`
+set -u
+mount -t tmpfs tmpfs /run/wireguard
+mount -t tmpfs tmpfs /etc/iproute2/rt_tables.d
+echo '1234 wgqtab' > /etc/iproute2/rt_tables.d/wgq.conf
+${spec.nft === 'hidden' ? hideNft(work) : ''}
+export PATH=${fakeBin}:$PATH WGTS_QUICK_STATE_DIR=${join(work, 'state')} WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go
+export LOG_LEVEL=silent
+IF=${spec.ifname}
+CONF=${confPath}
+ip link set lo up
+sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+ip link add wgqd0 type veth peer name wgqd1
+ip link set wgqd1 up
+ip link set wgqd0 mtu 1400 up
+ip addr add 192.168.77.1/24 dev wgqd0
+ip -6 addr add fd77::1/64 dev wgqd0 nodad
+ip route add default via 192.168.77.254 dev wgqd0
+ip -6 route add default via fd77::fe dev wgqd0
+${spec.setup ?? ''}
+${SNAPSHOT}
+snapshot > ${out('before')}
+${cmdOf('strip')} $CONF > ${out('strip')} 2>&1; echo $? > ${out('strip.rc')}
+${cmdOf('up')} $CONF ${(spec.upArgs ?? []).join(' ')} > ${out('up.out')} 2> ${out('up.err')}; echo $? > ${out('up.rc')}
+snapshot > ${out('afterUp')}
+wg showconf $IF 2>/dev/null | sed -E 's/^ListenPort = .*/ListenPort = <port>/' > ${out('showconf')}
+${spec.between ?? ''}
+${spec.save ? `${cmdOf('save')} $CONF > /dev/null 2>&1; cp $CONF ${out('saved')}` : ''}
+${spec.noDown ? '' : `${cmdOf('down')} $CONF > ${out('down.out')} 2> ${out('down.err')}; echo $? > ${out('down.rc')}`}
+snapshot > ${out('afterDown')}
+cp $CONF ${out('configAfter')}
+${spec.after ?? ''}
+# a daemon whose link is gone exits by itself; wait for it so the namespace is left clean
+for i in $(seq 50); do [ -z "$(ls /run/wireguard)" ] && break; sleep 0.05; done
+`;
+  try {
+    execFileSync('ip', ['netns', 'add', ns]);
+    spawnSync('ip', ['netns', 'exec', ns, 'unshare', '-m', 'bash', '-c', script], {
+      env: { ...process.env, ...spec.env },
+      stdio: 'ignore',
+      timeout: 60_000,
+    });
+    const read = (n: string): string => (existsSync(out(n)) ? readFileSync(out(n), 'utf8') : '');
+    return {
+      before: read('before'),
+      afterUp: read('afterUp'),
+      afterDown: read('afterDown'),
+      upRc: Number(read('up.rc') || -1),
+      upErr: read('up.err'),
+      upOut: read('up.out'),
+      downRc: Number(read('down.rc') || -1),
+      downErr: read('down.err'),
+      downOut: read('down.out'),
+      showconf: read('showconf'),
+      saved: read('saved'),
+      strip: read('strip'),
+      stripRc: Number(read('strip.rc') || -1),
+      resolvconfLog: read('resolvconf.log'),
+      configAfter: read('configAfter'),
+    };
+  } finally {
+    spawnSync('ip', ['netns', 'delete', ns]);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Masks what differs between two identical runs: link-local addresses (random on a TUN), MACs,
+ * lifetimes; and sorts the lines of the address and route sections, whose listing order follows
+ * those random addresses (rules, nft and everything else keep their order).
+ */
+export function maskVolatile(s: string): string {
+  const masked = s
+    .replace(/fe80::[0-9a-f:]+/g, 'fe80::<ll>')
+    .replace(/link\/ether [0-9a-f:]+ brd/g, 'link/ether <mac> brd')
+    .replace(/(valid_lft|preferred_lft) \S+/g, '$1 <t>')
+    .replace(/wgts-quick-[0-9a-f]+/g, '<ns>');
+  return masked
+    .split(/(?=^## )/m)
+    .map((section) => {
+      if (!/^## (addresses|routes[46])\n/.test(section)) return section;
+      const [title, ...lines] = section.split('\n');
+      const tail = lines[lines.length - 1] === '' ? lines.pop() : undefined;
+      return [title, ...lines.sort(), ...(tail !== undefined ? [tail] : [])].join('\n');
+    })
+    .join('');
+}
