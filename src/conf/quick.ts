@@ -122,6 +122,14 @@ export function parseQuickConfig(text: string, file: string): QuickConfig {
   return { interface: iface, wgText };
 }
 
+/** The hook keys (lower case) and the list each one appends to. */
+const HOOKS: Record<string, 'preUp' | 'postUp' | 'preDown' | 'postDown' | undefined> = {
+  preup: 'preUp',
+  postup: 'postUp',
+  predown: 'preDown',
+  postdown: 'postDown',
+};
+
 /** Applies one [Interface] line if its key is wg-quick's; false if the line belongs to wg. */
 function handleInterfaceKey(iface: QuickInterface, key: string, value: string, line: string): boolean {
   const hook = (): string => {
@@ -129,6 +137,11 @@ function handleInterfaceKey(iface: QuickInterface, key: string, value: string, l
     return trimSpace(eq < 0 ? line : line.slice(eq + 1));
   };
   if (!/^[a-z]+$/i.test(key)) return false;
+  const hookList = HOOKS[key.toLowerCase()];
+  if (hookList) {
+    iface[hookList].push(hook());
+    return true;
+  }
   switch (key.toLowerCase()) {
     case 'address':
       iface.addresses.push(...words(value));
@@ -149,18 +162,6 @@ function handleInterfaceKey(iface: QuickInterface, key: string, value: string, l
     case 'table':
       if (value === '') delete iface.table;
       else iface.table = value;
-      return true;
-    case 'preup':
-      iface.preUp.push(hook());
-      return true;
-    case 'postup':
-      iface.postUp.push(hook());
-      return true;
-    case 'predown':
-      iface.preDown.push(hook());
-      return true;
-    case 'postdown':
-      iface.postDown.push(hook());
       return true;
     case 'saveconfig':
       if (sameWord(value, 'true')) iface.saveConfig = true;
