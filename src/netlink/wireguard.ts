@@ -1,0 +1,507 @@
+/**
+ * The `wireguard` generic netlink family (include/uapi/linux/wireguard.h) to and from the device
+ * model: WG_CMD_GET_DEVICE dumps with split peers coalesced, WG_CMD_SET_DEVICE split across
+ * messages exactly as wg(8)'s kernel_set_device (ipc-linux.h) splits it. Attribute ids mirror the
+ * kernel's uapi header. The pure halves (encodeSetMessages, decodeDevice) are tested against byte
+ * fixtures; getDevice/setDevice add the socket.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { WgError } from '../conf/backend.js';
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../conf/ip.js';
+import { KEY_LEN, type WgAllowedIp, type WgDevice, type WgEndpoint, type WgPeer } from '../conf/model.js';
+import { keyIsZero } from '../conf/keys.js';
+import {
+  AttrWriter,
+  forEachAttr,
+  getBytes,
+  getStr,
+  getU16,
+  getU32,
+  getU64,
+  getU8,
+} from './attr.js';
+import { GenlSocket, genlAttrs, newGenlMessage } from './genl.js';
+import { createLink, deleteLink } from './rtnl.js';
+import { NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST } from './socket.js';
+
+export const WG_GENL_NAME = 'wireguard';
+export const WG_GENL_VERSION = 1;
+export const WG_CMD_GET_DEVICE = 0;
+export const WG_CMD_SET_DEVICE = 1;
+
+export const WGDEVICE_F_REPLACE_PEERS = 1;
+export const WGDEVICE_A_IFINDEX = 1;
+export const WGDEVICE_A_IFNAME = 2;
+export const WGDEVICE_A_PRIVATE_KEY = 3;
+export const WGDEVICE_A_PUBLIC_KEY = 4;
+export const WGDEVICE_A_FLAGS = 5;
+export const WGDEVICE_A_LISTEN_PORT = 6;
+export const WGDEVICE_A_FWMARK = 7;
+export const WGDEVICE_A_PEERS = 8;
+
+export const WGPEER_F_REMOVE_ME = 1;
+export const WGPEER_F_REPLACE_ALLOWEDIPS = 2;
+export const WGPEER_F_UPDATE_ONLY = 4;
+export const WGPEER_A_PUBLIC_KEY = 1;
+export const WGPEER_A_PRESHARED_KEY = 2;
+export const WGPEER_A_FLAGS = 3;
+export const WGPEER_A_ENDPOINT = 4;
+export const WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL = 5;
+export const WGPEER_A_LAST_HANDSHAKE_TIME = 6;
+export const WGPEER_A_RX_BYTES = 7;
+export const WGPEER_A_TX_BYTES = 8;
+export const WGPEER_A_ALLOWEDIPS = 9;
+export const WGPEER_A_PROTOCOL_VERSION = 10;
+
+export const WGALLOWEDIP_F_REMOVE_ME = 1;
+export const WGALLOWEDIP_A_FAMILY = 1;
+export const WGALLOWEDIP_A_IPADDR = 2;
+export const WGALLOWEDIP_A_CIDR_MASK = 3;
+export const WGALLOWEDIP_A_FLAGS = 4;
+
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+
+/** wg's SOCKET_BUFFER_SIZE: min(page size, 8192) — 4096 on the platforms Node runs wgts on. */
+export const SET_MESSAGE_LIMIT = 4096;
+
+const EINVAL = 22;
+const EINTR = 4;
+const ENAMETOOLONG = 36;
+const EPROTO = 71;
+const IFNAMSIZ = 16;
+
+// ---------------------------------------------------------------------------------------------
+// Endpoints: raw sockaddr_in / sockaddr_in6 as the kernel takes and gives them.
+
+function ifindexOfName(name: string): number | undefined {
+  try {
+    const n = Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8').trim());
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function ifnameOfIndex(index: number): string | undefined {
+  try {
+    for (const name of readdirSync('/sys/class/net')) if (ifindexOfName(name) === index) return name;
+  } catch {
+    /* no sysfs: numeric scope */
+  }
+  return undefined;
+}
+
+/** sockaddr bytes for an endpoint (host must be numeric; `%scope` by name or number). */
+export function encodeSockaddr(ep: WgEndpoint): Uint8Array {
+  if (ep.family === 4) {
+    const addr = parseIPv4(ep.host);
+    if (!addr) throw new WgError(EINVAL, `invalid IPv4 endpoint address ${ep.host}`);
+    const out = new Uint8Array(16);
+    const v = new DataView(out.buffer);
+    v.setUint16(0, AF_INET, true);
+    v.setUint16(2, ep.port, false);
+    out.set(addr, 4);
+    return out;
+  }
+  const pct = ep.host.indexOf('%');
+  const addr = parseIPv6(pct < 0 ? ep.host : ep.host.slice(0, pct));
+  if (!addr) throw new WgError(EINVAL, `invalid IPv6 endpoint address ${ep.host}`);
+  let scope = 0;
+  if (pct >= 0) {
+    const s = ep.host.slice(pct + 1);
+    const idx = /^[0-9]+$/.test(s) ? Number(s) : ifindexOfName(s);
+    if (idx === undefined || idx > 0xffffffff) throw new WgError(EINVAL, `unknown scope in endpoint ${ep.host}`);
+    scope = idx;
+  }
+  const out = new Uint8Array(28);
+  const v = new DataView(out.buffer);
+  v.setUint16(0, AF_INET6, true);
+  v.setUint16(2, ep.port, false);
+  out.set(addr, 8);
+  v.setUint32(24, scope, true);
+  return out;
+}
+
+/**
+ * Endpoint from sockaddr bytes, as wg prints it (getnameinfo NI_NUMERICHOST: a scope id is shown
+ * as `%ifname` for link-local addresses when the interface exists, else as a number).
+ */
+export function decodeSockaddr(p: Uint8Array): WgEndpoint | undefined {
+  if (p.length < 2) return undefined;
+  const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
+  const family = v.getUint16(0, true);
+  if (family === AF_INET && p.length === 16) {
+    return { family: 4, host: formatIPv4(p.subarray(4, 8)), port: v.getUint16(2, false) };
+  }
+  if (family === AF_INET6 && p.length === 28) {
+    const addr = p.subarray(8, 24);
+    let host = formatIPv6(addr);
+    const scope = v.getUint32(24, true);
+    if (scope !== 0) {
+      const linkLocal = (addr[0] === 0xfe && (addr[1]! & 0xc0) === 0x80) || (addr[0] === 0xff && (addr[1]! & 0x0f) === 0x02);
+      host += `%${(linkLocal && ifnameOfIndex(scope)) || scope}`;
+    }
+    return { family: 6, host, port: v.getUint16(2, false) };
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SET: the model to WG_CMD_SET_DEVICE messages.
+
+/** Whether any allowed IP in the request asks for removal (needs WGALLOWEDIP_F_REMOVE_ME). */
+export function usesAllowedIpRemoval(device: WgDevice): boolean {
+  return device.peers.some((p) => p.allowedIps.some((a) => a.remove));
+}
+
+function putAllowedIp(w: AttrWriter, a: WgAllowedIp): boolean {
+  const nest = w.nestStart(0);
+  if (nest < 0) return false;
+  const ok =
+    w.putU16(WGALLOWEDIP_A_FAMILY, a.family === 4 ? AF_INET : AF_INET6) &&
+    w.put(WGALLOWEDIP_A_IPADDR, a.addr) &&
+    w.putU8(WGALLOWEDIP_A_CIDR_MASK, a.cidr) &&
+    (!a.remove || w.putU32(WGALLOWEDIP_A_FLAGS, WGALLOWEDIP_F_REMOVE_ME));
+  if (!ok) {
+    w.cancel(nest);
+    return false;
+  }
+  w.nestEnd(nest);
+  return true;
+}
+
+/**
+ * Splits a set into messages as wg's kernel_set_device does. Every message starts with IFNAME;
+ * the first also carries PRIVATE_KEY, LISTEN_PORT, FWMARK and FLAGS (REPLACE_PEERS). Peers are
+ * appended while they fit in `limit` bytes: a peer whose header does not fit is dropped from this
+ * message and starts the next; when an allowed IP does not fit, the nests are closed and the next
+ * message repeats the peer with PUBLIC_KEY (and REMOVE_ME) plus the remaining allowed IPs only.
+ * REPLACE_ALLOWEDIPS, PSK, endpoint and keepalive go only in a peer's first fragment.
+ * `start(first)` makes an empty message (nlmsghdr + genlmsghdr) with the limit.
+ */
+export function* encodeSetMessages(device: WgDevice, start: () => AttrWriter): Generator<AttrWriter> {
+  const peers = device.peers;
+  let pi = -1; // index of the peer to resume with; -1 = first message
+  let ai = -1; // index of the allowed IP to resume with inside peers[pi]; -1 = peer not started
+  for (;;) {
+    const w = start();
+    const must = (ok: boolean): void => {
+      if (!ok) throw new WgError(EINVAL, 'netlink: device attributes do not fit in one message');
+    };
+    must(w.putStrz(WGDEVICE_A_IFNAME, device.name));
+    if (pi < 0) {
+      if (device.privateKey) must(w.put(WGDEVICE_A_PRIVATE_KEY, device.privateKey));
+      if (device.listenPort !== undefined) must(w.putU16(WGDEVICE_A_LISTEN_PORT, device.listenPort));
+      if (device.fwmark !== undefined) must(w.putU32(WGDEVICE_A_FWMARK, device.fwmark));
+      if (device.replacePeers) must(w.putU32(WGDEVICE_A_FLAGS, WGDEVICE_F_REPLACE_PEERS));
+      pi = 0;
+    }
+    if (peers.length === 0) {
+      yield w;
+      return;
+    }
+    const peersNest = w.nestStart(WGDEVICE_A_PEERS);
+    must(peersNest >= 0);
+    let more = false;
+    peerLoop: for (; pi < peers.length; pi++) {
+      const peer = peers[pi]!;
+      const peerNest = w.nestStart(0);
+      const cancelPeer = (): void => {
+        if (peerNest >= 0) w.cancel(peerNest);
+        more = true;
+      };
+      if (peerNest < 0 || !w.put(WGPEER_A_PUBLIC_KEY, peer.publicKey)) {
+        cancelPeer();
+        break;
+      }
+      let flags = peer.remove ? WGPEER_F_REMOVE_ME : 0;
+      if (peer.updateOnly) flags |= WGPEER_F_UPDATE_ONLY;
+      if (ai < 0) {
+        if (peer.replaceAllowedIps) flags |= WGPEER_F_REPLACE_ALLOWEDIPS;
+        if (
+          (peer.presharedKey && !w.put(WGPEER_A_PRESHARED_KEY, peer.presharedKey)) ||
+          (peer.endpoint && !w.put(WGPEER_A_ENDPOINT, encodeSockaddr(peer.endpoint))) ||
+          (peer.persistentKeepalive !== undefined &&
+            !w.putU16(WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL, peer.persistentKeepalive))
+        ) {
+          cancelPeer();
+          break;
+        }
+      }
+      if (flags && !w.putU32(WGPEER_A_FLAGS, flags)) {
+        cancelPeer();
+        break;
+      }
+      if (peer.allowedIps.length > 0) {
+        if (ai < 0) ai = 0;
+        const ipsNest = w.nestStart(WGPEER_A_ALLOWEDIPS);
+        if (ipsNest < 0) {
+          // wg: toobig_allowedips with no nest open — close the peer as it is, resume at `ai`.
+          w.nestEnd(peerNest);
+          more = true;
+          break peerLoop;
+        }
+        for (; ai < peer.allowedIps.length; ai++) {
+          if (!putAllowedIp(w, peer.allowedIps[ai]!)) {
+            w.nestEnd(ipsNest);
+            w.nestEnd(peerNest);
+            more = true;
+            break peerLoop;
+          }
+        }
+        w.nestEnd(ipsNest);
+      }
+      ai = -1;
+      w.nestEnd(peerNest);
+    }
+    w.nestEnd(peersNest);
+    yield w;
+    if (!more) return;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET: dump messages to the model.
+
+function decodeAllowedIp(data: Uint8Array): WgAllowedIp | null {
+  let family: number | undefined;
+  let addr: Uint8Array | undefined;
+  let cidr: number | undefined;
+  forEachAttr(data, (type, p) => {
+    if (type === WGALLOWEDIP_A_FAMILY) family = getU16(p) ?? family;
+    else if (type === WGALLOWEDIP_A_IPADDR) addr = p.length === 4 || p.length === 16 ? new Uint8Array(p) : addr;
+    else if (type === WGALLOWEDIP_A_CIDR_MASK) cidr = getU8(p) ?? cidr;
+  });
+  cidr ??= 0;
+  // wg: the family and mask must agree, else the whole dump is an error.
+  if (family === AF_INET && cidr <= 32 && addr?.length === 4) return { family: 4, addr, cidr };
+  if (family === AF_INET6 && cidr <= 128 && addr?.length === 16) return { family: 6, addr, cidr };
+  return null;
+}
+
+function decodePeer(data: Uint8Array): WgPeer | null {
+  const peer: WgPeer = { publicKey: new Uint8Array(0), allowedIps: [] };
+  let bad = false;
+  forEachAttr(data, (type, p) => {
+    switch (type) {
+      case WGPEER_A_PUBLIC_KEY: {
+        const k = getBytes(p, KEY_LEN);
+        if (k) peer.publicKey = k;
+        break;
+      }
+      case WGPEER_A_PRESHARED_KEY: {
+        const k = getBytes(p, KEY_LEN);
+        if (k && !keyIsZero(k)) peer.presharedKey = k;
+        break;
+      }
+      case WGPEER_A_ENDPOINT: {
+        const ep = decodeSockaddr(p);
+        if (ep) peer.endpoint = ep;
+        break;
+      }
+      case WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL:
+        peer.persistentKeepalive = getU16(p) ?? peer.persistentKeepalive;
+        break;
+      case WGPEER_A_LAST_HANDSHAKE_TIME:
+        if (p.length === 16) {
+          const v = new DataView(p.buffer, p.byteOffset, 16);
+          peer.lastHandshake = { sec: v.getBigInt64(0, true), nsec: Number(v.getBigInt64(8, true)) };
+        }
+        break;
+      case WGPEER_A_RX_BYTES:
+        peer.rxBytes = getU64(p) ?? peer.rxBytes;
+        break;
+      case WGPEER_A_TX_BYTES:
+        peer.txBytes = getU64(p) ?? peer.txBytes;
+        break;
+      case WGPEER_A_PROTOCOL_VERSION:
+        peer.protocolVersion = getU32(p) ?? peer.protocolVersion;
+        break;
+      case WGPEER_A_ALLOWEDIPS:
+        forEachAttr(p, (_t, ip) => {
+          const a = decodeAllowedIp(ip);
+          if (!a) {
+            bad = true;
+            return false;
+          }
+          peer.allowedIps.push(a);
+          return true;
+        });
+        break;
+      // WGPEER_A_UNSPEC (0) is the padding attribute before u64s on some CPUs: skipped like any unknown type.
+    }
+  });
+  if (bad || peer.publicKey.length !== KEY_LEN) return null;
+  return peer;
+}
+
+/**
+ * Builds the device from the attribute payloads of a dump's messages (genl header stripped), then
+ * merges adjacent peers with the same public key (wg's coalesce_peers: a peer split across
+ * messages continues with only PUBLIC_KEY + ALLOWEDIPS). Throws EPROTO on a malformed peer or
+ * allowed IP, as wg's parser fails the dump.
+ */
+export function decodeDevice(name: string, payloads: Iterable<Uint8Array>): WgDevice {
+  const device: WgDevice = { name, peers: [] };
+  let bad = false;
+  for (const attrs of payloads) {
+    forEachAttr(attrs, (type, p) => {
+      switch (type) {
+        case WGDEVICE_A_IFINDEX:
+          device.ifindex = getU32(p) ?? device.ifindex;
+          break;
+        case WGDEVICE_A_IFNAME: {
+          const s = getStr(p);
+          if (s !== undefined) device.name = s;
+          break;
+        }
+        case WGDEVICE_A_PRIVATE_KEY: {
+          const k = getBytes(p, KEY_LEN);
+          if (k) device.privateKey = k;
+          break;
+        }
+        case WGDEVICE_A_PUBLIC_KEY: {
+          const k = getBytes(p, KEY_LEN);
+          if (k) device.publicKey = k;
+          break;
+        }
+        case WGDEVICE_A_LISTEN_PORT:
+          device.listenPort = getU16(p) ?? device.listenPort;
+          break;
+        case WGDEVICE_A_FWMARK:
+          device.fwmark = getU32(p) ?? device.fwmark;
+          break;
+        case WGDEVICE_A_PEERS:
+          forEachAttr(p, (_t, peerData) => {
+            const peer = decodePeer(peerData);
+            if (!peer) {
+              bad = true;
+              return false;
+            }
+            const last = device.peers[device.peers.length - 1];
+            if (last && sameKey(last.publicKey, peer.publicKey)) {
+              for (const a of peer.allowedIps) last.allowedIps.push(a);
+            } else {
+              device.peers.push(peer);
+            }
+            return true;
+          });
+          break;
+      }
+      return !bad;
+    });
+    if (bad) throw new WgError(EPROTO, 'netlink: malformed peer in device dump');
+  }
+  return device;
+}
+
+function sameKey(a: Uint8Array, b: Uint8Array): boolean {
+  // Public keys are not secret: a plain comparison is fine here.
+  for (let i = 0; i < KEY_LEN; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The kernel calls.
+
+function checkName(name: string): void {
+  if (Buffer.byteLength(name) >= IFNAMSIZ) throw new WgError(ENAMETOOLONG, `Interface name too long: ${name}`);
+}
+
+/**
+ * WG_CMD_GET_DEVICE as a dump by IFNAME; restarts while the kernel marks the dump
+ * NLM_F_DUMP_INTR (the configuration changed mid-dump), as wg retries on EINTR.
+ */
+export async function getDevice(name: string): Promise<WgDevice> {
+  checkName(name);
+  for (let attempt = 0; ; attempt++) {
+    const sock = await GenlSocket.open(WG_GENL_NAME, WG_GENL_VERSION);
+    try {
+      const msg = sock.message(WG_CMD_GET_DEVICE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_DUMP);
+      msg.putStrz(WGDEVICE_A_IFNAME, name);
+      const reply = await sock.request(msg, { dump: true });
+      if (reply.interrupted) {
+        if (attempt < 1000) continue;
+        throw new WgError(EINTR, 'netlink: device dump kept being interrupted');
+      }
+      try {
+        return decodeDevice(
+          name,
+          reply.messages.filter((m) => m.type === sock.family).map((m) => genlAttrs(m.payload)),
+        );
+      } finally {
+        // The dump carried the private key: wipe the received copies.
+        for (const m of reply.messages) m.payload.fill(0);
+      }
+    } finally {
+      sock.close();
+    }
+  }
+}
+
+/** WG_CMD_SET_DEVICE, split as wg splits it; each message is acknowledged before the next is sent. */
+export async function setDevice(device: WgDevice): Promise<void> {
+  checkName(device.name);
+  const sock = await GenlSocket.open(WG_GENL_NAME, WG_GENL_VERSION);
+  try {
+    if (usesAllowedIpRemoval(device) && !(await allowedIpRemovalSupported(sock))) {
+      throw new WgError(
+        95,
+        'the kernel WireGuard module cannot remove single allowed IPs (WGALLOWEDIP_F_REMOVE_ME needs Linux 6.16 or later)',
+      );
+    }
+    await sendSet(sock, device);
+  } finally {
+    sock.close();
+  }
+}
+
+/** Sends the split messages one by one, waiting for each ack; wipes each buffer (it may hold keys). */
+async function sendSet(sock: GenlSocket, device: WgDevice): Promise<void> {
+  for (const msg of encodeSetMessages(device, () =>
+    sock.message(WG_CMD_SET_DEVICE, NLM_F_REQUEST | NLM_F_ACK, SET_MESSAGE_LIMIT),
+  )) {
+    try {
+      await sock.request(msg);
+    } finally {
+      msg.bytes().fill(0);
+    }
+  }
+}
+
+/** Message factory for tests and fixtures: a SET message with a given family id. */
+export function setMessageFactory(family: number, limit = SET_MESSAGE_LIMIT): () => AttrWriter {
+  return () => newGenlMessage(family, WG_CMD_SET_DEVICE, WG_GENL_VERSION, NLM_F_REQUEST | NLM_F_ACK, limit);
+}
+
+let removalSupport: Promise<boolean> | undefined;
+
+/**
+ * Probes once per process whether the module accepts WGALLOWEDIP_A_FLAGS (added in Linux 6.16).
+ * Older modules parse allowed IPs strictly and reject the unknown attribute with EINVAL, but only
+ * after the peer's earlier attributes were applied — so the probe runs on a throwaway device:
+ * create `wgtsprobe<hex>`, add a peer with one allowed IP carrying the flag, delete the device.
+ */
+export function allowedIpRemovalSupported(sock: GenlSocket): Promise<boolean> {
+  return (removalSupport ??= probeRemoval(sock));
+}
+
+async function probeRemoval(sock: GenlSocket): Promise<boolean> {
+  const name = `wgtsprobe${Math.floor(Math.random() * 0xffffff).toString(16).padStart(6, '0')}`;
+  await createLink(name, 'wireguard');
+  try {
+    const peerKey = new Uint8Array(KEY_LEN).fill(0x42);
+    const probe: WgDevice = {
+      name,
+      peers: [{ publicKey: peerKey, allowedIps: [{ family: 4, addr: new Uint8Array(4), cidr: 32, remove: true }] }],
+    };
+    await sendSet(sock, probe);
+    return true;
+  } catch (e) {
+    if (e instanceof WgError && e.errno === EINVAL) return false;
+    throw e;
+  } finally {
+    await deleteLink(name).catch(() => undefined);
+  }
+}
