@@ -9,22 +9,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CORPUS, type Keys } from './corpus.js';
-import { genKeyPair, maskVolatile, runScenario, uniqueName, useWgts } from './harness.js';
+import { asBefore, genKeyPair, maskVolatile, runScenario, uniqueName, useWgts } from './harness.js';
 import { hookLines, normalizeUp, sortPeers } from './normalize.js';
 
 const bin = useWgts();
-
-/**
- * What "down leaves the namespace as it was" may differ in, with wg-quick as with wgts:
- * src_valid_mark is never reverted; iptables(-nft) leaves the built-in tables and chains it created,
- * empty with ACCEPT policies (as good as absent), after `-D` removed the last rule.
- */
-function asBefore(s: string): string {
-  return s
-    .replace(/net\.ipv4\.conf\.all\.src_valid_mark = \d/, 'net.ipv4.conf.all.src_valid_mark = <x>')
-    .replace(/^\*\w+\n(:\S+ ACCEPT \[\d+:\d+\]\n)*COMMIT\n/gm, '')
-    .replace(/^table ip6? (filter|nat|mangle|raw) \{\n(\tchain \w+ \{\n\t\ttype [^\n]*policy accept;\n\t\}\n\n?)*\}\n/gm, '');
-}
 
 describe('wgts quick vs wg-quick', () => {
   it('the corpus has at least 10 configs', () => {

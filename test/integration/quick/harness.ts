@@ -78,6 +78,8 @@ export interface RunSpec {
   setup?: string;
   /** Skip `down` (e.g. rollback tests where up failed). */
   noDown?: boolean;
+  /** More config files next to the main one (name → text), e.g. a second tunnel. */
+  files?: Record<string, string>;
   /** Shell run at the very end (after the last snapshot), e.g. to take down a second tunnel. */
   after?: string;
   /** Extra arguments after `up NAME` (e.g. --nat-via). */
@@ -136,6 +138,7 @@ export function runScenario(spec: RunSpec): RunResult {
   mkdirSync(confDir, { mode: 0o700 });
   const confPath = join(confDir, `${spec.ifname}.conf`);
   writeFileSync(confPath, spec.config, { mode: 0o600 });
+  for (const [name, text] of Object.entries(spec.files ?? {})) writeFileSync(join(confDir, name), text, { mode: 0o600 });
   const fakeBin = join(work, 'fakebin');
   mkdirSync(fakeBin);
   writeFileSync(
@@ -158,7 +161,7 @@ mount -t tmpfs tmpfs /run/wireguard
 mount -t tmpfs tmpfs /etc/iproute2/rt_tables.d
 echo '1234 wgqtab' > /etc/iproute2/rt_tables.d/wgq.conf
 ${spec.nft === 'hidden' ? hideNft(work) : ''}
-export PATH=${fakeBin}:$PATH WGTS_QUICK_STATE_DIR=${join(work, 'state')} WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go
+export PATH=${fakeBin}:$PATH WGTS_QUICK_STATE_DIR=${join(work, 'state')} WG_QUICK_USERSPACE_IMPLEMENTATION=${'${WG_QUICK_USERSPACE_IMPLEMENTATION:-wireguard-go}'}
 export LOG_LEVEL=silent
 IF=${spec.ifname}
 CONF=${confPath}
@@ -238,4 +241,17 @@ export function maskVolatile(s: string): string {
       return [title, ...lines.sort(), ...(tail !== undefined ? [tail] : [])].join('\n');
     })
     .join('');
+}
+
+/**
+ * What "down leaves the namespace as it was" may differ in, with wg-quick as with wgts:
+ * src_valid_mark is never reverted (wg-quick's choice, kept); iptables(-nft) leaves the built-in
+ * tables and chains it created, empty with ACCEPT policies (as good as absent), after `-D` removed
+ * the last rule — nothing in iptables can delete a built-in table.
+ */
+export function asBefore(s: string): string {
+  return s
+    .replace(/net\.ipv4\.conf\.all\.src_valid_mark = \d/, 'net.ipv4.conf.all.src_valid_mark = <x>')
+    .replace(/^\*\w+\n(:\S+ ACCEPT \[\d+:\d+\]\n)*COMMIT\n/gm, '')
+    .replace(/^table ip6? (filter|nat|mangle|raw) \{\n(\tchain \w+ \{\n\t\ttype [^\n]*policy accept;\n\t\}\n\n?)*\}\n/gm, '');
 }
