@@ -10,7 +10,8 @@
  * before conntrack confirms them also keeps the stale entries that would break hole punching away.
  * Alice and Bob each know only the registry's endpoint and each other's public key. After
  * `wgts registry discover` on both, they must reach each other directly within 30 s, with the
- * traffic not crossing the registry (its WireGuard counters stay flat).
+ * traffic not crossing the registry (its WireGuard counters stay flat). Then Carol, behind a third
+ * NAT and configured with nothing but the registry, joins the mesh through `--add-new`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab, implsUnderTest, labAvailable, waitFor, type Impl } from './lab.js';
@@ -33,11 +34,12 @@ for (const impl of implsUnderTest()) {
     const R = lab.ifname('r');
     const A = lab.ifname('a');
     const B = lab.ifname('b');
-    let keys: Record<'reg' | 'alice' | 'bob', { privateFile: string; publicKey: string }>;
+    const C = lab.ifname('c');
+    let keys: Record<'reg' | 'alice' | 'bob' | 'carol', { privateFile: string; publicKey: string }>;
 
     beforeAll(async () => {
       await buildNetwork(lab);
-      keys = { reg: await lab.keypair('reg'), alice: await lab.keypair('alice'), bob: await lab.keypair('bob') };
+      keys = { reg: await lab.keypair('reg'), alice: await lab.keypair('alice'), bob: await lab.keypair('bob'), carol: await lab.keypair('carol') };
       await lab.wgDevice('reg', R, impl as Impl, '10.0.0.254/24');
       await lab.wgDevice('alice', A, impl as Impl, '10.0.0.1/24');
       await lab.wgDevice('bob', B, impl as Impl, '10.0.0.2/24');
@@ -78,7 +80,7 @@ for (const impl of implsUnderTest()) {
       });
       const started = Date.now();
       for (const [role, ifname] of [['alice', A], ['bob', B]] as const) {
-        lab.spawn(role, [...lab.wgts(), 'registry', 'discover', ifname, '--registry', '10.0.0.254', '--zone', ZONE, '--interval', '2']);
+        lab.spawn(role, [...lab.wgts(), 'registry', 'discover', ifname, '--registry', '10.0.0.254', '--zone', ZONE, '--interval', '2', '--add-new']);
       }
       await waitFor('a direct handshake between Alice and Bob', 30_000, async () => {
         const a = await lab.peer('alice', A, keys.bob.publicKey);
@@ -98,21 +100,40 @@ for (const impl of implsUnderTest()) {
       const grew = after.reduce((s, p, i) => s + (p.rx - before[i]!.rx) + (p.tx - before[i]!.tx), 0);
       expect(grew).toBeLessThan(20_000);
     });
+
+    it('a newcomer with only the registry configured joins through --add-new; the others add it too', async () => {
+      await lab.wgDevice('carol', C, impl as Impl, '10.0.0.3/24');
+      await lab.wg('reg', ['set', R, 'peer', keys.carol.publicKey, 'allowed-ips', '10.0.0.3/32']);
+      await lab.wg('carol', ['set', C, 'private-key', keys.carol.privateFile, 'listen-port', '51823',
+        'peer', keys.reg.publicKey, 'endpoint', '203.0.113.1:51820', 'allowed-ips', '10.0.0.254/32', 'persistent-keepalive', '25']);
+      await waitFor('Carol to reach the registry', 10_000, async () => (await lab.peer('reg', R, keys.carol.publicKey)).latestHandshake > 0);
+      lab.spawn('carol', [...lab.wgts(), 'registry', 'discover', C, '--registry', '10.0.0.254', '--zone', ZONE, '--interval', '2', '--add-new']);
+      await waitFor('a direct handshake between Carol and Alice', 30_000, async () =>
+        (await lab.peers('carol', C)).some((p) => p.publicKey === keys.alice.publicKey && p.latestHandshake > 0));
+      const carolPeers = await lab.peers('carol', C);
+      expect(carolPeers.map((p) => p.publicKey).sort()).toEqual([keys.reg.publicKey, keys.alice.publicKey, keys.bob.publicKey].sort());
+      expect(carolPeers.find((p) => p.publicKey === keys.alice.publicKey)!.endpoint).toBe('203.0.113.2:51821');
+      const dump = await lab.wg('alice', ['show', A, 'allowed-ips']);
+      expect(dump).toContain(`${keys.carol.publicKey}\t10.0.0.3/32`);
+      expect(await lab.ping('carol', '10.0.0.1', 5)).toBe(true);
+    });
   });
 }
 
 async function buildNetwork(lab: Lab): Promise<void> {
-  await lab.addNamespaces('inet', 'reg', 'ra', 'rb', 'alice', 'bob');
+  await lab.addNamespaces('inet', 'reg', 'ra', 'rb', 'rc', 'alice', 'bob', 'carol');
   await lab.ip('inet', ['link add br0 type bridge', 'link set br0 up']);
-  for (const [role, addr] of [['reg', '203.0.113.1/24'], ['ra', '203.0.113.2/24'], ['rb', '203.0.113.3/24']] as const) {
+  for (const [role, addr] of [['reg', '203.0.113.1/24'], ['ra', '203.0.113.2/24'], ['rb', '203.0.113.3/24'], ['rc', '203.0.113.4/24']] as const) {
     await lab.veth('inet', `v${role}`, role, 'wan', undefined, addr);
     await lab.ip('inet', [`link set v${role} master br0`]);
   }
   await lab.veth('ra', 'lan', 'alice', 'eth0', '192.168.1.1/24', '192.168.1.2/24');
   await lab.veth('rb', 'lan', 'bob', 'eth0', '192.168.2.1/24', '192.168.2.2/24');
+  await lab.veth('rc', 'lan', 'carol', 'eth0', '192.168.3.1/24', '192.168.3.2/24');
   await lab.ip('alice', ['route add default via 192.168.1.1']);
   await lab.ip('bob', ['route add default via 192.168.2.1']);
-  for (const r of ['ra', 'rb']) {
+  await lab.ip('carol', ['route add default via 192.168.3.1']);
+  for (const r of ['ra', 'rb', 'rc']) {
     await lab.sysctl(r, 'net.ipv4.ip_forward', '1');
     await lab.exec(r, ['nft', '-f', '-'], ROUTER_NFT);
   }
