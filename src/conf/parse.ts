@@ -142,6 +142,7 @@ export function parseKeyB64(value: string): Key {
 
 /** glibc strtoul(s, &end, 10) on a whole string: the value (as unsigned long) or null if `end` is not at the end. */
 function strtoulWhole(s: string): bigint | null {
+  if (s === '') return 0n; // no digits: strtoul returns 0 and `end` points at the terminating NUL
   const m = /^[\t\n\v\f\r ]*([+-]?)([0-9]+)$/.exec(s);
   if (!m) return null;
   const ULONG_MAX = (1n << 64n) - 1n;

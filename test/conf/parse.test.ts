@@ -72,6 +72,16 @@ describe('endpoint resolution retries (WG_ENDPOINT_RESOLUTION_RETRIES)', () => {
     expect(inf.warnings.at(-1)).toMatch(/Trying again in 20\.00 seconds\.\.\.$/);
   });
 
+  it.each([
+    ['', 0],
+    [' 1', 1],
+    ['-18446744073709551615', 1],
+  ])('reads the variable with strtoul: %j is %d retries (as wg)', async (value, n) => {
+    const t = await endpointWith(Array(5).fill('EAI_AGAIN'), value);
+    await expect(t.run).rejects.toThrow();
+    expect(t.sleeps.length).toBe(n);
+  });
+
   it.each(['EAI_NONAME', 'EAI_FAIL', 'EAI_NODATA'])('fails at once on %s', async (code) => {
     const t = await endpointWith([code]);
     await expect(t.run).rejects.toThrow(/: `host.example:51820'$/);
