@@ -281,6 +281,25 @@ export function sealPadded(
   return n + AEAD_TAG_LEN;
 }
 
+/**
+ * Data-path open (no AAD): returns the plaintext as the buffer node:crypto produced (no extra copy;
+ * the caller owns it), or null if `sealed` (ciphertext || tag) does not authenticate. An empty
+ * plaintext (keepalive) comes back as a zero-length buffer.
+ */
+export function openData(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array): Uint8Array | null {
+  if (sealed.length < AEAD_TAG_LEN) return null;
+  const ctLen = sealed.length - AEAD_TAG_LEN;
+  try {
+    const d = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: AEAD_TAG_LEN });
+    d.setAuthTag(sealed.subarray(ctLen));
+    const pt = ctLen ? d.update(sealed.subarray(0, ctLen)) : EMPTY;
+    d.final(); // throws on a bad tag
+    return pt;
+  } catch {
+    return null;
+  }
+}
+
 /** AEAD(k, counter 0, plaintext, aad) for handshakes: returns ciphertext || tag. */
 export function aeadSeal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
   const out = new Uint8Array(plaintext.length + AEAD_TAG_LEN);

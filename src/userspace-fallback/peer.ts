@@ -165,6 +165,7 @@ export class Peer implements TimerTarget {
     this.timers.stopAll();
     this.purgeStagedPackets();
     this.zeroKeyMaterial();
+    this.lastSentHandshake = -Infinity; // so the first packet after up handshakes at once
   }
 
   /** Peer removed: stop, and wipe everything it held. */

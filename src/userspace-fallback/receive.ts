@@ -11,7 +11,7 @@
  * Hostile packets return after counting; nothing here throws for a bad packet.
  */
 import type { WgEndpoint } from '../conf/model.js';
-import { aeadOpenInto, writeNonce } from './crypto.js';
+import { openData, writeNonce } from './crypto.js';
 import { consumeInitiation, consumeResponse, beginSession } from './noise.js';
 import { MacState, type CookieChecker } from './cookie.js';
 import {
@@ -20,7 +20,6 @@ import {
   INIT_OFF_SENDER,
   MESSAGE_COOKIE_REPLY,
   MESSAGE_DATA,
-  MESSAGE_DATA_OVERHEAD,
   MESSAGE_INITIATION,
   MESSAGE_RESPONSE,
   REJECT_AFTER_MESSAGES,
@@ -36,8 +35,6 @@ import {
 import type { RateLimiter } from './ratelimiter.js';
 import type { DeviceCore, Peer } from './peer.js';
 import { sendHandshakeInitiation, sendHandshakeResponse, sendKeepalive, sendStagedPackets } from './send.js';
-
-const EMPTY = new Uint8Array(0);
 
 /** The device-level pieces the handshake path needs beyond DeviceCore. */
 export interface HandshakeGate {
@@ -77,10 +74,9 @@ function receiveData(dev: DeviceCore, packet: Uint8Array, from: WgEndpoint): voi
     dev.stats.rxDropped++;
     return;
   }
-  const plain = Buffer.allocUnsafe(packet.length - MESSAGE_DATA_OVERHEAD);
   writeNonce(kp.receiveNonce, counter);
-  const n = aeadOpenInto(kp.receiveKey, kp.receiveNonce, packet.subarray(DATA_OFF_CONTENT), EMPTY, plain, 0);
-  if (n < 0) {
+  const plain = openData(kp.receiveKey, kp.receiveNonce, packet.subarray(DATA_OFF_CONTENT));
+  if (plain === null) {
     dev.stats.rxInvalid++;
     return;
   }
@@ -106,6 +102,7 @@ function receiveData(dev: DeviceCore, packet: Uint8Array, from: WgEndpoint): voi
   }
   peer.timers.anyAuthenticatedPacketReceived();
   peer.timers.anyAuthenticatedPacketTraversal();
+  const n = plain.length;
   if (n === 0) return; // keepalive
 
   peer.timers.dataReceived();

@@ -26,9 +26,11 @@ import {
 } from './messages.js';
 
 /**
- * One timer with kernel mod_timer/del_timer semantics. Re-arming to a later deadline (the common
- * case on the data path: persistent keepalive pushed back by every packet) only moves a number;
- * the clock callback, when it fires early, re-schedules itself for the remaining time.
+ * One timer with kernel mod_timer/del_timer semantics, cheap on the data path: re-arming to a later
+ * deadline (persistent keepalive pushed back by every packet) only moves a number, and `del` only
+ * clears it (the new-handshake timer is armed by every send and deleted by every receive in a TCP
+ * flow). The clock callback, when it fires early or for a deleted timer, re-schedules itself for
+ * the remaining time or does nothing. `cancel` also releases the clock's callback.
  */
 export class Timer {
   private handle: TimerHandle | null = null;
@@ -53,8 +55,13 @@ export class Timer {
     this.arm(now);
   }
 
-  /** Disarms the timer. */
+  /** Disarms the timer (lazily: a scheduled callback stays and will do nothing). */
   del(): void {
+    this.deadline = -1;
+  }
+
+  /** Disarms the timer and cancels the scheduled callback (peer stopped or removed). */
+  cancel(): void {
     this.deadline = -1;
     if (this.handle !== null) {
       this.handle.cancel();
@@ -211,10 +218,10 @@ export class PeerTimers {
 
   /** Stops every timer (peer removed or device down). */
   stopAll(): void {
-    this.retransmitHandshake.del();
-    this.sendKeepalive.del();
-    this.newHandshake.del();
-    this.zeroKeyMaterial.del();
-    this.persistentKeepalive.del();
+    this.retransmitHandshake.cancel();
+    this.sendKeepalive.cancel();
+    this.newHandshake.cancel();
+    this.zeroKeyMaterial.cancel();
+    this.persistentKeepalive.cancel();
   }
 }

@@ -69,6 +69,14 @@ allowed_ip=fd00::1/128
 
 const typeOf = (d: { data: Uint8Array }) => d.data[0];
 
+/** Lets `ms` of time pass with the network running (delivering between steps of `step` ms). */
+function run(clock: ManualClock, net: FakeNetwork, ms: number, step = 250): void {
+  for (let done = 0; done < ms; done += step) {
+    clock.advance(Math.min(step, ms - done));
+    net.pump();
+  }
+}
+
 /** Pings from `from` (inner src) to `to` and checks delivery both ways. */
 function ping(net: FakeNetwork, x: Side, y: Side, src: string, dst: string, seq = 1): void {
   const req = src.includes(':') ? icmp6Echo(src, dst, { seq }) : icmpEcho(src, dst, { seq });
@@ -222,6 +230,64 @@ describe('two devices over fakes', () => {
     }
     expect(() => net.pump()).not.toThrow();
     ping(net, a, b, '10.0.0.1', '10.0.0.2');
+  });
+});
+
+describe('lifecycle and key hygiene', () => {
+  const peerOf = (d: Device) => [...(d as unknown as { peers: Map<string, import('../../src/userspace-fallback/peer.js').Peer> }).peers.values()][0]!;
+
+  it('keys are zeroed 540 s after the last session was derived', async () => {
+    const { net, a, b, clock } = await pair();
+    ping(net, a, b, '10.0.0.1', '10.0.0.2');
+    const kp = peerOf(a.dev).keypairs.current!;
+    const key = kp.sendKey;
+    run(clock, net, 539_000);
+    expect(peerOf(a.dev).keypairs.current).toBe(kp);
+    run(clock, net, 1_000);
+    expect(peerOf(a.dev).keypairs.current).toBeNull();
+    expect(key.every((x) => x === 0)).toBe(true);
+    expect(a.dev.stats.rxDropped).toBe(0);
+  });
+
+  it('an unanswered handshake is retried 20 times in all, then staged packets are dropped', async () => {
+    const { net, a, clock } = await pair();
+    net.filter = () => false; // B never hears anything
+    a.tun.inject(icmpEcho('10.0.0.1', '10.0.0.2'));
+    clock.advanceBy(120_000, 1_000);
+    expect(net.log.filter((d) => typeOf(d) === MESSAGE_INITIATION).length).toBe(20);
+    expect(peerOf(a.dev).staged.length).toBe(0);
+  });
+
+  it('down drops sessions and stops timers; up handshakes again; close leaves no timer pending', async () => {
+    const { net, a, b, clock } = await pair({ keepaliveA: 25 });
+    net.pump();
+    ping(net, a, b, '10.0.0.1', '10.0.0.2');
+    await a.dev.down();
+    expect(peerOf(a.dev).keypairs.current).toBeNull();
+    a.tun.inject(icmpEcho('10.0.0.1', '10.0.0.2'));
+    net.pump();
+    expect(b.tun.take()).toEqual([]);
+    clock.advance(1000); // a new TAI64N second, or B would take the new initiation for a replay
+    await a.dev.up();
+    ping(net, a, b, '10.0.0.1', '10.0.0.2', 2);
+    expect(net.log.filter((d) => typeOf(d) === MESSAGE_INITIATION).length).toBe(2);
+    await a.dev.close();
+    await b.dev.close();
+    expect(clock.pendingCount).toBe(0);
+  });
+
+  it('padding: to a multiple of 16, capped at the MTU', async () => {
+    const { net, a, b } = await pair();
+    ping(net, a, b, '10.0.0.1', '10.0.0.2');
+    const sizes: number[] = [];
+    net.filter = (d) => { if (typeOf(d) === MESSAGE_DATA && d.from.host === '192.0.2.1') sizes.push(d.data.length - 32); return true; };
+    for (const payload of [1, 1419 - 28, 1420 - 28]) {
+      const p = icmpEcho('10.0.0.1', '10.0.0.2', { payload });
+      a.tun.inject(p);
+      net.pump();
+      expect(b.tun.take()).toEqual([p]);
+    }
+    expect(sizes).toEqual([32, 1420, 1420]);
   });
 });
 

@@ -18,7 +18,7 @@ function target(): TimerTarget & { log: string[] } {
 }
 
 describe('Timer', () => {
-  it('mod to a later deadline defers without rescheduling; del cancels', () => {
+  it('mod to a later deadline defers without rescheduling; del disarms, cancel releases the callback', () => {
     const c = new ManualClock();
     let n = 0;
     const t = new Timer(c, () => n++);
@@ -38,6 +38,11 @@ describe('Timer', () => {
     t.mod(10); // earlier: rescheduled
     c.advance(10);
     expect(n).toBe(2);
+    expect(c.pendingCount).toBe(0);
+    t.mod(50);
+    t.del();
+    expect(c.pendingCount).toBe(1); // lazy
+    t.cancel();
     expect(c.pendingCount).toBe(0);
   });
 });
