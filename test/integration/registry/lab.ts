@@ -9,7 +9,7 @@
  * The wgts CLI under test is `bin/wgts` (built by `npm test`), or WGR_CLI=<path to a .mjs>.
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -89,8 +89,8 @@ export class Lab {
   }
 
   /** Runs a command inside a role's namespace; resolves to stdout. */
-  async exec(role: string, cmd: string[], input?: string): Promise<string> {
-    const p = run('ip', ['netns', 'exec', this.ns(role), ...cmd], { encoding: 'utf8' });
+  async exec(role: string, cmd: string[], input?: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
+    const p = run('ip', ['netns', 'exec', this.ns(role), ...cmd], { encoding: 'utf8', env: { ...process.env, ...env } });
     if (input !== undefined) {
       p.child.stdin!.end(input);
     }
@@ -147,6 +147,23 @@ export class Lab {
     return ['node', process.env.WGR_CLI ?? join(ROOT, 'bin/wgts')];
   }
 
+  /** Environment that makes `wgts quick up` create a device of this implementation. */
+  quickEnv(impl: Impl): NodeJS.ProcessEnv {
+    // Hooks call `wgts` by name (as docs/nat.md's PostUp does): put this checkout's first on PATH.
+    const bin = join(this.dir, 'bin');
+    if (!existsSync(bin)) {
+      mkdirSync(bin);
+      symlinkSync(join(ROOT, 'bin/wgts'), join(bin, 'wgts'));
+    }
+    const path = { PATH: `${bin}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
+    if (impl === 'kernel') return path;
+    return {
+      ...path,
+      WG_QUICK_USERSPACE_IMPLEMENTATION: impl === 'wireguard-go' ? 'wireguard-go' : join(ROOT, 'bin/wgts-userspace'),
+      WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1',
+    };
+  }
+
   /** Creates a WireGuard interface of the given implementation in `role`'s namespace, up, with `addr`. */
   async wgDevice(role: string, ifname: string, impl: Impl, addr: string): Promise<void> {
     if (impl === 'kernel') {
@@ -200,6 +217,17 @@ export class Lab {
         c.kill('SIGTERM');
         await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
         if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      }
+    }
+    // Daemons started indirectly (e.g. by `wgts quick up`) live on in our namespaces: end them by pid.
+    for (const ns of this.namespaces) {
+      const pids = (await run('ip', ['netns', 'pids', ns]).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
+      for (const pid of pids) {
+        try {
+          process.kill(Number(pid), 'SIGTERM');
+        } catch {
+          // already gone
+        }
       }
     }
     for (const ns of this.namespaces.reverse()) await run('ip', ['netns', 'del', ns]).catch(() => undefined);
