@@ -6,9 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import fc from 'fast-check';
 import { runStrip } from '../../src/cli/quick-strip.js';
 
 const CORPUS = resolve(import.meta.dirname, '../corpus/quick');
@@ -20,11 +21,15 @@ interface Result {
   stderr: string;
 }
 
-/** wg-quick strip on every target, in one shell; cwd = the temp dir. */
+/** wg-quick strip on every target, from one shell running a few at a time; cwd = the temp dir. */
 function runWgQuick(targets: string[]): Result[] {
-  const script = `cd "$1"; shift; for t in "$@"; do
-      wg-quick strip "$t" >out 2>err; rc=$?; cat out; printf '\\x1f'; cat err; printf '\\x1f%s\\x1e' "$rc"
-    done; rm -f out err`;
+  const script = `cd "$1"; shift; o=$(mktemp -d); i=0
+    for t in "$@"; do
+      ( wg-quick strip "$t" >"$o/$i.out" 2>"$o/$i.err"; echo $? >"$o/$i.rc" ) &
+      i=$((i+1)); if [ $((i % 8)) = 0 ]; then wait; fi
+    done; wait
+    for j in $(seq 0 $((i-1))); do cat "$o/$j.out"; printf '\\x1f'; cat "$o/$j.err"; printf '\\x1f%s\\x1e' "$(cat "$o/$j.rc")"; done
+    rm -rf "$o"`;
   const raw = execFileSync('bash', ['-c', script, 'strip', dir, ...targets], { encoding: 'latin1' });
   return raw
     .split('\x1e')
@@ -100,5 +105,32 @@ describe('runStrip vs wg-quick strip', () => {
     ];
     const wg = runWgQuick(targets);
     for (const [i, t] of targets.entries()) expect(await ours(t), t).toEqual(wg[i]);
+  });
+
+  it('prints the same for 80 seeded random wg-quick files', async () => {
+    const ws = fc.constantFrom('', '', ' ', '\t', '  \t', '\r', '\v');
+    const key = fc.constantFrom('Address', 'address', 'DNS', 'MTU', 'Table', 'PreUp', 'PostDown', 'SaveConfig', 'saveconfig',
+      'ListenPort', 'PrivateKey', 'PublicKey', 'AllowedIPs', 'Foo', '');
+    const value = fc.constantFrom('10.0.0.1/24, fd00::1/64', '1.1.1.1 example.com', '1420', 'off', 'true', 'False', 'echo a # b',
+      'a=b', '', 'x y', 'TRUE');
+    const line = fc.oneof(
+      fc.tuple(ws, fc.constantFrom('[Interface]', '[interface]', '[ Interface ]', '[Peer]', '[Other]'), ws).map((p) => p.join('')),
+      fc.tuple(ws, key, ws, fc.constantFrom('=', '', '= =', '#='), ws, value, fc.constantFrom('', ' # c', '#')).map((p) => p.join('')),
+      fc.constantFrom('', '# comment', '   ', '#[Interface]'),
+    );
+    const file = fc.tuple(fc.array(line, { maxLength: 10 }), fc.constantFrom('\n', '\r\n'), fc.boolean()).map(
+      ([lines, eol, finalEol]) => lines.join(eol) + (finalEol ? eol : ''),
+    );
+    const texts = fc.sample(file, { numRuns: 80, seed: 1015 });
+    mkdirSync(join(dir, 'fuzz'), { mode: 0o700 });
+    const paths = texts.map((t, i) => {
+      const p = join(dir, 'fuzz', `f${i}.conf`);
+      writeFileSync(p, t, { encoding: 'latin1', mode: 0o600 });
+      return p;
+    });
+    const wg = runWgQuick(paths);
+    for (const [i, p] of paths.entries()) expect(await ours(p), JSON.stringify(texts[i])).toEqual(wg[i]);
+    expect(wg.filter((r) => r.rc === 0).length).toBeGreaterThan(30);
+    expect(wg.filter((r) => r.rc === 1).length).toBeGreaterThan(1);
   });
 });
