@@ -64,9 +64,10 @@ function ednsSize(query: dnsPacket.DecodedPacket): number | null {
 /** Encodes the answer to one query, or null if there is none to send. */
 async function answer(
   msg: Buffer,
-  opts: RegistryServerOptions,
+  zone: string,
   getPeers: () => Promise<WgPeer[]>,
   transport: 'udp' | 'tcp',
+  onDeviceError: (err: unknown) => void,
 ): Promise<Buffer | null> {
   let query: dnsPacket.DecodedPacket;
   try {
@@ -76,9 +77,9 @@ async function answer(
   }
   let response: dnsPacket.Packet | null;
   try {
-    response = await respond(query, opts.zone, getPeers);
+    response = await respond(query, zone, getPeers);
   } catch (err) {
-    opts.log?.(`registry: cannot read the device: ${(err as Error).message}`);
+    onDeviceError(err);
     response = {
       type: 'response',
       id: query.id ?? 0,
@@ -158,7 +159,19 @@ function serveTcpConnection(conn: net.Socket, handle: (msg: Buffer) => Promise<B
 
 /** Starts listening on every address; on any bind failure, closes what was opened and throws. */
 export async function startRegistryServer(opts: RegistryServerOptions): Promise<RegistryServer> {
-  const getPeers = sharedFetch(opts.getPeers, opts.cacheMs ?? 500);
+  // A missing device fails every query; say so once per distinct failure, not once per query.
+  let lastError: string | null = null;
+  const onDeviceError = (err: unknown) => {
+    const text = `registry: cannot read the device: ${(err as Error).message}`;
+    if (text !== lastError) opts.log?.(text);
+    lastError = text;
+  };
+  const getPeers = sharedFetch(async () => {
+    const peers = await opts.getPeers();
+    lastError = null;
+    return peers;
+  }, opts.cacheMs ?? 500);
+  const handle = (msg: Buffer, transport: 'udp' | 'tcp') => answer(msg, opts.zone, getPeers, transport, onDeviceError);
   const udp: dgram.Socket[] = [];
   const tcp: net.Server[] = [];
   const addresses: ListenAddress[] = [];
@@ -169,13 +182,13 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
   try {
     for (const addr of opts.listen) {
       const sock = await bindUdp(addr, (s, msg, rinfo) => {
-        void answer(msg, opts, getPeers, 'udp').then((out) => {
+        void handle(msg, 'udp').then((out) => {
           if (out) s.send(out, rinfo.port, rinfo.address);
         });
       });
       udp.push(sock);
       const port = sock.address().port;
-      tcp.push(await listenTcp({ host: addr.host, port }, (c) => serveTcpConnection(c, (m) => answer(m, opts, getPeers, 'tcp'))));
+      tcp.push(await listenTcp({ host: addr.host, port }, (c) => serveTcpConnection(c, (m) => handle(m, 'tcp'))));
       addresses.push({ host: addr.host, port });
     }
   } catch (err) {

@@ -109,15 +109,27 @@ describe('registry server over loopback', () => {
     }
   });
 
-  it('refuses names outside its zone and answers SERVFAIL when the device cannot be read', async () => {
+  it('refuses names outside its zone; answers SERVFAIL while the device cannot be read, logging it once', async () => {
     let ok = true;
-    const addr = await start(async () => {
-      if (!ok) throw new Error('No such device');
-      return peers;
+    const logged: string[] = [];
+    server = await startRegistryServer({
+      listen: [{ host: '127.0.0.1', port: 0 }],
+      zone: ZONE,
+      cacheMs: 0,
+      log: (m) => logged.push(m),
+      getPeers: async () => {
+        if (!ok) throw new Error('No such device');
+        return peers;
+      },
     });
+    const addr = server.addresses[0]!;
     expect(rcodeOf(await queryDns(addr, 'example.org', 'A'))).toBe(5);
     ok = false;
     expect(rcodeOf(await queryDns(addr, SVC, 'PTR'))).toBe(2);
+    expect(rcodeOf(await queryDns(addr, SVC, 'PTR'))).toBe(2);
+    expect(logged).toEqual(['registry: cannot read the device: No such device']);
+    ok = true;
+    expect(rcodeOf(await queryDns(addr, SVC, 'PTR'))).toBe(0);
   });
 
   it('truncates a large UDP answer and the client completes it over TCP', async () => {
