@@ -5,14 +5,15 @@
  * symlinks, world-accessible warning). wg-quick needs root; so does this test.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import fc from 'fast-check';
 import { runStrip } from '../../src/cli/quick-strip.js';
 
 const CORPUS = resolve(import.meta.dirname, '../corpus/quick');
+const ROOT = resolve(import.meta.dirname, '../..');
 let dir = '';
 
 interface Result {
@@ -57,6 +58,7 @@ async function ours(target: string): Promise<Result> {
 }
 
 beforeAll(() => {
+  if (!existsSync(join(ROOT, 'dist/wgts.mjs'))) execFileSync('node', ['scripts/build.mjs'], { cwd: ROOT });
   dir = mkdtempSync(join(tmpdir(), 'wgts-strip-'));
   chmodSync(dir, 0o755);
   mkdirSync(join(dir, 'private'), { mode: 0o700 });
@@ -132,5 +134,15 @@ describe('runStrip vs wg-quick strip', () => {
     for (const [i, p] of paths.entries()) expect(await ours(p), JSON.stringify(texts[i])).toEqual(wg[i]);
     expect(wg.filter((r) => r.rc === 0).length).toBeGreaterThan(30);
     expect(wg.filter((r) => r.rc === 1).length).toBeGreaterThan(1);
+  });
+
+  it('is what the built `wgts quick strip` prints', () => {
+    const file = join(CORPUS, 'q-full.conf');
+    const wg = runWgQuick([file, 'wgcnonexistent']);
+    const bin = [file, 'wgcnonexistent'].map((t) => {
+      const r = spawnSync(join(ROOT, 'bin/wgts'), ['quick', 'strip', t], { cwd: dir, encoding: 'latin1' });
+      return { rc: r.status, stdout: r.stdout, stderr: r.stderr };
+    });
+    expect(bin).toEqual(wg);
   });
 });
