@@ -1,6 +1,159 @@
-/** `wgts-userspace [-f|--foreground] IFNAME`: placeholder until the data plane lands. */
+/**
+ * `wgts-userspace [-f|--foreground] IFNAME`: the userspace WireGuard daemon, a drop-in for
+ * wireguard-go's command line (protocol.md §5.4), so `WG_QUICK_USERSPACE_IMPLEMENTATION=wgts-userspace
+ * wg-quick up` and `wg` work against it unchanged.
+ *
+ * Order of work, as in wireguard-go's main.go: create the TUN (or adopt WG_TUN_FD), bind the UAPI
+ * socket (or adopt WG_UAPI_FD), and only then daemonize: the child is this same program re-run
+ * detached with the two fds as its fds 3 and 4 and WG_TUN_FD=3 WG_UAPI_FD=4 WG_PROCESS_FOREGROUND=1,
+ * so the socket exists when the launcher returns (wg-quick runs `wg setconf` right after). The parent
+ * exits 0 once the child is spawned, 1 on any failure before that.
+ *
+ * The running daemon wires tun-linux + udp + Device + uapi-server and exits (status 0, socket
+ * unlinked) on SIGINT/SIGTERM, on deletion of the socket file, and when the TUN goes away
+ * (`ip link del`, which is how wg-quick down stops a userspace implementation).
+ */
+import { spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
+import type { Clock, TimerHandle } from './clock.js';
+import { Device } from './device.js';
+import { logLevelFromEnv, makeLogger } from './log.js';
+import { clearCloexec } from './native.js';
+import { createTun, tunFromFd, type LinuxTun } from './tun-linux.js';
+import { DEFAULT_SOCKET_DIR, UapiServer, bindUapiSocket, socketPath } from './uapi-server.js';
+import { UdpBind } from './udp.js';
+
+const VERSION = '0.1.0';
+
+/** The real clock: monotonic `now`, wall-clock from the epoch, timers on the event loop. */
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  wallclock: () => {
+    const ms = performance.timeOrigin + performance.now();
+    const sec = Math.floor(ms / 1000);
+    return { sec: BigInt(sec), nsec: Math.min(999_999_999, Math.floor((ms - sec * 1000) * 1e6)) };
+  },
+  schedule: (ms: number, fn: () => void): TimerHandle => {
+    const t = setTimeout(fn, Math.max(0, ms));
+    return { cancel: () => clearTimeout(t) };
+  },
+};
+
+function usage(argv0: string): string {
+  return `Usage: ${argv0} [-f/--foreground] INTERFACE-NAME\n`;
+}
+
+function envFd(name: string): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name}=${v} is not a file descriptor`);
+  return n;
+}
+
 export async function main(argv: string[]): Promise<number> {
-  void argv;
-  process.stderr.write('wgts-userspace: not implemented yet\n');
-  return 1;
+  const argv0 = (argv[0] ?? 'wgts-userspace').split('/').pop() ?? 'wgts-userspace';
+  const args = argv.slice(1);
+  let foreground = false;
+  let name: string | undefined;
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
+    process.stdout.write(`wgts-userspace v${VERSION}\n\nUserspace WireGuard daemon for Linux (wgts).\n`);
+    return 0;
+  }
+  if (args.length === 2 && (args[0] === '-f' || args[0] === '--foreground')) {
+    foreground = true;
+    name = args[1];
+  } else if (args.length === 1 && !args[0]!.startsWith('-')) {
+    name = args[0];
+  } else {
+    process.stderr.write(usage(argv0));
+    return 1;
+  }
+  if (!foreground) foreground = process.env.WG_PROCESS_FOREGROUND === '1';
+  const level = logLevelFromEnv(process.env.LOG_LEVEL);
+  const requested = name!;
+  let log = makeLogger(level, requested);
+
+  let tun: LinuxTun;
+  let uapiFd: number;
+  try {
+    const tunFd = envFd('WG_TUN_FD');
+    tun = tunFd !== undefined ? tunFromFd(tunFd) : createTun(requested);
+  } catch (err) {
+    log.error(`Failed to create TUN device: ${(err as Error).message}`);
+    return 1;
+  }
+  const ifname = tun.name;
+  log = makeLogger(level, ifname);
+  const dir = process.env.WGTS_UAPI_DIR || DEFAULT_SOCKET_DIR;
+  try {
+    uapiFd = envFd('WG_UAPI_FD') ?? (await bindUapiSocket(ifname, dir));
+  } catch (err) {
+    log.error(`UAPI listen error: ${(err as Error).message}`);
+    await tun.close();
+    return 1;
+  }
+
+  if (!foreground) {
+    // Keep stdout/stderr only when asked to log (wireguard-go does the same).
+    const keep = process.env.LOG_LEVEL !== undefined && level !== 'silent';
+    const out = keep ? 'inherit' : openSync('/dev/null', 'w');
+    clearCloexec(tun.fd);
+    clearCloexec(uapiFd);
+    const script = process.argv[1];
+    const child = spawn(process.execPath, [...process.execArgv, ...(script ? [script] : []), ifname], {
+      detached: true,
+      stdio: ['ignore', out, out, tun.fd, uapiFd],
+      env: { ...process.env, WG_TUN_FD: '3', WG_UAPI_FD: '4', WG_PROCESS_FOREGROUND: '1' },
+    });
+    const spawned = await new Promise<boolean>((resolve) => {
+      child.once('spawn', () => resolve(true));
+      child.once('error', (err) => {
+        log.error(`Failed to daemonize: ${err.message}`);
+        resolve(false);
+      });
+    });
+    child.unref();
+    // The child owns the TUN and the socket now; the parent leaves without unlinking anything.
+    process.exit(spawned ? 0 : 1);
+  }
+
+  return runForeground(tun, uapiFd, socketPath(ifname, dir), log);
+}
+
+async function runForeground(tun: LinuxTun, uapiFd: number, path: string, log: ReturnType<typeof makeLogger>): Promise<number> {
+  log.verbose('Starting wgts-userspace');
+  const bind = new UdpBind();
+  const device = new Device({ tun, bind, clock: systemClock, log });
+  const server = new UapiServer(uapiFd, path, device, log);
+
+  let resolveExit!: (code: number) => void;
+  const exited = new Promise<number>((resolve) => (resolveExit = resolve));
+  let stopping = false;
+  const stop = (why: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.verbose(`Shutting down: ${why}`);
+    void (async () => {
+      await server.close().catch(() => undefined);
+      await device.close().catch((err: unknown) => log.error(`close: ${String(err)}`));
+      resolveExit(0);
+    })();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGHUP', () => undefined);
+  tun.onClose(() => stop('interface deleted'));
+  server.onSocketDeleted(() => stop('UAPI socket deleted'));
+
+  try {
+    await device.up();
+  } catch (err) {
+    log.error(`Unable to bring up the device: ${(err as Error).message}`);
+  }
+  log.verbose('UAPI listener started');
+  const code = await exited;
+  log.verbose('Shutting down');
+  // Worker threads and watchers are unref'd; exit explicitly so nothing lingers.
+  process.exit(code);
 }

@@ -15,15 +15,18 @@ export const sys = {
   ioctl: libc.func('int ioctl(int fd, unsigned long req, void *arg)') as (fd: number, req: number, arg: Uint8Array) => number,
   read: libc.func('long read(int fd, void *buf, unsigned long len)') as (fd: number, buf: Uint8Array, len: number) => number,
   write: libc.func('long write(int fd, const void *buf, unsigned long len)') as (fd: number, buf: Uint8Array, len: number) => number,
-  pipe2: libc.func('int pipe2(int *fds, int flags)') as (fds: Int32Array, flags: number) => number,
+  pipe2: libc.func('int pipe2(void *fds, int flags)') as (fds: Int32Array, flags: number) => number,
   fcntl: libc.func('int fcntl(int fd, int cmd, int arg)') as (fd: number, cmd: number, arg: number) => number,
   socket: libc.func('int socket(int domain, int type, int protocol)') as (d: number, t: number, p: number) => number,
   setsockopt: libc.func('int setsockopt(int fd, int level, int name, const void *val, unsigned int len)') as (
     fd: number, level: number, name: number, val: Uint8Array, len: number) => number,
   bind: libc.func('int bind(int fd, const void *addr, unsigned int len)') as (fd: number, addr: Uint8Array, len: number) => number,
-  getsockname: libc.func('int getsockname(int fd, void *addr, unsigned int *len)') as (fd: number, addr: Uint8Array, len: Uint32Array) => number,
+  listen: libc.func('int listen(int fd, int backlog)') as (fd: number, backlog: number) => number,
+  getsockname: libc.func('int getsockname(int fd, void *addr, void *len)') as (fd: number, addr: Uint8Array, len: Uint32Array) => number,
   sendto: libc.func('long sendto(int fd, const void *buf, unsigned long len, int flags, const void *addr, unsigned int alen)') as (
     fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, alen: number) => number,
+  if_nametoindex: libc.func('unsigned int if_nametoindex(const char *name)') as (name: string) => number,
+  if_indextoname: libc.func('void *if_indextoname(unsigned int index, char *buf)') as (index: number, buf: Uint8Array) => unknown,
   errno: (): number => koffi.errno(),
 };
 

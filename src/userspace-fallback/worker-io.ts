@@ -96,7 +96,9 @@ export class RingReader {
     if (worker) {
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
       sys.write(this.wakeFds[1]!, new Uint8Array(1), 1);
-      await Promise.race([exited, new Promise<void>((resolve) => setTimeout(resolve, 1000).unref())]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)))]);
+      clearTimeout(timer);
       await worker.terminate().catch(() => undefined);
       sys.close(this.wakeFds[0]!);
       sys.close(this.wakeFds[1]!);

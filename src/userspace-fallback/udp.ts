@@ -1,0 +1,251 @@
+/**
+ * `Bind` over real UDP sockets: one IPv4 and one IPv6 (IPV6_V6ONLY) socket on the same port, as
+ * wireguard-go's StdNetBind does.
+ *
+ * The sockets are made with libc through koffi (native.ts) instead of node:dgram, because dgram can
+ * neither set SO_MARK (wg-quick's fwmark 51820 for full tunnels) nor hand out raw datagrams without a
+ * callback and an rinfo object per packet. Receiving runs in a worker thread per socket (poll +
+ * recvfrom into a shared ring, worker-io.ts), waking the main thread once per burst; sending is a
+ * synchronous non-blocking sendto() on the main thread (a UDP send never waits unless the 7 MiB
+ * socket buffer is full; then the datagram is dropped and counted, like a full queue in the kernel).
+ *
+ * Endpoints: IPv4 and IPv4-mapped IPv6 destinations go out of the IPv4 socket; the IPv6 socket never
+ * sees v4-mapped sources because it is v6-only. Received source addresses become WgEndpoint objects
+ * with Go's text form (wireguard-go's UAPI prints them that way); the last one is cached so a steady
+ * flow from one peer allocates nothing per packet.
+ */
+import type { WgEndpoint } from '../conf/model.js';
+import { formatIPv4, formatIPv6Go, parseIPv4, parseIPv6 } from '../conf/ip.js';
+import type { Bind } from './bind.js';
+import {
+  AF_INET, AF_INET6, E, IPPROTO_IPV6, IPV6_V6ONLY, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET,
+  SO_MARK, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF, SO_SNDBUFFORCE, int32, sys, sysError,
+} from './native.js';
+import { RingReader } from './worker-io.js';
+
+/** wireguard-go asks for 7 MiB socket buffers (FORCE variants when privileged). */
+const SOCKET_BUFFER = 7 << 20;
+/** Largest UDP payload. */
+const MAX_DATAGRAM = 65535;
+
+interface Sock {
+  fd: number;
+  family: 4 | 6;
+  reader?: RingReader;
+}
+
+/** sockaddr_in / sockaddr_in6 bytes for an endpoint; null when the host is not a numeric address. */
+export function sockaddrOf(ep: WgEndpoint): { sa: Uint8Array; family: 4 | 6 } | null {
+  let host = ep.host;
+  let scope = 0;
+  const pct = host.indexOf('%');
+  if (pct !== -1) {
+    const zone = host.slice(pct + 1);
+    host = host.slice(0, pct);
+    scope = /^[0-9]+$/.test(zone) ? Number(zone) : ifIndex(zone);
+  }
+  const v4 = host.includes(':') ? null : parseIPv4(host);
+  if (v4) return { sa: sockaddr4(v4, ep.port), family: 4 };
+  const v6 = parseIPv6(host);
+  if (!v6) return null;
+  if (isV4Mapped(v6)) return { sa: sockaddr4(v6.subarray(12), ep.port), family: 4 };
+  const sa = new Uint8Array(28);
+  const dv = new DataView(sa.buffer);
+  dv.setUint16(0, AF_INET6, true);
+  dv.setUint16(2, ep.port, false);
+  sa.set(v6, 8);
+  dv.setUint32(24, scope, true);
+  return { sa, family: 6 };
+}
+
+function sockaddr4(addr: Uint8Array, port: number): Uint8Array {
+  const sa = new Uint8Array(16);
+  const dv = new DataView(sa.buffer);
+  dv.setUint16(0, AF_INET, true);
+  dv.setUint16(2, port, false);
+  sa.set(addr, 4);
+  return sa;
+}
+
+function isV4Mapped(a: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (a[i] !== 0) return false;
+  return a[10] === 0xff && a[11] === 0xff;
+}
+
+function ifIndex(name: string): number {
+  return sys.if_nametoindex(name);
+}
+
+function ifIndexToName(index: number): string {
+  const buf = Buffer.alloc(16);
+  return sys.if_indextoname(index, buf) ? buf.toString('latin1', 0, Math.max(0, buf.indexOf(0))) : String(index);
+}
+
+/** The endpoint a received sockaddr names (Go's text form). */
+export function endpointOf(sa: Uint8Array): WgEndpoint {
+  const dv = new DataView(sa.buffer, sa.byteOffset, sa.byteLength);
+  const fam = dv.getUint16(0, true);
+  const port = dv.getUint16(2, false);
+  if (fam === AF_INET) return { family: 4, host: formatIPv4(sa.subarray(4, 8)), port };
+  const addr = sa.subarray(8, 24);
+  const scope = dv.getUint32(24, true);
+  if (isV4Mapped(addr)) return { family: 4, host: formatIPv4(addr.subarray(12)), port };
+  const host = formatIPv6Go(addr) + (scope !== 0 ? `%${ifIndexToName(scope)}` : '');
+  return { family: 6, host, port };
+}
+
+export class UdpBind implements Bind {
+  private socks: Sock[] = [];
+  private port = 0;
+  private mark = 0;
+  private receiveCb: (packet: Uint8Array, from: WgEndpoint) => void = () => undefined;
+  private saCache = new WeakMap<WgEndpoint, { sa: Uint8Array; family: 4 | 6 } | null>();
+  private lastSa = new Uint8Array(28);
+  private lastEp: WgEndpoint | undefined;
+  /** Datagrams dropped on send (no socket for the family, buffer full, unreachable...). */
+  sendErrors = 0;
+
+  async open(port: number): Promise<number> {
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw sysError(`invalid port ${port}`, E.EINVAL);
+    if (this.socks.length > 0 && port !== 0 && port === this.port) return this.port;
+    const fresh = this.bindPair(port);
+    const old = this.socks;
+    this.socks = fresh.socks;
+    this.port = fresh.port;
+    this.lastEp = undefined;
+    await Promise.all(old.map((s) => this.closeSock(s)));
+    for (const s of this.socks) this.startReader(s);
+    return this.port;
+  }
+
+  /** Binds v4 and v6 on `port` (0: random, retried until both families get the same one). */
+  private bindPair(port: number): { socks: Sock[]; port: number } {
+    let lastErr: Error | undefined;
+    for (let attempt = 0; attempt < (port === 0 ? 100 : 1); attempt++) {
+      const socks: Sock[] = [];
+      try {
+        const s4 = this.makeSocket(4, port);
+        socks.push(s4.sock);
+        const bound = s4.port;
+        try {
+          socks.push(this.makeSocket(6, bound).sock);
+        } catch (err) {
+          const code = (err as { errno?: number }).errno;
+          // No IPv6 on this host or namespace: run v4-only, as wireguard-go does.
+          if (code !== E.EAFNOSUPPORT && code !== E.EADDRNOTAVAIL) throw err;
+        }
+        return { socks, port: bound };
+      } catch (err) {
+        for (const s of socks) sys.close(s.fd);
+        lastErr = err as Error;
+        if ((err as { errno?: number }).errno !== E.EADDRINUSE) break;
+      }
+    }
+    throw lastErr ?? sysError('bind', E.EADDRINUSE);
+  }
+
+  private makeSocket(family: 4 | 6, port: number): { sock: Sock; port: number } {
+    const fd = sys.socket(family === 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw sysError(`socket(${family === 4 ? 'AF_INET' : 'AF_INET6'})`, sys.errno());
+    try {
+      const big = int32(SOCKET_BUFFER);
+      if (sys.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, big, 4) < 0) sys.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, big, 4);
+      if (sys.setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, big, 4) < 0) sys.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, big, 4);
+      if (family === 6 && sys.setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, int32(1), 4) < 0) {
+        throw sysError('setsockopt(IPV6_V6ONLY)', sys.errno());
+      }
+      if (this.mark !== 0 && sys.setsockopt(fd, SOL_SOCKET, SO_MARK, int32(this.mark), 4) < 0) {
+        throw sysError('setsockopt(SO_MARK)', sys.errno());
+      }
+      const sa = family === 4 ? sockaddr4(new Uint8Array(4), port) : sockaddrOf({ family: 6, host: '::', port })!.sa;
+      if (sys.bind(fd, sa, sa.length) < 0) throw sysError(`bind ${family === 4 ? '0.0.0.0' : '[::]'}:${port}`, sys.errno());
+      const out = new Uint8Array(28);
+      const len = new Uint32Array([28]);
+      if (sys.getsockname(fd, out, len) < 0) throw sysError('getsockname', sys.errno());
+      return { sock: { fd, family }, port: new DataView(out.buffer).getUint16(2, false) };
+    } catch (err) {
+      sys.close(fd);
+      throw err;
+    }
+  }
+
+  private startReader(s: Sock): void {
+    s.reader = new RingReader({
+      fd: s.fd,
+      maxPacket: MAX_DATAGRAM,
+      withAddr: true,
+      onPackets: (packets, addrs) => {
+        for (let i = 0; i < packets.length; i++) this.receiveCb(packets[i]!, this.fromSockaddr(addrs[i]!));
+      },
+      onError: () => undefined,
+    });
+    s.reader.start();
+  }
+
+  private fromSockaddr(sa: Uint8Array): WgEndpoint {
+    const last = this.lastSa;
+    const n = sa[0] === AF_INET ? 8 : 28;
+    if (this.lastEp) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (sa[i] !== last[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.lastEp;
+    }
+    last.set(sa.subarray(0, 28));
+    this.lastEp = endpointOf(sa);
+    return this.lastEp;
+  }
+
+  async setMark(mark: number): Promise<void> {
+    for (const s of this.socks) {
+      if (sys.setsockopt(s.fd, SOL_SOCKET, SO_MARK, int32(mark), 4) < 0) throw sysError('setsockopt(SO_MARK)', sys.errno());
+    }
+    this.mark = mark >>> 0;
+  }
+
+  send(packets: Uint8Array[], to: WgEndpoint): void {
+    let dest = this.saCache.get(to);
+    if (dest === undefined) {
+      dest = sockaddrOf(to);
+      this.saCache.set(to, dest);
+    }
+    if (!dest) {
+      this.sendErrors += packets.length;
+      return;
+    }
+    let sock: Sock | undefined;
+    for (const s of this.socks) if (s.family === dest.family) sock = s;
+    if (!sock) {
+      this.sendErrors += packets.length;
+      return;
+    }
+    for (const p of packets) {
+      if (sys.sendto(sock.fd, p, p.length, 0, dest.sa, dest.sa.length) < 0) this.sendErrors++;
+    }
+  }
+
+  onReceive(cb: (packet: Uint8Array, from: WgEndpoint) => void): void {
+    this.receiveCb = cb;
+  }
+
+  /** The port currently bound (0 when closed). */
+  get listenPort(): number {
+    return this.socks.length > 0 ? this.port : 0;
+  }
+
+  private async closeSock(s: Sock): Promise<void> {
+    if (s.reader) await s.reader.stop();
+    sys.close(s.fd);
+  }
+
+  async close(): Promise<void> {
+    const old = this.socks;
+    this.socks = [];
+    this.port = 0;
+    await Promise.all(old.map((s) => this.closeSock(s)));
+  }
+}
