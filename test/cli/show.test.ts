@@ -213,7 +213,8 @@ describe.skipIf(!hasWg)('show against the real wg', () => {
   ];
 
   it('pretty, in both colour modes and with WG_HIDE_KEYS=never', async () => {
-    for (const env of [{}, { WG_COLOR_MODE: 'always' }, { WG_COLOR_MODE: 'never' }, { WG_HIDE_KEYS: 'never' }]) {
+    const envs: Array<Record<string, string>> = [{}, { WG_COLOR_MODE: 'always' }, { WG_COLOR_MODE: 'never' }, { WG_HIDE_KEYS: 'never' }];
+    for (const env of envs) {
       await compare(['wgm-one'], env);
       await compare(['wgm-empty'], env);
       await compare(['wgm-bare'], env);
