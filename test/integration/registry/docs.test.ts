@@ -1,78 +1,136 @@
 /**
- * docs/nat.md's relay configs, as printed there, brought up with `wgts quick` in namespaces: the
- * relay at the documented 203.0.113.1, two clients that can reach only the relay, and a ping
- * between the clients through it. Only the placeholders (keys) are filled in, and Bob's address
- * as the text says.
+ * docs/nat.md, as printed, in namespaces: the configs of both topologies brought up with
+ * `wgts quick`, and the walkthrough's registry commands run as written. Only the placeholders are
+ * filled in (keys, and the interface name for `wg0`), plus Bob's side, which the text describes as
+ * Alice's mirror image.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, implsUnderTest, labAvailable, waitFor, type Impl } from './lab.js';
+import { Lab, buildNatNetwork, implsUnderTest, labAvailable, waitFor, type Impl } from './lab.js';
 
-/** The ```ini blocks of the section that starts with `heading`. */
-function iniBlocks(markdown: string, heading: string): string[] {
-  const section = markdown.slice(markdown.indexOf(heading)).split(/\n## /)[0]!;
-  return [...section.matchAll(/```ini\n([\s\S]*?)```/g)].map((m) => m[1]!);
+const DOC = readFileSync(resolve('docs/nat.md'), 'utf8');
+
+/** The section of docs/nat.md under `heading`, up to the next `## ` heading. */
+function section(heading: string): string {
+  return DOC.slice(DOC.indexOf(heading)).split(/\n## /)[0]!;
+}
+
+/** The ```ini blocks of a section. */
+function iniBlocks(text: string): string[] {
+  return [...text.matchAll(/```ini\n([\s\S]*?)```/g)].map((m) => m[1]!);
+}
+
+type Who = 'vps' | 'alice' | 'bob';
+
+/** Keys for the three machines and a filler for the doc's placeholders. */
+async function keysFor(lab: Lab) {
+  const priv: Record<string, string> = {};
+  const pub: Record<string, string> = {};
+  for (const who of ['vps', 'alice', 'bob'] as const) {
+    const k = await lab.keypair(who);
+    priv[who] = readFileSync(k.privateFile, 'utf8').trim();
+    pub[who] = k.publicKey;
+  }
+  /** Fills in a config the doc wrote for the VPS or for Alice, for `who`; Bob mirrors Alice. */
+  const fill = (text: string, who: Who) => {
+    let t = text.replace(/(VPS|ALICE)_PRIV/, priv[who]!);
+    if (who === 'bob') {
+      t = t.replace('Address = 10.0.0.1/24', 'Address = 10.0.0.2/24').replace('BOB_PUB', 'ALICE_PUB').replace('AllowedIPs = 10.0.0.2/32', 'AllowedIPs = 10.0.0.1/32');
+    }
+    return t.replaceAll('VPS_PUB', pub.vps!).replaceAll('ALICE_PUB', pub.alice!).replaceAll('BOB_PUB', pub.bob!);
+  };
+  return { pub, fill };
+}
+
+async function quickUp(lab: Lab, impl: Impl, role: string, ifname: string, conf: string): Promise<void> {
+  const file = join(lab.dir, `${ifname}.conf`);
+  writeFileSync(file, conf, { mode: 0o600 });
+  await lab.exec(role, [...lab.wgts(), 'quick', 'up', file], undefined, lab.quickEnv(impl));
+}
+
+/** Relay-counter growth for each peer key between two `peers()` snapshots. */
+function growth(before: { publicKey: string; rx: number; tx: number }[], after: typeof before, key: string) {
+  const b = before.find((p) => p.publicKey === key)!;
+  const a = after.find((p) => p.publicKey === key)!;
+  return { rx: a.rx - b.rx, tx: a.tx - b.tx };
 }
 
 for (const impl of implsUnderTest()) {
-  describe.skipIf(!labAvailable(impl))(`docs/nat.md relay configs under wgts quick (${impl})`, () => {
-    const lab = new Lab();
-    const ifs = { relay: lab.ifname('r'), alice: lab.ifname('a'), bob: lab.ifname('b') };
-    const pub: Record<string, string> = {};
+  describe.skipIf(!labAvailable(impl))(`docs/nat.md under wgts quick (${impl})`, () => {
+    describe('two laptops behind NAT, one small VPS', () => {
+      const lab = new Lab();
+      const ifs = { vps: lab.ifname('v'), alice: lab.ifname('a'), bob: lab.ifname('b') };
+      let pub: Record<string, string>;
 
-    beforeAll(async () => {
-      const [relayConf, clientConf] = iniBlocks(readFileSync(resolve('docs/nat.md'), 'utf8'), '## The relay');
-      expect(relayConf).toBeDefined();
-      expect(clientConf).toBeDefined();
-      await lab.addNamespaces('relay', 'alice', 'bob');
-      await lab.veth('relay', 'ra', 'alice', 'eth0', '172.16.1.1/24', '172.16.1.2/24');
-      await lab.veth('relay', 'rb', 'bob', 'eth0', '172.16.2.1/24', '172.16.2.2/24');
-      // The documented public address is the relay's; each client has a route to it and nowhere else.
-      await lab.ip('relay', ['addr add 203.0.113.1/32 dev lo']);
-      await lab.ip('alice', ['route add 203.0.113.1/32 via 172.16.1.1']);
-      await lab.ip('bob', ['route add 203.0.113.1/32 via 172.16.2.1']);
-      const keys: Record<string, string> = {};
-      for (const who of ['relay', 'alice', 'bob'] as const) {
-        const k = await lab.keypair(who);
-        keys[who] = k.privateFile;
-        pub[who] = k.publicKey;
-      }
-      const priv = (who: string) => readFileSync(keys[who]!, 'utf8').trim();
-      const fill = (text: string, who: 'relay' | 'alice' | 'bob') =>
-        text
-          .replaceAll('VPS_PUB', pub.relay!)
-          .replaceAll('ALICE_PUB', pub.alice!)
-          .replaceAll('BOB_PUB', pub.bob!)
-          .replace(/(VPS|ALICE)_PRIV/, priv(who));
-      const confs = {
-        relay: fill(relayConf!, 'relay'),
-        alice: fill(clientConf!, 'alice'),
-        bob: fill(clientConf!, 'bob').replace('Address = 10.0.0.1/24', 'Address = 10.0.0.2/24'),
-      };
-      for (const who of ['relay', 'alice', 'bob'] as const) {
-        const file = join(lab.dir, `${ifs[who]}.conf`);
-        writeFileSync(file, confs[who], { mode: 0o600 });
-        await lab.exec(who, [...lab.wgts(), 'quick', 'up', file], undefined, lab.quickEnv(impl as Impl));
-      }
+      beforeAll(async () => {
+        const [vpsConf, aliceConf] = iniBlocks(section('## Two laptops behind NAT'));
+        await buildNatNetwork(lab, ['alice', 'bob']);
+        const k = await keysFor(lab);
+        pub = k.pub;
+        await quickUp(lab, impl as Impl, 'reg', ifs.vps, k.fill(vpsConf!, 'vps'));
+        await quickUp(lab, impl as Impl, 'alice', ifs.alice, k.fill(aliceConf!, 'alice'));
+        await quickUp(lab, impl as Impl, 'bob', ifs.bob, k.fill(aliceConf!, 'bob'));
+      });
+      afterAll(() => lab.close());
+
+      it('the documented commands give Alice and Bob a direct tunnel', async () => {
+        const serveLine = 'wgts registry serve wg0 --zone example.internal';
+        const discoverLine = 'wgts registry discover wg0 --registry 10.0.0.254 --zone example.internal --interval 10';
+        expect(DOC).toContain(serveLine);
+        expect(DOC).toContain(discoverLine);
+        const argv = (line: string, ifname: string) => [...lab.wgts(), ...line.replace('wg0', ifname).split(' ').slice(1)];
+        const serve = lab.spawn('reg', argv(serveLine, ifs.vps));
+        await waitFor('the registry to serve', 10_000, async () => /serving/.test(lab.output(serve)));
+        lab.spawn('alice', argv(discoverLine, ifs.alice));
+        lab.spawn('bob', argv(discoverLine, ifs.bob));
+        await waitFor('a direct handshake', 30_000, async () => (await lab.peer('alice', ifs.alice, pub.bob!)).latestHandshake > 0);
+        expect((await lab.peer('alice', ifs.alice, pub.bob!)).endpoint).toBe('203.0.113.3:51820');
+        const before = await lab.peers('reg', ifs.vps);
+        expect(await lab.ping('alice', '10.0.0.2', 20, 1000)).toBe(true);
+        const after = await lab.peers('reg', ifs.vps);
+        const g = growth(before, after, pub.alice!);
+        expect(g.rx + g.tx).toBeLessThan(10_000);
+      });
     });
-    afterAll(() => lab.close());
 
-    it('the clients ping each other through the relay, and only through it', async () => {
-      await waitFor('Alice to reach Bob through the relay', 15_000, () => lab.ping('alice', '10.0.0.2'));
-      const before = await lab.peers('relay', ifs.relay);
-      expect(await lab.ping('bob', '10.0.0.1', 20, 1000)).toBe(true);
-      const after = await lab.peers('relay', ifs.relay);
-      for (const key of [pub.alice!, pub.bob!]) {
-        const b = before.find((p) => p.publicKey === key)!;
-        const a = after.find((p) => p.publicKey === key)!;
-        expect(a.rx - b.rx).toBeGreaterThan(20_000);
-        expect(a.tx - b.tx).toBeGreaterThan(20_000);
-      }
-      expect(await lab.ping('alice', '172.16.2.2')).toBe(false);
-      // The relay's PostUp turned forwarding on in its namespace; without it the path is gone.
-      await lab.sysctl('relay', 'net.ipv4.ip_forward', '0');
-      expect(await lab.ping('alice', '10.0.0.2')).toBe(false);
+    describe('the relay', () => {
+      const lab = new Lab();
+      const ifs = { vps: lab.ifname('r'), alice: lab.ifname('a'), bob: lab.ifname('b') };
+      let pub: Record<string, string>;
+
+      beforeAll(async () => {
+        const [relayConf, clientConf] = iniBlocks(section('## The relay'));
+        await lab.addNamespaces('relay', 'alice', 'bob');
+        await lab.veth('relay', 'ra', 'alice', 'eth0', '172.16.1.1/24', '172.16.1.2/24');
+        await lab.veth('relay', 'rb', 'bob', 'eth0', '172.16.2.1/24', '172.16.2.2/24');
+        // The documented public address is the relay's; each client has a route to it and nowhere else.
+        await lab.ip('relay', ['addr add 203.0.113.1/32 dev lo']);
+        await lab.ip('alice', ['route add 203.0.113.1/32 via 172.16.1.1']);
+        await lab.ip('bob', ['route add 203.0.113.1/32 via 172.16.2.1']);
+        const k = await keysFor(lab);
+        pub = k.pub;
+        await quickUp(lab, impl as Impl, 'relay', ifs.vps, k.fill(relayConf!, 'vps'));
+        await quickUp(lab, impl as Impl, 'alice', ifs.alice, k.fill(clientConf!, 'alice'));
+        await quickUp(lab, impl as Impl, 'bob', ifs.bob, k.fill(clientConf!, 'bob'));
+      });
+      afterAll(() => lab.close());
+
+      it('the clients ping each other through the relay, and only through it', async () => {
+        await waitFor('Alice to reach Bob through the relay', 15_000, () => lab.ping('alice', '10.0.0.2'));
+        const before = await lab.peers('relay', ifs.vps);
+        expect(await lab.ping('bob', '10.0.0.1', 20, 1000)).toBe(true);
+        const after = await lab.peers('relay', ifs.vps);
+        for (const key of [pub.alice!, pub.bob!]) {
+          const g = growth(before, after, key);
+          expect(g.rx).toBeGreaterThan(20_000);
+          expect(g.tx).toBeGreaterThan(20_000);
+        }
+        expect(await lab.ping('alice', '172.16.2.2')).toBe(false);
+        // The relay's PostUp turned forwarding on in its namespace; without it the path is gone.
+        await lab.sysctl('relay', 'net.ipv4.ip_forward', '0');
+        expect(await lab.ping('alice', '10.0.0.2')).toBe(false);
+      });
     });
   });
 }

@@ -235,3 +235,43 @@ export class Lab {
     if (this.dirPath) rmSync(this.dirPath, { recursive: true, force: true });
   }
 }
+
+/**
+ * Home routers: masquerade out of `wan` (nft keeps the source port when it is free, so one local
+ * port maps to one public port whatever the destination: endpoint-independent mapping), and drop
+ * unsolicited inbound packets. Dropping them before conntrack confirms them matters: a confirmed
+ * entry for a peer's early probe would make the router pick another port for our own later packets
+ * to that peer, and the hole punching would fail.
+ */
+const ROUTER_NFT = `
+table ip nat {
+  chain masq { type nat hook postrouting priority srcnat; policy accept; oifname "wan" masquerade; }
+}
+table inet fw {
+  chain to_router { type filter hook input priority filter; policy accept; iifname "wan" ct state new drop; }
+  chain from_wan { type filter hook forward priority filter; policy accept; iifname "wan" ct state new drop; }
+}
+`;
+
+/**
+ * The NAT lab: a "public" bridge in namespace `inet` with the registry `reg` at 203.0.113.1, and
+ * for the i-th site (0-based) a router `r<i>` at 203.0.113.(i+2) whose LAN 192.168.(i+1).0/24 holds
+ * the site's host (named by `sites[i]`) at .2, default route via the router. The registry does not
+ * forward.
+ */
+export async function buildNatNetwork(lab: Lab, sites: string[]): Promise<void> {
+  await lab.addNamespaces('inet', 'reg', ...sites.flatMap((site, i) => [`r${i}`, site]));
+  await lab.ip('inet', ['link add br0 type bridge', 'link set br0 up']);
+  const wans: [string, string][] = [['reg', '203.0.113.1/24'], ...sites.map((_, i) => [`r${i}`, `203.0.113.${i + 2}/24`] as [string, string])];
+  for (const [role, addr] of wans) {
+    await lab.veth('inet', `v${role}`, role, 'wan', undefined, addr);
+    await lab.ip('inet', [`link set v${role} master br0`]);
+  }
+  for (const [i, site] of sites.entries()) {
+    await lab.veth(`r${i}`, 'lan', site, 'eth0', `192.168.${i + 1}.1/24`, `192.168.${i + 1}.2/24`);
+    await lab.ip(site, [`route add default via 192.168.${i + 1}.1`]);
+    await lab.sysctl(`r${i}`, 'net.ipv4.ip_forward', '1');
+    await lab.exec(`r${i}`, ['nft', '-f', '-'], ROUTER_NFT);
+  }
+  await lab.sysctl('reg', 'net.ipv4.ip_forward', '0');
+}

@@ -1,32 +1,20 @@
 /**
  * Acceptance: NAT-to-NAT through a registry peer (issue 6; seed 004, the wgsd design).
  *
- *   alice 192.168.1.2 ── ra (NAT) 203.0.113.2 ─┐
- *                                               ├─ inet (bridge) ── reg 203.0.113.1, wg 10.0.0.254
- *   bob   192.168.2.2 ── rb (NAT) 203.0.113.3 ─┘
+ *   alice 192.168.1.2 ── r0 (NAT) 203.0.113.2 ─┐
+ *   bob   192.168.2.2 ── r1 (NAT) 203.0.113.3 ─┼─ inet (bridge) ── reg 203.0.113.1, wg 10.0.0.254
+ *   carol 192.168.3.2 ── r2 (NAT) 203.0.113.4 ─┘
  *
- * The routers masquerade (nft; the source port is kept when free, so the mapping is
- * endpoint-independent) and drop unsolicited inbound packets, as home routers do; dropping them
- * before conntrack confirms them also keeps the stale entries that would break hole punching away.
+ * The routers are home routers (lab.ts buildNatNetwork: nft masquerade, unsolicited inbound dropped).
  * Alice and Bob each know only the registry's endpoint and each other's public key. After
  * `wgts registry discover` on both, they must reach each other directly within 30 s, with the
  * traffic not crossing the registry (its WireGuard counters stay flat). Then Carol, behind a third
  * NAT and configured with nothing but the registry, joins the mesh through `--add-new`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, implsUnderTest, labAvailable, waitFor, type Impl } from './lab.js';
+import { Lab, buildNatNetwork, implsUnderTest, labAvailable, waitFor, type Impl } from './lab.js';
 
 const ZONE = 'nat.test';
-
-const ROUTER_NFT = `
-table ip nat {
-  chain masq { type nat hook postrouting priority srcnat; policy accept; oifname "wan" masquerade; }
-}
-table inet fw {
-  chain to_router { type filter hook input priority filter; policy accept; iifname "wan" ct state new drop; }
-  chain from_wan { type filter hook forward priority filter; policy accept; iifname "wan" ct state new drop; }
-}
-`;
 
 for (const impl of implsUnderTest()) {
   describe.skipIf(!labAvailable(impl))(`NAT-to-NAT through a registry (${impl})`, () => {
@@ -38,7 +26,7 @@ for (const impl of implsUnderTest()) {
     let keys: Record<'reg' | 'alice' | 'bob' | 'carol', { privateFile: string; publicKey: string }>;
 
     beforeAll(async () => {
-      await buildNetwork(lab);
+      await buildNatNetwork(lab, ['alice', 'bob', 'carol']);
       keys = { reg: await lab.keypair('reg'), alice: await lab.keypair('alice'), bob: await lab.keypair('bob'), carol: await lab.keypair('carol') };
       await lab.wgDevice('reg', R, impl as Impl, '10.0.0.254/24');
       await lab.wgDevice('alice', A, impl as Impl, '10.0.0.1/24');
@@ -118,24 +106,4 @@ for (const impl of implsUnderTest()) {
       expect(await lab.ping('carol', '10.0.0.1', 5)).toBe(true);
     });
   });
-}
-
-async function buildNetwork(lab: Lab): Promise<void> {
-  await lab.addNamespaces('inet', 'reg', 'ra', 'rb', 'rc', 'alice', 'bob', 'carol');
-  await lab.ip('inet', ['link add br0 type bridge', 'link set br0 up']);
-  for (const [role, addr] of [['reg', '203.0.113.1/24'], ['ra', '203.0.113.2/24'], ['rb', '203.0.113.3/24'], ['rc', '203.0.113.4/24']] as const) {
-    await lab.veth('inet', `v${role}`, role, 'wan', undefined, addr);
-    await lab.ip('inet', [`link set v${role} master br0`]);
-  }
-  await lab.veth('ra', 'lan', 'alice', 'eth0', '192.168.1.1/24', '192.168.1.2/24');
-  await lab.veth('rb', 'lan', 'bob', 'eth0', '192.168.2.1/24', '192.168.2.2/24');
-  await lab.veth('rc', 'lan', 'carol', 'eth0', '192.168.3.1/24', '192.168.3.2/24');
-  await lab.ip('alice', ['route add default via 192.168.1.1']);
-  await lab.ip('bob', ['route add default via 192.168.2.1']);
-  await lab.ip('carol', ['route add default via 192.168.3.1']);
-  for (const r of ['ra', 'rb', 'rc']) {
-    await lab.sysctl(r, 'net.ipv4.ip_forward', '1');
-    await lab.exec(r, ['nft', '-f', '-'], ROUTER_NFT);
-  }
-  await lab.sysctl('reg', 'net.ipv4.ip_forward', '0');
 }
