@@ -144,6 +144,19 @@ describe('two devices over fakes', () => {
     expect(net.log.filter((d) => typeOf(d) === MESSAGE_RESPONSE).length).toBe(2);
   });
 
+  it('200 s of pings every second each way lose nothing across rekeys (initiator and responder roles)', async () => {
+    const { net, a, b, clock } = await pair({ endpointOnB: true });
+    for (let t = 0; t < 200; t++) {
+      ping(net, a, b, '10.0.0.1', '10.0.0.2', 2 * t);
+      ping(net, b, a, '10.0.0.2', '10.0.0.1', 2 * t + 1);
+      run(clock, net, 1000);
+    }
+    const inits = net.log.filter((d) => typeOf(d) === MESSAGE_INITIATION).length;
+    expect(inits).toBeGreaterThanOrEqual(2);
+    expect(inits).toBeLessThanOrEqual(4);
+    expect(a.dev.stats.rxReplay + b.dev.stats.rxReplay + a.dev.stats.rxInvalid + b.dev.stats.rxInvalid).toBe(0);
+  });
+
   it('passive keepalive 10 s after receiving data, persistent keepalive at its interval', async () => {
     const { net, a, b, clock } = await pair({ keepaliveA: 25 });
     net.pump(); // keepalive on up triggers the handshake
