@@ -25,7 +25,7 @@ export function binDir(): string {
 
 /** Builds the CLI into a private directory (never races another suite's `npm run build`). */
 export async function buildWgts(dir: string): Promise<string> {
-  await build({
+  const options = {
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -33,14 +33,18 @@ export async function buildWgts(dir: string): Promise<string> {
     external: ['koffi', 'netlink'],
     banner: { js: "import { createRequire as __wgtsCreateRequire } from 'node:module'; const require = __wgtsCreateRequire(import.meta.url);" },
     logLevel: 'warning',
-    entryPoints: [join(REPO, 'src/cli/main.ts')],
-    outfile: join(dir, 'wgts.mjs'),
-    nodePaths: [join(REPO, 'node_modules')],
-  });
-  const bin = join(dir, 'wgts');
-  writeFileSync(bin, `#!/usr/bin/env node\nimport { main } from './wgts.mjs';\nprocess.exitCode = await main(process.argv.slice(1));\n`);
-  chmodSync(bin, 0o755);
-  return bin;
+  } as const;
+  // wgts-userspace beside wgts: `wgts quick up` finds it there first, as installed.
+  await Promise.all([
+    build({ ...options, entryPoints: [join(REPO, 'src/cli/main.ts')], outfile: join(dir, 'wgts.mjs') }),
+    build({ ...options, entryPoints: [join(REPO, 'src/userspace-fallback/daemon.ts')], outfile: join(dir, 'wgts-userspace.mjs') }),
+  ]);
+  for (const name of ['wgts', 'wgts-userspace']) {
+    const file = join(dir, name);
+    writeFileSync(file, `#!/usr/bin/env node\nimport { main } from './${name}.mjs';\nprocess.exitCode = await main(process.argv.slice(1));\n`);
+    chmodSync(file, 0o755);
+  }
+  return join(dir, 'wgts');
 }
 
 /** Builds `wgts` once for a test file (beforeAll) and removes it after; returns a getter for its path. */
@@ -85,6 +89,8 @@ export interface RunSpec {
   /** Extra arguments after `up NAME` (e.g. --nat-via). */
   upArgs?: string[];
   env?: Record<string, string>;
+  /** The userspace implementation; `null` leaves WG_QUICK_USERSPACE_IMPLEMENTATION unset (wgts' default). */
+  impl?: string | null;
   /** `hidden`: nft not executable (wg-quick then uses iptables-restore); `failing`: `nft -f` fails. */
   nft?: 'hidden' | 'failing';
   /** `failing`: `resolvconf -a` fails. */
@@ -107,6 +113,8 @@ export interface RunResult {
   stripRc: number;
   resolvconfLog: string;
   configAfter: string;
+  /** Whatever the scenario's shell wrote to $OUT/extra. */
+  extra: string;
 }
 
 const SNAPSHOT = String.raw`
@@ -162,7 +170,8 @@ mount -t tmpfs tmpfs /etc/iproute2/rt_tables.d
 echo '1234 wgqtab' > /etc/iproute2/rt_tables.d/wgq.conf
 ${spec.nft === 'hidden' ? hideNft(work) : ''}
 export PATH=${fakeBin}:$PATH WGTS_QUICK_STATE_DIR=${join(work, 'state')} WG_QUICK_USERSPACE_IMPLEMENTATION=${'${WG_QUICK_USERSPACE_IMPLEMENTATION:-wireguard-go}'}
-export LOG_LEVEL=silent
+export LOG_LEVEL=silent OUT=${work}
+${spec.impl === null ? 'unset WG_QUICK_USERSPACE_IMPLEMENTATION' : spec.impl ? `export WG_QUICK_USERSPACE_IMPLEMENTATION=${spec.impl}` : ''}
 IF=${spec.ifname}
 CONF=${confPath}
 ip link set lo up
@@ -214,6 +223,7 @@ for i in $(seq 50); do [ -z "$(ls /run/wireguard)" ] && break; sleep 0.05; done
       stripRc: Number(read('strip.rc') || -1),
       resolvconfLog: read('resolvconf.log'),
       configAfter: read('configAfter'),
+      extra: read('extra'),
     };
   } finally {
     spawnSync('ip', ['netns', 'delete', ns]);
