@@ -43,10 +43,19 @@ async function keysFor(lab: Lab) {
   return { pub, fill };
 }
 
-async function quickUp(lab: Lab, impl: Impl, role: string, ifname: string, conf: string): Promise<void> {
-  const file = join(lab.dir, `${ifname}.conf`);
-  writeFileSync(file, conf, { mode: 0o600 });
-  await lab.exec(role, [...lab.wgts(), 'quick', 'up', file], undefined, lab.quickEnv(impl));
+/**
+ * Brings up the two configs of a doc section under `wgts quick`: the first for the VPS (in
+ * `vpsRole`'s namespace), the second for Alice and, mirrored, for Bob. Returns the public keys.
+ */
+async function upDocConfigs(lab: Lab, impl: Impl, heading: string, vpsRole: string, ifs: Record<Who, string>) {
+  const [vpsConf, laptopConf] = iniBlocks(section(heading));
+  const { pub, fill } = await keysFor(lab);
+  for (const [who, role, conf] of [['vps', vpsRole, vpsConf], ['alice', 'alice', laptopConf], ['bob', 'bob', laptopConf]] as const) {
+    const file = join(lab.dir, `${ifs[who]}.conf`);
+    writeFileSync(file, fill(conf!, who), { mode: 0o600 });
+    await lab.exec(role, [...lab.wgts(), 'quick', 'up', file], undefined, lab.quickEnv(impl));
+  }
+  return pub;
 }
 
 /** Relay-counter growth for each peer key between two `peers()` snapshots. */
@@ -64,13 +73,8 @@ for (const impl of implsUnderTest()) {
       let pub: Record<string, string>;
 
       beforeAll(async () => {
-        const [vpsConf, aliceConf] = iniBlocks(section('## Two laptops behind NAT'));
         await buildNatNetwork(lab, ['alice', 'bob']);
-        const k = await keysFor(lab);
-        pub = k.pub;
-        await quickUp(lab, impl as Impl, 'reg', ifs.vps, k.fill(vpsConf!, 'vps'));
-        await quickUp(lab, impl as Impl, 'alice', ifs.alice, k.fill(aliceConf!, 'alice'));
-        await quickUp(lab, impl as Impl, 'bob', ifs.bob, k.fill(aliceConf!, 'bob'));
+        pub = await upDocConfigs(lab, impl as Impl, '## Two laptops behind NAT', 'reg', ifs);
       });
       afterAll(() => lab.close());
 
@@ -100,7 +104,6 @@ for (const impl of implsUnderTest()) {
       let pub: Record<string, string>;
 
       beforeAll(async () => {
-        const [relayConf, clientConf] = iniBlocks(section('## The relay'));
         await lab.addNamespaces('relay', 'alice', 'bob');
         await lab.veth('relay', 'ra', 'alice', 'eth0', '172.16.1.1/24', '172.16.1.2/24');
         await lab.veth('relay', 'rb', 'bob', 'eth0', '172.16.2.1/24', '172.16.2.2/24');
@@ -108,11 +111,7 @@ for (const impl of implsUnderTest()) {
         await lab.ip('relay', ['addr add 203.0.113.1/32 dev lo']);
         await lab.ip('alice', ['route add 203.0.113.1/32 via 172.16.1.1']);
         await lab.ip('bob', ['route add 203.0.113.1/32 via 172.16.2.1']);
-        const k = await keysFor(lab);
-        pub = k.pub;
-        await quickUp(lab, impl as Impl, 'relay', ifs.vps, k.fill(relayConf!, 'vps'));
-        await quickUp(lab, impl as Impl, 'alice', ifs.alice, k.fill(clientConf!, 'alice'));
-        await quickUp(lab, impl as Impl, 'bob', ifs.bob, k.fill(clientConf!, 'bob'));
+        pub = await upDocConfigs(lab, impl as Impl, '## The relay', 'relay', ifs);
       });
       afterAll(() => lab.close());
 
