@@ -11,7 +11,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync,
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 import { afterAll, beforeAll } from 'vitest';
 
 export const REPO = resolve(import.meta.dirname, '../../..');
@@ -25,7 +25,7 @@ export function binDir(): string {
 
 /** Builds the CLI into a private directory (never races another suite's `npm run build`). */
 export async function buildWgts(dir: string): Promise<string> {
-  const options = {
+  const options: BuildOptions = {
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -33,7 +33,7 @@ export async function buildWgts(dir: string): Promise<string> {
     external: ['koffi', 'netlink'],
     banner: { js: "import { createRequire as __wgtsCreateRequire } from 'node:module'; const require = __wgtsCreateRequire(import.meta.url);" },
     logLevel: 'warning',
-  } as const;
+  };
   // wgts-userspace beside wgts: `wgts quick up` finds it there first, as installed.
   await Promise.all([
     build({ ...options, entryPoints: [join(REPO, 'src/cli/main.ts')], outfile: join(dir, 'wgts.mjs') }),
