@@ -1,26 +1,80 @@
+/**
+ * `wgts setconf | addconf | syncconf <interface> <file>` (setconf.c): one parser (conf/parse.ts),
+ * three ways of applying it (wg-tools.md §1.7, upstream semantics).
+ */
+import { readFile } from 'node:fs/promises';
+import { strerror } from '../conf/errno.js';
+import type { WgDevice } from '../conf/model.js';
+import { KEY_LEN } from '../conf/model.js';
+import { ConfigError, parseConfig } from '../conf/parse.js';
+import { syncDiff } from '../conf/sync.js';
 import type { Command } from './command.js';
+import { errorText, getDevice } from './ipc.js';
+import { applyDevice, deviceName } from './set.js';
+
+type Mode = 'setconf' | 'addconf' | 'syncconf';
+
+/** setconf and syncconf send every device field (zero when absent) and replace the peer list. */
+function forceDeviceFields(device: WgDevice): void {
+  device.replacePeers = true;
+  device.privateKey ??= new Uint8Array(KEY_LEN);
+  device.listenPort ??= 0;
+  device.fwmark ??= 0;
+}
+
+async function run(mode: Mode, argv0: string, args: string[]): Promise<number> {
+  if (args.length !== 2) {
+    process.stderr.write(`Usage: ${argv0} ${mode} <interface> <configuration filename>\n`);
+    return 1;
+  }
+  const [name, file] = args as [string, string];
+  let text: string;
+  try {
+    text = (await readFile(file)).toString('latin1');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+    // fopen succeeds on a directory and getline then fails at once: wg applies an empty file.
+    if (code !== 'EISDIR') {
+      process.stderr.write(`fopen: ${strerror(code)}\n`);
+      return 1;
+    }
+    text = '';
+  }
+  let device: WgDevice;
+  try {
+    device = await parseConfig(text, { file });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n${err.trailer ? `${err.trailer}\n` : ''}`);
+    return 1;
+  }
+  device.name = deviceName(name);
+  if (mode !== 'addconf') forceDeviceFields(device);
+  if (mode === 'syncconf' && device.peers.length > 0) {
+    let runtime: WgDevice;
+    try {
+      runtime = await getDevice(device.name);
+    } catch (err) {
+      process.stderr.write(`Unable to retrieve current interface configuration: ${errorText(err)}\n`);
+      return 1;
+    }
+    syncDiff(device, runtime);
+  }
+  return applyDevice(device);
+}
 
 export const setconfCommand: Command = {
   name: 'setconf',
   summary: 'Applies a configuration file to a WireGuard interface',
-  async run(argv0) {
-    process.stderr.write(`${argv0}: setconf is not implemented yet\n`);
-    return 1;
-  },
+  run: (argv0, args) => run('setconf', argv0, args),
 };
 export const addconfCommand: Command = {
   name: 'addconf',
   summary: 'Appends a configuration file to a WireGuard interface',
-  async run(argv0) {
-    process.stderr.write(`${argv0}: addconf is not implemented yet\n`);
-    return 1;
-  },
+  run: (argv0, args) => run('addconf', argv0, args),
 };
 export const syncconfCommand: Command = {
   name: 'syncconf',
   summary: 'Synchronizes a configuration file to a WireGuard interface',
-  async run(argv0) {
-    process.stderr.write(`${argv0}: syncconf is not implemented yet\n`);
-    return 1;
-  },
+  run: (argv0, args) => run('syncconf', argv0, args),
 };

@@ -1,10 +1,22 @@
+/** `wgts showconf <interface>`: the device's configuration as setconf reads it (showconf.c). */
+import { formatConfig } from '../conf/write.js';
 import type { Command } from './command.js';
+import { errorText, getDevice } from './ipc.js';
 
 export const showconfCommand: Command = {
   name: 'showconf',
   summary: "Shows the current configuration of a given WireGuard interface, for use with `setconf'",
-  async run(argv0) {
-    process.stderr.write(`${argv0}: showconf is not implemented yet\n`);
-    return 1;
+  async run(argv0, args) {
+    if (args.length !== 1) {
+      process.stderr.write(`Usage: ${argv0} showconf <interface>\n`);
+      return 1;
+    }
+    try {
+      process.stdout.write(formatConfig(await getDevice(args[0]!)));
+      return 0;
+    } catch (err) {
+      process.stderr.write(`Unable to access interface: ${errorText(err)}\n`);
+      return 1;
+    }
   },
 };
