@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, buildNatNetwork, implsUnderTest, labAvailable, waitFor, type Impl } from './lab.js';
+import { Lab, buildNatNetwork, counterGrowth, implsUnderTest, labAvailable, waitFor, type Impl } from './lab.js';
 
 const DOC = readFileSync(resolve('docs/nat.md'), 'utf8');
 
@@ -58,13 +58,6 @@ async function upDocConfigs(lab: Lab, impl: Impl, heading: string, vpsRole: stri
   return pub;
 }
 
-/** Relay-counter growth for each peer key between two `peers()` snapshots. */
-function growth(before: { publicKey: string; rx: number; tx: number }[], after: typeof before, key: string) {
-  const b = before.find((p) => p.publicKey === key)!;
-  const a = after.find((p) => p.publicKey === key)!;
-  return { rx: a.rx - b.rx, tx: a.tx - b.tx };
-}
-
 for (const impl of implsUnderTest()) {
   describe.skipIf(!labAvailable(impl))(`docs/nat.md under wgts quick (${impl})`, () => {
     describe('two laptops behind NAT, one small VPS', () => {
@@ -93,7 +86,7 @@ for (const impl of implsUnderTest()) {
         const before = await lab.peers('reg', ifs.vps);
         expect(await lab.ping('alice', '10.0.0.2', 20, 1000)).toBe(true);
         const after = await lab.peers('reg', ifs.vps);
-        const g = growth(before, after, pub.alice!);
+        const g = counterGrowth(before, after, pub.alice!);
         expect(g.rx + g.tx).toBeLessThan(10_000);
       });
     });
@@ -121,7 +114,7 @@ for (const impl of implsUnderTest()) {
         expect(await lab.ping('bob', '10.0.0.1', 20, 1000)).toBe(true);
         const after = await lab.peers('relay', ifs.vps);
         for (const key of [pub.alice!, pub.bob!]) {
-          const g = growth(before, after, key);
+          const g = counterGrowth(before, after, key);
           expect(g.rx).toBeGreaterThan(20_000);
           expect(g.tx).toBeGreaterThan(20_000);
         }

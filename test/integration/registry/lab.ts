@@ -58,6 +58,14 @@ export interface WgPeerInfo {
   tx: number;
 }
 
+/** How much a peer's counters grew between two `peers()` snapshots (matched by key: wireguard-go's order varies). */
+export function counterGrowth(before: WgPeerInfo[], after: WgPeerInfo[], publicKey: string): { rx: number; tx: number } {
+  const b = before.find((p) => p.publicKey === publicKey);
+  const a = after.find((p) => p.publicKey === publicKey);
+  if (!a || !b) throw new Error(`peer ${publicKey} missing from a snapshot`);
+  return { rx: a.rx - b.rx, tx: a.tx - b.tx };
+}
+
 export class Lab {
   readonly id = randomBytes(2).toString('hex');
   private readonly namespaces: string[] = [];
