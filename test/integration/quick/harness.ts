@@ -93,8 +93,12 @@ export interface RunSpec {
   impl?: string | null;
   /** `hidden`: nft not executable (wg-quick then uses iptables-restore); `failing`: `nft -f` fails. */
   nft?: 'hidden' | 'failing';
-  /** `failing`: `resolvconf -a` fails. */
-  resolvconf?: 'failing';
+  /** `failing`: `resolvconf -a` fails; `absent`: no resolvconf at all (not even the fake). */
+  resolvconf?: 'failing' | 'absent';
+  /** Programs of /usr/sbin made absent. */
+  hide?: string[];
+  /** A fake `resolvectl` on PATH that logs its arguments (to the resolvconf log). */
+  fakeResolvectl?: boolean;
 }
 
 export interface RunResult {
@@ -131,10 +135,14 @@ snapshot() {
 }
 `;
 
-/** Shell that makes `nft` absent in this mount namespace: /usr/sbin replaced by links to all but nft. */
-function hideNft(work: string): string {
+/**
+ * Shell that makes programs of /usr/sbin absent in this mount namespace (bash's `type -p` still finds a
+ * non-executable file, so they must really go): /usr/sbin replaced by links to all the others.
+ */
+function hideSbin(work: string, names: string[]): string {
+  const test = names.map((n) => `[ "\${f##*/}" = ${n} ]`).join(' || ');
   return `mkdir ${work}/orig-sbin ${work}/sbin && mount --bind /usr/sbin ${work}/orig-sbin &&
-for f in ${work}/orig-sbin/*; do [ "\${f##*/}" = nft ] || ln -s "$f" ${work}/sbin/; done &&
+for f in ${work}/orig-sbin/*; do ${test} || ln -s "$f" ${work}/sbin/; done &&
 mount --bind ${work}/sbin /usr/sbin`;
 }
 
@@ -155,11 +163,16 @@ export function runScenario(spec: RunSpec): RunResult {
       (spec.resolvconf === 'failing' ? `[[ $1 == -a ]] && { echo 'resolvconf: injected failure' >&2; exit 1; }\n` : '') +
       'exit 0\n',
   );
+  if (spec.fakeResolvectl) {
+    writeFileSync(join(fakeBin, 'resolvectl'), `#!/bin/bash\n{ printf 'resolvectl'; printf ' %s' "$@"; echo; } >> ${join(work, 'resolvconf.log')}\n`);
+    chmodSync(join(fakeBin, 'resolvectl'), 0o755);
+  }
   if (spec.nft === 'failing') {
     writeFileSync(join(fakeBin, 'nft'), `#!/bin/bash\n[[ $1 == -f ]] && { echo 'nft: injected failure' >&2; exit 1; }\nexec /usr/sbin/nft "$@"\n`);
     chmodSync(join(fakeBin, 'nft'), 0o755);
   }
   chmodSync(join(fakeBin, 'resolvconf'), 0o755);
+  if (spec.resolvconf === 'absent') rmSync(join(fakeBin, 'resolvconf'));
   const cmdOf = (action: string): string =>
     spec.tool === 'wg-quick' ? `wg-quick ${action}` : `${spec.tool} quick ${action}`;
   const out = (n: string): string => join(work, n);
@@ -168,7 +181,7 @@ set -u
 mount -t tmpfs tmpfs /run/wireguard
 mount -t tmpfs tmpfs /etc/iproute2/rt_tables.d
 echo '1234 wgqtab' > /etc/iproute2/rt_tables.d/wgq.conf
-${spec.nft === 'hidden' ? hideNft(work) : ''}
+${spec.nft === 'hidden' || spec.hide ? hideSbin(work, [...(spec.nft === 'hidden' ? ['nft'] : []), ...(spec.hide ?? [])]) : ''}
 export PATH=${fakeBin}:$PATH WGTS_QUICK_STATE_DIR=${join(work, 'state')} WG_QUICK_USERSPACE_IMPLEMENTATION=${'${WG_QUICK_USERSPACE_IMPLEMENTATION:-wireguard-go}'}
 export LOG_LEVEL=silent OUT=${work}
 ${spec.impl === null ? 'unset WG_QUICK_USERSPACE_IMPLEMENTATION' : spec.impl ? `export WG_QUICK_USERSPACE_IMPLEMENTATION=${spec.impl}` : ''}
