@@ -1,3 +1,6 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { quickCommand, quickUsage } from '../../src/cli/quick.js';
 
@@ -41,5 +44,24 @@ describe('wgts quick: usage and exit codes as wg-quick (§3.1)', () => {
     const c = capture();
     expect(await quickCommand.run('wgts', ['up', '/nonexistent/wgq0.conf'])).toBe(1);
     expect(c.err()).toBe("wgts quick: `/nonexistent/wgq0.conf' does not exist\n");
+  });
+
+  it('warns about a world-accessible config (file and directory both open to others), like wg-quick', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wgq-perm-'));
+    try {
+      const file = join(dir, 'wgqperm0.conf');
+      writeFileSync(file, '[Interface]\n');
+      for (const [fileMode, dirMode, warns] of [[0o644, 0o755, true], [0o644, 0o700, false], [0o600, 0o755, false]] as const) {
+        chmodSync(file, fileMode);
+        chmodSync(dir, dirMode);
+        const c = capture();
+        expect(await quickCommand.run('wgts', ['save', file])).toBe(1);
+        const warning = `Warning: \`${file}' is world accessible\n`;
+        expect(c.err()).toBe(`${warns ? warning : ''}wgts quick: \`wgqperm0' is not a WireGuard interface\n`);
+        vi.restoreAllMocks();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
