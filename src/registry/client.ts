@@ -6,7 +6,7 @@
  */
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
-import * as dnsPacket from 'dns-packet';
+import { FLAG, decodeMessage, ednsOpt, encodeMessage, type DecodedPacket } from './wire.js';
 import { randomBytes } from '../userspace-fallback/crypto.js';
 
 export interface DnsServerAddress {
@@ -31,7 +31,7 @@ export class DnsQueryError extends Error {
 }
 
 /** The function discover uses to ask questions; tests may substitute their own. */
-export type Resolver = (name: string, type: QueryType) => Promise<dnsPacket.DecodedPacket>;
+export type Resolver = (name: string, type: QueryType) => Promise<DecodedPacket>;
 
 function randomId(): number {
   const b = randomBytes(2);
@@ -39,19 +39,17 @@ function randomId(): number {
 }
 
 function buildQuery(id: number, name: string, type: QueryType): Buffer {
-  return dnsPacket.encode({
+  return encodeMessage({
     type: 'query',
     id,
-    flags: dnsPacket.RECURSION_DESIRED,
+    flags: FLAG.RD,
     questions: [{ type, name, class: 'IN' }],
-    additionals: [
-      { type: 'OPT', name: '.', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] },
-    ],
+    additionals: [ednsOpt()],
   });
 }
 
 /** Does `msg` answer our question? (id, QR, and the question echoed, name case-insensitively). */
-function matches(msg: dnsPacket.DecodedPacket, id: number, name: string, type: QueryType): boolean {
+function matches(msg: DecodedPacket, id: number, name: string, type: QueryType): boolean {
   const q = msg.questions?.[0];
   return (
     msg.type === 'response' &&
@@ -62,19 +60,11 @@ function matches(msg: dnsPacket.DecodedPacket, id: number, name: string, type: Q
   );
 }
 
-function decodeOrNull(buf: Buffer): dnsPacket.DecodedPacket | null {
-  try {
-    return dnsPacket.decode(buf);
-  } catch {
-    return null;
-  }
-}
-
 function udpOnce(server: DnsServerAddress, name: string, type: QueryType, timeoutMs: number) {
-  return new Promise<dnsPacket.DecodedPacket>((resolve, reject) => {
+  return new Promise<DecodedPacket>((resolve, reject) => {
     const id = randomId();
     const sock = dgram.createSocket(net.isIPv6(server.host) ? 'udp6' : 'udp4');
-    const done = (err: Error | null, msg?: dnsPacket.DecodedPacket) => {
+    const done = (err: Error | null, msg?: DecodedPacket) => {
       clearTimeout(timer);
       sock.close();
       if (err) reject(err);
@@ -84,7 +74,7 @@ function udpOnce(server: DnsServerAddress, name: string, type: QueryType, timeou
     sock.on('error', (err) => done(new DnsQueryError(`cannot query ${fmt(server)}: ${err.message}`, { cause: err })));
     sock.on('message', (buf, rinfo) => {
       if (rinfo.port !== server.port || !sameHost(rinfo.address, server.host)) return;
-      const msg = decodeOrNull(buf);
+      const msg = decodeMessage(buf);
       if (msg && matches(msg, id, name, type)) done(null, msg);
     });
     sock.send(buildQuery(id, name, type), server.port, server.host);
@@ -92,11 +82,11 @@ function udpOnce(server: DnsServerAddress, name: string, type: QueryType, timeou
 }
 
 function tcpOnce(server: DnsServerAddress, name: string, type: QueryType, timeoutMs: number) {
-  return new Promise<dnsPacket.DecodedPacket>((resolve, reject) => {
+  return new Promise<DecodedPacket>((resolve, reject) => {
     const id = randomId();
     const conn = net.connect({ host: server.host, port: server.port });
     let buf = Buffer.alloc(0);
-    const done = (err: Error | null, msg?: dnsPacket.DecodedPacket) => {
+    const done = (err: Error | null, msg?: DecodedPacket) => {
       clearTimeout(timer);
       conn.destroy();
       if (err) reject(err);
@@ -113,7 +103,7 @@ function tcpOnce(server: DnsServerAddress, name: string, type: QueryType, timeou
     conn.on('data', (data) => {
       buf = Buffer.concat([buf, data]);
       if (buf.length < 2 || buf.length < 2 + buf.readUInt16BE(0)) return;
-      const msg = decodeOrNull(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+      const msg = decodeMessage(buf.subarray(2, 2 + buf.readUInt16BE(0)));
       if (msg && matches(msg, id, name, type)) done(null, msg);
       else done(new DnsQueryError(`malformed answer from ${fmt(server)} over TCP`));
     });
@@ -134,7 +124,7 @@ export async function queryDns(
   name: string,
   type: QueryType,
   opts: QueryOptions = {},
-): Promise<dnsPacket.DecodedPacket> {
+): Promise<DecodedPacket> {
   const timeoutMs = opts.timeoutMs ?? 5000;
   const attempts = opts.attempts ?? 2;
   let lastErr: unknown;
@@ -152,9 +142,4 @@ export async function queryDns(
 /** A Resolver bound to one server. */
 export function resolverFor(server: DnsServerAddress, opts: QueryOptions = {}): Resolver {
   return (name, type) => queryDns(server, name, type, opts);
-}
-
-/** The rcode of a decoded message (dns-packet keeps it in the low four bits of `flags`). */
-export function rcodeOf(msg: dnsPacket.DecodedPacket): number {
-  return (msg.flags ?? 0) & 0xf;
 }

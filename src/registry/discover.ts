@@ -15,14 +15,13 @@
  *   off to on, so both sides of a NAT-to-NAT pair start sending together and punch their holes now,
  *   not at the next retry.
  */
-import type * as dnsPacket from 'dns-packet';
 import type { Backend } from '../conf/backend.js';
 import type { Key, WgAllowedIp, WgDevice, WgEndpoint, WgPeer } from '../conf/model.js';
 import { keyFromBase64, keysEqual, keyToBase64 } from '../conf/keys.js';
-import { DnsQueryError, rcodeOf, type Resolver } from './client.js';
+import { DnsQueryError, type Resolver } from './client.js';
 import { classifyName, instanceName, serviceName } from './zone.js';
 import { parseAddress, parsePrefix } from './ip.js';
-import { RCODE } from './records.js';
+import { RCODE, rcodeOf, type Answer } from './wire.js';
 
 export interface DiscoverOptions {
   backend: Backend;
@@ -58,7 +57,7 @@ export interface DiscoverResult {
 
 export const DEFAULT_FRESH_SECONDS = 135;
 
-function txtStrings(rr: dnsPacket.Answer): string[] {
+function txtStrings(rr: Answer): string[] {
   if (rr.type !== 'TXT') return [];
   const data = Array.isArray(rr.data) ? rr.data : [rr.data];
   return data.map((d) => (typeof d === 'string' ? d : Buffer.from(d).toString('utf8')));
@@ -67,7 +66,7 @@ function txtStrings(rr: dnsPacket.Answer): string[] {
 const sameName = (a: string, b: string) => a.toLowerCase().replace(/\.$/, '') === b.toLowerCase().replace(/\.$/, '');
 
 /** Reads an endpoint out of an A/AAAA record; null if the record is neither or malformed. */
-function endpointOf(rr: dnsPacket.Answer | undefined, port: number): WgEndpoint | null {
+function endpointOf(rr: Answer | undefined, port: number): WgEndpoint | null {
   if (!rr || (rr.type !== 'A' && rr.type !== 'AAAA') || typeof rr.data !== 'string') return null;
   const ip = parseAddress(rr.data);
   return ip ? { family: ip.family, host: rr.data, port } : null;

@@ -12,23 +12,14 @@
  *   a synthetic SOA (TTL 60) in Authority. Names outside the zone: REFUSED (not authoritative).
  * Pure: no I/O; the peers are fetched by the caller's `getPeers` only when a record needs them.
  */
-import type * as dns from 'dns-packet';
+import { RCODE, opcodeOf, replyFlags, type Answer, type DecodedPacket, type Packet } from './wire.js';
 import type { WgPeer } from '../conf/model.js';
 import { keyToBase64, keysEqual } from '../conf/keys.js';
 import { classifyName, instanceName } from './zone.js';
 import { formatPrefix } from './ip.js';
 
-/** DNS header rcodes we answer with (RFC 1035 §4.1.1). */
-export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
-/** dns-packet's flag bit for AA. Copied as a number so this module needs no runtime import. */
-const AA = 1 << 10;
-/** dns-packet keeps the opcode in bits 11-14 of `flags`. */
-const OPCODE_SHIFT = 11;
-/** RD is echoed back from the query (RFC 1035 §4.1.1). */
-const RD = 1 << 8;
-
 /** The SOA wgsd synthesises for negative answers (its values, so caches behave the same). */
-function soa(zone: string): dns.Answer {
+function soa(zone: string): Answer {
   return {
     type: 'SOA',
     name: zone,
@@ -47,7 +38,7 @@ function soa(zone: string): dns.Answer {
 }
 
 /** The A or AAAA record of a peer's endpoint, or null if it has none. */
-export function hostRecord(name: string, peer: WgPeer): dns.Answer | null {
+export function hostRecord(name: string, peer: WgPeer): Answer | null {
   const ep = peer.endpoint;
   if (!ep) return null;
   const host = ep.host.replace(/%.*$/, '');
@@ -55,7 +46,7 @@ export function hostRecord(name: string, peer: WgPeer): dns.Answer | null {
 }
 
 /** The TXT record of a peer: txtvers, base64 public key, comma-separated allowed IPs. */
-export function txtRecord(name: string, peer: WgPeer): dns.Answer {
+export function txtRecord(name: string, peer: WgPeer): Answer {
   const allowed = peer.allowedIps.map(formatPrefix).join(',');
   return {
     type: 'TXT',
@@ -66,12 +57,11 @@ export function txtRecord(name: string, peer: WgPeer): dns.Answer {
   };
 }
 
-function reply(query: dns.DecodedPacket, rcode: number, authoritative: boolean): dns.Packet {
-  const opcode = ((query.flags ?? 0) >> OPCODE_SHIFT) & 0xf;
+function reply(query: DecodedPacket, rcode: number, authoritative: boolean): Packet {
   return {
     type: 'response',
     id: query.id ?? 0,
-    flags: (opcode << OPCODE_SHIFT) | ((query.flags ?? 0) & RD) | (authoritative ? AA : 0) | rcode,
+    flags: replyFlags(query, rcode, authoritative),
     questions: query.questions ?? [],
     answers: [],
     authorities: [],
@@ -85,13 +75,12 @@ function reply(query: dns.DecodedPacket, rcode: number, authoritative: boolean):
  * null for packets that deserve no answer at all (responses, which could be reflected back at us).
  */
 export async function respond(
-  query: dns.DecodedPacket,
+  query: DecodedPacket,
   zone: string,
   getPeers: () => Promise<WgPeer[]>,
-): Promise<dns.Packet | null> {
+): Promise<Packet | null> {
   if (query.type === 'response') return null;
-  const opcode = ((query.flags ?? 0) >> OPCODE_SHIFT) & 0xf;
-  if (opcode !== 0) return reply(query, RCODE.NOTIMP, false);
+  if (opcodeOf(query) !== 0) return reply(query, RCODE.NOTIMP, false);
   const q = query.questions?.length === 1 ? query.questions[0] : undefined;
   if (!q) return reply(query, RCODE.FORMERR, false);
   const what = classifyName(q.name, zone);

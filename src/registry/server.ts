@@ -6,9 +6,9 @@
  */
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
-import * as dnsPacket from 'dns-packet';
 import type { WgPeer } from '../conf/model.js';
-import { RCODE, respond } from './records.js';
+import { respond } from './records.js';
+import { EDNS_SIZE, FLAG, RCODE, decodeMessage, ednsOpt, ednsSizeOf, encodeMessage, replyFlags, type Packet } from './wire.js';
 
 export interface ListenAddress {
   host: string;
@@ -32,8 +32,6 @@ export interface RegistryServer {
   close(): Promise<void>;
 }
 
-/** Largest EDNS buffer we honour, and what we advertise (the DNS Flag Day 2020 value). */
-const EDNS_MAX = 1232;
 const TCP_IDLE_MS = 10_000;
 const TCP_MAX_CONNECTIONS = 64;
 
@@ -56,11 +54,6 @@ export function sharedFetch<T>(fetch: () => Promise<T>, cacheMs: number): () => 
   };
 }
 
-function ednsSize(query: dnsPacket.DecodedPacket): number | null {
-  const opt = query.additionals?.find((a) => a.type === 'OPT');
-  return opt && 'udpPayloadSize' in opt ? opt.udpPayloadSize : null;
-}
-
 /** Encodes the answer to one query, or null if there is none to send. */
 async function answer(
   msg: Buffer,
@@ -69,13 +62,9 @@ async function answer(
   transport: 'udp' | 'tcp',
   onDeviceError: (err: unknown) => void,
 ): Promise<Buffer | null> {
-  let query: dnsPacket.DecodedPacket;
-  try {
-    query = dnsPacket.decode(msg);
-  } catch {
-    return null;
-  }
-  let response: dnsPacket.Packet | null;
+  const query = decodeMessage(msg);
+  if (!query) return null;
+  let response: Packet | null;
   try {
     response = await respond(query, zone, getPeers);
   } catch (err) {
@@ -83,25 +72,20 @@ async function answer(
     response = {
       type: 'response',
       id: query.id ?? 0,
-      flags: RCODE.SERVFAIL,
+      flags: replyFlags(query, RCODE.SERVFAIL, false),
       questions: query.questions ?? [],
     };
   }
   if (!response) return null;
-  const edns = ednsSize(query);
-  if (edns !== null) {
-    response.additionals = [
-      ...(response.additionals ?? []),
-      { type: 'OPT', name: '.', udpPayloadSize: EDNS_MAX, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] },
-    ];
-  }
-  const out = dnsPacket.encode(response);
-  const limit = transport === 'tcp' ? 65535 : Math.min(Math.max(512, edns ?? 512), EDNS_MAX);
+  const edns = ednsSizeOf(query);
+  if (edns !== null) response.additionals = [...(response.additionals ?? []), ednsOpt()];
+  const out = encodeMessage(response);
+  const limit = transport === 'tcp' ? 65535 : Math.min(Math.max(512, edns ?? 512), EDNS_SIZE);
   if (out.length <= limit) return out;
   // Too big for this transport: header and question only, TC set (RFC 2181 §9).
-  return dnsPacket.encode({
+  return encodeMessage({
     ...response,
-    flags: (response.flags ?? 0) | dnsPacket.TRUNCATED_RESPONSE,
+    flags: (response.flags ?? 0) | FLAG.TC,
     answers: [],
     authorities: [],
     additionals: [],

@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { makeRegistryCommand, parseHostPort } from '../../src/cli/registry.js';
 import { keyFromBase64 } from '../../src/conf/keys.js';
 import { parsePrefix } from '../../src/registry/ip.js';
-import { queryDns, rcodeOf } from '../../src/registry/client.js';
+import { queryDns } from '../../src/registry/client.js';
+import { rcodeOf } from '../../src/registry/wire.js';
 import { MemoryBackend } from './memory-backend.js';
 
 const ALICE = keyFromBase64('xScVkH3fUGUv4RrJFfmcqm8rs3SEHr41km6+yffAHw4=')!;

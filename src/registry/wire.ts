@@ -1,0 +1,60 @@
+/**
+ * DNS messages on the wire: the one importer of dns-packet (style.md: each third-party library
+ * is imported by one file). Decoding hostile input returns null instead of throwing. Header bits
+ * that dns-packet keeps inside `flags` (opcode, rcode) are read and written here.
+ */
+import * as dnsPacket from 'dns-packet';
+
+export type { Answer, DecodedPacket, Packet } from 'dns-packet';
+
+/** Header flag bits (RFC 1035 §4.1.1), as dns-packet places them in `flags`. */
+export const FLAG = {
+  AA: dnsPacket.AUTHORITATIVE_ANSWER,
+  TC: dnsPacket.TRUNCATED_RESPONSE,
+  RD: dnsPacket.RECURSION_DESIRED,
+} as const;
+
+/** Response codes (RFC 1035 §4.1.1). */
+export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
+
+/** The EDNS buffer size we offer and honour at most (the DNS Flag Day 2020 value). */
+export const EDNS_SIZE = 1232;
+
+export function encodeMessage(msg: dnsPacket.Packet): Buffer {
+  return dnsPacket.encode(msg);
+}
+
+/** Decodes a message, or returns null if it is not one. */
+export function decodeMessage(buf: Buffer): dnsPacket.DecodedPacket | null {
+  try {
+    return dnsPacket.decode(buf);
+  } catch {
+    return null;
+  }
+}
+
+/** The rcode of a message (the low four bits of `flags`). */
+export function rcodeOf(msg: dnsPacket.Packet): number {
+  return (msg.flags ?? 0) & 0xf;
+}
+
+/** The opcode of a message (bits 11-14 of `flags`). */
+export function opcodeOf(msg: dnsPacket.Packet): number {
+  return ((msg.flags ?? 0) >> 11) & 0xf;
+}
+
+/** The header flags of an answer to `query`: same opcode, RD echoed, QR set by the encoder. */
+export function replyFlags(query: dnsPacket.Packet, rcode: number, authoritative: boolean): number {
+  return (opcodeOf(query) << 11) | ((query.flags ?? 0) & FLAG.RD) | (authoritative ? FLAG.AA : 0) | rcode;
+}
+
+/** An EDNS(0) OPT pseudo-record advertising our buffer size (RFC 6891 §6.1). */
+export function ednsOpt(): dnsPacket.Answer {
+  return { type: 'OPT', name: '.', udpPayloadSize: EDNS_SIZE, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] };
+}
+
+/** The buffer size a query's OPT record announces, or null if it has none. */
+export function ednsSizeOf(query: dnsPacket.Packet): number | null {
+  const opt = query.additionals?.find((a) => a.type === 'OPT');
+  return opt && 'udpPayloadSize' in opt ? opt.udpPayloadSize : null;
+}
