@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
+import { networkInterfaces } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as dnsPacket from 'dns-packet';
 import { startRegistryServer, sharedFetch, type RegistryServer } from '../../src/registry/server.js';
@@ -131,6 +132,13 @@ describe('registry server over loopback', () => {
     expect(logged).toEqual(['registry: cannot read the device: No such device']);
     ok = true;
     expect(rcodeOf(await queryDns(addr, SVC, 'PTR'))).toBe(0);
+  });
+
+  const hasV6Loopback = Object.values(networkInterfaces()).flat().some((a) => a?.address === '::1');
+  it.skipIf(!hasV6Loopback)('serves over IPv6 too', async () => {
+    server = await startRegistryServer({ listen: [{ host: '::1', port: 0 }], zone: ZONE, getPeers: async () => peers, cacheMs: 0 });
+    const r = await queryDns(server.addresses[0]!, ALICE_I, 'SRV');
+    expect(r.answers!.map(rr).map((a) => a.type)).toEqual(['SRV']);
   });
 
   it('truncates a large UDP answer and the client completes it over TCP', async () => {
