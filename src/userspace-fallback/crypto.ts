@@ -8,7 +8,9 @@
  *   shared secret (28 µs private import + 10 µs public import + 34 µs derivation) against
  *   ~860 µs for noble's constant-time BigInt ladder, so OpenSSL it is (DER import is far slower). OpenSSL refuses an all-zero shared secret
  *   (low-order point) with an error; we turn that into `null`, as the kernel does.
- * - ChaCha20-Poly1305 (every data packet): node:crypto (OpenSSL, vectorised assembly).
+ * - ChaCha20-Poly1305 on the data path: the system's OpenSSL through koffi when it loads (4× less
+ *   CPU per packet than node:crypto's per-call objects, see "Data-path AEAD" below), else
+ *   node:crypto; handshakes use node:crypto.
  * - BLAKE2s-256 and HMAC-BLAKE2s: node:crypto's `blake2s256` (block size 64, as WireGuard's HMAC).
  * - Keyed BLAKE2s with a 16-byte digest (mac1, mac2, cookies): noble, because OpenSSL's digest has
  *   no key or output-length parameters (the digest length lives in the parameter block, so it is
@@ -29,6 +31,7 @@ import {
   randomFillSync,
   type KeyObject,
 } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { blake2s } from '@noble/hashes/blake2.js';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import type { Key } from '../conf/model.js';
@@ -250,11 +253,128 @@ export function aeadOpenInto(
 
 const ZERO_PAD = new Uint8Array(16);
 
+// ---------------------------------------------------------------------------------------------
+// Data-path AEAD. Two back ends with the same results:
+// - "openssl-ffi": the system's libcrypto.so.3 called through koffi with ONE reused
+//   EVP_CIPHER_CTX, encrypting in place into the datagram buffer. Measured here (CPU time per
+//   1420-byte packet): seal 1.26 µs, open 1.23 µs (+0.3 µs for the plaintext buffer), against
+//   ~5 µs per seal through node:crypto, whose createCipheriv builds a cipher object, copies the
+//   output into fresh Buffers and leaves them to the GC. The same OpenSSL code does the math
+//   either way; the difference is per-call overhead. koffi is loaded lazily (the CLI never pays for
+//   it) and the back end checks itself against node:crypto before it is used.
+// - "node:crypto": the fallback when libcrypto.so.3 or koffi cannot be loaded.
+// Key material: the shared OpenSSL context holds the last key it was given until the next packet
+// re-keys it or `wipeDataContext` is called.
+// ---------------------------------------------------------------------------------------------
+
+interface OpenSslAead {
+  ctx: unknown;
+  init: (ctx: unknown, cipher: unknown, eng: null, key: Uint8Array | null, iv: Uint8Array | null, enc: number) => number;
+  update: (ctx: unknown, out: Uint8Array, outl: Int32Array, inp: Uint8Array, inl: number) => number;
+  final: (ctx: unknown, out: Uint8Array, outl: Int32Array) => number;
+  ctrl: (ctx: unknown, type: number, arg: number, ptr: Uint8Array) => number;
+  outl: Int32Array;
+}
+
+const EVP_CTRL_AEAD_GET_TAG = 0x10;
+const EVP_CTRL_AEAD_SET_TAG = 0x11;
+
+export type DataCryptoBackend = 'openssl-ffi' | 'node:crypto';
+let ossl: OpenSslAead | null | undefined; // undefined = not tried yet
+let forced: DataCryptoBackend | null = null;
+
+function loadOpenSsl(): OpenSslAead | null {
+  try {
+    const require = createRequire(import.meta.url);
+    const koffi = require('koffi') as {
+      load(name: string): { func(sig: string): (...args: unknown[]) => unknown };
+    };
+    const lib = koffi.load('libcrypto.so.3');
+    const newCtx = lib.func('void *EVP_CIPHER_CTX_new()') as () => unknown;
+    const cipher = (lib.func('const void *EVP_chacha20_poly1305()') as () => unknown)();
+    const a: OpenSslAead = {
+      ctx: newCtx(),
+      init: lib.func('int EVP_CipherInit_ex(void *ctx, const void *cipher, void *eng, const uint8_t *key, const uint8_t *iv, int enc)') as OpenSslAead['init'],
+      update: lib.func('int EVP_CipherUpdate(void *ctx, uint8_t *out, int *outl, const uint8_t *in, int inl)') as OpenSslAead['update'],
+      final: lib.func('int EVP_CipherFinal_ex(void *ctx, uint8_t *out, int *outl)') as OpenSslAead['final'],
+      ctrl: lib.func('int EVP_CIPHER_CTX_ctrl(void *ctx, int type, int arg, uint8_t *ptr)') as OpenSslAead['ctrl'],
+      outl: new Int32Array(1),
+    };
+    if (!a.ctx || !cipher || a.init(a.ctx, cipher, null, null, null, 1) !== 1) return null;
+    return selfTest(a) ? a : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Checks the FFI back end against node:crypto on random input, at an odd offset, both ways. */
+function selfTest(a: OpenSslAead): boolean {
+  const key = randomBytes(32);
+  const nonce = randomBytes(12);
+  const pt = randomBytes(101);
+  const ref = new Uint8Array(pt.length + 11 + AEAD_TAG_LEN);
+  const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: AEAD_TAG_LEN });
+  ref.set(c.update(pt), 0);
+  ref.set(c.update(ZERO_PAD.subarray(0, 11)), pt.length);
+  c.final();
+  ref.set(c.getAuthTag(), pt.length + 11);
+  const out = new Uint8Array(ref.length + 3);
+  const n = sealFfi(a, key, nonce, pt, 11, out, 3);
+  if (n !== ref.length || !equalBytes(out.subarray(3), ref)) return false;
+  const back = openFfi(a, key, nonce, ref);
+  if (back === null || !equalBytes(back.subarray(0, pt.length), pt)) return false;
+  ref[5]! ^= 1;
+  return openFfi(a, key, nonce, ref) === null;
+}
+
+function sealFfi(a: OpenSslAead, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, padLen: number, out: Uint8Array, outOff: number): number {
+  const len = plaintext.length + padLen;
+  const body = out.subarray(outOff, outOff + len);
+  body.set(plaintext);
+  if (padLen) body.fill(0, plaintext.length);
+  a.init(a.ctx, null, null, key, nonce, 1);
+  if (len) a.update(a.ctx, body, a.outl, body, len); // in place
+  const tag = out.subarray(outOff + len, outOff + len + AEAD_TAG_LEN);
+  a.final(a.ctx, tag, a.outl); // writes nothing for a stream cipher
+  a.ctrl(a.ctx, EVP_CTRL_AEAD_GET_TAG, AEAD_TAG_LEN, tag);
+  return len + AEAD_TAG_LEN;
+}
+
+function openFfi(a: OpenSslAead, key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array): Uint8Array | null {
+  const ctLen = sealed.length - AEAD_TAG_LEN;
+  const out = ctLen ? Buffer.allocUnsafe(ctLen) : EMPTY;
+  a.init(a.ctx, null, null, key, nonce, 0);
+  // OpenSSL reads the expected tag from this buffer, it does not write it.
+  a.ctrl(a.ctx, EVP_CTRL_AEAD_SET_TAG, AEAD_TAG_LEN, sealed.subarray(ctLen));
+  if (ctLen) a.update(a.ctx, out, a.outl, sealed.subarray(0, ctLen), ctLen);
+  return a.final(a.ctx, out, a.outl) === 1 ? out : null;
+}
+
+function dataBackend(): OpenSslAead | null {
+  if (forced === 'node:crypto') return null;
+  if (ossl === undefined) ossl = loadOpenSsl();
+  return ossl;
+}
+
+/** Which data-path AEAD is in use (loads the FFI back end on first call). */
+export function dataCryptoBackend(): DataCryptoBackend {
+  return dataBackend() === null ? 'node:crypto' : 'openssl-ffi';
+}
+
+/** Forces a back end (tests, or an operator's override); null returns to automatic choice. */
+export function setDataCryptoBackend(b: DataCryptoBackend | null): void {
+  forced = b;
+}
+
+/** Re-keys the shared OpenSSL context with zeros so it no longer holds a session key. */
+export function wipeDataContext(): void {
+  if (ossl) ossl.init(ossl.ctx, null, null, new Uint8Array(32), new Uint8Array(12), 1);
+}
+
 /**
  * Data-path seal (protocol.md §1.8): encrypts `plaintext` followed by `padLen` (< 16) zero bytes
- * with no AAD, writing ciphertext || tag at `out[outOff..]`; returns the bytes written. The key is
- * passed raw (a Uint8Array that can be wiped) rather than as a KeyObject: measured, a KeyObject
- * saves ~5 % per packet but cannot be zeroed.
+ * with no AAD, writing ciphertext || tag at `out[outOff..]`; returns the bytes written. Keys are
+ * raw Uint8Arrays (which can be wiped) rather than KeyObjects.
  */
 export function sealPadded(
   key: Uint8Array,
@@ -264,6 +384,8 @@ export function sealPadded(
   out: Uint8Array,
   outOff: number,
 ): number {
+  const a = dataBackend();
+  if (a !== null) return sealFfi(a, key, nonce, plaintext, padLen, out, outOff);
   const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: AEAD_TAG_LEN });
   let n = 0;
   if (plaintext.length) {
@@ -282,12 +404,14 @@ export function sealPadded(
 }
 
 /**
- * Data-path open (no AAD): returns the plaintext as the buffer node:crypto produced (no extra copy;
- * the caller owns it), or null if `sealed` (ciphertext || tag) does not authenticate. An empty
- * plaintext (keepalive) comes back as a zero-length buffer.
+ * Data-path open (no AAD): returns the plaintext in a buffer the caller owns, or null if `sealed`
+ * (ciphertext || tag) does not authenticate. An empty plaintext (keepalive) is a zero-length array.
+ * Never throws for a bad packet.
  */
 export function openData(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array): Uint8Array | null {
   if (sealed.length < AEAD_TAG_LEN) return null;
+  const a = dataBackend();
+  if (a !== null) return openFfi(a, key, nonce, sealed);
   const ctLen = sealed.length - AEAD_TAG_LEN;
   try {
     const d = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: AEAD_TAG_LEN });

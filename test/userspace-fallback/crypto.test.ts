@@ -4,6 +4,7 @@ import {
   aeadOpen, aeadOpenInto, aeadSeal, aeadSealInto, generatePrivateKey, hash, kdf1, kdf2, kdf3, mac,
   publicKeyFromPrivate, randomBytes, tai64n, x25519, xaeadOpen, xaeadSeal,
 } from '../../src/userspace-fallback/crypto.js';
+import { dataCryptoBackend, openData, sealPadded, setDataCryptoBackend, writeNonce } from '../../src/userspace-fallback/crypto.js';
 import { blake2s } from '@noble/hashes/blake2.js';
 import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
 
@@ -83,6 +84,38 @@ describe('crypto behaviour', () => {
     expect(toHex(tai64n(1700000000n, 0))).toBe('400000006553f10a00000000');
     expect(toHex(tai64n(1n, 999_999_999))).toBe('400000000000000b3b000000');
     expect(Buffer.compare(tai64n(5n, 0), tai64n(5n, 20_000_000))).toBe(-1);
+  });
+});
+
+describe('data-path AEAD back ends agree', () => {
+  it('openssl-ffi (when available) and node:crypto: same bytes for every length and pad, same rejections', () => {
+    const auto = dataCryptoBackend();
+    console.log(`data-path AEAD back end here: ${auto}`);
+    const key = randomBytes(32), nonce = new Uint8Array(12);
+    for (const len of [0, 1, 15, 16, 17, 100, 1420, 1500, 9000]) {
+      const pt = randomBytes(len);
+      const pad = len % 16 ? 16 - (len % 16) : 0;
+      writeNonce(nonce, len * 1_000_003 + 2 ** 40);
+      const outs = (['node:crypto', null] as const).map((b) => {
+        setDataCryptoBackend(b);
+        const out = new Uint8Array(len + pad + 16 + 7).fill(0xaa);
+        expect(sealPadded(key, nonce, pt, pad, out, 7)).toBe(len + pad + 16);
+        return out;
+      });
+      expect(toHex(outs[1]!)).toBe(toHex(outs[0]!));
+      for (const b of ['node:crypto', null] as const) {
+        setDataCryptoBackend(b);
+        const sealed = outs[0]!.subarray(7);
+        const back = openData(key, nonce, sealed)!;
+        expect(toHex(back.subarray(0, len))).toBe(toHex(pt));
+        expect(back.length).toBe(len + pad);
+        const bad = sealed.slice();
+        bad[bad.length - 1 - (len % 5)]! ^= 0x40;
+        expect(openData(key, nonce, bad)).toBeNull();
+        expect(openData(key, nonce, sealed.subarray(0, 15))).toBeNull();
+      }
+    }
+    setDataCryptoBackend(null);
   });
 });
 

@@ -5,10 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { dataCryptoBackend } from '../../src/userspace-fallback/crypto.js';
 
 function have(cmd: string): boolean {
   try {
@@ -22,17 +22,22 @@ const canRun = process.getuid?.() === 0 && have('wireguard-go') && have('wg') &&
 
 describe.skipIf(!canRun)('interop with wireguard-go (netns)', () => {
   it('handshakes either way, pings over IPv4 and IPv6 inside, with a preshared key; counters agree', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'wgp-interop-'));
+    // The bundle lives under node_modules/.cache so that koffi (external) resolves from it.
+    const cache = new URL('../../node_modules/.cache/', import.meta.url).pathname;
+    mkdirSync(cache, { recursive: true });
+    const dir = mkdtempSync(join(cache, 'wgp-interop-'));
     const ns = `wgp-interop-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
     try {
       await build({
         entryPoints: [new URL('./interop/against-wireguard-go.ts', import.meta.url).pathname],
         bundle: true, platform: 'node', format: 'esm', outfile: join(dir, 'run.mjs'), logLevel: 'error',
-        banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+        external: ['koffi'],
+        banner: { js: "import { createRequire as __h2CreateRequire } from 'node:module'; const require = __h2CreateRequire(import.meta.url);" },
       });
       execFileSync('ip', ['netns', 'add', ns]);
       const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, join(dir, 'run.mjs'), dir], { encoding: 'utf8', timeout: 60_000 });
       const r = JSON.parse(out.trim().split('\n').at(-1)!);
+      expect(r.backend).toBe(dataCryptoBackend());
       expect(r.responder).toBe(true);
       expect(r.endpointLearned).toBe(true);
       expect(r.initiatorV4).toBe(3);

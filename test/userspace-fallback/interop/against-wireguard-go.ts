@@ -10,7 +10,7 @@ import dgram from 'node:dgram';
 import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Device } from '../../../src/userspace-fallback/device.js';
-import { generatePresharedKey, generatePrivateKey, publicKeyFromPrivate } from '../../../src/userspace-fallback/crypto.js';
+import { dataCryptoBackend, generatePresharedKey, generatePrivateKey, publicKeyFromPrivate } from '../../../src/userspace-fallback/crypto.js';
 import { keyToBase64 } from '../../../src/conf/keys.js';
 import type { WgEndpoint } from '../../../src/conf/model.js';
 import type { Bind } from '../../../src/userspace-fallback/bind.js';
@@ -83,7 +83,7 @@ await dev.ipcSet({
     { family: 6, addr: Uint8Array.from(Buffer.from('fd090000000000000000000000000000', 'hex')), cidr: 64 }] }],
 });
 await dev.up();
-const result: Record<string, unknown> = {};
+const result: Record<string, unknown> = { backend: dataCryptoBackend() };
 
 // 1. wireguard-go initiates: the kernel behind it pings 10.9.0.2, our fake host answers.
 const answer = setInterval(() => {
