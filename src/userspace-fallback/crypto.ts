@@ -35,6 +35,7 @@ import { createRequire } from 'node:module';
 import { blake2s } from '@noble/hashes/blake2.js';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import type { Key } from '../conf/model.js';
+import { allocPacket, view } from './queue-slab.js';
 
 export const KEY_LEN = 32;
 export const HASH_LEN = 32;
@@ -329,12 +330,12 @@ function selfTest(a: OpenSslAead): boolean {
 
 function sealFfi(a: OpenSslAead, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, padLen: number, out: Uint8Array, outOff: number): number {
   const len = plaintext.length + padLen;
-  const body = out.subarray(outOff, outOff + len);
+  const body = view(out, outOff, len);
   body.set(plaintext);
   if (padLen) body.fill(0, plaintext.length);
   a.init(a.ctx, null, null, key, nonce, 1);
   if (len) a.update(a.ctx, body, a.outl, body, len); // in place
-  const tag = out.subarray(outOff + len, outOff + len + AEAD_TAG_LEN);
+  const tag = view(out, outOff + len, AEAD_TAG_LEN);
   a.final(a.ctx, tag, a.outl); // writes nothing for a stream cipher
   a.ctrl(a.ctx, EVP_CTRL_AEAD_GET_TAG, AEAD_TAG_LEN, tag);
   return len + AEAD_TAG_LEN;
@@ -342,11 +343,11 @@ function sealFfi(a: OpenSslAead, key: Uint8Array, nonce: Uint8Array, plaintext: 
 
 function openFfi(a: OpenSslAead, key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array): Uint8Array | null {
   const ctLen = sealed.length - AEAD_TAG_LEN;
-  const out = ctLen ? Buffer.allocUnsafe(ctLen) : EMPTY;
+  const out = ctLen ? allocPacket(ctLen) : EMPTY;
   a.init(a.ctx, null, null, key, nonce, 0);
   // OpenSSL reads the expected tag from this buffer, it does not write it.
-  a.ctrl(a.ctx, EVP_CTRL_AEAD_SET_TAG, AEAD_TAG_LEN, sealed.subarray(ctLen));
-  if (ctLen) a.update(a.ctx, out, a.outl, sealed.subarray(0, ctLen), ctLen);
+  a.ctrl(a.ctx, EVP_CTRL_AEAD_SET_TAG, AEAD_TAG_LEN, view(sealed, ctLen, AEAD_TAG_LEN));
+  if (ctLen) a.update(a.ctx, out, a.outl, sealed, ctLen); // reads only the first ctLen bytes
   return a.final(a.ctx, out, a.outl) === 1 ? out : null;
 }
 

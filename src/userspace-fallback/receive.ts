@@ -12,6 +12,7 @@
  */
 import type { WgEndpoint } from '../conf/model.js';
 import { openData, writeNonce } from './crypto.js';
+import { view } from './queue-slab.js';
 import { consumeInitiation, consumeResponse, beginSession } from './noise.js';
 import { MacState, type CookieChecker } from './cookie.js';
 import {
@@ -75,7 +76,7 @@ function receiveData(dev: DeviceCore, packet: Uint8Array, from: WgEndpoint): voi
     return;
   }
   writeNonce(kp.receiveNonce, counter);
-  const plain = openData(kp.receiveKey, kp.receiveNonce, packet.subarray(DATA_OFF_CONTENT));
+  const plain = openData(kp.receiveKey, kp.receiveNonce, view(packet, DATA_OFF_CONTENT, packet.length - DATA_OFF_CONTENT));
   if (plain === null) {
     dev.stats.rxInvalid++;
     return;
@@ -128,7 +129,7 @@ function receiveData(dev: DeviceCore, packet: Uint8Array, from: WgEndpoint): voi
     dev.stats.rxBadSource++;
     return;
   }
-  dev.tun.write([len === plain.length ? plain : plain.subarray(0, len)]);
+  dev.tun.write([len === plain.length ? plain : view(plain, 0, len)]);
 }
 
 function receiveHandshake(dev: DeviceCore, gate: HandshakeGate, type: number, packet: Uint8Array, from: WgEndpoint): void {

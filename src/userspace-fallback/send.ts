@@ -9,6 +9,7 @@
  * datagram and what node:crypto returns; nonces live in one buffer per keypair.
  */
 import { sealPadded, tai64n, writeNonce } from './crypto.js';
+import { allocPacket } from './queue-slab.js';
 import {
   createInitiation,
   createResponse,
@@ -38,7 +39,7 @@ const EMPTY = new Uint8Array(0);
 /** Builds one data message for `plaintext` under `kp` with `counter` (protocol.md §1.8). */
 export function encryptData(kp: Keypair, counter: number, plaintext: Uint8Array, mtu: number): Uint8Array {
   const padded = paddedLength(plaintext.length, mtu);
-  const out = Buffer.allocUnsafe(MESSAGE_DATA_OVERHEAD + padded);
+  const out = allocPacket(MESSAGE_DATA_OVERHEAD + padded);
   writeU32(out, 0, MESSAGE_DATA);
   writeU32(out, 4, kp.remoteIndex);
   writeCounter(out, 8, counter);

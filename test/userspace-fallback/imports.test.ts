@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 
 const dir = new URL('../../src/userspace-fallback/', import.meta.url);
-const core = ['crypto', 'messages', 'noise', 'cookie', 'replay', 'ratelimiter', 'allowedips', 'indextable', 'timers', 'peer', 'send', 'receive', 'device', 'clock', 'bind', 'tun'];
+const core = ['crypto', 'messages', 'noise', 'cookie', 'replay', 'ratelimiter', 'allowedips', 'indextable', 'timers', 'peer', 'send', 'receive', 'device', 'queue-slab', 'clock', 'bind', 'tun'];
 
 function code(name: string): string {
   // Strip comments so prose may mention what the code must not use.
