@@ -3,9 +3,9 @@
  * `wgr-<id>-<role>`, veth links, WireGuard devices of a chosen implementation configured by the
  * real `wg`, and child processes, all torn down by `close()`, even after a failure.
  *
- * The data plane is a parameter (`Impl`): wireguard-go today; wgts-userspace (our daemon, same
- * command line as wireguard-go) and the kernel module (`ip link add ... type wireguard`) when they
- * are available. Pick with WGR_IMPLS=wireguard-go,wgts-userspace,kernel.
+ * The data plane is a parameter (`Impl`): wireguard-go, wgts-userspace (our daemon, same command
+ * line as wireguard-go), both by default, and the kernel module (`ip link add ... type wireguard`)
+ * where it exists (the VM). Pick with WGR_IMPLS=wireguard-go,wgts-userspace,kernel.
  * The wgts CLI under test is `bin/wgts` (built by `npm test`), or WGR_CLI=<path to a .mjs>.
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -20,9 +20,9 @@ const ROOT = resolve(import.meta.dirname, '../../..');
 
 export type Impl = 'wireguard-go' | 'wgts-userspace' | 'kernel';
 
-/** Implementations to run the suites on (WGR_IMPLS, comma-separated; wireguard-go by default). */
+/** Implementations to run the suites on (WGR_IMPLS, comma-separated; both userspace ones by default). */
 export function implsUnderTest(): Impl[] {
-  return (process.env.WGR_IMPLS ?? 'wireguard-go').split(',').filter(Boolean) as Impl[];
+  return (process.env.WGR_IMPLS ?? 'wireguard-go,wgts-userspace').split(',').filter(Boolean) as Impl[];
 }
 
 /** Can this machine run the lab at all? (root, `ip netns`, and the chosen implementation.) */
