@@ -123,6 +123,18 @@ describe('two devices over fakes', () => {
     expect(net.log.filter((d) => typeOf(d) === MESSAGE_INITIATION).map((d) => d.from.host)).toEqual(['192.0.2.2']);
   });
 
+  it('simultaneous initiations from both sides still converge and deliver', async () => {
+    const { net, a, b, clock } = await pair({ endpointOnB: true });
+    const pa = icmpEcho('10.0.0.1', '10.0.0.2'), pb = icmpEcho('10.0.0.2', '10.0.0.1');
+    a.tun.inject(pa);
+    b.tun.inject(pb);
+    net.pump();
+    run(clock, net, 12_000);
+    expect(b.tun.take()).toEqual([pa]);
+    expect(a.tun.take()).toEqual([pb]);
+    ping(net, a, b, '10.0.0.1', '10.0.0.2', 9);
+  });
+
   it('packets staged before the handshake are delivered in order after it', async () => {
     const { net, a, b } = await pair();
     const pkts = [1, 2, 3, 4, 5].map((seq) => icmpEcho('10.0.0.1', '10.0.0.2', { seq }));
