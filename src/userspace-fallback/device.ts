@@ -19,7 +19,7 @@ import { AllowedIps } from './allowedips.js';
 import type { Bind } from './bind.js';
 import type { Clock } from './clock.js';
 import { CookieChecker } from './cookie.js';
-import { publicKeyFromPrivate, randomBytes } from './crypto.js';
+import { publicKeyFromPrivate, randomBytes, wipeDataContext } from './crypto.js';
 import { IndexTable } from './indextable.js';
 import { MAX_PEERS, UNDER_LOAD_AFTER_TIME } from './messages.js';
 import type { StaticIdentity } from './noise.js';
@@ -149,6 +149,7 @@ export class Device implements DeviceCore, HandshakeGate {
       this.cookieChecker.clear();
       this.identity.privateKey?.fill(0);
       this.identity.privateKey = null;
+      wipeDataContext();
       await this.bind.close();
       await this.tun.close();
     });

@@ -203,6 +203,13 @@ function mixPsk(c: Uint8Array, h: Uint8Array, psk: Uint8Array): Uint8Array {
   return k;
 }
 
+/**
+ * The mixing steps, exported only so the published cacophony Noise_IKpsk2 vector (which has its own
+ * prologue and payloads, so not WireGuard's framing) can be replayed through the same code.
+ * @internal
+ */
+export const noiseSteps = { mixHash, mixKey, mixDh, mixDhChainOnly, mixPsk };
+
 /** Options for deterministic tests (vectors); production code passes nothing. */
 export interface NoiseTestHooks {
   ephemeralPrivate?: Uint8Array;

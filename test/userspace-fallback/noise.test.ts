@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import {
+  noiseSteps,
   beginSession, consumeInitiation, consumeResponse, createInitiation, createResponse, Handshake,
   HandshakeState, Keypair, Keypairs, type StaticIdentity,
 } from '../../src/userspace-fallback/noise.js';
 import { CookieChecker, CookieGenerator, cookieKey, mac1Key, MacState } from '../../src/userspace-fallback/cookie.js';
-import { aeadSealInto, generatePrivateKey, publicKeyFromPrivate, tai64n, writeNonce } from '../../src/userspace-fallback/crypto.js';
+import { aeadSeal, aeadSealInto, generatePrivateKey, hash, kdf2, publicKeyFromPrivate, tai64n, writeNonce } from '../../src/userspace-fallback/crypto.js';
 import { INIT_OFF_MAC1, RESP_OFF_MAC1 } from '../../src/userspace-fallback/messages.js';
 import { ManualClock } from '../fakes/clock.js';
 
@@ -64,6 +65,47 @@ describe('Noise_IKpsk2 WireGuard-framed vector (protocol.md §2 item 4)', () => 
     writeNonce(kpI.sendNonce, 0);
     aeadSealInto(kpI.sendKey, kpI.sendNonce, new Uint8Array(0), new Uint8Array(0), ka, 16);
     expect(toHex(ka)).toBe(v.first_keepalive);
+  });
+});
+
+describe('published cacophony Noise_IKpsk2 vector (protocol.md §2 item 3)', () => {
+  it('the mixing steps reproduce both messages, the handshake hash and transport ciphertexts', () => {
+    const c = JSON.parse(readFileSync(new URL('../vectors/noise-cacophony.json', import.meta.url), 'utf8'));
+    const { mixHash, mixKey, mixDh, mixDhChainOnly, mixPsk } = noiseSteps;
+    const iS = hex(c.init_static), iE = hex(c.init_ephemeral), rE = hex(c.resp_ephemeral);
+    const rSpub = publicKeyFromPrivate(hex(c.resp_static));
+    expect(toHex(rSpub)).toBe(c.resp_static_pub);
+    // Noise: h = HASH(name) (name > 32 bytes), ck = h, MixHash(prologue), MixHash(rs).
+    const h = hash(Buffer.from(c.protocol_name));
+    const ck = h.slice();
+    mixHash(h, hex(c.prologue));
+    mixHash(h, rSpub);
+    // -> e, es, s, ss, payload
+    const ePub = publicKeyFromPrivate(iE);
+    mixKey(ck, ePub);
+    mixHash(h, ePub);
+    let k = mixDh(ck, iE, rSpub)!;
+    const encS = aeadSeal(k, publicKeyFromPrivate(iS), h);
+    mixHash(h, encS);
+    k = mixDh(ck, iS, rSpub)!;
+    const enc1 = aeadSeal(k, hex(c.msg1_payload), h);
+    mixHash(h, enc1);
+    expect(toHex(ePub) + toHex(encS) + toHex(enc1)).toBe(c.msg1);
+    // <- e, ee, se, psk, payload
+    const rEpub = publicKeyFromPrivate(rE);
+    mixKey(ck, rEpub);
+    mixHash(h, rEpub);
+    expect(mixDhChainOnly(ck, iE, rEpub)).toBe(true);
+    expect(mixDhChainOnly(ck, iS, rEpub)).toBe(true);
+    k = mixPsk(ck, h, hex(c.psk));
+    const enc2 = aeadSeal(k, hex(c.msg2_payload), h);
+    mixHash(h, enc2);
+    expect(toHex(rEpub) + toHex(enc2)).toBe(c.msg2);
+    expect(toHex(h)).toBe(c.handshake_hash);
+    // Split: initiator sends with the first key.
+    const [t1, t2] = kdf2(ck, new Uint8Array(0));
+    expect(toHex(aeadSeal(t1, hex(c.transport_i_to_r.payload), new Uint8Array(0)))).toBe(c.transport_i_to_r.ciphertext);
+    expect(toHex(aeadSeal(t2, hex(c.transport_r_to_i.payload), new Uint8Array(0)))).toBe(c.transport_r_to_i.ciphertext);
   });
 });
 
