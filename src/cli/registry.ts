@@ -119,13 +119,16 @@ function untilSignal(ac: AbortController): Promise<void> {
   });
 }
 
+/** Waits `ms` or until `signal` aborts, leaving no listener behind (the loop may run for months). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const wake = () => {
       clearTimeout(t);
+      signal.removeEventListener('abort', wake);
       resolve();
-    }, { once: true });
+    };
+    const t = setTimeout(wake, ms);
+    signal.addEventListener('abort', wake, { once: true });
   });
 }
 

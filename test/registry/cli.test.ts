@@ -64,6 +64,21 @@ describe('wgts registry (CLI)', () => {
     expect(await serving).toBe(0);
   });
 
+  it('with --interval, follows endpoint changes until SIGTERM', async () => {
+    capture();
+    const port = await freePort();
+    const serving = cmd.run('wgts', ['serve', 'wgr0', `--listen=127.0.0.1:${port}`]);
+    const alice = new MemoryBackend({ name: 'wgr1', peers: [{ publicKey: BOB, allowedIps: [] }] });
+    const looping = makeRegistryCommand({ backend: alice }).run('wgts', ['discover', 'wgr1', '--registry', `127.0.0.1:${port}`, '--interval', '1']);
+    await vi.waitFor(() => expect(alice.device.peers[0]!.endpoint?.port).toBe(4444), { timeout: 3000 });
+    registry.device.peers[0]!.endpoint = { family: 4, host: '198.51.100.3', port: 5555 };
+    await vi.waitFor(() => expect(alice.device.peers[0]!.endpoint).toEqual({ family: 4, host: '198.51.100.3', port: 5555 }), { timeout: 3000 });
+    process.emit('SIGTERM');
+    expect(await looping).toBe(0);
+    expect(await serving).toBe(0);
+    registry.device.peers[0]!.endpoint = { family: 4, host: '198.51.100.2', port: 4444 };
+  });
+
   it('exits 1 and says why when the registry does not answer', async () => {
     const io = capture();
     const alice = new MemoryBackend({ name: 'wgr1', peers: [{ publicKey: BOB, allowedIps: [] }] });
