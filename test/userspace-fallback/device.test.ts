@@ -316,6 +316,83 @@ describe('lifecycle and key hygiene', () => {
   });
 });
 
+describe('netns.sh scenarios that need no kernel (protocol.md §8)', () => {
+  it('item 1: byte counters after 10 pings from a fresh tunnel are 1372 rx / 1428 tx, mirrored', async () => {
+    const { net, a, b } = await pair({ endpointOnB: true });
+    for (let seq = 1; seq <= 10; seq++) ping(net, b, a, '10.0.0.2', '10.0.0.1', seq);
+    const pb = b.dev.ipcGet().peers[0]!, pa = a.dev.ipcGet().peers[0]!;
+    expect([pb.rxBytes, pb.txBytes]).toEqual([1372n, 1428n]);
+    expect([pa.rxBytes, pa.txBytes]).toEqual([1428n, 1372n]);
+    expect(pb.lastHandshake!.sec).not.toBe(0n);
+  });
+
+  it('item 6: a 34736-byte MTU carries ~34 KB packets both ways', async () => {
+    const { net, a, b } = await pair();
+    a.tun.mtuValue = b.tun.mtuValue = 34736;
+    const big = icmpEcho('10.0.0.1', '10.0.0.2', { payload: 34736 - 28 });
+    a.tun.inject(big);
+    net.pump();
+    expect(b.tun.take()).toEqual([big]);
+    expect(net.log.at(-1)!.data.length).toBe(34736 + 32);
+  });
+
+  it('item 11: another peer owning the source address makes the packets drop, roaming still happens', async () => {
+    const { net, a, b } = await pair();
+    ping(net, a, b, '10.0.0.1', '10.0.0.2');
+    const other = publicKeyFromPrivate(generatePrivateKey());
+    expect(await uapiSet(b.dev, `set=1\npublic_key=${keyToHex(other)}\nallowed_ip=10.0.0.1/32\n\n`)).toBe(0);
+    a.bind.moveTo('192.0.2.77');
+    a.tun.inject(icmpEcho('10.0.0.1', '10.0.0.2'));
+    net.pump();
+    expect(b.tun.take()).toEqual([]);
+    expect(b.dev.stats.rxBadSource).toBe(1);
+    expect(b.dev.ipcGet().peers.find((p) => keyToHex(p.publicKey) === keyToHex(a.pub))!.endpoint!.host).toBe('192.0.2.77');
+  });
+
+  it('item 12: after a private-key change and the peer replaced in one set, the first ping gets through', async () => {
+    const { net, a, b, clock } = await pair({ endpointOnB: true });
+    ping(net, a, b, '10.0.0.1', '10.0.0.2');
+    clock.advance(1000);
+    const newPriv = generatePrivateKey(), newPub = publicKeyFromPrivate(newPriv);
+    expect(await uapiSet(a.dev, `set=1\nprivate_key=${keyToHex(newPriv)}\n\n`)).toBe(0);
+    expect(await uapiSet(b.dev, `set=1\npublic_key=${keyToHex(a.pub)}\nremove=true\npublic_key=${keyToHex(newPub)}\nendpoint=192.0.2.1:51820\nallowed_ip=10.0.0.1/32\n\n`)).toBe(0);
+    ping(net, b, a, '10.0.0.2', '10.0.0.1', 2);
+  });
+
+  it('item 24: one peer with 65280 IPv4 /16s… applies quickly and reads back complete', async () => {
+    const { dev } = await (async () => {
+      const clock = new ManualClock();
+      const d = new Device({ tun: new FakeTun('wgp3'), bind: new FakeNetwork().bind('192.0.2.3'), clock });
+      open.push(d);
+      return { dev: d };
+    })();
+    const allowedIps = [];
+    for (let i = 0; i < 255; i++) for (let j = 0; j < 256; j++) allowedIps.push({ family: 4 as const, addr: new Uint8Array([i, j, 0, 0]), cidr: 16 });
+    for (let i = 0; i < 5000; i++) allowedIps.push({ family: 6 as const, addr: Uint8Array.from([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, i >> 8, i & 0xff]), cidr: 128 });
+    const t0 = performance.now();
+    expect(await dev.ipcSet({ name: 'x', peers: [{ publicKey: publicKeyFromPrivate(generatePrivateKey()), allowedIps }] })).toBe(0);
+    expect(dev.ipcGet().peers[0]!.allowedIps.length).toBe(255 * 256 + 5000);
+    expect(performance.now() - t0).toBeLessThan(5000);
+  });
+
+  it('item 28: peers with low-order public keys emit nothing on up', async () => {
+    const clock = new ManualClock();
+    const net = new FakeNetwork();
+    const dev = new Device({ tun: new FakeTun('wgp4'), bind: net.bind('192.0.2.4'), clock });
+    open.push(dev);
+    const lowOrder = ['0000000000000000000000000000000000000000000000000000000000000000', '0100000000000000000000000000000000000000000000000000000000000000',
+      'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800', '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
+      'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', 'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+      'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'];
+    const text = `set=1\nprivate_key=${keyToHex(generatePrivateKey())}\n` + lowOrder.map((k) => `public_key=${k}\npersistent_keepalive_interval=1\nendpoint=127.0.0.1:1111\n`).join('') + '\n';
+    expect(await uapiSet(dev, text)).toBe(0);
+    await dev.up();
+    clock.advanceBy(2000, 100);
+    net.pump();
+    expect(net.log).toEqual([]);
+  });
+});
+
 describe('ipcSet / ipcGet semantics (protocol.md §5.2)', () => {
   async function one() {
     const clock = new ManualClock();
