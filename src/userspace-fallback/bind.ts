@@ -14,11 +14,17 @@ export interface Bind {
   open(port: number): Promise<number>;
   /** Sets SO_MARK on the sockets (0 clears it). Rejects when the platform cannot. */
   setMark(mark: number): Promise<void>;
-  /** Sends datagrams to one endpoint. Never throws for a network error (counted and dropped). */
+  /**
+   * Sends datagrams to one endpoint. Never throws for a network error (counted and dropped).
+   * The device hands over fresh buffers (it never writes to them again), so an implementation may
+   * queue them; all packets of one call go to the same peer, in order (one sendmmsg batch).
+   * `to` is the peer's endpoint object, stable until the peer roams: it may key a cache.
+   */
   send(packets: Uint8Array[], to: WgEndpoint): void;
   /**
-   * Registers the receive callback: one datagram, the endpoint it came from. The buffer may be reused
-   * after the callback returns.
+   * Registers the receive callback: one datagram, the endpoint it came from. The buffer and the
+   * endpoint object may be reused after the callback returns (the device copies what it keeps).
+   * Device registers it in its constructor and drops datagrams while down.
    */
   onReceive(cb: (packet: Uint8Array, from: WgEndpoint) => void): void;
   /** Closes the sockets. Safe to call twice. */

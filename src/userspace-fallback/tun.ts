@@ -9,10 +9,13 @@ export interface Tun {
   /**
    * Starts delivery of packets read from the interface: `onPackets` gets one or more whole IP packets
    * (IPv4 or IPv6, no extra header) per call. The arrays may be reused after the callback returns, so
-   * a receiver that keeps a packet must copy it. Called at most once.
+   * a receiver that keeps a packet must copy it. Called at most once: by the Device's constructor.
    */
   start(onPackets: (packets: Uint8Array[]) => void): void;
-  /** Writes whole IP packets to the interface (delivers them to the host's stack). Never throws for a bad packet. */
+  /**
+   * Writes whole IP packets to the interface (delivers them to the host's stack). Never throws for a
+   * bad packet. The device hands over fresh buffers it never touches again.
+   */
   write(packets: Uint8Array[]): void;
   /** The interface's current MTU (it can change while running: `ip link set mtu`). */
   mtu(): number;
