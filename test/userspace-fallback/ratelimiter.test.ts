@@ -28,3 +28,29 @@ describe('rate limiter (20/s, burst 5)', () => {
     expect(rl.allow(6, '2001:db8::99')).toBe(false);
   });
 });
+
+describe('rate limiter vs an independent twin (GCRA) under seeded random arrivals', () => {
+  it('agrees packet by packet', () => {
+    let seed = 99;
+    const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const clock = new ManualClock();
+    const rl = new RateLimiter(clock);
+    // Generic cell rate algorithm: emission interval T = 50 ms, burst tolerance (5 − 1)·T. A packet
+    // conforms if its theoretical arrival time is at most that far in the future.
+    const T = 50, tau = 4 * T;
+    const tat = new Map<string, number>();
+    let accepted = 0;
+    for (let i = 0; i < 20000; i++) {
+      clock.advance(Math.floor(rnd() * 10)); // ~20 ms between packets per source: half are over the rate
+      const src = `10.0.0.${Math.floor(rnd() * 4)}`;
+      const now = clock.now();
+      const t = Math.max(tat.get(src) ?? now, now);
+      const ok = t - now <= tau;
+      if (ok) tat.set(src, t + T);
+      expect([i, rl.allow(4, src)]).toEqual([i, ok]);
+      if (ok) accepted++;
+    }
+    expect(accepted).toBeGreaterThan(1000);
+    expect(accepted).toBeLessThan(19000);
+  });
+});
