@@ -195,7 +195,17 @@ export function maskPrefix(addr: Uint8Array, cidr: number): Uint8Array {
   return out;
 }
 
-/** An endpoint as wg prints it (getnameinfo, numeric): `a.b.c.d:port` or `[v6%scope]:port`. */
+/**
+ * An endpoint as wg prints and sends it (getnameinfo with NI_NUMERICHOST): the address in glibc's
+ * canonical text whatever spelling the model carries, `[...]` around IPv6, a `%scope` kept.
+ */
 export function formatEndpoint(ep: { family: 4 | 6; host: string; port: number }): string {
-  return ep.family === 6 && ep.host.includes(':') ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`;
+  if (ep.family === 4) {
+    const addr = parseIPv4(ep.host);
+    return `${addr ? formatIPv4(addr) : ep.host}:${ep.port}`;
+  }
+  const pct = ep.host.indexOf('%');
+  const base = pct < 0 ? ep.host : ep.host.slice(0, pct);
+  const addr = parseIPv6(base);
+  return `[${addr ? formatIPv6(addr) : base}${pct < 0 ? '' : ep.host.slice(pct)}]:${ep.port}`;
 }

@@ -223,7 +223,8 @@ export function formatGetResponse(device: WgDevice, errno = 0): string {
     out.push(`public_key=${keyToHex(peer.publicKey)}`);
     out.push(`preshared_key=${keyToHex(peer.presharedKey ?? new Uint8Array(32))}`);
     out.push('protocol_version=1');
-    if (peer.endpoint) out.push(`endpoint=${formatEndpoint(peer.endpoint)}`);
+    // Go's AddrPort.String(): the host as parseSetRequest stored it (already Go's text).
+    if (peer.endpoint) out.push(`endpoint=${peer.endpoint.family === 6 ? `[${peer.endpoint.host}]` : peer.endpoint.host}:${peer.endpoint.port}`);
     out.push(`last_handshake_time_sec=${peer.lastHandshake?.sec ?? 0n}`);
     out.push(`last_handshake_time_nsec=${peer.lastHandshake?.nsec ?? 0}`);
     out.push(`tx_bytes=${peer.txBytes ?? 0n}`);
