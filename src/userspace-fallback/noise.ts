@@ -240,7 +240,7 @@ export function createInitiation(
     mixHash(h, hs.remoteStatic);
 
     // e
-    hs.ephemeralPrivate.set(hooks?.ephemeralPrivate ?? generatePrivateKey());
+    setEphemeral(hs, hooks);
     const ePub = publicKeyFromPrivate(hs.ephemeralPrivate);
     msg.set(ePub, INIT_OFF_EPHEMERAL);
     mixKey(c, ePub);
@@ -271,6 +271,17 @@ export function createInitiation(
   } finally {
     k?.fill(0);
   }
+}
+
+/** Fills the handshake's ephemeral private key (fresh, or the test hook's), wiping the temporary. */
+function setEphemeral(hs: Handshake, hooks: NoiseTestHooks | undefined): void {
+  if (hooks?.ephemeralPrivate) {
+    hs.ephemeralPrivate.set(hooks.ephemeralPrivate);
+    return;
+  }
+  const e = generatePrivateKey();
+  hs.ephemeralPrivate.set(e);
+  e.fill(0);
 }
 
 function fail(hs: Handshake): null {
@@ -381,7 +392,7 @@ export function createResponse(
     writeU32(msg, RESP_OFF_RECEIVER, hs.remoteIndex);
 
     // e
-    hs.ephemeralPrivate.set(hooks?.ephemeralPrivate ?? generatePrivateKey());
+    setEphemeral(hs, hooks);
     const ePub = publicKeyFromPrivate(hs.ephemeralPrivate);
     msg.set(ePub, RESP_OFF_EPHEMERAL);
     mixKey(c, ePub);
