@@ -5,7 +5,7 @@
  * messages and exit codes. wg reaches the fakes through a bind mount of the private socket
  * directory over /run/wireguard in its own mount namespace.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import { setCommand } from '../../src/cli/set.js';
 import { addconfCommand, setconfCommand, syncconfCommand } from '../../src/cli/setconf.js';
 import { showconfCommand } from '../../src/cli/showconf.js';
 import type { Command } from '../../src/cli/command.js';
-import { FakeUapiServer } from '../fakes/uapi-server.js';
+import { FakeUapiServer, runWgAgainst } from '../fakes/uapi-server.js';
 
 const hasWg = spawnSync('wg', ['--version']).status === 0 && process.getuid?.() === 0;
 let runDir: string;
@@ -51,21 +51,7 @@ function file(name: string, text: string): string {
   return path;
 }
 
-function runWg(args: string[]): Promise<{ out: string; err: string; rc: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'unshare',
-      ['-m', 'sh', '-c', 'mount --bind "$0" /run/wireguard && exec wg "$@"', join(runDir, 'wireguard'), ...args],
-      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
-    );
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.on('error', reject);
-    child.on('close', (rc) => resolve({ out, err, rc: rc ?? -1 }));
-  });
-}
+const runWg = (args: string[]) => runWgAgainst(runDir, args);
 
 async function runOurs(cmd: Command, args: string[]): Promise<{ out: string; err: string; rc: number }> {
   let out = '';

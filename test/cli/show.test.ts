@@ -7,20 +7,20 @@
  * "ago" output depends on time(): handshake times are set relative to the current second, and an
  * attempt whose two runs straddle a second boundary is repeated (it cannot be compared).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyFromBase64 } from '../../src/conf/keys.js';
 import type { WgDevice, WgPeer } from '../../src/conf/model.js';
-import { ago, formatBytes, prettyTime, runShow, type ShowIo } from '../../src/cli/show.js';
+import { SHOW_FIELDS, ago, formatBytes, prettyTime, runShow, type ShowIo } from '../../src/cli/show.js';
 import { stripAnsi } from '../../src/cli/terminal.js';
 import { UapiBackend } from '../../src/userspace-fallback/uapi-client.js';
 import { getDevice } from '../../src/cli/ipc.js';
 import { keyToBase64 } from '../../src/conf/keys.js';
 import { publicKeyFromPrivate } from '../../src/userspace-fallback/crypto.js';
-import { FakeUapiServer } from '../fakes/uapi-server.js';
+import { FakeUapiServer, runWgAgainst } from '../fakes/uapi-server.js';
 
 const hasWg = spawnSync('wg', ['--version']).status === 0 && process.getuid?.() === 0;
 
@@ -119,25 +119,7 @@ function richDevice(name: string, now: bigint): WgDevice {
   };
 }
 
-/**
- * Runs the real wg with our private socket directory bind-mounted over /run/wireguard. Async: the
- * fake servers live in this process, so a blocking spawn would deadlock.
- */
-function runWg(args: string[], env: Record<string, string> = {}): Promise<{ out: string; err: string; rc: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'unshare',
-      ['-m', 'sh', '-c', `mount --bind "$0" /run/wireguard && exec wg show "$@"`, join(runDir, 'wireguard'), ...args],
-      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env } },
-    );
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.on('error', reject);
-    child.on('close', (rc) => resolve({ out, err, rc: rc ?? -1 }));
-  });
-}
+const runWg = (args: string[], env: Record<string, string> = {}) => runWgAgainst(runDir, ['show', ...args], env);
 
 async function runWgts(
   args: string[],
@@ -197,20 +179,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(!hasWg)('show against the real wg', () => {
-  const FIELDS = [
-    'public-key',
-    'private-key',
-    'listen-port',
-    'fwmark',
-    'peers',
-    'preshared-keys',
-    'endpoints',
-    'allowed-ips',
-    'latest-handshakes',
-    'transfer',
-    'persistent-keepalive',
-    'dump',
-  ];
+  const FIELDS = [...SHOW_FIELDS];
 
   it('pretty, in both colour modes and with WG_HIDE_KEYS=never', async () => {
     const envs: Array<Record<string, string>> = [{}, { WG_COLOR_MODE: 'always' }, { WG_COLOR_MODE: 'never' }, { WG_HIDE_KEYS: 'never' }];

@@ -6,6 +6,7 @@
  * connection.
  */
 import { mkdirSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { WgDevice } from '../../src/conf/model.js';
@@ -76,4 +77,29 @@ export class FakeUapiServer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     rmSync(this.path, { force: true });
   }
+}
+
+/**
+ * Runs the real `wg` so that it sees `<runDir>/wireguard` as its /run/wireguard (a bind mount in a
+ * private mount namespace; needs root). Async on purpose: fake servers live in the calling process,
+ * so a blocking spawn would deadlock.
+ */
+export function runWgAgainst(
+  runDir: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ out: string; err: string; rc: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'unshare',
+      ['-m', 'sh', '-c', 'mount --bind "$0" /run/wireguard && exec wg "$@"', join(runDir, 'wireguard'), ...args],
+      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env } },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.on('error', reject);
+    child.on('close', (rc) => resolve({ out, err, rc: rc ?? -1 }));
+  });
 }

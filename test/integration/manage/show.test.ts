@@ -17,22 +17,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyToBase64 } from '../../../src/conf/keys.js';
 import { generatePresharedKey, generatePrivateKey, publicKeyFromPrivate } from '../../../src/userspace-fallback/crypto.js';
 import type { Netns, RunResult } from '../helpers/netns.js';
+import { SHOW_FIELDS } from '../../../src/cli/show.js';
 import { ManageLab, confShape, haveTools, inBatches, prettyBlocks, sortedLines } from './lab.js';
 
-const FIELDS = [
-  'public-key',
-  'private-key',
-  'listen-port',
-  'fwmark',
-  'peers',
-  'preshared-keys',
-  'endpoints',
-  'allowed-ips',
-  'latest-handshakes',
-  'transfer',
-  'persistent-keepalive',
-  'dump',
-];
+const FIELDS = [...SHOW_FIELDS];
 
 const b64 = (k: Uint8Array) => keyToBase64(k);
 
