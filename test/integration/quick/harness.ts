@@ -178,7 +178,9 @@ export function runScenario(spec: RunSpec): RunResult {
   const out = (n: string): string => join(work, n);
   const script = String.raw`
 set -u
-mount -t tmpfs tmpfs /run/wireguard
+mkdir -p /run/wireguard && mount -t tmpfs tmpfs /run/wireguard
+# the kernel VM's minimal /dev has no /dev/fd, which bash's <(…) (and so wg-quick) needs
+[ -n "${'$'}{WGTS_IN_VM:-}" ] && [ ! -e /dev/fd ] && ln -s /proc/self/fd /dev/fd
 mount -t tmpfs tmpfs /etc/iproute2/rt_tables.d
 echo '1234 wgqtab' > /etc/iproute2/rt_tables.d/wgq.conf
 ${spec.nft === 'hidden' || spec.hide ? hideSbin(work, [...(spec.nft === 'hidden' ? ['nft'] : []), ...(spec.hide ?? [])]) : ''}
