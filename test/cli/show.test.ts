@@ -125,6 +125,7 @@ async function runWgts(
   args: string[],
   env: Record<string, string> = {},
   now = BigInt(Math.floor(Date.now() / 1000)),
+  isTTY = false,
 ): Promise<{ out: string; err: string; rc: number }> {
   let out = '';
   let err = '';
@@ -133,7 +134,7 @@ async function runWgts(
     out: (s) => void (out += s),
     err: (s) => void (err += s),
     env,
-    isTTY: false,
+    isTTY,
     now: () => now,
     list: () => backend.list(),
     get: getDevice, // UAPI when the socket exists, else the kernel backend, as wg chooses
@@ -190,6 +191,19 @@ describe.skipIf(!hasWg)('show against the real wg', () => {
     }
     const colored = await compare(['wgm-one'], { WG_COLOR_MODE: 'always', WG_HIDE_KEYS: 'never' });
     expect(colored.out).toContain('\x1b[32m\x1b[1minterface\x1b[0m');
+  });
+
+  it('colours by default on a terminal, as wg decides with isatty', async () => {
+    for (let attempt = 0; ; attempt++) {
+      const t0 = BigInt(Math.floor(Date.now() / 1000));
+      fakes[0]!.device = richDevice('wgm-one', t0);
+      const wg = await runWgAgainst(runDir, ['show', 'wgm-one'], {}, { tty: true });
+      const ours = await runWgts(['wgm-one'], {}, t0, true);
+      if (BigInt(Math.floor(Date.now() / 1000)) !== t0 && attempt < 5) continue;
+      expect(ours.out).toBe(wg.out.replaceAll('\r\n', '\n'));
+      expect(ours.out).toContain('\x1b[33m\x1b[1mpeer\x1b[0m');
+      break;
+    }
   });
 
   it('every field of one interface', async () => {

@@ -88,11 +88,14 @@ export function runWgAgainst(
   runDir: string,
   args: string[],
   env: Record<string, string> = {},
+  opts: { tty?: boolean } = {},
 ): Promise<{ out: string; err: string; rc: number }> {
+  // With tty, wg runs under script(1) so its stdout is a terminal (output then has CRLF line ends).
+  const exec = opts.tty ? 'exec script -qec "wg $*" /dev/null' : 'exec wg "$@"';
   return new Promise((resolve, reject) => {
     const child = spawn(
       'unshare',
-      ['-m', 'sh', '-c', 'mount --bind "$0" /run/wireguard && exec wg "$@"', join(runDir, 'wireguard'), ...args],
+      ['-m', 'sh', '-c', `mount --bind "$0" /run/wireguard && ${exec}`, join(runDir, 'wireguard'), ...args],
       { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env } },
     );
     let out = '';
