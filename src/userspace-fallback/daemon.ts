@@ -146,11 +146,18 @@ async function runForeground(tun: LinuxTun, uapiFd: number, path: string, log: R
   tun.onClose(() => stop('interface deleted'));
   server.onSocketDeleted(() => stop('UAPI socket deleted'));
 
-  try {
-    await device.up();
-  } catch (err) {
-    log.error(`Unable to bring up the device: ${(err as Error).message}`);
-  }
+  // The device follows the interface's up/down state, as wireguard-go's does.
+  let linkChain: Promise<unknown> = Promise.resolve();
+  tun.onLinkState((up) => {
+    linkChain = linkChain.then(async () => {
+      if (stopping) return;
+      try {
+        await (up ? device.up() : device.down());
+      } catch (err) {
+        log.error(`Unable to bring the device ${up ? 'up' : 'down'}: ${(err as Error).message}`);
+      }
+    });
+  });
   log.verbose('UAPI listener started');
   const code = await exited;
   log.verbose('Shutting down');

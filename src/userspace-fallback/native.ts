@@ -60,6 +60,7 @@ export const IPPROTO_IPV6 = 41;
 export const IPV6_V6ONLY = 26;
 export const TUNSETIFF = 0x400454ca;
 export const TUNGETIFF = 0x800454d2;
+export const SIOCGIFFLAGS = 0x8913;
 export const SIOCGIFMTU = 0x8921;
 export const SIOCSIFMTU = 0x8922;
 export const IFF_TUN = 0x0001;

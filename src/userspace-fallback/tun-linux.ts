@@ -12,11 +12,17 @@
  * detaches the queue, poll() reports POLLERR and read() fails with EBADFD (EFAULT if the read was
  * already blocked); the reader ends with that errno and onClose fires. Moving the interface to
  * another namespace does not disturb the fd.
+ *
+ * Link state: wireguard-go brings its device up and down with the interface (IFF_UP), so a device
+ * whose link is down binds no socket and sends nothing. Its trick of probing with a zero-length
+ * write() no longer tells up from down (current kernels answer EINVAL either way), so onLinkState
+ * polls SIOCGIFFLAGS by name every 250 ms. Once the interface has moved to another namespace it can
+ * no longer be looked up from here; it then counts as up (wgts keeps the device running).
  */
 import { readFileSync } from 'node:fs';
 import type { Tun } from './tun.js';
 import {
-  AF_INET, IFF_NO_PI, IFF_TUN, IFNAMSIZ, O_CLOEXEC, O_RDWR, SIOCGIFMTU, SIOCSIFMTU, SOCK_CLOEXEC, SOCK_DGRAM,
+  AF_INET, IFF_NO_PI, IFF_TUN, IFNAMSIZ, O_CLOEXEC, O_RDWR, SIOCGIFFLAGS, SIOCGIFMTU, SIOCSIFMTU, SOCK_CLOEXEC, SOCK_DGRAM,
   TUNGETIFF, TUNSETIFF, ifreq, setNonBlocking, sys, sysError,
 } from './native.js';
 import { RingReader } from './worker-io.js';
@@ -125,6 +131,29 @@ export class LinuxTun implements Tun {
     if (rc < 0) throw sysError(`SIOCSIFMTU ${this.name}`, -rc);
     this.cachedMtu = mtu;
     this.mtuCheckedAt = performance.now();
+  }
+
+  /**
+   * Calls `cb(up)` now and whenever the interface's IFF_UP flag changes (polled; see the header).
+   * Returns a function that stops the polling.
+   */
+  onLinkState(cb: (up: boolean) => void, intervalMs = 250): () => void {
+    let last: boolean | undefined;
+    const poll = (): void => {
+      if (this.closed) return;
+      const ifr = ifreq(this.name);
+      const rc = ifIoctl(SIOCGIFFLAGS, ifr);
+      // ENODEV: not in our namespace any more (moved); the fd still works, so treat it as up.
+      const up = rc < 0 ? true : (ifr.readUInt16LE(IFNAMSIZ) & 1) !== 0;
+      if (up !== last) {
+        last = up;
+        cb(up);
+      }
+    };
+    poll();
+    const timer = setInterval(poll, intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   onClose(cb: () => void): void {

@@ -118,7 +118,8 @@ export class UapiServer {
       if (fired || this.closing) return;
       let gone = false;
       try {
-        gone = this.ino !== undefined && statSync(this.path).ino !== this.ino;
+        const ino = statSync(this.path).ino;
+        gone = this.ino !== undefined && ino !== this.ino;
       } catch {
         gone = true;
       }
