@@ -243,6 +243,27 @@ describe('two devices over fakes', () => {
     expect(b.tun.take().length).toBe(1);
   });
 
+  it('mutated copies of real data and handshake packets are all rejected without a throw', async () => {
+    const { net, a, b } = await pair();
+    ping(net, a, b, '10.0.0.1', '10.0.0.2');
+    const real = net.log.filter((d) => d.from.host === '192.0.2.1').map((d) => d.data);
+    let seed = 3;
+    const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    for (let i = 0; i < 3000; i++) {
+      const p = real[i % real.length]!.slice();
+      const flips = 1 + Math.floor(rnd() * 3);
+      for (let f = 0; f < flips; f++) {
+        // Leave the type word alone so each packet reaches its type's checks.
+        const at = 4 + Math.floor(rnd() * (p.length - 4));
+        p[at]! ^= 1 + Math.floor(rnd() * 255);
+      }
+      net.inject(p, { family: 4, host: '192.0.2.1', port: 51820 }, { family: 4, host: '192.0.2.2', port: 51821 });
+    }
+    expect(() => net.pump()).not.toThrow();
+    expect(b.tun.take()).toEqual([]);
+    ping(net, a, b, '10.0.0.1', '10.0.0.2', 2);
+  });
+
   it('garbage of every size is counted and dropped, never thrown', async () => {
     const { net, a, b } = await pair();
     let seed = 7;
