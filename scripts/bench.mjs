@@ -1,0 +1,213 @@
+#!/usr/bin/env node
+// Data-plane benchmark (`npm run bench`, as root): TCP throughput (iperf3, both directions) and ping
+// RTT through wgts<->wgts, wgts<->wireguard-go and wireguard-go<->wireguard-go, each pair in two
+// fresh network namespaces joined by a veth pair on this machine, in one run; CPU (% of one core)
+// and peak RSS of each daemon during the transfer. Prints ratios against wireguard-go<->wireguard-go
+// and appends a row to docs/benchmarks.md ("Data plane").
+//
+//   BENCH_SECONDS=5   iperf3 duration per direction (default 5)
+//   BENCH_PAIRS=wgts-wgts,go-go   run only these pairs
+//   BENCH_PROFILE=DIR write V8 CPU profiles of the wgts daemons into DIR (node --cpu-prof)
+//   --no-write        print only, do not touch docs/benchmarks.md
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const WGTS = join(ROOT, 'bin/wgts-userspace');
+const SECONDS = Number(process.env.BENCH_SECONDS || 5);
+const WRITE = !process.argv.includes('--no-write');
+const PROFILE = process.env.BENCH_PROFILE ? resolve(process.env.BENCH_PROFILE) : undefined;
+const CLK_TCK = 100;
+const tag = Math.random().toString(16).slice(2, 8);
+
+const sh = (argv, opts = {}) => execFileSync(argv[0], argv.slice(1), { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], ...opts });
+const nsx = (ns, argv, opts) => sh(['ip', 'netns', 'exec', ns, ...argv], opts);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+if (process.getuid?.() !== 0) {
+  console.error('bench: run as root (it creates network namespaces)');
+  process.exit(1);
+}
+
+function daemonPid(ifname) {
+  const out = sh(['pgrep', '-f', `(wgts-userspace|wireguard-go) ${ifname}$`]).trim().split('\n').filter(Boolean);
+  return Number(out[0]);
+}
+
+function cpuTicks(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
+}
+
+function rssKiB(pid) {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+async function setupPair(implA, implB, n) {
+  const nsA = `wgd-bench-${tag}-${n}a`;
+  const nsB = `wgd-bench-${tag}-${n}b`;
+  const side = (ns, impl, i) => ({ ns, impl, ifname: `wgdb${tag}${n}${i}`, port: 51820 + i, outer: `10.98.0.${i}`, inner: `10.0.98.${i}` });
+  const a = side(nsA, implA, 1);
+  const b = side(nsB, implB, 2);
+  for (const s of [a, b]) {
+    sh(['ip', 'netns', 'add', s.ns]);
+    sh(['ip', '-n', s.ns, 'link', 'set', 'lo', 'up']);
+  }
+  sh(['ip', 'link', 'add', `wgdv${tag}${n}a`, 'netns', nsA, 'type', 'veth', 'peer', 'name', `wgdv${tag}${n}b`, 'netns', nsB]);
+  const keydir = mkdtempSync(join(tmpdir(), 'wgd-bench-'));
+  for (const [s, link] of [[a, `wgdv${tag}${n}a`], [b, `wgdv${tag}${n}b`]]) {
+    sh(['ip', '-n', s.ns, 'addr', 'add', `${s.outer}/24`, 'dev', link]);
+    sh(['ip', '-n', s.ns, 'link', 'set', link, 'up']);
+    const env = { ...process.env };
+    delete env.WG_PROCESS_FOREGROUND;
+    if (s.impl === 'wgts' && PROFILE) env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${PROFILE}`;
+    nsx(s.ns, s.impl === 'wgts' ? [WGTS, s.ifname] : ['wireguard-go', s.ifname], { env });
+    s.key = sh(['wg', 'genkey']).trim();
+    s.pub = sh(['wg', 'pubkey'], { input: s.key }).trim();
+    s.keyfile = join(keydir, s.ifname);
+    writeFileSync(s.keyfile, s.key + '\n', { mode: 0o600 });
+  }
+  for (const [me, other] of [[a, b], [b, a]]) {
+    nsx(me.ns, ['wg', 'set', me.ifname, 'private-key', me.keyfile, 'listen-port', String(me.port),
+      'peer', other.pub, 'allowed-ips', `${other.inner}/32`, 'endpoint', `${other.outer}:${other.port}`]);
+    sh(['ip', '-n', me.ns, 'addr', 'add', `${me.inner}/24`, 'dev', me.ifname]);
+    sh(['ip', '-n', me.ns, 'link', 'set', me.ifname, 'up']);
+  }
+  rmSync(keydir, { recursive: true, force: true });
+  for (let i = 0; ; i++) {
+    try {
+      nsx(a.ns, ['ping', '-c', '1', '-W', '1', b.inner]);
+      break;
+    } catch (err) {
+      if (i > 20) throw new Error(`${implA}<->${implB}: no handshake`, { cause: err });
+    }
+  }
+  a.pid = daemonPid(a.ifname);
+  b.pid = daemonPid(b.ifname);
+  return { a, b };
+}
+
+function teardown({ a, b }) {
+  for (const s of [a, b]) {
+    try {
+      sh(['ip', '-n', s.ns, 'link', 'del', s.ifname]);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+async function waitExit(pids) {
+  for (let i = 0; i < 100 && pids.some((p) => existsSync(`/proc/${p}`)); i++) await sleep(50);
+  for (const s of pids) if (existsSync(`/proc/${s}`)) process.kill(s, 'SIGKILL');
+}
+
+function deleteNamespaces({ a, b }) {
+  for (const s of [a, b]) {
+    try {
+      sh(['ip', 'netns', 'del', s.ns]);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/** iperf3 from a to b (or reverse); returns receiver Mbit/s and each daemon's CPU % over the run. */
+async function iperf({ a, b }, reverse) {
+  const server = spawn('ip', ['netns', 'exec', b.ns, 'iperf3', '-s', '-1'], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    if (nsx(b.ns, ['ss', '-ltn', 'sport = :5201']).includes('5201')) break;
+    await sleep(50);
+  }
+  const t0 = performance.now();
+  const c0 = [cpuTicks(a.pid), cpuTicks(b.pid)];
+  const out = await new Promise((res, rej) => {
+    const c = spawn('ip', ['netns', 'exec', a.ns, 'iperf3', '-c', b.inner, '-t', String(SECONDS), '-J', ...(reverse ? ['-R'] : [])]);
+    let text = '';
+    c.stdout.on('data', (d) => (text += d));
+    c.on('close', (code) => (code === 0 ? res(text) : rej(new Error(`iperf3 exited ${code}`))));
+  });
+  const wall = (performance.now() - t0) / 1000;
+  const c1 = [cpuTicks(a.pid), cpuTicks(b.pid)];
+  server.kill();
+  const json = JSON.parse(out);
+  return {
+    mbps: json.end.sum_received.bits_per_second / 1e6,
+    retrans: json.end.sum_sent.retransmits ?? 0,
+    cpu: [0, 1].map((i) => ((c1[i] - c0[i]) / CLK_TCK / wall) * 100),
+  };
+}
+
+function pingRtt({ a, b }) {
+  const out = nsx(a.ns, ['ping', '-n', '-q', '-c', '50', '-i', '0.02', b.inner]);
+  const m = /= [\d.]+\/([\d.]+)\/[\d.]+\/[\d.]+ ms/.exec(out);
+  return m ? Number(m[1]) : NaN;
+}
+
+const ALL = [['wgts', 'wgts'], ['wgts', 'go'], ['go', 'go']];
+const wanted = process.env.BENCH_PAIRS ? process.env.BENCH_PAIRS.split(',') : undefined;
+const pairs = ALL.filter(([x, y]) => !wanted || wanted.includes(`${x}-${y}`));
+const results = [];
+let n = 0;
+for (const [x, y] of pairs) {
+  const label = `${x === 'go' ? 'wireguard-go' : 'wgts'}<->${y === 'go' ? 'wireguard-go' : 'wgts'}`;
+  process.stderr.write(`bench: ${label} ...\n`);
+  const pair = await setupPair(x, y, n++);
+  try {
+    const rtt = pingRtt(pair);
+    const fwd = await iperf(pair, false);
+    const rev = await iperf(pair, true);
+    const rss = [rssKiB(pair.a.pid), rssKiB(pair.b.pid)];
+    results.push({ label, x, y, rtt, fwd, rev, rss });
+  } finally {
+    const pids = [pair.a.pid, pair.b.pid];
+    teardown(pair);
+    await waitExit(pids);
+    deleteNamespaces(pair);
+  }
+}
+
+const base = results.find((r) => r.x === 'go' && r.y === 'go');
+const fmt = (v, d = 0) => (Number.isFinite(v) ? v.toFixed(d) : '-');
+const ratio = (r) => (base ? `${fmt(r.fwd.mbps / base.fwd.mbps, 2)} / ${fmt(r.rev.mbps / base.rev.mbps, 2)}` : '-');
+console.log(`\n${'pair'.padEnd(28)} ${'a->b Mbit/s'.padStart(12)} ${'b->a Mbit/s'.padStart(12)} ${'ratio'.padStart(12)} ${'RTT ms'.padStart(8)}  CPU% a/b (a->b)  RSS MiB a/b`);
+for (const r of results) {
+  console.log(`${r.label.padEnd(28)} ${fmt(r.fwd.mbps).padStart(12)} ${fmt(r.rev.mbps).padStart(12)} ${ratio(r).padStart(12)} ${fmt(r.rtt, 3).padStart(8)}  ${fmt(r.fwd.cpu[0])}/${fmt(r.fwd.cpu[1])}`.padEnd(96) + `  ${fmt(r.rss[0] / 1024)}/${fmt(r.rss[1] / 1024)}`);
+}
+
+if (WRITE) {
+  const doc = join(ROOT, 'docs/benchmarks.md');
+  const heading = '## Data plane (`npm run bench`)';
+  let text = existsSync(doc) ? readFileSync(doc, 'utf8') : '# Benchmarks\n';
+  if (!text.includes(heading)) {
+    text += `\n${heading}\n\nscripts/bench.mjs: two namespaces joined by a veth pair per implementation pair, iperf3 TCP ` +
+      `(${SECONDS} s each way, one stream) and 50 pings through the tunnel; CPU is % of one core per daemon ` +
+      'during a->b, RSS is the daemon\'s peak (VmHWM). Ratio = throughput / wireguard-go<->wireguard-go in the same run (a->b / b->a).\n\n' +
+      '| date | commit | machine | pair | a->b Mbit/s | b->a Mbit/s | ratio | RTT ms | CPU % a/b | RSS MiB a/b |\n|---|---|---|---|---|---|---|---|---|---|\n';
+    writeFileSync(doc, text);
+  }
+  let commit = '-';
+  try {
+    commit = sh(['git', '-C', ROOT, 'rev-parse', '--short', 'HEAD']).trim();
+  } catch {
+    // Not a checkout.
+  }
+  const machine = `${cpus().length}x ${cpus()[0]?.model.trim() ?? '?'}, Linux ${release()}, node ${process.version}`;
+  const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
+  const rows = results.map((r) =>
+    `| ${date} | ${commit} | ${machine} | ${r.label} | ${fmt(r.fwd.mbps)} | ${fmt(r.rev.mbps)} | ${ratio(r)} | ${fmt(r.rtt, 3)} | ` +
+    `${fmt(r.fwd.cpu[0])}/${fmt(r.fwd.cpu[1])} | ${fmt(r.rss[0] / 1024)}/${fmt(r.rss[1] / 1024)} |`);
+  // Rows go at the end of the section's table (the section is the last one the script owns).
+  const lines = readFileSync(doc, 'utf8').split('\n');
+  const h = lines.indexOf(heading);
+  let end = h + 1;
+  while (end < lines.length && !lines[end].startsWith('## ')) end++;
+  while (end > h && lines[end - 1].trim() === '') end--;
+  lines.splice(end, 0, ...rows);
+  writeFileSync(doc, lines.join('\n').replace(/\n*$/, '\n'));
+  console.log(`\nappended ${rows.length} rows to docs/benchmarks.md`);
+}
