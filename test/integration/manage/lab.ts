@@ -4,7 +4,7 @@
  * /run/wireguard in a private mount namespace for every command (wireguard-go, wg and wgts alike),
  * so `show all` / `show interfaces` see exactly our devices and nobody else's.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Lab, run, waitFor, type Netns, type RunResult } from '../helpers/netns.js';
@@ -25,7 +25,8 @@ export class ManageLab {
     mkdirSync(join(this.dir, 'wireguard'), { mode: 0o755 });
     mkdirSync('/run/wireguard', { recursive: true });
     // wgts is run through a symlink named `wg`, so usage lines print the same program name.
-    mkdirSync(join(this.dir, 'bin'));
+    mkdirSync(join(this.dir, 'bin'), { mode: 0o755 });
+    chmodSync(this.dir, 0o755); // readable by the unprivileged user of the permission test
     symlinkSync(WGTS, join(this.dir, 'bin', 'wg'));
     this.lab.defer(() => rmSync(this.dir, { recursive: true, force: true }));
   }
@@ -58,8 +59,13 @@ export class ManageLab {
     return run(this.wrap(ns, ['wg', ...args]), { check: false, env, ...(input === undefined ? {} : { input }) });
   }
 
+  /** wgts, through a symlink named `wg`. */
+  get wgtsPath(): string {
+    return join(this.dir, 'bin', 'wg');
+  }
+
   wgts(ns: Netns, args: string[], env: Record<string, string> = {}, input?: string): Promise<RunResult> {
-    return run(this.wrap(ns, [join(this.dir, 'bin', 'wg'), ...args]), { check: false, env, ...(input === undefined ? {} : { input }) });
+    return run(this.wrap(ns, [this.wgtsPath, ...args]), { check: false, env, ...(input === undefined ? {} : { input }) });
   }
 
   /** Writes a file (mode 0600: configs hold keys) in the lab's directory; returns its path. */

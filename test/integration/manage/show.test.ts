@@ -16,7 +16,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyToBase64 } from '../../../src/conf/keys.js';
 import { generatePresharedKey, generatePrivateKey, publicKeyFromPrivate } from '../../../src/userspace-fallback/crypto.js';
-import type { Netns, RunResult } from '../helpers/netns.js';
+import { run, type Netns, type RunResult } from '../helpers/netns.js';
 import { SHOW_FIELDS } from '../../../src/cli/show.js';
 import { ManageLab, confShape, haveTools, inBatches, prettyBlocks, sortedLines } from './lab.js';
 
@@ -177,6 +177,17 @@ describe.skipIf(!haveTools())('show/showconf vs wg on a live wireguard-go device
       ['show', 'a', 'b', 'c'],
     ];
     await inBatches(cases, 4, (args) => same(args, ident));
+  });
+
+  it('non-root: Permission denied on the UAPI socket, for show and set', async () => {
+    const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+    for (const args of [['show', dev], ['show'], ['set', dev, 'listen-port', '5']]) {
+      const w = await run(h.wrap(a, [...nobody, 'wg', ...args]), { check: false });
+      const t = await run(h.wrap(a, [...nobody, h.wgtsPath, ...args]), { check: false });
+      expect(t.stderr, args.join(' ')).toBe(w.stderr);
+      expect(t.stdout, args.join(' ')).toBe(w.stdout);
+      expect(t.code, args.join(' ')).toBe(w.code);
+    }
   });
 
   it('show --json agrees with dump', async () => {
