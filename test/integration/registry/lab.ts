@@ -39,8 +39,15 @@ export function labAvailable(impl: Impl): boolean {
   }
 }
 
-/** Polls `probe` until it returns a truthy value or `ms` pass; throws with `what` on timeout. */
+/**
+ * Time stretch for deadlines: 1 natively; 5 inside the kernel test VM (test/kernel/run-vm.sh sets
+ * WGTS_IN_VM=1), where qemu emulates the CPU and starting `node` alone takes seconds.
+ */
+export const SLOWDOWN = process.env.WGTS_IN_VM === '1' ? 5 : 1;
+
+/** Polls `probe` until it returns a truthy value or `ms` (times SLOWDOWN) pass; throws with `what` on timeout. */
 export async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | null | undefined | false>): Promise<T> {
+  ms *= SLOWDOWN;
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await probe().catch(() => null);
