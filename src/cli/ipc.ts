@@ -9,33 +9,16 @@ import type { WgDevice } from '../conf/model.js';
 import { NetlinkBackend } from '../netlink/backend.js';
 import { UapiBackend } from '../userspace-fallback/uapi-client.js';
 
-const IFNAMSIZ = 16;
-const ENAMETOOLONG = 36;
-
 let uapi: UapiBackend | undefined;
-let kernel: Backend | undefined;
+let kernel: NetlinkBackend | undefined;
 
 function uapiBackend(): UapiBackend {
   return (uapi ??= new UapiBackend());
 }
 
-/**
- * The kernel backend, wrapped with upstream's name check: a name that does not fit IFNAMSIZ
- * is `File name too long` before any netlink traffic.
- */
-function kernelBackend(): Backend {
-  if (!kernel) {
-    const nl = new NetlinkBackend();
-    const check = (name: string): void => {
-      if (name.length >= IFNAMSIZ) throw new WgError(ENAMETOOLONG, `Interface name too long: ${name}`);
-    };
-    kernel = {
-      list: () => nl.list(),
-      get: async (name) => (check(name), nl.get(name)),
-      set: async (device: WgDevice) => (check(device.name), nl.set(device)),
-    };
-  }
-  return kernel;
+/** The kernel backend (it also rejects names that do not fit IFNAMSIZ, as upstream wg does). */
+function kernelBackend(): NetlinkBackend {
+  return (kernel ??= new NetlinkBackend());
 }
 
 /** The backend that serves `name`: UAPI when a live socket exists for it, else the kernel. */
