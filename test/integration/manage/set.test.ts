@@ -168,6 +168,13 @@ const steps: Step[] = [
     files: { c8: conf(['ListenPort = 2'], ['[Peer]\nAllowedIPs = 10.0.0.0/8\n']) },
   },
   { what: 'setconf: missing file', args: ['setconf', 'IF', '/nonexistent/file.conf'] },
+  {
+    what: 'syncconf: device that does not exist',
+    args: ['syncconf', 'wgmnosuch0', '@c10'],
+    files: { c10: conf([], [peer(1)]) },
+  },
+  // fopen(3) opens a directory and the first read fails: wg applies an empty configuration.
+  { what: 'setconf: a directory is an empty file', args: ['setconf', 'IF', '/'], port: 'random' },
   { what: 'setconf: usage', args: ['setconf', 'IF'] },
   { what: 'addconf: usage', args: ['addconf', '--help'] },
   {
