@@ -203,12 +203,45 @@ function mixPsk(c: Uint8Array, h: Uint8Array, psk: Uint8Array): Uint8Array {
   return k;
 }
 
+/** EncryptAndHash: msg[off..] = AEAD(k, 0, plaintext, H); H = HASH(H || ciphertext). */
+function encryptAndHash(k: Uint8Array, plaintext: Uint8Array, h: Uint8Array, msg: Uint8Array, off: number): void {
+  const sealed = aeadSeal(k, plaintext, h);
+  msg.set(sealed, off);
+  mixHash(h, sealed);
+}
+
+/** DecryptAndHash: opens msg[off, off+len) under H, then H = HASH(H || ciphertext); null on failure. */
+function decryptAndHash(k: Uint8Array, h: Uint8Array, msg: Uint8Array, off: number, len: number): Uint8Array | null {
+  const sealed = msg.subarray(off, off + len);
+  const plain = aeadOpen(k, sealed, h);
+  if (plain !== null) mixHash(h, sealed);
+  return plain;
+}
+
+/** Last step of create*: register a fresh local index, write it as the sender, move to `state`. */
+function finishCreate(hs: Handshake, msg: Uint8Array, senderOff: number, allocIndex: (hs: Handshake) => number, state: HandshakeState): Uint8Array {
+  hs.localIndex = allocIndex(hs);
+  writeU32(msg, senderOff, hs.localIndex);
+  hs.state = state;
+  return msg;
+}
+
+/** Last step of consume*: the scratch transcript becomes the handshake's, the state moves on. */
+function commitConsumed(hs: Handshake, e: Uint8Array, c: Uint8Array, h: Uint8Array, remoteIndex: number, state: HandshakeState): Handshake {
+  hs.remoteEphemeral.set(e);
+  hs.chainingKey.set(c);
+  hs.hash.set(h);
+  hs.remoteIndex = remoteIndex;
+  hs.state = state;
+  return hs;
+}
+
 /**
  * The mixing steps, exported only so the published cacophony Noise_IKpsk2 vector (which has its own
  * prologue and payloads, so not WireGuard's framing) can be replayed through the same code.
  * @internal
  */
-export const noiseSteps = { mixHash, mixKey, mixDh, mixDhChainOnly, mixPsk };
+export const noiseSteps = { mixHash, mixKey, mixDh, mixDhChainOnly, mixPsk, encryptAndHash, decryptAndHash };
 
 /** Options for deterministic tests (vectors); production code passes nothing. */
 export interface NoiseTestHooks {
@@ -251,23 +284,16 @@ export function createInitiation(
     if (k === null) return fail(hs);
 
     // s
-    const encStatic = aeadSeal(k, identity.publicKey, h);
-    msg.set(encStatic, INIT_OFF_STATIC);
-    mixHash(h, encStatic);
+    encryptAndHash(k, identity.publicKey, h, msg, INIT_OFF_STATIC);
     k.fill(0);
 
     // ss
     k = mixPrecomputedDh(c, hs.precomputedStaticStatic, false);
 
     // {t}
-    const encTs = aeadSeal(k, timestamp, h);
-    msg.set(encTs, INIT_OFF_TIMESTAMP);
-    mixHash(h, encTs);
+    encryptAndHash(k, timestamp, h, msg, INIT_OFF_TIMESTAMP);
 
-    hs.localIndex = allocIndex(hs);
-    writeU32(msg, INIT_OFF_SENDER, hs.localIndex);
-    hs.state = HandshakeState.CREATED_INITIATION;
-    return msg;
+    return finishCreate(hs, msg, INIT_OFF_SENDER, allocIndex, HandshakeState.CREATED_INITIATION);
   } finally {
     k?.fill(0);
   }
@@ -326,10 +352,8 @@ export function consumeInitiation(
     if (k === null) return null;
 
     // s
-    const encStatic = msg.subarray(INIT_OFF_STATIC, INIT_OFF_STATIC + KEY_LEN + AEAD_TAG_LEN);
-    s = aeadOpen(k, encStatic, h);
+    s = decryptAndHash(k, h, msg, INIT_OFF_STATIC, KEY_LEN + AEAD_TAG_LEN);
     if (s === null) return null;
-    mixHash(h, encStatic);
     k.fill(0);
 
     // Lookup which peer we are talking to.
@@ -340,10 +364,8 @@ export function consumeInitiation(
     k = mixPrecomputedDh(c, hs.precomputedStaticStatic, false);
 
     // {t}
-    const encTs = msg.subarray(INIT_OFF_TIMESTAMP, INIT_OFF_TIMESTAMP + TIMESTAMP_LEN + AEAD_TAG_LEN);
-    t = aeadOpen(k, encTs, h);
+    t = decryptAndHash(k, h, msg, INIT_OFF_TIMESTAMP, TIMESTAMP_LEN + AEAD_TAG_LEN);
     if (t === null) return null;
-    mixHash(h, encTs);
 
     // Replay: the timestamp must be strictly greater than any accepted before (BE byte compare).
     if (compareBytes(t, hs.latestTimestamp) <= 0) return null;
@@ -351,14 +373,9 @@ export function consumeInitiation(
     if (now - hs.lastInitiationConsumed < MIN_INITIATION_INTERVAL) return null;
 
     // Success: commit.
-    hs.remoteEphemeral.set(e);
     hs.latestTimestamp.set(t);
     hs.lastInitiationConsumed = now;
-    hs.chainingKey.set(c);
-    hs.hash.set(h);
-    hs.remoteIndex = readU32(msg, INIT_OFF_SENDER);
-    hs.state = HandshakeState.CONSUMED_INITIATION;
-    return hs;
+    return commitConsumed(hs, e, c, h, readU32(msg, INIT_OFF_SENDER), HandshakeState.CONSUMED_INITIATION);
   } finally {
     c.fill(0);
     h.fill(0);
@@ -408,14 +425,9 @@ export function createResponse(
     k = mixPsk(c, h, hs.presharedKey);
 
     // {}
-    const encEmpty = aeadSeal(k, EMPTY_BYTES, h);
-    msg.set(encEmpty, RESP_OFF_EMPTY);
-    mixHash(h, encEmpty);
+    encryptAndHash(k, EMPTY_BYTES, h, msg, RESP_OFF_EMPTY);
 
-    hs.localIndex = allocIndex(hs);
-    writeU32(msg, RESP_OFF_SENDER, hs.localIndex);
-    hs.state = HandshakeState.CREATED_RESPONSE;
-    return msg;
+    return finishCreate(hs, msg, RESP_OFF_SENDER, allocIndex, HandshakeState.CREATED_RESPONSE);
   } finally {
     k?.fill(0);
   }
@@ -453,19 +465,11 @@ export function consumeResponse(
     k = mixPsk(c, h, hs.presharedKey);
 
     // {}
-    const encEmpty = msg.subarray(RESP_OFF_EMPTY, RESP_OFF_EMPTY + AEAD_TAG_LEN);
-    const empty = aeadOpen(k, encEmpty, h);
-    if (empty === null) return null;
-    mixHash(h, encEmpty);
+    if (decryptAndHash(k, h, msg, RESP_OFF_EMPTY, AEAD_TAG_LEN) === null) return null;
 
     // Success: commit (the state may have moved on meanwhile only in a threaded world; check anyway).
     if (hs.state !== HandshakeState.CREATED_INITIATION) return null;
-    hs.remoteEphemeral.set(e);
-    hs.chainingKey.set(c);
-    hs.hash.set(h);
-    hs.remoteIndex = readU32(msg, RESP_OFF_SENDER);
-    hs.state = HandshakeState.CONSUMED_RESPONSE;
-    return hs;
+    return commitConsumed(hs, e, c, h, readU32(msg, RESP_OFF_SENDER), HandshakeState.CONSUMED_RESPONSE);
   } finally {
     c.fill(0);
     h.fill(0);

@@ -129,7 +129,10 @@ describe('two devices over fakes', () => {
     a.tun.inject(pa);
     b.tun.inject(pb);
     net.pump();
-    run(clock, net, 12_000);
+    // Both became responders and dropped each other's responses; the retransmit jitter separates
+    // the retries (a real network delivers within ms; 10 ms steps stand in for that; two retries
+    // within 10 ms of each other just repeat the dance 5 s later).
+    for (let t = 0; t < 60_000 && b.tun.written.length + a.tun.written.length < 2; t += 10) run(clock, net, 10, 10);
     expect(b.tun.take()).toEqual([pa]);
     expect(a.tun.take()).toEqual([pb]);
     ping(net, a, b, '10.0.0.1', '10.0.0.2', 9);
