@@ -25,7 +25,7 @@ import {
   AF_INET, IFF_NO_PI, IFF_TUN, IFNAMSIZ, O_CLOEXEC, O_RDWR, SIOCGIFFLAGS, SIOCGIFMTU, SIOCSIFMTU, SOCK_CLOEXEC, SOCK_DGRAM,
   TUNGETIFF, TUNSETIFF, ifreq, setNonBlocking, sys, sysError,
 } from './native.js';
-import { RingReader } from './worker-io.js';
+import { RingReader, RingWriter, SYNC_WRITES } from './worker-io.js';
 
 /** wireguard-go's default MTU for a new TUN. */
 export const DEFAULT_MTU = 1420;
@@ -75,6 +75,8 @@ function ifIoctl(req: number, ifr: Buffer): number {
 
 export class LinuxTun implements Tun {
   private reader: RingReader | undefined;
+  /** Writes go through a worker (RingWriter) once started, unless WGTS_SYNC_WRITES=1. */
+  private writer: RingWriter | undefined;
   private closeCbs: Array<() => void> = [];
   private closed = false;
   private cachedMtu = DEFAULT_MTU;
@@ -95,9 +97,19 @@ export class LinuxTun implements Tun {
       onError: () => this.fireClose(),
     });
     this.reader.start();
+    if (!SYNC_WRITES) {
+      this.writer = new RingWriter('write');
+      this.writer.start();
+    }
   }
 
   write(packets: Uint8Array[]): void {
+    const writer = this.writer;
+    if (writer) {
+      for (const p of packets) if (!writer.push(this.fd, p)) this.writeErrors++;
+      writer.flush();
+      return;
+    }
     for (const p of packets) {
       if (sys.write(this.fd, p, p.length) < 0) {
         this.writeErrors++;
@@ -171,6 +183,9 @@ export class LinuxTun implements Tun {
     const reader = this.reader;
     this.reader = undefined;
     if (reader) await reader.stop();
+    const writer = this.writer;
+    this.writer = undefined;
+    if (writer) await writer.stop();
     if (this.fd >= 0) {
       sys.close(this.fd);
       this.fd = -1;

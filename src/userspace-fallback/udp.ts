@@ -21,7 +21,7 @@ import {
   AF_INET, AF_INET6, E, IPPROTO_IPV6, IPV6_V6ONLY, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET,
   SO_MARK, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF, SO_SNDBUFFORCE, int32, sys, sysError,
 } from './native.js';
-import { RingReader } from './worker-io.js';
+import { RingReader, RingWriter, SYNC_WRITES } from './worker-io.js';
 
 /** wireguard-go asks for 7 MiB socket buffers (FORCE variants when privileged). */
 const SOCKET_BUFFER = 7 << 20;
@@ -102,6 +102,8 @@ export class UdpBind implements Bind {
   private saCache = new WeakMap<WgEndpoint, { sa: Uint8Array; family: 4 | 6 } | null>();
   private lastSa = new Uint8Array(28);
   private lastEp: WgEndpoint | undefined;
+  /** Sends go through a worker (see RingWriter); undefined until the first open or with WGTS_SYNC_WRITES=1. */
+  private writer: RingWriter | undefined;
   /** Datagrams dropped on send (no socket for the family, buffer full, unreachable...). */
   sendErrors = 0;
 
@@ -115,6 +117,10 @@ export class UdpBind implements Bind {
     this.lastEp = undefined;
     await Promise.all(old.map((s) => this.closeSock(s)));
     for (const s of this.socks) this.startReader(s);
+    if (!this.writer && !SYNC_WRITES) {
+      this.writer = new RingWriter('sendto');
+      this.writer.start();
+    }
     return this.port;
   }
 
@@ -223,6 +229,12 @@ export class UdpBind implements Bind {
       this.sendErrors += packets.length;
       return;
     }
+    const writer = this.writer;
+    if (writer) {
+      for (const p of packets) if (!writer.push(sock.fd, p, dest.sa)) this.sendErrors++;
+      writer.flush();
+      return;
+    }
     for (const p of packets) {
       if (sys.sendto(sock.fd, p, p.length, 0, dest.sa, dest.sa.length) < 0) this.sendErrors++;
     }
@@ -246,6 +258,10 @@ export class UdpBind implements Bind {
     const old = this.socks;
     this.socks = [];
     this.port = 0;
+    const writer = this.writer;
+    this.writer = undefined;
+    // Stop the writer first: it may still hold datagrams for the fds about to be closed.
+    if (writer) await writer.stop();
     await Promise.all(old.map((s) => this.closeSock(s)));
   }
 }

@@ -24,6 +24,12 @@ const SEQ = 2;
 const RSEQ = 3;
 const STATE = 4;
 
+/**
+ * WGTS_SYNC_WRITES=1 makes the edges write on the main thread instead of through a RingWriter
+ * (for A/B measurements with scripts/bench.mjs).
+ */
+export const SYNC_WRITES = process.env.WGTS_SYNC_WRITES === '1';
+
 export interface RingReaderOptions {
   fd: number;
   /** Largest packet the reader accepts (a read buffer of this size is reserved per packet). */
@@ -263,5 +269,159 @@ function readerWorkerMain(req: NodeJS.Require): void {
       n++;
     }
     if (n > 0) publish();
+  }
+}
+
+/**
+ * Packet writes off the main thread: the main thread copies each packet (and, for UDP, the target fd
+ * and sockaddr) into a shared ring and returns at once; a worker thread drains the ring with one
+ * write()/sendto() per packet. The syscall and the kernel work behind it (the UDP/IP stack, veth,
+ * the receiving side's softirq; the TUN's netif_rx) then run in parallel with the protocol's crypto
+ * on the main thread, which the profile showed spending most of its busy time inside sendto().
+ *
+ * Record: [i32 length][i32 fd][i32 sockaddr length][28-byte sockaddr][payload], 4-byte aligned,
+ * length -1 = wrap. ctrl: W, R, SEQ (bumped by main after a batch; the worker waits on it when
+ * empty), STOP. A full ring drops the packet (counted), like a full queue in wireguard-go. A
+ * send that fails with EAGAIN (socket buffer full) waits in the worker for POLLOUT, so bursts apply
+ * backpressure to the ring instead of being dropped at the socket.
+ */
+export class RingWriter {
+  private readonly data: Uint8Array;
+  private readonly dv: DataView;
+  private readonly ctrl: Int32Array;
+  private readonly cap: number;
+  private worker: Worker | undefined;
+  private w = 0;
+  private stopped = false;
+  /** Packets dropped because the ring was full. */
+  dropped = 0;
+
+  constructor(private readonly mode: 'write' | 'sendto', capacity = 8 << 20) {
+    const sab = new SharedArrayBuffer(capacity);
+    this.data = new Uint8Array(sab);
+    this.dv = new DataView(sab);
+    this.cap = capacity;
+    this.ctrl = new Int32Array(new SharedArrayBuffer(64));
+  }
+
+  start(): void {
+    const code = `(${writerWorkerMain.toString()})(require)`;
+    this.worker = new Worker(code, {
+      eval: true,
+      workerData: { koffiPath: koffiPath(), sab: this.data.buffer, ctrlSab: this.ctrl.buffer, mode: this.mode },
+    });
+    this.worker.on('error', () => undefined);
+    this.worker.unref();
+  }
+
+  /** Queues one packet for `fd` (and `sa` for sendto). Returns false if the ring is full (dropped). */
+  push(fd: number, packet: Uint8Array, sa?: Uint8Array): boolean {
+    const need = WHDR + packet.length;
+    let w = this.w;
+    const r = Atomics.load(this.ctrl, R);
+    if (w >= r) {
+      if (this.cap - w <= need + 4) {
+        if (r <= need + 4) return this.drop();
+        this.dv.setInt32(w, -1, true);
+        w = 0;
+      }
+    }
+    if (w < r && r - w <= need + 4) return this.drop();
+    const dv = this.dv;
+    dv.setInt32(w, packet.length, true);
+    dv.setInt32(w + 4, fd, true);
+    if (sa) {
+      dv.setInt32(w + 8, sa.length, true);
+      this.data.set(sa, w + 12);
+    } else dv.setInt32(w + 8, 0, true);
+    this.data.set(packet, w + WHDR);
+    this.w = (w + need + 3) & ~3;
+    return true;
+  }
+
+  /** Publishes the queued packets to the worker (call once per batch). */
+  flush(): void {
+    Atomics.store(this.ctrl, W, this.w);
+    Atomics.add(this.ctrl, SEQ, 1);
+    Atomics.notify(this.ctrl, SEQ);
+  }
+
+  private drop(): boolean {
+    this.dropped++;
+    return false;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    Atomics.store(this.ctrl, STATE, 1);
+    Atomics.add(this.ctrl, SEQ, 1);
+    Atomics.notify(this.ctrl, SEQ);
+    const worker = this.worker;
+    if (worker) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => worker.once('exit', () => resolve())),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000))),
+      ]);
+      clearTimeout(timer);
+      await worker.terminate().catch(() => undefined);
+    }
+  }
+}
+
+/** Writer record header: length, fd, sockaddr length, 28-byte sockaddr. */
+const WHDR = 40;
+
+/** The writer worker's body (self-contained, see readerWorkerMain). */
+function writerWorkerMain(req: NodeJS.Require): void {
+  const wt = req('node:worker_threads') as typeof import('node:worker_threads');
+  const wd = wt.workerData as { koffiPath: string; sab: SharedArrayBuffer; ctrlSab: SharedArrayBuffer; mode: 'write' | 'sendto' };
+  const koffi = req(wd.koffiPath) as typeof import('koffi');
+  const libc = koffi.load('libc.so.6');
+  const write = libc.func('long write(int, const void *, unsigned long)');
+  const sendto = libc.func('long sendto(int, const void *, unsigned long, int, const void *, unsigned int)');
+  const poll = libc.func('int poll(void *, unsigned long, int)');
+  const data = new Uint8Array(wd.sab);
+  const dv = new DataView(wd.sab);
+  const ctrl = new Int32Array(wd.ctrlSab);
+  const pfd = new Uint8Array(8);
+  const pv = new DataView(pfd.buffer);
+  let r = Atomics.load(ctrl, 1);
+  for (;;) {
+    const seq = Atomics.load(ctrl, 2);
+    const w = Atomics.load(ctrl, 0);
+    if (r === w) {
+      if (Atomics.load(ctrl, 4) !== 0) return;
+      Atomics.wait(ctrl, 2, seq, 1000);
+      continue;
+    }
+    let n = 0;
+    while (r !== w) {
+      const len = dv.getInt32(r, true);
+      if (len === -1) {
+        r = 0;
+        continue;
+      }
+      const fd = dv.getInt32(r + 4, true);
+      const salen = dv.getInt32(r + 8, true);
+      const payload = data.subarray(r + 40, r + 40 + len);
+      for (let attempt = 0; attempt < 100; attempt++) {
+        const rc = (wd.mode === 'sendto'
+          ? sendto(fd, payload, len, 0x4000 /* MSG_NOSIGNAL */, data.subarray(r + 12, r + 12 + salen), salen)
+          : write(fd, payload, len)) as number;
+        if (rc >= 0) break;
+        const e = koffi.errno();
+        if (e === 4) continue; // EINTR
+        if (e !== 11) break; // not EAGAIN: drop (unreachable, closed fd...)
+        pv.setInt32(0, fd, true);
+        pv.setInt16(4, 4 /* POLLOUT */, true);
+        pv.setInt16(6, 0, true);
+        poll(pfd, 1, 100);
+      }
+      r = (r + 40 + len + 3) & ~3;
+      if (++n % 32 === 0) Atomics.store(ctrl, 1, r);
+    }
+    Atomics.store(ctrl, 1, r);
   }
 }
