@@ -68,8 +68,8 @@ timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
 	-append "console=ttyS0 panic=-1 quiet loglevel=3 rdinit=/init wgts.cmd=$CMD_FILE wgts.tree=$VM_TREE" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap \
 	-nic none -monitor none -serial stdio < /dev/null 2>&1 |
-	tr -d '\r' | tee "$LOG" |
-	awk -v verbose="${WGTS_VM_VERBOSE:-0}" '
+	awk -v verbose="${WGTS_VM_VERBOSE:-0}" -v logfile="$LOG" '
+		{ sub(/\r$/, ""); print > logfile; fflush(logfile) }
 		/@@WGTS-VM-BEGIN / { inside = 1; next }
 		/@@WGTS-VM-EXIT / { inside = 0; next }
 		inside || verbose == 1 { print; fflush() }'
