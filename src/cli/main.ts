@@ -39,10 +39,24 @@ function usage(argv0: string): string {
 }
 
 /**
+ * `wgts show | head -1`: wg dies of SIGPIPE without a word (the shell reports 141); Node would
+ * throw EPIPE with a stack trace instead. Exit as quietly, with the status the shell would show.
+ */
+function quietOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(128 + 13);
+      throw err;
+    });
+  }
+}
+
+/**
  * Runs wgts. `argv` is process.argv without the node binary: argv[0] is the script path, whose
  * basename is printed in usage lines as wg prints its argv[0].
  */
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe();
   const argv0 = basename(argv[0] ?? 'wgts');
   const args = argv.slice(1);
   if (args.length === 1 && ['-v', '--version', 'version'].includes(args[0]!)) {

@@ -3,11 +3,13 @@
  * man/wgts.8, the page renders without a groff warning, and the per-subcommand help behaviours
  * are wg's (wg-tools.md §1.1).
  */
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { WG_COMMANDS, WGTS_COMMANDS, main } from '../../src/cli/main.js';
+import { FakeUapiServer } from '../fakes/uapi-server.js';
 
 const MAN = resolve(import.meta.dirname, '../../man/wgts.8');
 const hasGroff = spawnSync('groff', ['--version']).status === 0;
@@ -77,5 +79,33 @@ describe('man/wgts.8', () => {
     const r = spawnSync('groff', ['-man', '-Tutf8', '-ww', '-z', MAN], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
+  });
+});
+
+const BIN = resolve(import.meta.dirname, '../../bin/wgts');
+const built = existsSync(resolve(import.meta.dirname, '../../dist/wgts.mjs'));
+
+describe.skipIf(!built)('a closed stdout', () => {
+  it('ends quietly with the status of SIGPIPE, like wg under `| head -1`', async () => {
+    const runDir = mkdtempSync(join(tmpdir(), 'wgts-pipe-'));
+    const peers = Array.from({ length: 3000 }, (_, i) => {
+      const k = new Uint8Array(32);
+      k[0] = i & 0xff;
+      k[1] = i >> 8;
+      return { publicKey: k, allowedIps: [] };
+    });
+    const fake = await FakeUapiServer.start(runDir, { name: 'wgm-pipe', peers });
+    try {
+      const child = spawn(BIN, ['show', 'wgm-pipe', 'dump'], { env: { ...process.env, WGTS_RUN_DIR: runDir } });
+      let err = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+      child.stdout.once('data', () => child.stdout.destroy());
+      const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+      expect(err).toBe('');
+      expect(code).toBe(141);
+    } finally {
+      await fake.close();
+      rmSync(runDir, { recursive: true, force: true });
+    }
   });
 });
