@@ -8,7 +8,7 @@ import { Device } from '../../src/userspace-fallback/device.js';
 import { parseSetRequest } from '../../src/userspace-fallback/uapi.js';
 import { generatePrivateKey, publicKeyFromPrivate } from '../../src/userspace-fallback/crypto.js';
 import { keyToHex } from '../../src/conf/keys.js';
-import { MESSAGE_COOKIE_REPLY, MESSAGE_DATA, MESSAGE_INITIATION, MESSAGE_RESPONSE, REKEY_AFTER_TIME } from '../../src/userspace-fallback/messages.js';
+import { MESSAGE_COOKIE_REPLY, MESSAGE_DATA, MESSAGE_INITIATION, MESSAGE_RESPONSE, REJECT_AFTER_MESSAGES, REKEY_AFTER_MESSAGES, REKEY_AFTER_TIME } from '../../src/userspace-fallback/messages.js';
 import { ManualClock } from '../fakes/clock.js';
 import { FakeNetwork, type FakeBind } from '../fakes/bind.js';
 import { FakeTun, echoReply, icmp6Echo, icmpEcho } from '../fakes/tun.js';
@@ -296,6 +296,30 @@ describe('lifecycle and key hygiene', () => {
     expect(peerOf(a.dev).keypairs.current).toBeNull();
     expect(key.every((x) => x === 0)).toBe(true);
     expect(a.dev.stats.rxDropped).toBe(0);
+  });
+
+  it('volume limits: a rekey past REKEY_AFTER_MESSAGES, no sending at REJECT_AFTER_MESSAGES', async () => {
+    const { net, a, b, clock } = await pair();
+    ping(net, a, b, '10.0.0.1', '10.0.0.2');
+    clock.advance(6_000); // past the handshake send limit
+    const kp = peerOf(a.dev).keypairs.current!;
+    kp.sendCounter = REKEY_AFTER_MESSAGES;
+    a.tun.inject(icmpEcho('10.0.0.1', '10.0.0.2', { seq: 2 }));
+    expect(net.queue.map(typeOf)).toEqual([MESSAGE_DATA, MESSAGE_INITIATION]); // sent, then rekey
+    net.pump();
+    expect(b.tun.take().length).toBe(1);
+    const kp2 = peerOf(a.dev).keypairs.current!;
+    expect(kp2).not.toBe(kp);
+    clock.advance(6_000);
+    kp2.sendCounter = REJECT_AFTER_MESSAGES - 1;
+    net.queue = [];
+    a.tun.inject(icmpEcho('10.0.0.1', '10.0.0.2', { seq: 3 }), icmpEcho('10.0.0.1', '10.0.0.2', { seq: 4 }));
+    const q = net.queue.map(typeOf);
+    expect(q.filter((t) => t === MESSAGE_DATA).length).toBe(1); // the last counter, then nothing more on it
+    expect(q).toContain(MESSAGE_INITIATION);
+    expect(peerOf(a.dev).staged.length).toBe(1);
+    net.pump();
+    expect(b.tun.take().length).toBe(2); // the staged one went out on the new session
   });
 
   it('an unanswered handshake is retried 20 times in all, then staged packets are dropped', async () => {
