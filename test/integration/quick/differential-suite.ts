@@ -52,7 +52,7 @@ export function defineDifferentialSuite(backend: 'userspace' | 'kernel', only?: 
         expect(ours.strip).toBe(ref.strip);
         expect(sortPeers(maskVolatile(ours.saved))).toBe(sortPeers(maskVolatile(ref.saved)));
         expect(sortPeers(maskVolatile(ours.configAfter))).toBe(sortPeers(maskVolatile(ref.configAfter)));
-      });
+      }, backend === 'kernel' ? 900_000 : undefined);
     }
   });
 }

@@ -15,7 +15,7 @@ describe('wgts quick DNS', () => {
     const ifname = uniqueName();
     const r = runScenario({ tool: bin(), ifname, config, hide: ['resolvconf'], resolvconf: 'absent', fakeResolvectl: true });
     expect(r.upRc, r.upErr).toBe(0);
-    expect(r.resolvconfLog).toBe(
+    expect(r.resolvconfLog, r.upErr + r.downErr).toBe(
       `resolvectl dns ${ifname} 10.9.0.1 fd09::1\nresolvectl domain ${ifname} ~. corp.example\nresolvectl default-route ${ifname} yes\nresolvectl revert ${ifname}\n`,
     );
     expect(r.downRc).toBe(0);

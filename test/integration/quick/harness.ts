@@ -219,7 +219,8 @@ for i in $(seq 50); do [ -z "$(ls /run/wireguard)" ] && break; sleep 0.05; done
     spawnSync('ip', ['netns', 'exec', ns, 'unshare', '-m', 'bash', '-c', script], {
       env: { ...process.env, ...spec.env },
       stdio: 'ignore',
-      timeout: 60_000,
+      // TCG emulation in the kernel VM makes every process start slow
+      timeout: process.env.WGTS_IN_VM ? 400_000 : 60_000,
     });
     const read = (n: string): string => (existsSync(out(n)) ? readFileSync(out(n), 'utf8') : '');
     return {
