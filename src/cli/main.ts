@@ -42,7 +42,10 @@ function usage(argv0: string): string {
  * `wgts show | head -1`: wg dies of SIGPIPE without a word (the shell reports 141); Node would
  * throw EPIPE with a stack trace instead. Exit as quietly, with the status the shell would show.
  */
+let pipeGuarded = false;
 function quietOnClosedPipe(): void {
+  if (pipeGuarded) return;
+  pipeGuarded = true;
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EPIPE') process.exit(128 + 13);
