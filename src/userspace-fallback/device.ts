@@ -43,6 +43,9 @@ const EADDRINUSE = 98;
 const UNDER_LOAD_THRESHOLD = 128;
 const UNDER_LOAD_WINDOW = 125;
 
+/** Dropped-packet log lines per second, at most. */
+const DROP_LOGS_PER_SECOND = 10;
+
 const NOOP_LOGGER: Logger = { verbose() {}, error() {} };
 
 function random32(): number {
@@ -98,6 +101,18 @@ export class Device implements DeviceCore, HandshakeGate {
 
   peerByKey(pub: Uint8Array): Peer | null {
     return this.peers.get(keyToHex(pub)) ?? null;
+  }
+
+  private dropLogWindow = -Infinity;
+  private dropLogCount = 0;
+
+  logDrop(msg: string): void {
+    const now = this.clock.now();
+    if (now - this.dropLogWindow >= 1000) {
+      this.dropLogWindow = now;
+      this.dropLogCount = 0;
+    }
+    if (++this.dropLogCount <= DROP_LOGS_PER_SECOND) this.log.verbose(msg);
   }
 
   /** HandshakeGate: counts a handshake message; true while under load. */

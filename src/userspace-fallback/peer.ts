@@ -52,6 +52,8 @@ export interface DeviceCore {
   readonly isUp: boolean;
   /** The peer whose static public key is `pub`, or null. */
   peerByKey(pub: Uint8Array): Peer | null;
+  /** Logs why a packet was dropped, at most a few lines per second (hostile input must not flood the log). */
+  logDrop(msg: string): void;
 }
 
 export class Peer implements TimerTarget {

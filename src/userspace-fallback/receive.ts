@@ -58,7 +58,10 @@ export function receivePacket(dev: DeviceCore, gate: HandshakeGate, packet: Uint
   if (type === MESSAGE_DATA) receiveData(dev, packet, from);
   else if (type === MESSAGE_INITIATION || type === MESSAGE_RESPONSE) receiveHandshake(dev, gate, type, packet, from);
   else if (type === MESSAGE_COOKIE_REPLY) receiveCookieReply(dev, packet);
-  else dev.stats.rxInvalid++;
+  else {
+    dev.stats.rxInvalid++;
+    dev.logDrop(`Received message with unknown type or invalid size from ${from.host}:${from.port}`);
+  }
 }
 
 function receiveData(dev: DeviceCore, packet: Uint8Array, from: WgEndpoint): void {
@@ -79,10 +82,12 @@ function receiveData(dev: DeviceCore, packet: Uint8Array, from: WgEndpoint): voi
   const plain = openData(kp.receiveKey, kp.receiveNonce, view(packet, DATA_OFF_CONTENT, packet.length - DATA_OFF_CONTENT));
   if (plain === null) {
     dev.stats.rxInvalid++;
+    dev.logDrop(`${peer.name} - Failed to decrypt data packet`);
     return;
   }
   if (!kp.replay.validate(counter)) {
     dev.stats.rxReplay++;
+    dev.logDrop(`${peer.name} - Dropped replayed or too old data packet`);
     return;
   }
 
@@ -123,10 +128,12 @@ function receiveData(dev: DeviceCore, packet: Uint8Array, from: WgEndpoint): voi
   }
   if (len === 0 || len > n) {
     dev.stats.rxInvalid++;
+    dev.logDrop(`${peer.name} - Packet with invalid IP header`);
     return;
   }
   if (dev.allowedIps.lookup(family, plain, srcOff) !== peer) {
     dev.stats.rxBadSource++;
+    dev.logDrop(`${peer.name} - IPv${family} packet with disallowed source address`);
     return;
   }
   dev.tun.write([len === plain.length ? plain : view(plain, 0, len)]);
@@ -138,6 +145,7 @@ function receiveHandshake(dev: DeviceCore, gate: HandshakeGate, type: number, pa
   const state = gate.cookieChecker.validate(packet, macOff, from.host, from.port, underLoad);
   if (state === MacState.INVALID_MAC) {
     dev.stats.handshakesDropped++;
+    dev.logDrop(`Received handshake with invalid mac1 from ${from.host}:${from.port}`);
     return;
   }
   if (underLoad) {
@@ -174,6 +182,7 @@ function receiveHandshake(dev: DeviceCore, gate: HandshakeGate, type: number, pa
   const p = found.peer;
   if (hs === null || p === null) {
     dev.stats.handshakesDropped++;
+    dev.logDrop(`Failed to consume handshake ${type === MESSAGE_INITIATION ? 'initiation' : 'response'} from ${from.host}:${from.port}`);
     return;
   }
   // Authenticated handshake message: roam, account, run the timers.

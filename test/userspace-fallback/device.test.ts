@@ -246,6 +246,27 @@ describe('two devices over fakes', () => {
     expect(b.tun.take().length).toBe(1);
   });
 
+  it('drops are logged at a limited rate and never with key material', async () => {
+    const clock = new ManualClock();
+    const net = new FakeNetwork();
+    const lines: string[] = [];
+    const priv = generatePrivateKey();
+    const dev = new Device({ tun: new FakeTun('wgp5'), bind: net.bind('192.0.2.5'), clock, log: { verbose: (m) => lines.push(m), error: (m) => lines.push(m) } });
+    open.push(dev);
+    await uapiSet(dev, `set=1\nprivate_key=${keyToHex(priv)}\nlisten_port=7\n\n`);
+    await dev.up();
+    lines.length = 0;
+    for (let i = 0; i < 1000; i++) net.inject(new Uint8Array(148).fill(i & 0xff).fill(0, 1, 4), { family: 4, host: '203.0.113.1', port: 1 }, { family: 4, host: '192.0.2.5', port: 7 });
+    net.pump();
+    expect(lines.length).toBe(10);
+    clock.advance(1000);
+    net.inject(new Uint8Array(3), { family: 4, host: '203.0.113.1', port: 1 }, { family: 4, host: '192.0.2.5', port: 7 });
+    net.pump();
+    expect(lines.length).toBe(11);
+    const secret = keyToHex(priv);
+    expect(lines.some((l) => l.toLowerCase().includes(secret.slice(0, 16)))).toBe(false);
+  });
+
   it('mutated copies of real data and handshake packets are all rejected without a throw', async () => {
     const { net, a, b } = await pair();
     ping(net, a, b, '10.0.0.1', '10.0.0.2');
