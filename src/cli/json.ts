@@ -29,7 +29,7 @@ import { formatEndpoint, formatIP } from '../conf/ip.js';
 import { keyIsZero, keyToBase64 } from '../conf/keys.js';
 import type { Key, WgDevice, WgPeer } from '../conf/model.js';
 import { errorText } from './ipc.js';
-import type { ShowIo } from './show.js';
+import { listOrReport, type ShowIo } from './show.js';
 
 export const JSON_SCHEMA_VERSION = 1;
 
@@ -105,13 +105,8 @@ export async function showJson(argv0: string, args: string[], io: ShowIo): Promi
   const interfaces: Array<Record<string, unknown>> = [];
   let ret = 0;
   if (target === undefined || target === 'all') {
-    let names: string[];
-    try {
-      names = await io.list();
-    } catch (err) {
-      io.err(`Unable to list interfaces: ${errorText(err)}\n`);
-      return 1;
-    }
+    const names = await listOrReport(io);
+    if (!names) return 1;
     ret = names.length ? 1 : 0;
     for (const name of names) {
       try {

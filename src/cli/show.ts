@@ -230,6 +230,16 @@ function uglyPrint(device: WgDevice, field: string, withInterface: boolean, io: 
   return true;
 }
 
+/** All interface names, or null after printing wg's `Unable to list interfaces` message. */
+export async function listOrReport(io: ShowIo): Promise<string[] | null> {
+  try {
+    return await io.list();
+  } catch (err) {
+    io.err(`Unable to list interfaces: ${errorText(err)}\n`);
+    return null;
+  }
+}
+
 /** show_main, with wg's argument rules, messages and exit codes. `args` excludes "show". */
 export async function runShow(argv0: string, args: string[], io: ShowIo): Promise<number> {
   if (args.includes('--json') || args.includes('--show-keys')) return showJson(argv0, args, io);
@@ -239,13 +249,8 @@ export async function runShow(argv0: string, args: string[], io: ShowIo): Promis
   }
   const [first, field] = args;
   if (first === undefined || first === 'all') {
-    let names: string[];
-    try {
-      names = await io.list();
-    } catch (err) {
-      io.err(`Unable to list interfaces: ${errorText(err)}\n`);
-      return 1;
-    }
+    const names = await listOrReport(io);
+    if (!names) return 1;
     let ret = names.length ? 1 : 0;
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
@@ -271,13 +276,8 @@ export async function runShow(argv0: string, args: string[], io: ShowIo): Promis
       showUsage(io, argv0);
       return 1;
     }
-    let names: string[];
-    try {
-      names = await io.list();
-    } catch (err) {
-      io.err(`Unable to list interfaces: ${errorText(err)}\n`);
-      return 1;
-    }
+    const names = await listOrReport(io);
+    if (!names) return 1;
     if (names.length) io.out(names.join(' ') + '\n');
     return 0;
   }
