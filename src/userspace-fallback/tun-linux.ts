@@ -93,12 +93,13 @@ export class LinuxTun implements Tun {
       fd: this.fd,
       maxPacket: MAX_PACKET,
       withAddr: false,
+      name: 'wgts-tun-rx',
       onPackets: (packets) => onPackets(packets),
       onError: () => this.fireClose(),
     });
     this.reader.start();
     if (!SYNC_WRITES) {
-      this.writer = new RingWriter('write');
+      this.writer = new RingWriter('write', 'wgts-tun-tx');
       this.writer.start();
     }
   }

@@ -118,7 +118,7 @@ export class UdpBind implements Bind {
     await Promise.all(old.map((s) => this.closeSock(s)));
     for (const s of this.socks) this.startReader(s);
     if (!this.writer && !SYNC_WRITES) {
-      this.writer = new RingWriter('sendto');
+      this.writer = new RingWriter('sendto', 'wgts-udp-tx');
       this.writer.start();
     }
     return this.port;
@@ -180,6 +180,7 @@ export class UdpBind implements Bind {
       fd: s.fd,
       maxPacket: MAX_DATAGRAM,
       withAddr: true,
+      name: `wgts-udp${s.family}-rx`,
       onPackets: (packets, addrs) => {
         for (let i = 0; i < packets.length; i++) this.receiveCb(packets[i]!, this.fromSockaddr(addrs[i]!));
       },
