@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { WgError } from '../../src/conf/backend.js';
+import type { WgDevice } from '../../src/conf/model.js';
 import { keyToHex } from '../../src/conf/keys.js';
 import {
   formatGetResponse,
@@ -367,5 +368,78 @@ describe('IP text forms (glibc for wg, Go for wireguard-go)', () => {
     }
     for (const badText of ['', ':', ':::', '1:', ':1', '1::2::3', '12345::', '1:2:3:4:5:6:7:8:9', '::1.2.3', '::1.2.3.04', 'g::'])
       expect(parseIPv6(badText), badText).toBeNull();
+  });
+});
+
+describe('round trips over random devices (fast-check, fixed seed)', () => {
+  it('formatSetRequest -> parseSetRequest and formatGetResponse -> parseGetResponse', async () => {
+    const fc = (await import('fast-check')).default;
+    const { formatIPv6, parseIPv6, maskPrefix } = await import('../../src/conf/ip.js');
+    const key = fc.uint8Array({ minLength: 32, maxLength: 32 });
+    const v4 = fc.record({ family: fc.constant(4 as const), addr: fc.uint8Array({ minLength: 4, maxLength: 4 }), cidr: fc.integer({ min: 0, max: 32 }) });
+    const v6 = fc.record({ family: fc.constant(6 as const), addr: fc.uint8Array({ minLength: 16, maxLength: 16 }), cidr: fc.integer({ min: 0, max: 128 }) });
+    const endpoint = fc.oneof(
+      fc.tuple(fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.integer({ min: 0, max: 65535 })).map(([a, port]) => ({
+        family: 4 as const,
+        host: `${a[0]}.${a[1]}.${a[2]}.${a[3]}`,
+        port,
+      })),
+      fc.tuple(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.integer({ min: 0, max: 65535 })).map(([a, port]) => ({
+        family: 6 as const,
+        host: formatIPv6(a),
+        port,
+      })),
+    );
+    const peer = fc.record(
+      {
+        publicKey: key,
+        presharedKey: key,
+        endpoint,
+        persistentKeepalive: fc.integer({ min: 0, max: 65535 }),
+        replaceAllowedIps: fc.constant(true as const),
+        allowedIps: fc.array(fc.oneof(v4, v6), { maxLength: 4 }),
+      },
+      { requiredKeys: ['publicKey', 'allowedIps'] },
+    );
+    const device = fc.record(
+      {
+        name: fc.constant(''),
+        privateKey: key,
+        listenPort: fc.integer({ min: 0, max: 65535 }),
+        fwmark: fc.integer({ min: 0, max: 0xffffffff }),
+        replacePeers: fc.constant(true as const),
+        peers: fc.array(peer, { maxLength: 5 }),
+      },
+      { requiredKeys: ['name', 'peers'] },
+    );
+    fc.assert(
+      fc.property(device, (d) => {
+        const back = parseSetRequest(formatSetRequest(d));
+        expect(back.ok).toBe(true);
+        if (!back.ok) return;
+        // Hosts come back in Go's text; compare addresses through bytes.
+        const fixHost = (x: WgDevice) => ({
+          ...x,
+          peers: x.peers.map((p) =>
+            p.endpoint?.family === 6 ? { ...p, endpoint: { ...p.endpoint, host: [...parseIPv6(p.endpoint.host)!].join('.') } } : p,
+          ),
+        });
+        expect(fixHost(back.device)).toEqual(fixHost(d));
+        // get side: what a server reports, the client reads back (allowed IPs masked by the server).
+        const state = {
+          ...d,
+          peers: d.peers.map((p) => ({ ...p, allowedIps: p.allowedIps.map((ip) => ({ ...ip, addr: maskPrefix(ip.addr, ip.cidr) })) })),
+        };
+        const got = parseGetResponse(formatGetResponse(state), 'x');
+        expect(got.peers.length).toBe(d.peers.length);
+        got.peers.forEach((p, i) => {
+          expect(p.publicKey).toEqual(state.peers[i]!.publicKey);
+          expect(p.allowedIps.map((a) => [a.family, [...a.addr], a.cidr])).toEqual(
+            state.peers[i]!.allowedIps.map((a) => [a.family, [...a.addr], a.cidr]),
+          );
+        });
+      }),
+      { seed: 20261122, numRuns: 300 },
+    );
   });
 });
