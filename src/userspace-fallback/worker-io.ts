@@ -38,7 +38,7 @@ export interface RingReaderOptions {
   maxPacket: number;
   /** UDP: record the source sockaddr (recvfrom) with each packet. */
   withAddr: boolean;
-  /** Ring size in bytes (default 8 MiB). */
+  /** Ring size in bytes (default 4 MiB: about 2800 full-size packets). */
   capacity?: number;
   /** Packets per worker burst before it wakes the main thread (default 128, wireguard-go's batch). */
   batch?: number;
@@ -68,7 +68,7 @@ export class RingReader {
   private readonly addrs: Uint8Array[] = [];
 
   constructor(private readonly opts: RingReaderOptions) {
-    const sab = new SharedArrayBuffer(opts.capacity ?? 8 << 20);
+    const sab = new SharedArrayBuffer(opts.capacity ?? 4 << 20);
     this.data = new Uint8Array(sab);
     this.dv = new DataView(sab);
     this.ctrl = new Int32Array(new SharedArrayBuffer(64));
@@ -305,7 +305,7 @@ export class RingWriter {
   constructor(
     private readonly mode: 'write' | 'sendto',
     private readonly name = 'wgts-tx',
-    capacity = 8 << 20,
+    capacity = 4 << 20,
   ) {
     const sab = new SharedArrayBuffer(capacity);
     this.data = new Uint8Array(sab);

@@ -1,7 +1,7 @@
 /**
  * UdpBind over real sockets on loopback (no namespace needed: nothing leaves the host's lo), and
  * the sockaddr <-> endpoint conversions. Also exercises the worker rings (worker-io.ts): receive
- * and send bursts large enough to wrap the 8 MiB rings several times, checked for order and content.
+ * and send bursts large enough to wrap the 4 MiB rings several times, checked for order and content.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WgEndpoint } from '../../src/conf/model.js';

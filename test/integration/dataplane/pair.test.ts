@@ -44,6 +44,14 @@ describe('wgts-userspace <-> wgts-userspace', () => {
     expect(await iperf(a, b, 2, { reverse: true })).toBeGreaterThan(1e6);
   }, 60_000);
 
+  it('carries large packets when the MTU is raised (selftest item 6: no 1500-byte assumptions)', async () => {
+    for (const s of [a, b]) await s.ns.ip(['link', 'set', s.ifname, 'mtu', '34736']);
+    // 34000-byte ICMP inside; the outer UDP datagram is fragmented on the veth.
+    await a.ns.run(['ping', '-n', '-c', '3', '-i', '0.1', '-W', '3', '-s', '34000', '-M', 'do', b.inner4]);
+    await b.ns.run(['ping', '-n', '-c', '3', '-i', '0.1', '-W', '3', '-s', '34000', '-M', 'do', a.inner6]);
+    for (const s of [a, b]) await s.ns.ip(['link', 'set', s.ifname, 'mtu', '1420']);
+  });
+
   it('keeps working after its interface moves to another namespace; the socket stays in the birth namespace', async () => {
     const c = await lab.netns();
     await a.ns.ip(['link', 'set', a.ifname, 'netns', c.name]);
@@ -67,7 +75,7 @@ describe('wg-quick with WG_QUICK_USERSPACE_IMPLEMENTATION=wgts-userspace', () =>
   const lab = new Lab('wgd');
   afterAll(() => lab.cleanup(), 30_000);
 
-  it('wg-quick up starts wgts-userspace, traffic flows, wg-quick down stops it', async () => {
+  it('wg-quick up (full tunnel, fwmark) starts wgts-userspace, traffic flows, wg-quick down stops it', async () => {
     const [q, peer] = await makePair(lab, 'go', 'go');
     // With the kernel module available wg-quick would never use a userspace implementation.
     const probe = await q.ns.ip(['link', 'add', 'wgdprobe', 'type', 'wireguard'], { check: false });
@@ -83,7 +91,9 @@ describe('wg-quick with WG_QUICK_USERSPACE_IMPLEMENTATION=wgts-userspace', () =>
     const conf = join(dir, `${name}.conf`);
     writeFileSync(conf, [
       '[Interface]', `PrivateKey = ${keys.privateKey}`, 'ListenPort = 51900', 'Address = 10.0.1.1/24, fd00:1::1/64', '',
-      '[Peer]', `PublicKey = ${peer.publicKey}`, `Endpoint = ${peer.outer4}:${peer.port}`, 'AllowedIPs = 10.0.1.2/32, fd00:1::2/128', '',
+      // Full tunnel: wg-quick sets fwmark 51820 and policy rules, so the outer UDP packets only escape
+      // the tunnel if the daemon really marks its sockets (SO_MARK; selftest item 18).
+      '[Peer]', `PublicKey = ${peer.publicKey}`, `Endpoint = ${peer.outer4}:${peer.port}`, 'AllowedIPs = 0.0.0.0/0, ::/0', '',
     ].join('\n'), { mode: 0o600 });
     await wg(peer, ['set', peer.ifname, 'peer', keys.publicKey, 'allowed-ips', '10.0.1.1/32,fd00:1::1/128']);
     await peer.ns.ip(['addr', 'add', '10.0.1.2/24', 'dev', peer.ifname]);
@@ -97,6 +107,7 @@ describe('wg-quick with WG_QUICK_USERSPACE_IMPLEMENTATION=wgts-userspace', () =>
     await ping(side, '10.0.1.2');
     await ping(side, 'fd00:1::2');
     expect((await q.ns.run(['wg', 'show', name, 'listen-port'])).stdout.trim()).toBe('51900');
+    expect((await q.ns.run(['wg', 'show', name, 'fwmark'])).stdout.trim()).toBe('0xca6c');
     await q.ns.run(['wg-quick', 'down', conf], { env });
     await waitFor(async () => (await daemonPids(name)).length === 0, { what: 'daemon exit after wg-quick down', timeout: 5000 });
     expect(existsSync(`${SOCK_DIR}/${name}.sock`)).toBe(false);
