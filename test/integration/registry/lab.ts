@@ -5,7 +5,9 @@
  *
  * The data plane is a parameter (`Impl`): wireguard-go, wgts-userspace (our daemon, same command
  * line as wireguard-go), both by default, and the kernel module (`ip link add ... type wireguard`)
- * where it exists (the VM). Pick with WGR_IMPLS=wireguard-go,wgts-userspace,kernel.
+ * where it exists (the VM). Pick with WGR_IMPLS=wireguard-go,wgts-userspace,kernel. On the kernel:
+ *   test/kernel/run-vm.sh env WGR_IMPLS=kernel node node_modules/vitest/vitest.mjs run \
+ *     --testTimeout 300000 --hookTimeout 300000 test/integration/registry/nat.test.ts test/integration/registry/relay.test.ts
  * The wgts CLI under test is `bin/wgts` (built by `npm test`), or WGR_CLI=<path to a .mjs>.
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
