@@ -132,7 +132,7 @@ function fixAllEndpoints(out: string): string {
   return lines.join('\n').replace(/\n?$/, '\n');
 }
 
-describe.skipIf(!haveTools())('show/showconf vs wg on a live wireguard-go device', () => {
+describe.skipIf(!haveTools())('show/showconf vs wg on a live wireguard-go device', { timeout: 120_000 }, () => {
   it('has what the test needs: a handshake and traffic on one peer', async () => {
     const r = await h.wg(a, ['show', dev, 'latest-handshakes']);
     expect(r.stdout.split('\n').filter((l) => l && !l.endsWith('\t0'))).toHaveLength(1);

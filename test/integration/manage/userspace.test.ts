@@ -34,7 +34,7 @@ async function ours(args: string[]) {
   expect(r.code, args.join(' ')).toBe(0);
 }
 
-describe.skipIf(!haveTools())('wgts on wgts-userspace', () => {
+describe.skipIf(!haveTools())('wgts on wgts-userspace', { timeout: 60_000 }, () => {
   it('adds and removes single allowed IPs with +/-', async () => {
     await ours(['set', dev, 'listen-port', '43001', 'peer', k1, 'allowed-ips', '10.0.0.0/24,10.1.0.0/24,fd00::/64', 'peer', k2, 'allowed-ips', '10.9.0.1/32']);
     await ours(['set', dev, 'peer', k1, 'allowed-ips', '-10.0.0.0/24,+10.2.0.0/24, -fd00::/64, 10.3.0.0/16']);
