@@ -227,6 +227,11 @@ if (WRITE) {
   const heading = '## Data plane (`npm run bench`)';
   let text = existsSync(doc) ? readFileSync(doc, 'utf8') : '# Benchmarks\n';
   if (!text.includes(heading)) {
+    // The section goes before the first other section: scripts that append to the end of the file
+    // (bench-startup.sh) then keep landing in their own table.
+    const first = text.indexOf('\n## ');
+    const tail = first === -1 ? '' : text.slice(first + 1);
+    text = (first === -1 ? text : text.slice(0, first + 1));
     text += `\n${heading}\n\nscripts/bench.mjs: two namespaces joined by a veth pair per implementation pair, iperf3 TCP ` +
       `(one stream, each way) and 50 pings through the tunnel, pairs interleaved over several rounds, median run shown; ` +
       'CPU is % of one core per daemon during a->b, RSS is the daemon\'s peak (VmHWM); the last column splits the wgts ' +
@@ -234,7 +239,7 @@ if (WRITE) {
       'the I/O workers, mostly kernel time in their syscalls; other = V8 and GC threads). ' +
       'Ratio = throughput / wireguard-go<->wireguard-go in the same run (a->b / b->a).\n\n' +
       '| date | commit | machine | pair | a->b Mbit/s | b->a Mbit/s | ratio | RTT ms | CPU % a/b | RSS MiB a/b | wgts (a) CPU % by thread, a->b |\n|---|---|---|---|---|---|---|---|---|---|---|\n';
-    writeFileSync(doc, text);
+    writeFileSync(doc, text + (tail ? `\n${tail}` : ''));
   }
   let commit = '-';
   try {
