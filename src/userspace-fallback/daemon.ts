@@ -12,6 +12,10 @@
  * The running daemon wires tun-linux + udp + Device + uapi-server and exits (status 0, socket
  * unlinked) on SIGINT/SIGTERM, on deletion of the socket file, and when the TUN goes away
  * (`ip link del`, which is how wg-quick down stops a userspace implementation).
+ *
+ * Environment: WG_PROCESS_FOREGROUND=1 (as -f), LOG_LEVEL=verbose|debug|error|silent, WG_TUN_FD and
+ * WG_UAPI_FD (pre-opened descriptors), and WGTS_UAPI_DIR (a socket directory other than
+ * /var/run/wireguard; wg itself only looks in its compiled-in one).
  */
 import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';

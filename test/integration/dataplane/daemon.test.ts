@@ -91,6 +91,23 @@ describe('wgts-userspace process and UAPI socket', () => {
     expect((await ns.run([WGTS_BIN, '-x', 'wgdbad'], { check: false })).code).toBe(1);
   });
 
+  it('refuses to take over a socket path that still accepts connections', async () => {
+    const name = lab.ifname();
+    const path = `${SOCK_DIR}/${name}.sock`;
+    const squatter = net.createServer((c) => c.destroy());
+    await new Promise<void>((r) => squatter.listen(path, r));
+    try {
+      const r = await ns.run([WGTS_BIN, name], { check: false, env: { LOG_LEVEL: 'error', WG_PROCESS_FOREGROUND: undefined } });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('in use');
+      expect(isSocket(path)).toBe(true); // left alone
+      // The TUN it created is released again.
+      await waitFor(async () => (await ns.ip(['link', 'show', name], { check: false })).code !== 0, { what: 'TUN released' });
+    } finally {
+      await new Promise<void>((r) => squatter.close(() => r()));
+    }
+  });
+
   it('runs in the foreground with -f, logs at LOG_LEVEL=verbose without ever printing the private key', async () => {
     const name = lab.ifname();
     const d = ns.spawn([WGTS_BIN, '-f', name], { env: { LOG_LEVEL: 'verbose', WG_PROCESS_FOREGROUND: undefined } });
