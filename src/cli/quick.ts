@@ -7,6 +7,7 @@
 import { realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Command } from './command.js';
+import { foreground, haveProgram } from './run.js';
 import { runStrip } from './quick-strip.js';
 import { down, save } from '../quick/down.js';
 import { up, exitCodeOf, messageOf } from '../quick/up.js';
@@ -92,8 +93,13 @@ export const quickCommand: Command = {
       return 1;
     }
     if (process.getuid && process.getuid() !== 0) {
-      process.stderr.write(`${prog}: must be run as root\n`);
-      return 1;
+      // As wg-quick's auto_su: run again as root through sudo, with a prompt that says why.
+      if (!(await haveProgram('sudo'))) {
+        process.stderr.write(`${prog}: must be run as root (and sudo is not available)\n`);
+        return 1;
+      }
+      const self = process.argv[1] ?? argv0;
+      return foreground(['sudo', '-p', `${prog} must be run as root. Please enter the password for %u to continue: `, '--', process.execPath, self, 'quick', ...args]);
     }
     if (parsed.action === 'strip') return runStrip(argv0, parsed.target);
     preferOwnDirectory();

@@ -158,3 +158,16 @@ export async function hook(text: string, ifname: string): Promise<void> {
   const status = statusOf(result as { exitCode?: number; signal?: string; code?: string });
   if (status !== 0) throw new RunError(expanded, status, '', { cause: result });
 }
+
+/**
+ * Runs a program in the foreground with our stdio (no narration) and resolves to its exit status:
+ * wg-quick's `exec sudo ...` re-run as root. 127 when the program is missing.
+ */
+export async function foreground(argv: readonly string[]): Promise<number> {
+  checkArgv(argv);
+  const [file, ...args] = argv as [string, ...string[]];
+  const result = await execa(file, args, { reject: false, stdio: 'inherit' });
+  const status = statusOf(result as { exitCode?: number; signal?: string; code?: string });
+  if (status === 127) process.stderr.write(`${file}: command not found\n`);
+  return status;
+}
