@@ -134,16 +134,25 @@ async function runForeground(tun: LinuxTun, uapiFd: number, path: string, log: R
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((resolve) => (resolveExit = resolve));
   let stopping = false;
-  const stop = (why: string): void => {
+  const stop = (why: string, code = 0): void => {
     if (stopping) return;
     stopping = true;
     log.verbose(`Shutting down: ${why}`);
     void (async () => {
       await server.close().catch(() => undefined);
       await device.close().catch((err: unknown) => log.error(`close: ${String(err)}`));
-      resolveExit(0);
+      resolveExit(code);
     })();
   };
+  // A bug must not leave a stale socket behind: log it, clean up, exit 1.
+  process.on('uncaughtException', (err) => {
+    log.error(`internal error: ${err.stack ?? String(err)}`);
+    stop('internal error', 1);
+  });
+  process.on('unhandledRejection', (err) => {
+    log.error(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    stop('internal error', 1);
+  });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGHUP', () => undefined);

@@ -21,7 +21,7 @@ import {
   AF_INET, AF_INET6, E, IPPROTO_IPV6, IPV6_V6ONLY, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET,
   SO_MARK, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF, SO_SNDBUFFORCE, int32, sys, sysError,
 } from './native.js';
-import { RingReader, RingWriter, SYNC_WRITES } from './worker-io.js';
+import { RingReader, RingWriter, SYNC_WRITES, reportPacketBug } from './worker-io.js';
 
 /** wireguard-go asks for 7 MiB socket buffers (FORCE variants when privileged). */
 const SOCKET_BUFFER = 7 << 20;
@@ -182,7 +182,13 @@ export class UdpBind implements Bind {
       withAddr: true,
       name: `wgts-udp${s.family}-rx`,
       onPackets: (packets, addrs) => {
-        for (let i = 0; i < packets.length; i++) this.receiveCb(packets[i]!, this.fromSockaddr(addrs[i]!));
+        for (let i = 0; i < packets.length; i++) {
+          try {
+            this.receiveCb(packets[i]!, this.fromSockaddr(addrs[i]!));
+          } catch (err) {
+            reportPacketBug(err); // one bad datagram must not cost the rest of the burst
+          }
+        }
       },
       onError: () => undefined,
     });

@@ -32,6 +32,22 @@ const SLEEPING = 5;
  */
 export const SYNC_WRITES = process.env.WGTS_SYNC_WRITES === '1';
 
+let lastBugReport = 0;
+/** Packet handler exceptions so far (see reportPacketBug). */
+export let packetBugs = 0;
+/**
+ * A packet handler threw: that is a bug in the protocol code, but one bad packet must not take the
+ * whole tunnel down (an exception escaping the read loop would end the process). Counted, and
+ * reported on stderr at most once a second.
+ */
+export function reportPacketBug(err: unknown): void {
+  packetBugs++;
+  const now = Date.now();
+  if (now - lastBugReport < 1000) return;
+  lastBugReport = now;
+  process.stderr.write(`wgts-userspace: packet handler failed (${packetBugs} so far): ${err instanceof Error ? err.stack : String(err)}\n`);
+}
+
 export interface RingReaderOptions {
   fd: number;
   /** Largest packet the reader accepts (a read buffer of this size is reserved per packet). */
@@ -160,6 +176,8 @@ export class RingReader {
       }
       try {
         if (packets.length > 0) this.opts.onPackets(packets, addrs);
+      } catch (err) {
+        reportPacketBug(err);
       } finally {
         Atomics.store(ctrl, R, r);
         Atomics.add(ctrl, RSEQ, 1);

@@ -149,6 +149,8 @@ describe('wgts-userspace process and UAPI socket', () => {
     await startDaemon(lab, ns, 'wgts', other);
     await ns.ip(['link', 'set', other, 'up']);
     await waitFor(async () => (await ns.run(['ss', '-uln'])).stdout.includes(':42001 '), { what: 'port 42001 bound' });
+    // The device comes up with its link (polled): then it has bound a random port.
+    await waitFor(async () => Number((await ns.run(['wg', 'show', other, 'listen-port'])).stdout.trim()) > 0, { what: `${other} up` });
     expect(await uapi(`${SOCK_DIR}/${other}.sock`, 'set=1\nlisten_port=42001\n\n')).toBe('errno=-98\n\n');
     expect((await ns.run(['wg', 'show', name, 'listen-port'])).stdout.trim()).toBe('42001');
     expect((await daemonPids(name)).length).toBe(1);
