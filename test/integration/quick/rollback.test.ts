@@ -15,6 +15,7 @@ const full = (extra: string, address = '10.9.0.2/24, fd09::2/64'): string =>
 
 interface Failure {
   step: string;
+  interrupt?: boolean;
   config: string;
   spec?: Partial<RunSpec>;
 }
@@ -22,6 +23,12 @@ interface Failure {
 const FAILURES: Failure[] = [
   { step: 'link', config: full(''), spec: { env: { WG_QUICK_USERSPACE_IMPLEMENTATION: 'false' } } },
   { step: 'PreUp', config: full('PreUp = echo about to fail; false') },
+  // the device refuses the configuration: its ListenPort is taken by another WireGuard device
+  {
+    step: 'config',
+    config: full('ListenPort = 51999'),
+    spec: { setup: 'wireguard-go $IF-b && wg set $IF-b listen-port 51999', after: 'ip link delete dev $IF-b' },
+  },
   { step: 'address', config: full('', '10.9.0.2/24, 10.9.0.300/24') },
   { step: 'mtu', config: full('MTU = 70000') },
   { step: 'dns', config: full(''), spec: { resolvconf: 'failing' } },
@@ -29,13 +36,16 @@ const FAILURES: Failure[] = [
   { step: 'routes', config: full('Table = nosuchtable') },
   { step: 'nat', config: full('').replace('0.0.0.0/0, ::/0, ', ''), spec: { upArgs: ['--nat-via', 'wgqd0'], nft: 'failing' } },
   { step: 'PostUp', config: full('PostUp = echo post; exit 3') },
+  // SIGTERM to wgts itself (the hook's parent) while up runs: the step ends, then everything is undone
+  { step: 'PostUp', config: full('PostUp = kill -TERM $PPID; sleep 0.2'), interrupt: true },
 ];
 
 describe('wgts quick up rolls back every step', () => {
   for (const f of FAILURES) {
-    it(`a failing ${f.step}${f.spec?.nft ? ' (nft fails)' : ''}${f.config.includes('nosuchtable') ? ' (unknown table)' : ''} leaves the namespace as it began`, () => {
+    it(`a failing ${f.step}${f.spec?.nft ? ' (nft fails)' : ''}${f.config.includes('nosuchtable') ? ' (unknown table)' : ''}${f.interrupt ? ' (SIGTERM)' : ''} leaves the namespace as it began`, () => {
       const r = runScenario({ tool: bin(), ifname: uniqueName(), config: f.config, noDown: true, ...f.spec });
       expect(r.upRc).not.toBe(0);
+      if (f.interrupt) expect(r.upErr).toContain('failed: interrupted by SIGTERM;');
       expect(r.upErr).toMatch(new RegExp(`wgts quick: step \`${f.step}' failed: .+; everything done before it was undone`));
       expect(maskVolatile(r.afterUp)).toBe(maskVolatile(r.before));
       // The journal (state file) is only written by a successful up.
