@@ -5,9 +5,10 @@
  * The sockets are made with libc through koffi (native.ts) instead of node:dgram, because dgram can
  * neither set SO_MARK (wg-quick's fwmark 51820 for full tunnels) nor hand out raw datagrams without a
  * callback and an rinfo object per packet. Receiving runs in a worker thread per socket (poll +
- * recvfrom into a shared ring, worker-io.ts), waking the main thread once per burst; sending is a
- * synchronous non-blocking sendto() on the main thread (a UDP send never waits unless the 7 MiB
- * socket buffer is full; then the datagram is dropped and counted, like a full queue in the kernel).
+ * recvfrom into a shared ring, worker-io.ts), waking the main thread once per burst; sending copies
+ * the datagram into a ring drained by a writer worker (sendto(), waiting for POLLOUT when the 7 MiB
+ * socket buffer is full), because sendto() on the main thread was its largest cost in the profile.
+ * WGTS_SYNC_WRITES=1 sends synchronously instead (dropping and counting on a full buffer).
  *
  * Endpoints: IPv4 and IPv4-mapped IPv6 destinations go out of the IPv4 socket; the IPv6 socket never
  * sees v4-mapped sources because it is v6-only. Received source addresses become WgEndpoint objects
