@@ -35,7 +35,8 @@ case "$REPO$CACHE" in *[[:space:]]*) vm_die "paths with spaces are not supported
 
 if (($# == 0)); then
 	# vitest via node directly: npx costs ~10 s more under TCG
-	set -- node node_modules/vitest/vitest.mjs run --config test/kernel/vitest.kernel.config.ts
+	# (bounded: a run that does not end fails loudly long before the VM timeout)
+	set -- timeout -k 10 900 node node_modules/vitest/vitest.mjs run --config test/kernel/vitest.kernel.config.ts
 fi
 
 t0=$(date +%s.%N)

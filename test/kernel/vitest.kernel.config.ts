@@ -10,6 +10,7 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 1,
     fileParallelism: false,
-    reporters: ['default'],
+    // hanging-process names whatever keeps a worker alive if a run does not end.
+    reporters: ['default', 'hanging-process'],
   },
 });
