@@ -7,7 +7,11 @@ import { CORPUS, type Keys } from './corpus.js';
 import { asBefore, genKeyPair, maskVolatile, runScenario, uniqueName, useWgts } from './harness.js';
 import { hookLines, normalizeUp, sortPeers } from './normalize.js';
 
-export function defineDifferentialSuite(backend: 'userspace' | 'kernel', only?: (name: string) => boolean): void {
+/**
+ * `userspace`: wireguard-go under both tools; `wgts-userspace`: wg-quick with wireguard-go against
+ * wgts quick with its own default, wgts-userspace; `kernel`: the module under both (VM only).
+ */
+export function defineDifferentialSuite(backend: 'userspace' | 'wgts-userspace' | 'kernel', only?: (name: string) => boolean): void {
   const bin = useWgts();
   const cases = CORPUS.filter((c) => !only || only(c.name));
   describe(`wgts quick vs wg-quick (${backend})`, () => {
@@ -29,11 +33,11 @@ export function defineDifferentialSuite(backend: 'userspace' | 'kernel', only?: 
           ...(c.nft ? { nft: c.nft } : {}),
         };
         const ref = runScenario({ tool: 'wg-quick', ...common });
-        const ours = runScenario({ tool: bin(), ...common });
+        const ours = runScenario({ tool: bin(), ...common, ...(backend === 'wgts-userspace' ? { impl: null } : {}) });
 
         expect(ref.upRc, ref.upErr).toBe(0);
         const fellBack = /^\[!\] Missing WireGuard kernel module/m;
-        const u = backend === 'userspace';
+        const u = backend !== 'kernel';
         expect([fellBack.test(ref.upErr), fellBack.test(ours.upErr)]).toEqual([u, u]);
         expect(ours.upRc, ours.upErr).toBe(0);
         expect(maskVolatile(ours.afterUp)).toBe(maskVolatile(ref.afterUp));

@@ -203,6 +203,8 @@ ${SNAPSHOT}
 snapshot > ${out('before')}
 ${cmdOf('strip')} $CONF > ${out('strip')} 2>&1; echo $? > ${out('strip.rc')}
 ${cmdOf('up')} $CONF ${(spec.upArgs ?? []).join(' ')} > ${out('up.out')} 2> ${out('up.err')}; echo $? > ${out('up.rc')}
+# a userspace device binds its (random) port asynchronously after link up: wait for it, 2 s at most
+for i in $(seq 40); do p=$(wg show $IF listen-port 2>/dev/null) || break; [ "$p" != 0 ] && break; sleep 0.05; done
 snapshot > ${out('afterUp')}
 wg showconf $IF 2>/dev/null | sed -E 's/^ListenPort = .*/ListenPort = <port>/' > ${out('showconf')}
 ${spec.between ?? ''}

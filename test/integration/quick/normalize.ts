@@ -12,6 +12,8 @@
  *  D6 auto-MTU: largest endpoint-route MTU → smallest (the corpus has one endpoint route MTU: no change).
  *  D7 hooks cut at `#` → passed whole (the corpus has no `#` in hooks).
  *  D8 resolvconf prefix skipped when resolvconf is a symlink (the fake is a script: no change).
+ * Implementations: wireguard-go's "not required" banner box is dropped, and `[#] wgts-userspace IF` reads
+ * as `[#] wireguard-go IF` (the wgts-userspace run compares wgts' own data plane with wireguard-go).
  * wgts-only spellings: `wgts set IF fwmark N` for `wg set IF fwmark N`; `nft -f -` (script on stdin)
  * for `nft -f /dev/fd/63`; `iptables-restore -n` is the same.
  */
@@ -21,11 +23,13 @@ const PUSH = '[#] <config push>';
 export function normalizeUp(stderr: string, tool: 'debian' | 'wgts'): string[] {
   let lines = stderr.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
+  lines = lines.filter((l) => !/^[┌│└]/.test(l));
   lines = lines.map((l) =>
     l
       .replace(/^\[#\] wg setconf \S+ \/dev\/fd\/\d+$/, PUSH)
       .replace(/^\[#\] wgts addconf \S+ <\(wgts quick strip \S+\)$/, PUSH)
       .replace(/^\[#\] wgts set /, '[#] wg set ')
+      .replace(/^\[#\] wgts-userspace /, '[#] wireguard-go ')
       .replace(/^\[#\] nft -f (\/dev\/fd\/\d+|-)$/, '[#] nft -f <script>')
       .replace(/^\[#\] ip link add (\S+) type wireguard$/, '[#] ip link add dev $1 type wireguard'),
   );
