@@ -55,6 +55,9 @@ describe('wgts-userspace process and UAPI socket', () => {
     expect(statSync(path).mode & 0o077).toBe(0);
     expect((await ns.ip(['link', 'show', name])).stdout).toContain('mtu 1420');
     const [pid] = await daemonPids(name);
+    // Wait until the child serves (a signal during its start-up, before handlers exist, kills it
+    // without cleanup, as it would kill wireguard-go in the same window).
+    expect(await uapi(path, 'get=1\n\n')).toBe('errno=0\n\n');
     // A second launcher for the same name fails: the TUN is taken and the socket is live.
     expect((await ns.run([WGTS_BIN, name], { check: false })).code).toBe(1);
     process.kill(pid!, 'SIGTERM');

@@ -3,7 +3,7 @@
  * two-peer topology over a veth pair (outer 10.99.0.1/2 and fd99::1/2, inner 10.0.0.1/2 and
  * fd00::1/2), configured with the real `wg`.
  */
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Lab, type Netns, run, waitFor } from '../helpers/netns.js';
@@ -14,9 +14,25 @@ export const WGTS_BIN = resolve(ROOT, 'bin/wgts-userspace');
 export const SOCK_DIR = '/var/run/wireguard';
 
 let built: Promise<unknown> | undefined;
-/** Builds dist/ once per test file (esbuild, about a second) unless it is newer than every source. */
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * Builds dist/ (esbuild, about a second) only if the daemon bundle is missing or older than a source
+ * file: `npm test` builds first, and rebuilding while another test file's daemons start would let
+ * them load a half-written bundle.
+ */
 export function ensureBuilt(): Promise<unknown> {
-  built ??= run(['node', 'scripts/build.mjs'], { cwd: ROOT, timeout: 120_000 });
+  const bundle = resolve(ROOT, 'dist/wgts-userspace.mjs');
+  const fresh = existsSync(bundle) && statSync(bundle).mtimeMs >= newestMtime(resolve(ROOT, 'src'));
+  built ??= fresh ? Promise.resolve() : run(['node', 'scripts/build.mjs'], { cwd: ROOT, timeout: 120_000 });
   return built;
 }
 
