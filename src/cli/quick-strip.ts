@@ -4,14 +4,10 @@
  * search path and name rules, the world-accessible warning, SaveConfig validation. Errors read
  * `<argv0> quick: <wg-quick's message>`, exit 1.
  */
-import { readFileSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseQuickConfig, resolveQuickTarget } from '../conf/quick.js';
-
-/** wg-quick's check: (file mode & directory mode & 0007) != 0 (a 0644 file in a 0700 directory is fine). */
-function isWorldAccessible(file: string): boolean {
-  return (statSync(file).mode & statSync(dirname(file)).mode & 0o007) !== 0;
-}
+// One copy of wg-quick's world-accessible check and its message, shared with `quick up/down/save`.
+import { worldAccessibleWarning } from '../quick/target.js';
 
 /** Where runStrip writes (default: the process's stdout and stderr). */
 export interface StripIo {
@@ -27,7 +23,8 @@ const processIo: StripIo = {
 export async function runStrip(argv0: string, target: string, io: StripIo = processIo): Promise<number> {
   try {
     const { configFile } = resolveQuickTarget(target);
-    if (isWorldAccessible(configFile)) io.stderr(`Warning: \`${configFile}' is world accessible\n`);
+    const warning = await worldAccessibleWarning(configFile);
+    if (warning) io.stderr(`${warning}\n`);
     // bash reads bytes (LC_ALL=C): latin1 in and out keeps every byte as it was.
     const { wgText } = parseQuickConfig(readFileSync(configFile, 'latin1'), configFile);
     io.stdout(Buffer.from(wgText + '\n', 'latin1'));
