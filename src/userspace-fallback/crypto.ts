@@ -34,6 +34,7 @@ import {
 import { createRequire } from 'node:module';
 import { blake2s } from '@noble/hashes/blake2.js';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { keysEqual } from '../conf/keys.js';
 import type { Key } from '../conf/model.js';
 import { allocPacket, view } from './queue-slab.js';
 
@@ -189,6 +190,8 @@ export function writeNonce(nonce: Uint8Array, counter: number): void {
 
 const ZERO_NONCE = new Uint8Array(12);
 const EMPTY = new Uint8Array(0);
+/** Up to 15 zero bytes of data-packet padding (protocol.md §1.8). */
+const ZERO_PAD = new Uint8Array(16);
 
 /**
  * ChaCha20-Poly1305 seal (RFC 8439 §2.8) with a 12-byte nonce: writes ciphertext || 16-byte tag
@@ -203,13 +206,35 @@ export function aeadSealInto(
   out: Uint8Array,
   outOff: number,
 ): number {
+  return sealNode(key, nonce, plaintext, 0, aad, out, outOff);
+}
+
+/**
+ * node:crypto's ChaCha20-Poly1305 seal of `plaintext` then `padLen` (< 16) zero bytes, with `aad`:
+ * ciphertext || tag at `out[outOff..]`, returns the bytes written. Shared by the handshake path
+ * and the data path's fallback, so the two cannot drift.
+ */
+function sealNode(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  padLen: number,
+  aad: Uint8Array,
+  out: Uint8Array,
+  outOff: number,
+): number {
   const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: AEAD_TAG_LEN });
-  if (aad.length) c.setAAD(aad, { plaintextLength: plaintext.length });
+  if (aad.length) c.setAAD(aad, { plaintextLength: plaintext.length + padLen });
   let n = 0;
   if (plaintext.length) {
     const ct = c.update(plaintext);
     out.set(ct, outOff);
     n = ct.length;
+  }
+  if (padLen) {
+    const ct = c.update(ZERO_PAD.subarray(0, padLen));
+    out.set(ct, outOff + n);
+    n += ct.length;
   }
   const fin = c.final();
   if (fin.length) {
@@ -251,8 +276,6 @@ export function aeadOpenInto(
     return -1;
   }
 }
-
-const ZERO_PAD = new Uint8Array(16);
 
 // ---------------------------------------------------------------------------------------------
 // Data-path AEAD. Two back ends with the same results:
@@ -387,21 +410,7 @@ export function sealPadded(
 ): number {
   const a = dataBackend();
   if (a !== null) return sealFfi(a, key, nonce, plaintext, padLen, out, outOff);
-  const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: AEAD_TAG_LEN });
-  let n = 0;
-  if (plaintext.length) {
-    const ct = c.update(plaintext);
-    out.set(ct, outOff);
-    n = ct.length;
-  }
-  if (padLen) {
-    const ct = c.update(ZERO_PAD.subarray(0, padLen));
-    out.set(ct, outOff + n);
-    n += ct.length;
-  }
-  c.final();
-  out.set(c.getAuthTag(), outOff + n);
-  return n + AEAD_TAG_LEN;
+  return sealNode(key, nonce, plaintext, padLen, EMPTY, out, outOff);
 }
 
 /**
@@ -474,12 +483,7 @@ export function tai64n(sec: bigint, nsec: number): Uint8Array {
   return out;
 }
 
-/** Constant-time equality of two byte strings (false when lengths differ). */
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let acc = 0;
-  for (let i = 0; i < a.length; i++) acc |= a[i]! ^ b[i]!;
-  return acc === 0;
-}
+/** Constant-time equality of two byte strings (false when lengths differ): conf/keys.ts's, one copy. */
+export const equalBytes: (a: Uint8Array, b: Uint8Array) => boolean = keysEqual;
 
 export { EMPTY as EMPTY_BYTES };
