@@ -10,8 +10,8 @@
  * (whatever spelling the model carries), brackets for IPv6, the `%scope` kept.
  */
 import { keyIsZero, keyToBase64 } from './keys.js';
-import { formatIPv4, formatIPv6, maskPrefix, parseIPv4, parseIPv6 } from './ip.js';
-import type { WgAllowedIp, WgDevice, WgEndpoint } from './model.js';
+import { formatEndpoint, formatIPv4, formatIPv6, maskPrefix } from './ip.js';
+import type { WgAllowedIp, WgDevice } from './model.js';
 
 /** An allowed IP as showconf prints it: the masked address and the prefix length. */
 export function formatAllowedIp(ip: WgAllowedIp): string {
@@ -19,18 +19,8 @@ export function formatAllowedIp(ip: WgAllowedIp): string {
   return `${ip.family === 6 ? formatIPv6(addr) : formatIPv4(addr)}/${ip.cidr}`;
 }
 
-/** An endpoint as showconf prints it (`1.2.3.4:51820`, `[fe80::1%eth0]:51820`). */
-export function formatEndpoint(ep: WgEndpoint): string {
-  if (ep.family === 4) {
-    const addr = parseIPv4(ep.host);
-    return `${addr ? formatIPv4(addr) : ep.host}:${ep.port}`;
-  }
-  const pct = ep.host.indexOf('%');
-  const base = pct < 0 ? ep.host : ep.host.slice(0, pct);
-  const scope = pct < 0 ? '' : ep.host.slice(pct);
-  const addr = parseIPv6(base);
-  return `[${addr ? formatIPv6(addr) : base}${scope}]:${ep.port}`;
-}
+/** An endpoint as showconf prints it (`1.2.3.4:51820`, `[fe80::1%eth0]:51820`): ip.ts's, one copy. */
+export { formatEndpoint };
 
 /** The `wg showconf` text of a device. Contains keys: key material, never log it. */
 export function formatConfig(device: WgDevice): string {
