@@ -155,6 +155,9 @@ async function runForeground(tun: LinuxTun, uapiFd: number, path: string, log: R
   });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // Signals caught by bin/wgts-userspace while the bundle was loading.
+  const pending = (globalThis as { __wgtsPendingSignals?: string[] }).__wgtsPendingSignals;
+  if (pending && pending.length > 0) stop(`${pending[0]} during start-up`);
   process.on('SIGHUP', () => undefined);
   tun.onClose(() => stop('interface deleted'));
   server.onSocketDeleted(() => stop('UAPI socket deleted'));
