@@ -50,6 +50,18 @@ describe('wgts-userspace <-> wireguard-go', () => {
     expect(await endpointOf(a, b.publicKey)).toBe(`[${b.outer6}]:${b.port}`);
   });
 
+  it('transfer counters mirror wireguard-go\'s (selftest item 1: rx on one side = tx on the other)', async () => {
+    await ping(a, b.inner4, { count: 0 }); // session up
+    const before = Number((await peerDump(a, b.publicKey))[5]);
+    await a.ns.run(['ping', '-n', '-c', '10', '-f', b.inner4]);
+    await waitFor(async () => {
+      const [, , , , , rxA, txA] = await peerDump(a, b.publicKey);
+      const [, , , , , rxB, txB] = await peerDump(b, a.publicKey);
+      // 10 echo replies of 84 bytes: 10 data messages of 32 + 96 bytes (padded to 16) at least.
+      return rxA === txB && txA === rxB && Number(rxA) - before >= 10 * 128;
+    }, { what: 'mirrored counters', timeout: 5000 });
+  });
+
   it('iperf3 TCP both ways', async () => {
     const up = await iperf(a, b, 2);
     const down = await iperf(a, b, 2, { reverse: true });
