@@ -14,6 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import ts from 'typescript';
@@ -149,6 +150,22 @@ describe.skipIf(!hasWg)('errors quote no more of a key than wg does', () => {
   });
 });
 
+/** Sends one UAPI set request and resolves with the reply (ends with `errno=N` and a blank line). */
+function uapiSet(path: string, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = connect(path);
+    let out = '';
+    c.setEncoding('utf8');
+    c.on('connect', () => c.write(`set=1\n${body}\n`));
+    c.on('data', (d: string) => {
+      out += d;
+      if (/errno=-?\d+\n\n$/.test(out)) c.destroy();
+    });
+    c.on('close', () => resolve(out));
+    c.on('error', reject);
+  });
+}
+
 /** Every text form of a 32-byte key that could appear in output. */
 function forms(b64: string): string[] {
   const raw = Buffer.from(b64, 'base64');
@@ -231,6 +248,13 @@ describe.skipIf(process.getuid?.() !== 0 || !hasWg)('live: a verbose daemon afte
     expect(r.code).toBe(1);
     // wg quotes the 44 bytes it could not decode; so do we (checked against wg above). Not the key.
     expect(r.stderr).toBe(`Key is not the correct length or format: \`${sides[0]!.priv.slice(0, 43)}!'\n`);
+    // Raw UAPI sets that carry a key and fail on it or beside it: the daemon logs why, not the key.
+    const a = sides[0]!;
+    const hex = Buffer.from(a.priv, 'base64').toString('hex');
+    for (const body of [`private_key=${hex}\nlisten_port=abc\n`, `private_key=${hex.slice(0, 62)}zz\n`, `listen_port=1\nprivate_key=${hex}0\n`]) {
+      expect(await uapiSet(`${SOCK_DIR}/${a.ifname}.sock`, body)).toMatch(/^errno=-\d+\n\n$/);
+    }
+    await waitFor(() => (a.daemon!.stdout() + a.daemon!.stderr()).split('UAPI set').length > 3, { timeout: 5000, what: 'UAPI set errors logged' });
     for (const s of sides) {
       const log = s.daemon!.stdout() + s.daemon!.stderr();
       expect(log).toContain('DEBUG: (');
