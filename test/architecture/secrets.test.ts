@@ -230,6 +230,10 @@ describe.skipIf(process.getuid?.() !== 0 || !hasWg)('live: a verbose daemon afte
   }, 120_000);
 
   afterAll(async () => {
+    // SIGTERM first so each daemon unlinks its socket (the lab's cleanup uses SIGKILL); then make sure.
+    for (const s of sides) s.daemon?.kill('SIGTERM');
+    await Promise.all(sides.map((s) => Promise.race([s.daemon?.exited, new Promise((r) => setTimeout(r, 5000))])));
+    for (const s of sides) rmSync(`${SOCK_DIR}/${s.ifname}.sock`, { force: true });
     await lab.cleanup();
     rmSync(dir, { recursive: true, force: true });
   }, 30_000);
