@@ -23,7 +23,7 @@ describe('wgts quick DNS', () => {
   });
 
   it('refuses to start, creating nothing, when neither resolvconf nor resolvectl exists', () => {
-    const r = runScenario({ tool: bin(), ifname: uniqueName(), config, hide: ['resolvconf'], resolvconf: 'absent', noDown: true });
+    const r = runScenario({ tool: bin(), ifname: uniqueName(), config, hide: ['resolvconf', 'resolvectl'], resolvconf: 'absent', noDown: true });
     expect(r.upRc).toBe(1);
     expect(r.upErr).toBe('wgts quick: DNS is set, but neither resolvconf nor resolvectl (systemd-resolved) is available\n');
     expect(r.afterUp).toBe(r.before);

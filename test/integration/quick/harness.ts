@@ -136,14 +136,21 @@ snapshot() {
 `;
 
 /**
- * Shell that makes programs of /usr/sbin absent in this mount namespace (bash's `type -p` still finds a
- * non-executable file, so they must really go): /usr/sbin replaced by links to all the others.
+ * Shell that makes programs absent in this mount namespace (bash's `type -p` still finds a
+ * non-executable file, so they must really go): /usr/sbin and /usr/bin, where they hold one of them,
+ * are replaced by directories of links to all the others.
  */
-function hideSbin(work: string, names: string[]): string {
+function hidePrograms(work: string, names: string[]): string {
   const test = names.map((n) => `[ "\${f##*/}" = ${n} ]`).join(' || ');
-  return `mkdir ${work}/orig-sbin ${work}/sbin && mount --bind /usr/sbin ${work}/orig-sbin &&
-for f in ${work}/orig-sbin/*; do ${test} || ln -s "$f" ${work}/sbin/; done &&
-mount --bind ${work}/sbin /usr/sbin`;
+  return ['sbin', 'bin']
+    .map(
+      (d) => `if ls ${names.map((n) => `/usr/${d}/${n}`).join(' ')} 2>/dev/null | grep -q .; then
+mkdir ${work}/orig-${d} ${work}/${d} && mount --bind /usr/${d} ${work}/orig-${d} &&
+for f in ${work}/orig-${d}/*; do ${test} || ln -s "$f" ${work}/${d}/; done &&
+mount --bind ${work}/${d} /usr/${d}
+fi`,
+    )
+    .join('\n');
 }
 
 /** Runs one scenario in its own network namespace (created and deleted here). */
@@ -181,9 +188,9 @@ set -u
 mkdir -p /run/wireguard && mount -t tmpfs tmpfs /run/wireguard
 # the kernel VM's minimal /dev has no /dev/fd, which bash's <(…) (and so wg-quick) needs
 [ -n "${'$'}{WGTS_IN_VM:-}" ] && [ ! -e /dev/fd ] && ln -s /proc/self/fd /dev/fd
-mount -t tmpfs tmpfs /etc/iproute2/rt_tables.d
+mkdir -p /etc/iproute2/rt_tables.d && mount -t tmpfs tmpfs /etc/iproute2/rt_tables.d
 echo '1234 wgqtab' > /etc/iproute2/rt_tables.d/wgq.conf
-${spec.nft === 'hidden' || spec.hide ? hideSbin(work, [...(spec.nft === 'hidden' ? ['nft'] : []), ...(spec.hide ?? [])]) : ''}
+${spec.nft === 'hidden' || spec.hide ? hidePrograms(work, [...(spec.nft === 'hidden' ? ['nft'] : []), ...(spec.hide ?? [])]) : ''}
 export PATH=${fakeBin}:$PATH WGTS_QUICK_STATE_DIR=${join(work, 'state')} WG_QUICK_USERSPACE_IMPLEMENTATION=${'${WG_QUICK_USERSPACE_IMPLEMENTATION:-wireguard-go}'}
 export LOG_LEVEL=silent OUT=${work}
 ${spec.impl === null ? 'unset WG_QUICK_USERSPACE_IMPLEMENTATION' : spec.impl ? `export WG_QUICK_USERSPACE_IMPLEMENTATION=${spec.impl}` : ''}
