@@ -235,7 +235,7 @@ if (WRITE) {
     text += `\n${heading}\n\nscripts/bench.mjs: two namespaces joined by a veth pair per implementation pair, iperf3 TCP ` +
       `(one stream, each way) and 50 pings through the tunnel, pairs interleaved over several rounds, median run shown; ` +
       'CPU is % of one core per daemon during a->b, RSS is the daemon\'s peak (VmHWM); the last column splits the wgts ' +
-      'daemon\'s CPU by thread (main = the JS thread with the protocol and crypto; tun-rx/tun-tx/udp4-rx/udp6-rx/udp-tx = ' +
+      'daemon\'s CPU by thread (main = the JS thread with the protocol and crypto; tun-rx/tun-tx/udp-rx/udp-tx = ' +
       'the I/O workers, mostly kernel time in their syscalls; other = V8 and GC threads). ' +
       'Ratio = throughput / wireguard-go<->wireguard-go in the same run (a->b / b->a).\n\n' +
       '| date | commit | machine | pair | a->b Mbit/s | b->a Mbit/s | ratio | RTT ms | CPU % a/b | RSS MiB a/b | wgts (a) CPU % by thread, a->b |\n|---|---|---|---|---|---|---|---|---|---|---|\n';

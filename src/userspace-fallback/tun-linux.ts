@@ -91,7 +91,7 @@ export class LinuxTun implements Tun {
     if (this.reader) throw new Error('LinuxTun.start called twice');
     setNonBlocking(this.fd, true);
     this.reader = new RingReader({
-      fd: this.fd,
+      fds: [this.fd],
       maxPacket: MAX_PACKET,
       withAddr: false,
       name: 'wgts-tun-rx',

@@ -4,7 +4,7 @@
  *
  * The sockets are made with libc through koffi (native.ts) instead of node:dgram, because dgram can
  * neither set SO_MARK (wg-quick's fwmark 51820 for full tunnels) nor hand out raw datagrams without a
- * callback and an rinfo object per packet. Receiving runs in a worker thread per socket (poll +
+ * callback and an rinfo object per packet. Receiving runs in one worker thread for both sockets (poll +
  * recvfrom into a shared ring, worker-io.ts), waking the main thread once per burst; sending copies
  * the datagram into a ring drained by a writer worker (sendto(), waiting for POLLOUT when the 7 MiB
  * socket buffer is full), because sendto() on the main thread was its largest cost in the profile.
@@ -32,7 +32,6 @@ const MAX_DATAGRAM = 65535;
 interface Sock {
   fd: number;
   family: 4 | 6;
-  reader?: RingReader;
 }
 
 /** sockaddr_in / sockaddr_in6 bytes for an endpoint; null when the host is not a numeric address. */
@@ -97,6 +96,8 @@ export function endpointOf(sa: Uint8Array): WgEndpoint {
 
 export class UdpBind implements Bind {
   private socks: Sock[] = [];
+  /** One reader worker polls both sockets. */
+  private reader: RingReader | undefined;
   private port = 0;
   private mark = 0;
   private receiveCb: (packet: Uint8Array, from: WgEndpoint) => void = () => undefined;
@@ -113,11 +114,13 @@ export class UdpBind implements Bind {
     if (this.socks.length > 0 && port !== 0 && port === this.port) return this.port;
     const fresh = this.bindPair(port);
     const old = this.socks;
+    const oldReader = this.reader;
     this.socks = fresh.socks;
     this.port = fresh.port;
     this.lastEp = undefined;
-    await Promise.all(old.map((s) => this.closeSock(s)));
-    for (const s of this.socks) this.startReader(s);
+    this.reader = undefined;
+    await this.closeSocks(old, oldReader);
+    this.startReader();
     if (!this.writer && !SYNC_WRITES) {
       this.writer = new RingWriter('sendto', 'wgts-udp-tx');
       this.writer.start();
@@ -176,12 +179,12 @@ export class UdpBind implements Bind {
     }
   }
 
-  private startReader(s: Sock): void {
-    s.reader = new RingReader({
-      fd: s.fd,
+  private startReader(): void {
+    this.reader = new RingReader({
+      fds: this.socks.map((s) => s.fd),
       maxPacket: MAX_DATAGRAM,
       withAddr: true,
-      name: `wgts-udp${s.family}-rx`,
+      name: 'wgts-udp-rx',
       onPackets: (packets, addrs) => {
         for (let i = 0; i < packets.length; i++) {
           try {
@@ -193,7 +196,7 @@ export class UdpBind implements Bind {
       },
       onError: () => undefined,
     });
-    s.reader.start();
+    this.reader.start();
   }
 
   private fromSockaddr(sa: Uint8Array): WgEndpoint {
@@ -257,19 +260,21 @@ export class UdpBind implements Bind {
     return this.socks.length > 0 ? this.port : 0;
   }
 
-  private async closeSock(s: Sock): Promise<void> {
-    if (s.reader) await s.reader.stop();
-    sys.close(s.fd);
+  private async closeSocks(socks: Sock[], reader: RingReader | undefined): Promise<void> {
+    if (reader) await reader.stop();
+    for (const s of socks) sys.close(s.fd);
   }
 
   async close(): Promise<void> {
     const old = this.socks;
+    const reader = this.reader;
     this.socks = [];
+    this.reader = undefined;
     this.port = 0;
     const writer = this.writer;
     this.writer = undefined;
     // Stop the writer first: it may still hold datagrams for the fds about to be closed.
     if (writer) await writer.stop();
-    await Promise.all(old.map((s) => this.closeSock(s)));
+    await this.closeSocks(old, reader);
   }
 }

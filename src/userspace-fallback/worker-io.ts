@@ -1,5 +1,5 @@
 /**
- * Packet reads off the main thread: a worker thread polls a non-blocking fd (TUN or UDP socket) and
+ * Packet reads off the main thread: a worker thread polls non-blocking fds (a TUN, or UDP sockets) and
  * reads bursts of packets straight into a SharedArrayBuffer ring; the main thread is woken once per
  * burst (Atomics.waitAsync) and hands the packets, as zero-copy views into the ring, to its callback.
  *
@@ -49,7 +49,8 @@ export function reportPacketBug(err: unknown): void {
 }
 
 export interface RingReaderOptions {
-  fd: number;
+  /** The fds to poll (one worker serves them all: a TUN, or a Bind's IPv4 and IPv6 sockets). */
+  fds: number[];
   /** Largest packet the reader accepts (a read buffer of this size is reserved per packet). */
   maxPacket: number;
   /** UDP: record the source sockaddr (recvfrom) with each packet. */
@@ -99,7 +100,7 @@ export class RingReader {
     this.worker = new Worker(code, {
       eval: true,
       workerData: {
-        koffiPath: koffiPath(), fd: this.opts.fd, wakeFd: this.wakeFds[0], sab: this.data.buffer,
+        koffiPath: koffiPath(), fds: this.opts.fds, wakeFd: this.wakeFds[0], sab: this.data.buffer,
         ctrlSab: this.ctrl.buffer, maxPacket: this.opts.maxPacket, withAddr: this.opts.withAddr, batch: this.batch,
         name: this.opts.name ?? 'wgts-rx',
       },
@@ -194,7 +195,7 @@ export class RingReader {
 function readerWorkerMain(req: NodeJS.Require): void {
   const wt = req('node:worker_threads') as typeof import('node:worker_threads');
   const wd = wt.workerData as {
-    koffiPath: string; fd: number; wakeFd: number; sab: SharedArrayBuffer; ctrlSab: SharedArrayBuffer;
+    koffiPath: string; fds: number[]; wakeFd: number; sab: SharedArrayBuffer; ctrlSab: SharedArrayBuffer;
     maxPacket: number; withAddr: boolean; batch: number; name: string;
   };
   const koffi = req(wd.koffiPath) as typeof import('koffi');
@@ -209,12 +210,13 @@ function readerWorkerMain(req: NodeJS.Require): void {
   const CAP = data.length;
   const HDR = wd.withAddr ? 32 : 4;
   const NEED = HDR + wd.maxPacket + 8;
-  const pfd = new Uint8Array(16);
+  // struct pollfd { int fd; short events; short revents; } for each fd, then the wake pipe.
+  const pfd = new Uint8Array(8 * (wd.fds.length + 1));
   const pv = new DataView(pfd.buffer);
-  pv.setInt32(0, wd.fd, true);
-  pv.setInt16(4, 1 /* POLLIN */, true);
-  pv.setInt32(8, wd.wakeFd, true);
-  pv.setInt16(12, 1, true);
+  [...wd.fds, wd.wakeFd].forEach((fd, i) => {
+    pv.setInt32(i * 8, fd, true);
+    pv.setInt16(i * 8 + 4, 1 /* POLLIN */, true);
+  });
   const alen = new Uint32Array(1);
   let w = Atomics.load(ctrl, 0);
   const publish = (): void => {
@@ -225,18 +227,8 @@ function readerWorkerMain(req: NodeJS.Require): void {
     Atomics.store(ctrl, 4, errno);
     publish();
   };
-  for (;;) {
-    pv.setInt16(6, 0, true);
-    pv.setInt16(14, 0, true);
-    const rc = poll(pfd, 2, -1) as number;
-    if (rc < 0) {
-      const e = koffi.errno();
-      if (e === 4 /* EINTR */) continue;
-      fail(e);
-      return;
-    }
-    if (pv.getInt16(14, true) !== 0) return; // woken through the pipe: stop
-    const revents = pv.getInt16(6, true);
+  /** Reads one burst from `fd` into the ring; false when the reader must end (error or stop). */
+  const burst = (fd: number, revents: number): boolean => {
     let n = 0;
     let emptyReads = 0;
     while (n < wd.batch) {
@@ -258,15 +250,15 @@ function readerWorkerMain(req: NodeJS.Require): void {
           n = 0;
         }
         Atomics.wait(ctrl, 3, rseq, 100);
-        if (Atomics.load(ctrl, 4) !== 0) return;
+        if (Atomics.load(ctrl, 4) !== 0) return false;
       }
       let len: number;
       if (wd.withAddr) {
         alen[0] = 28;
-        len = recvfrom(wd.fd, data.subarray(w + HDR, w + HDR + wd.maxPacket), wd.maxPacket, 0,
+        len = recvfrom(fd, data.subarray(w + HDR, w + HDR + wd.maxPacket), wd.maxPacket, 0,
           data.subarray(w + 4, w + 32), alen) as number;
       } else {
-        len = read(wd.fd, data.subarray(w + HDR, w + HDR + wd.maxPacket), wd.maxPacket) as number;
+        len = read(fd, data.subarray(w + HDR, w + HDR + wd.maxPacket), wd.maxPacket) as number;
       }
       if (len < 0) {
         const e = koffi.errno();
@@ -274,7 +266,7 @@ function readerWorkerMain(req: NodeJS.Require): void {
           // POLLERR/POLLHUP/POLLNVAL with nothing to read: the fd is dead (TUN deleted).
           if (n === 0 && emptyReads === 0 && (revents & 0x38) !== 0 && !wd.withAddr) {
             fail(77 /* EBADFD */);
-            return;
+            return false;
           }
           break;
         }
@@ -285,7 +277,7 @@ function readerWorkerMain(req: NodeJS.Require): void {
           continue;
         }
         fail(e);
-        return;
+        return false;
       }
       dv.setInt32(w, len, true);
       w = (w + HDR + len + 3) & ~3;
@@ -293,6 +285,23 @@ function readerWorkerMain(req: NodeJS.Require): void {
       n++;
     }
     if (n > 0) publish();
+    return true;
+  };
+  const nfds = wd.fds.length;
+  for (;;) {
+    for (let i = 0; i <= nfds; i++) pv.setInt16(i * 8 + 6, 0, true);
+    const rc = poll(pfd, nfds + 1, -1) as number;
+    if (rc < 0) {
+      const e = koffi.errno();
+      if (e === 4 /* EINTR */) continue;
+      fail(e);
+      return;
+    }
+    if (pv.getInt16(nfds * 8 + 6, true) !== 0) return; // woken through the pipe: stop
+    for (let i = 0; i < nfds; i++) {
+      const revents = pv.getInt16(i * 8 + 6, true);
+      if (revents !== 0 && !burst(wd.fds[i]!, revents)) return;
+    }
   }
 }
 
