@@ -77,25 +77,41 @@ export async function dropState(ifname: string): Promise<void> {
   await rm(await statePath(ifname), { force: true });
 }
 
-/** Is `hold` still needed by another tunnel's state file in this namespace? */
-async function heldElsewhere(hold: string, ifname: string): Promise<boolean> {
+/** The state files of the other tunnels in this network namespace. */
+async function otherStates(ifname: string): Promise<QuickState[]> {
   const ns = await netnsId();
   let names: string[];
   try {
     names = await readdir(STATE_DIR);
   } catch {
-    return false;
+    return [];
   }
+  const states: QuickState[] = [];
   for (const name of names) {
     if (!name.endsWith(`@${ns}.json`) || name === `${ifname}@${ns}.json`) continue;
     try {
-      const other = JSON.parse(await readFile(join(STATE_DIR, name), 'utf8')) as QuickState;
-      if (other.holds?.includes(hold)) return true;
+      states.push(JSON.parse(await readFile(join(STATE_DIR, name), 'utf8')) as QuickState);
     } catch {
       /* unreadable state: ignore */
     }
   }
-  return false;
+  return states;
+}
+
+/** Is `hold` still needed by another tunnel's state file in this namespace? */
+async function heldElsewhere(hold: string, ifname: string): Promise<boolean> {
+  return (await otherStates(ifname)).some((o) => o.holds?.includes(hold));
+}
+
+/**
+ * The value a shared sysctl had before any live tunnel changed it (recorded in another tunnel's
+ * journal), so that whichever tunnel goes down last puts it back.
+ */
+export async function originalSysctl(key: string, ifname: string): Promise<string | undefined> {
+  for (const o of await otherStates(ifname)) {
+    for (const a of o.journal ?? []) if (a.kind === 'sysctl' && a.key === key && !a.rollbackOnly) return a.previous;
+  }
+  return undefined;
 }
 
 /**

@@ -15,6 +15,7 @@
  */
 import { formatIP, maskPrefix, parseIP } from '../conf/ip.js';
 import { cmd, haveProgram, query } from '../cli/run.js';
+import { originalSysctl } from './journal.js';
 import { linkExists } from './link.js';
 import type { QuickContext } from './context.js';
 
@@ -44,11 +45,14 @@ function natRule(ifname: string, via: string, cidr: string): string[] {
 
 async function enableForwarding(ctx: QuickContext, key: string): Promise<void> {
   const hold = `sysctl:${key}`;
-  const previous = (await query(['sysctl', '-n', key])).stdout.trim();
+  const current = (await query(['sysctl', '-n', key])).stdout.trim();
   ctx.hold(hold);
-  if (previous === '1') return;
-  ctx.undo({ kind: 'sysctl', step: 'nat', key, previous: previous || '0', holds: hold });
-  await cmd(['sysctl', '-q', `${key}=1`]);
+  // Already on because another NAT tunnel turned it on: inherit that tunnel's original value, so the
+  // last of them to go down restores it (each skips the restore while another still holds it).
+  const previous = current === '1' ? await originalSysctl(key, ctx.ifname) : current || '0';
+  if (previous === undefined) return; // on before any of us: leave it on
+  ctx.undo({ kind: 'sysctl', step: 'nat', key, previous, holds: hold });
+  if (current !== '1') await cmd(['sysctl', '-q', `${key}=1`]);
 }
 
 export async function addNat(ctx: QuickContext): Promise<void> {

@@ -59,13 +59,15 @@ describe('wgts quick up --nat-via', () => {
       files: { [`${other}.conf`]: otherConf },
       between: `${bin()} quick up $(dirname $CONF)/${other}.conf --nat-via wgqd0 2>/dev/null`,
       // after our down (the harness's), the other tunnel still holds ip_forward; then it goes down too
-      after: `${bin()} quick down $(dirname $CONF)/${other}.conf 2>/dev/null`,
+      after: `${bin()} quick down $(dirname $CONF)/${other}.conf 2>/dev/null; sysctl net.ipv4.ip_forward > $OUT/extra`,
     });
     expect(r.upRc).toBe(0);
     expect(r.downRc, r.downErr).toBe(0);
     expect(r.afterDown).toContain('net.ipv4.ip_forward = 1');
     expect(r.afterDown).toContain(`table inet wgts-nat-${other}`);
     expect(r.afterDown).not.toContain(`table inet wgts-nat-${ifname}`);
+    // the last NAT tunnel down puts forwarding back as it was before the first one came up
+    expect(r.extra).toBe('net.ipv4.ip_forward = 0\n');
   });
 
   it('refuses an unknown --nat-via interface before creating anything', () => {
