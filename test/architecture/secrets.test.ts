@@ -9,7 +9,8 @@
  * - Live: two wgts-userspace daemons with LOG_LEVEL=verbose in namespaces complete a handshake and
  *   pass traffic; neither log holds a private or preshared key in base64 or hex; `wgts show` hides
  *   them unless WG_HIDE_KEYS=never; the UAPI socket is owner-only in a 0755 directory; `wgts set`
- *   takes keys from 0600 files and prints nothing.
+ *   takes keys from 0600 files and prints nothing; failing raw UAPI sets are logged without the key.
+ * - Files: `wgts quick save` leaves the config 0600; no src file creates a file without 0o600.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
