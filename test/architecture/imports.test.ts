@@ -12,13 +12,12 @@
  * test too, so it is removed when fixed instead of lingering as a permission.
  */
 import { builtinModules } from 'node:module';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { ROOT, SRC, tsFiles } from './sources.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const SRC = join(ROOT, 'src');
 
 interface Edge {
   /** Importing file, relative to src/ without `.ts`: `cli/show`. */
@@ -32,12 +31,6 @@ interface Edge {
   internal: boolean;
 }
 
-function walk(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
-  );
-}
-
 /** `@noble/hashes/blake2.js` -> `@noble/hashes`; `netlink/dist/raw.js` -> `netlink`; `fs/promises` -> `node:fs`. */
 function packageOf(spec: string): string {
   const parts = spec.split('/');
@@ -46,7 +39,7 @@ function packageOf(spec: string): string {
   return builtinModules.includes(name) ? `node:${name}` : name;
 }
 
-const FILES = walk(SRC).map((f) => ({ abs: f, mod: relative(SRC, f).replace(/\.ts$/, '') }));
+const FILES = tsFiles(SRC).map((f) => ({ abs: f, mod: relative(SRC, f).replace(/\.ts$/, '') }));
 const EDGES: Edge[] = FILES.flatMap(({ abs, mod }) => {
   const text = readFileSync(abs, 'utf8');
   const info = ts.preProcessFile(text, true, true);

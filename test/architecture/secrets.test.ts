@@ -17,21 +17,14 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, SRC, tsFiles } from './sources.js';
 import { Lab, type Netns, type Spawned, waitFor } from '../integration/helpers/netns.js';
 import { SOCK_DIR, WGTS_BIN, ensureBuilt, isSocket } from '../integration/dataplane/fixture.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const SRC = join(ROOT, 'src');
 const WGTS = join(ROOT, 'bin/wgts');
-
-function walk(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
-  );
-}
 
 /** Source with comments removed (string and template contents kept: they are what gets printed). */
 function code(file: string): string {
@@ -47,7 +40,7 @@ function code(file: string): string {
   return out;
 }
 
-const SOURCES = walk(SRC).map((f) => ({ rel: relative(ROOT, f), text: code(f) }));
+const SOURCES = tsFiles(SRC).map((f) => ({ rel: relative(ROOT, f), text: code(f) }));
 /** An identifier or property that names private or preshared key material. */
 const SECRET_NAME = /\b\w*(private|preshared|psk|secret|ephemeral|chainingKey|sendingKey|receivingKey)\w*\b/i;
 
