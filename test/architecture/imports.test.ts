@@ -417,3 +417,15 @@ describe('leaves and cycles', () => {
     expect(cycles(runtimeGraph())).toEqual(KNOWN_CYCLES);
   });
 });
+
+describe('no code from strings', () => {
+  it('no eval(), no new Function; eval-mode Workers only in worker-io.ts (whose source is its own functions\' text)', () => {
+    const hits: string[] = [];
+    for (const { mod } of FILES) {
+      const code = codeOf(mod);
+      if (/\beval\s*\(|\bnew\s+Function\b/.test(code)) hits.push(`${mod}: eval/new Function`);
+      if (/\beval\s*:\s*true\b/.test(code) && mod !== 'userspace-fallback/worker-io') hits.push(`${mod}: eval-mode Worker`);
+    }
+    expect(hits).toEqual([]);
+  });
+});
