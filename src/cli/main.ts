@@ -1,7 +1,10 @@
 /**
  * `wgts` entry: the subcommand table, usage and version (the role of wg.c).
  * wg's positional grammar is hand-parsed by each subcommand (byte-exact usage and errors), so no
- * argument-parsing library is used here.
+ * argument-parsing library is used here. yargs was on the design card; it is deliberately not a
+ * dependency: wg's grammar (options only before the first `peer`, `Invalid argument: <token>`,
+ * per-subcommand help quirks) and wg-quick's exact usage texts cannot be produced through it, and the
+ * few wgts-only options (`quick --nat-via`, `registry --zone`) do not justify a second parser.
  */
 import { basename } from 'node:path';
 import type { Command } from './command.js';

@@ -236,7 +236,6 @@ const DESIGNATED: Record<string, { files: readonly string[]; why: string }> = {
   },
   'dns-packet': { files: ['registry/wire'], why: 'the DNS wire format of the registry in one codec file' },
   netlink: { files: ['netlink/socket'], why: 'socket.ts is the one holder of a netlink socket (Node core has no AF_NETLINK)' },
-  yargs: { files: ['cli/main'], why: 'argument parsing, if ever used, only at the top of the CLI' },
   'node:dgram': {
     files: ['userspace-fallback/udp', 'registry/client', 'registry/server'],
     why: "the data plane's Bind, and the registry's DNS client and server",
@@ -298,14 +297,7 @@ describe('third-party packages', () => {
 
   it('every runtime dependency is imported by some src file', () => {
     const used = new Set(external.map((e) => e.target));
-    const KNOWN_UNUSED = [
-      // TODO(lead): only test/userspace-fallback/crypto.test.ts uses it (as an independent X25519
-      // oracle): move it to devDependencies, then remove it from this list.
-      '@noble/curves',
-      // TODO(lead): unused (main.ts and registry.ts parse argv by hand, as wg does): drop it from
-      // package.json dependencies, then remove it from this list.
-      'yargs',
-    ];
+    const KNOWN_UNUSED: string[] = [];
     const unused = Object.keys(pkg.dependencies).filter((d) => !used.has(d));
     expect(unused).toEqual(KNOWN_UNUSED);
   });
