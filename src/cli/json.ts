@@ -29,7 +29,7 @@ import { formatEndpoint, formatIP } from '../conf/ip.js';
 import { keyIsZero, keyToBase64 } from '../conf/keys.js';
 import type { Key, WgDevice, WgPeer } from '../conf/model.js';
 import { errorText } from './ipc.js';
-import { listOrReport, type ShowIo } from './show.js';
+import { listOrReport, type ShowIo } from './show-io.js';
 
 export const JSON_SCHEMA_VERSION = 1;
 

@@ -6,33 +6,12 @@ import { formatEndpoint, formatIP } from '../conf/ip.js';
 import { keyIsZero, keyToBase64 } from '../conf/keys.js';
 import type { Key, WgDevice, WgPeer } from '../conf/model.js';
 import type { Command } from './command.js';
-import { errorText, getDevice, listDevices } from './ipc.js';
+import { errorText } from './ipc.js';
 import { showJson } from './json.js';
+import { listOrReport, processIo, type ShowIo } from './show-io.js';
 import { BOLD, CYAN, GREEN, RED, RESET, YELLOW, colorMode, hideKeys, terminalPrinter } from './terminal.js';
 
-/** Everything show touches outside itself, so tests can drive it (time, terminal, backends). */
-export interface ShowIo {
-  out(s: string): void;
-  err(s: string): void;
-  env: NodeJS.ProcessEnv;
-  isTTY: boolean;
-  /** Wall-clock seconds, as time(NULL). */
-  now(): bigint;
-  list(): Promise<string[]>;
-  get(name: string): Promise<WgDevice>;
-}
-
-export function processIo(): ShowIo {
-  return {
-    out: (s) => void process.stdout.write(s),
-    err: (s) => void process.stderr.write(s),
-    env: process.env,
-    isTTY: process.stdout.isTTY === true,
-    now: () => BigInt(Math.floor(Date.now() / 1000)),
-    list: listDevices,
-    get: getDevice,
-  };
-}
+export type { ShowIo } from './show-io.js';
 
 export const SHOW_FIELDS = [
   'public-key',
@@ -228,16 +207,6 @@ function uglyPrint(device: WgDevice, field: string, withInterface: boolean, io: 
       return false;
   }
   return true;
-}
-
-/** All interface names, or null after printing wg's `Unable to list interfaces` message. */
-export async function listOrReport(io: ShowIo): Promise<string[] | null> {
-  try {
-    return await io.list();
-  } catch (err) {
-    io.err(`Unable to list interfaces: ${errorText(err)}\n`);
-    return null;
-  }
 }
 
 /** show_main, with wg's argument rules, messages and exit codes. `args` excludes "show". */
