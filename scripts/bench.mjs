@@ -65,12 +65,25 @@ function rssKiB(pid) {
   return m ? Number(m[1]) : NaN;
 }
 
+/** Sets up a pair; on failure removes what it made (links first: the daemons exit with their TUN). */
 async function setupPair(implA, implB, n) {
   const nsA = `wgd-bench-${tag}-${n}a`;
   const nsB = `wgd-bench-${tag}-${n}b`;
   const side = (ns, impl, i) => ({ ns, impl, ifname: `wgdb${tag}${n}${i}`, port: 51820 + i, outer: `10.98.0.${i}`, inner: `10.0.98.${i}` });
   const a = side(nsA, implA, 1);
   const b = side(nsB, implB, 2);
+  try {
+    return await buildPair(a, b, n);
+  } catch (err) {
+    teardown({ a, b });
+    await sleep(500);
+    deleteNamespaces({ a, b });
+    throw err;
+  }
+}
+
+async function buildPair(a, b, n) {
+  const [implA, implB, nsA, nsB] = [a.impl, b.impl, a.ns, b.ns];
   for (const s of [a, b]) {
     sh(['ip', 'netns', 'add', s.ns]);
     sh(['ip', '-n', s.ns, 'link', 'set', 'lo', 'up']);
