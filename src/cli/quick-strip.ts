@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseQuickConfig, resolveQuickTarget } from '../conf/quick.js';
+import { systemFs } from '../conf/system-io.js';
 // One copy of wg-quick's world-accessible check and its message, shared with `quick up/down/save`.
 import { worldAccessibleWarning } from '../quick/target.js';
 
@@ -22,7 +23,7 @@ const processIo: StripIo = {
 
 export async function runStrip(argv0: string, target: string, io: StripIo = processIo): Promise<number> {
   try {
-    const { configFile } = resolveQuickTarget(target);
+    const { configFile } = resolveQuickTarget(target, systemFs);
     const warning = await worldAccessibleWarning(configFile);
     if (warning) io.stderr(`${warning}\n`);
     // bash reads bytes (LC_ALL=C): latin1 in and out keeps every byte as it was.

@@ -5,6 +5,7 @@
 import { FieldError } from '../conf/parse.js';
 import { parseSetArgs } from '../conf/args.js';
 import type { WgDevice } from '../conf/model.js';
+import { SYSTEM_IO } from '../conf/system-io.js';
 import type { Command } from './command.js';
 import { errorText, setDevice } from './ipc.js';
 
@@ -45,7 +46,7 @@ export const setCommand: Command = {
     }
     let device: WgDevice;
     try {
-      device = await parseSetArgs(args.slice(1), { name: deviceName(args[0]!) });
+      device = await parseSetArgs(args.slice(1), { name: deviceName(args[0]!), ...SYSTEM_IO });
     } catch (err) {
       if (!(err instanceof FieldError)) throw err;
       process.stderr.write(`${err.message}\n`);

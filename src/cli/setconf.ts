@@ -8,6 +8,7 @@ import type { WgDevice } from '../conf/model.js';
 import { KEY_LEN } from '../conf/model.js';
 import { ConfigError, parseConfig } from '../conf/parse.js';
 import { syncDiff } from '../conf/sync.js';
+import { SYSTEM_IO } from '../conf/system-io.js';
 import type { Command } from './command.js';
 import { errorText, getDevice } from './ipc.js';
 import { applyDevice, deviceName } from './set.js';
@@ -42,7 +43,7 @@ async function run(mode: Mode, argv0: string, args: string[]): Promise<number> {
   }
   let device: WgDevice;
   try {
-    device = await parseConfig(text, { file });
+    device = await parseConfig(text, { file, lookup: SYSTEM_IO.lookup, services: SYSTEM_IO.services });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`${err.message}\n${err.trailer ? `${err.trailer}\n` : ''}`);

@@ -11,7 +11,6 @@
  * - Keys come from files (so secrets stay off argv), read as parse_keyfile reads them.
  * The whole command line is parsed before anything is applied: any error throws FieldError.
  */
-import { readFileSync } from 'node:fs';
 import { strerror } from './errno.js';
 import { emptyDevice, emptyPeer, KEY_LEN, type Key, type WgDevice, type WgPeer } from './model.js';
 import { KEY_B64_LEN } from './keys.js';
@@ -27,11 +26,12 @@ import {
   parsePort,
   type ResolveOptions,
 } from './parse.js';
+import { systemReadFile } from './system-io.js';
 
 export interface SetArgsOptions extends ResolveOptions {
   /** Interface name put into the model (default ''). */
   name?: string;
-  /** Reads a key file (default: readFileSync); throw an error with a Node `code` on failure. */
+  /** Reads a key file (default: readFileSync, system-io.ts); throw an error with a Node `code` on failure. */
   readFile?: (path: string) => Uint8Array;
 }
 
@@ -40,7 +40,7 @@ export interface SetArgsOptions extends ResolveOptions {
  * follow; an empty file (or /dev/null) is the all-zero key, which removes the key. Key material:
  * the caller wipes the result.
  */
-export function readKeyFile(path: string, readFile: (path: string) => Uint8Array = readFileSync): Key {
+export function readKeyFile(path: string, readFile: (path: string) => Uint8Array = systemReadFile): Key {
   let data: Uint8Array;
   try {
     data = readFile(path);
@@ -70,14 +70,14 @@ export function readKeyFile(path: string, readFile: (path: string) => Uint8Array
 /** Parses the words after `wgts set <iface>`. Throws FieldError with wg's message. */
 export async function parseSetArgs(args: string[], opts: SetArgsOptions = {}): Promise<WgDevice> {
   const device = emptyDevice(opts.name ?? '');
-  const readFile = opts.readFile ?? readFileSync;
+  const readFile = opts.readFile ?? systemReadFile;
   let peer: WgPeer | undefined;
   let i = 0;
   while (i < args.length) {
     const token = args[i]!;
     const value = args[i + 1];
     const hasValue = value !== undefined;
-    if (token === 'listen-port' && hasValue && !peer) device.listenPort = parsePort(value);
+    if (token === 'listen-port' && hasValue && !peer) device.listenPort = parsePort(value, opts.services);
     else if (token === 'fwmark' && hasValue && !peer) device.fwmark = parseFwmark(value);
     else if (token === 'private-key' && hasValue && !peer) {
       device.privateKey?.fill(0);

@@ -26,12 +26,13 @@
  *
  * `ConfigError.message` is wg's message alone; `formatConfigError` builds the two lines above.
  */
-import { lookup as dnsLookup } from 'node:dns/promises';
-import { readFileSync, existsSync } from 'node:fs';
-import { getSystemErrorName } from 'node:util';
+import { EAI_SERVICE_TEXT, GAI_TEXT, GaiError } from './gai.js';
 import { keyFromBase64 } from './keys.js';
 import { parseIPv4, parseIPv6 } from './ip.js';
 import { emptyDevice, type Key, type WgAllowedIp, type WgDevice, type WgEndpoint, type WgPeer } from './model.js';
+import { systemLookup, systemServices } from './system-io.js';
+
+export { GaiError } from './gai.js';
 
 /** A field value that wg refuses; `message` is wg's exact text (no program name, no newline). */
 export class FieldError extends Error {
@@ -85,12 +86,17 @@ export interface LookupResult {
  */
 export type HostLookup = (host: string) => Promise<LookupResult>;
 
+/** A UDP service name to its port (getservbyname(name, "udp")), or null when unknown. */
+export type ServiceLookup = (name: string) => number | null;
+
 /** Options shared by everything that parses endpoints. */
 export interface ResolveOptions {
   /** Replaces resolution entirely (after wg's syntax checks): tests, or callers with their own resolver. */
   resolveEndpoint?: (value: string) => Promise<WgEndpoint>;
-  /** Replaces the host lookup but keeps wg's retry loop (default: the system resolver). */
+  /** Replaces the host lookup but keeps wg's retry loop (default: the system resolver, system-io.ts). */
   lookup?: HostLookup;
+  /** Port names, for ListenPort and endpoints (default: /etc/services, system-io.ts). */
+  services?: ServiceLookup;
   /** Where WG_ENDPOINT_RESOLUTION_RETRIES is read (default process.env). */
   env?: Record<string, string | undefined>;
   /** Warnings and retry notices, one line without newline (default: stderr). */
@@ -152,49 +158,25 @@ function strtoulWhole(s: string): bigint | null {
   return v;
 }
 
-let servicesCache: Map<string, number> | undefined;
-
-/** UDP services of /etc/services (name and aliases -> port), first entry wins as getservbyname. */
-function udpServices(): Map<string, number> {
-  if (servicesCache) return servicesCache;
-  const map = new Map<string, number>();
-  let text = '';
-  try {
-    text = readFileSync('/etc/services', 'latin1');
-  } catch {
-    // no services database: only numeric ports resolve
-  }
-  for (const raw of text.split('\n')) {
-    const fields = raw.replace(/#.*/, '').trim().split(/\s+/);
-    const m = /^(\d+)\/udp$/.exec(fields[1] ?? '');
-    if (!m || !fields[0]) continue;
-    for (const name of [fields[0], ...fields.slice(2)]) if (!map.has(name)) map.set(name, Number(m[1]));
-  }
-  servicesCache = map;
-  return map;
-}
-
-const EAI_SERVICE_TEXT = 'Servname not supported for ai_socktype';
-
 /**
  * Resolves a port the way getaddrinfo(NULL, value, {SOCK_DGRAM, IPPROTO_UDP}) does in glibc: a
  * whole-string strtoul whose result, stored in an int, must not be negative (so 70000 wraps to
  * 4464 but -1 and 2147483648 are names), else a UDP service name, case-sensitive. Returns null when
  * getaddrinfo would answer EAI_SERVICE.
  */
-export function resolveService(value: string): number | null {
+export function resolveService(value: string, services: ServiceLookup = systemServices): number | null {
   const v = strtoulWhole(value);
   if (v !== null) {
     const asInt = Number(BigInt.asIntN(32, v));
     if (asInt >= 0) return asInt & 0xffff;
   }
-  return udpServices().get(value) ?? null;
+  return services(value);
 }
 
-/** ListenPort / `listen-port` (parse_port). */
-export function parsePort(value: string): number {
+/** ListenPort / `listen-port` (parse_port); port names through `services`. */
+export function parsePort(value: string, services?: ServiceLookup): number {
   if (value.length === 0) throw new FieldError('Unable to parse empty port');
-  const port = resolveService(value);
+  const port = resolveService(value, services);
   if (port === null) throw new FieldError(`${EAI_SERVICE_TEXT}: \`${value}'`);
   return port;
 }
@@ -292,59 +274,8 @@ export function endpointRetries(env: Record<string, string | undefined> = proces
   return Number(v);
 }
 
-/** glibc's gai_strerror texts, by EAI_* name. */
-const GAI_TEXT: Record<string, string> = {
-  EAI_NONAME: 'Name or service not known',
-  EAI_NODATA: 'No address associated with hostname',
-  EAI_AGAIN: 'Temporary failure in name resolution',
-  EAI_FAIL: 'Non-recoverable failure in name resolution',
-  EAI_FAMILY: 'ai_family not supported',
-  EAI_SOCKTYPE: 'ai_socktype not supported',
-  EAI_SERVICE: EAI_SERVICE_TEXT,
-  EAI_ADDRFAMILY: 'Address family for hostname not supported',
-  EAI_MEMORY: 'Memory allocation failure',
-  EAI_BADFLAGS: 'Bad value for ai_flags',
-  EAI_SYSTEM: 'System error',
-  EAI_OVERFLOW: 'Result too large for supplied buffer',
-};
-
 /** Failures wg gives up on at once; everything else is retried (config.c, after glibc's NameResolver notes). */
 const PERMANENT = new Set(['EAI_NONAME', 'EAI_FAIL', 'EAI_NODATA']);
-
-/** A getaddrinfo-style failure with its EAI_* name. */
-export class GaiError extends Error {
-  readonly code: string;
-  constructor(code: string) {
-    super(GAI_TEXT[code] ?? code);
-    this.code = code;
-  }
-}
-
-/** The system resolver through Node's dns.lookup (getaddrinfo underneath), first result as wg uses it. */
-export const systemLookup: HostLookup = async (host) => {
-  // A scope must name an existing interface (getaddrinfo checks with if_nametoindex) or be numeric;
-  // Node's dns.lookup short-circuits literal addresses and would not check it.
-  const pct = host.indexOf('%');
-  if (pct >= 0 && parseIPv6(host.slice(0, pct))) {
-    const scope = host.slice(pct + 1);
-    if (!/^[0-9]+$/.test(scope) && (scope === '' || scope.includes('/') || !existsSync(`/sys/class/net/${scope}`))) {
-      throw new GaiError('EAI_NONAME');
-    }
-    return { family: 6, address: host };
-  }
-  if (host === '') throw new GaiError('EAI_NONAME');
-  try {
-    const r = await dnsLookup(host, { family: 0, all: false, verbatim: true });
-    return { family: r.family === 6 ? 6 : 4, address: r.address };
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    // Node reports both EAI_NONAME and EAI_NODATA as ENOTFOUND; errno keeps libuv's code.
-    let code = err.code ?? 'EAI_SYSTEM';
-    if (code === 'ENOTFOUND') code = typeof err.errno === 'number' ? getSystemErrorName(err.errno) : 'EAI_NONAME';
-    if (!(code in GAI_TEXT)) code = 'EAI_NONAME';
-    throw new GaiError(code);
-  }
-};
 
 /** Splits an endpoint as parse_endpoint does: `[host]:port`, or `host:port` at the last ':'. */
 export function splitEndpoint(value: string): { host: string; service: string } {
@@ -380,7 +311,7 @@ export async function parseEndpoint(value: string, opts: ResolveOptions = {}): P
     let code: string;
     try {
       // glibc resolves the service before the host, so a bad port wins over a bad name.
-      const port = resolveService(service);
+      const port = resolveService(service, opts.services);
       if (port === null) throw new GaiError('EAI_SERVICE');
       const r = await lookup(host);
       return { family: r.family, host: r.address, port };
@@ -470,7 +401,7 @@ async function processKeyLine(
 ): Promise<boolean> {
   let v: string | null;
   if (section === 'interface') {
-    if ((v = valueOf(line, 'ListenPort')) !== null) device.listenPort = parsePort(v);
+    if ((v = valueOf(line, 'ListenPort')) !== null) device.listenPort = parsePort(v, opts.services);
     else if ((v = valueOf(line, 'FwMark')) !== null) device.fwmark = parseFwmark(v);
     else if ((v = valueOf(line, 'PrivateKey')) !== null) replaceKey(device, 'privateKey', parseKeyB64(v));
     else return false;

@@ -21,7 +21,7 @@
  * Not imitated: bash would glob-expand Address/DNS words that contain `*`, `?` or `[` (an accident
  * of an unquoted expansion); wgts takes them literally.
  */
-import { existsSync, realpathSync } from 'node:fs';
+import { systemFs } from './system-io.js';
 
 export interface QuickInterface {
   addresses: string[];
@@ -181,7 +181,7 @@ function handleInterfaceKey(iface: QuickInterface, key: string, value: string, l
  */
 export function resolveQuickTarget(
   arg: string,
-  fs: { exists: (p: string) => boolean; realpath: (p: string) => string } = defaultFs,
+  fs: { exists: (p: string) => boolean; realpath: (p: string) => string } = systemFs,
 ): { configFile: string; ifname: string } {
   const path = QUICK_NAME_RE.test(arg) ? `${QUICK_CONFIG_DIR}/${arg}.conf` : arg;
   if (!fs.exists(path)) throw new QuickConfigError(`\`${path}' does not exist`);
@@ -189,5 +189,3 @@ export function resolveQuickTarget(
   if (!m) throw new QuickConfigError('The config file must be a valid interface name, followed by .conf');
   return { configFile: fs.realpath(path), ifname: m[2]! };
 }
-
-const defaultFs = { exists: (p: string) => p !== '' && existsSync(p), realpath: (p: string) => realpathSync(p) };

@@ -253,23 +253,24 @@ const DESIGNATED: Record<string, { files: readonly string[]; why: string }> = {
 /** Rule right, code not there yet. */
 const KNOWN_PACKAGE_EXCEPTIONS: readonly Known[] = [
   {
-    from: 'conf/parse',
+    from: 'conf/system-io',
     target: 'node:dns',
-    todo: 'H1 with H4/H6: parseConfig defaults its endpoint lookup to node:dns; the callers (cli/set, cli/setconf, quick/config) should pass it in',
+    todo: 'H6/H5: the default resolver, kept for callers that do not pass one (quick/config, test/kernel); then it moves to cli/',
   },
 ];
 
-/** conf/ is pure data: no Node module at all. These are defaults for injectable I/O. */
+/**
+ * conf/ is pure data: no Node module at all. parse/args/quick take their I/O as options; the
+ * Node-backed defaults sit in conf/system-io.ts alone, for callers that do not pass them yet.
+ */
 const KNOWN_CONF_IO: readonly Known[] = [
   {
-    from: 'conf/parse',
+    from: 'conf/system-io',
     target: 'node:dns',
-    todo: 'H1 with H4/H6: default resolver (getaddrinfo via dns.lookup); move the default to the CLI callers',
+    todo: 'H6 (quick/config.ts: parseConfig) and H5 (test/kernel/setconf.test.ts) pass SYSTEM_IO; then move the file to cli/conf-io.ts',
   },
-  { from: 'conf/parse', target: 'node:fs', todo: 'H1: /etc/services read for port names; inject it with the resolver' },
-  { from: 'conf/parse', target: 'node:util', todo: 'H1: getSystemErrorName for resolver errors; harmless, goes with the resolver' },
-  { from: 'conf/args', target: 'node:fs', todo: "H1 with H4: readKeyFile's default readFileSync (wg's read_keyfile); cli/set could pass it" },
-  { from: 'conf/quick', target: 'node:fs', todo: "H1 with H6: resolveQuickTarget's default exists/realpath; quick/target could pass it" },
+  { from: 'conf/system-io', target: 'node:fs', todo: 'same, plus H6 (quick/target.ts: resolveQuickTarget) passes systemFs' },
+  { from: 'conf/system-io', target: 'node:util', todo: 'same: getSystemErrorName for resolver errors goes with the resolver' },
 ];
 
 describe('third-party packages', () => {

@@ -1,0 +1,80 @@
+/**
+ * The system I/O that conf/'s parsers need, backed by Node: the host resolver (getaddrinfo via
+ * dns.lookup), the UDP services database (/etc/services, as getservbyname), key files, and the
+ * existence checks of wg-quick's target search. The parsers take each of these as an option
+ * (`ResolveOptions.lookup` / `.services`, `SetArgsOptions.readFile`, resolveQuickTarget's `fs`);
+ * the CLI passes `SYSTEM_IO` / `systemFs` explicitly.
+ *
+ * This is the one file of conf/ that loads Node modules, and only because some callers do not pass
+ * their I/O yet and rely on the parsers' defaults: src/quick/config.ts (parseConfig),
+ * src/quick/target.ts (resolveQuickTarget) and test/kernel/setconf.test.ts (parseConfig,
+ * parseSetArgs). TODO(H6, H5): pass `SYSTEM_IO` / `systemFs` there; then this file moves to
+ * src/cli/conf-io.ts, the options become required, and KNOWN_CONF_IO in
+ * test/architecture/imports.test.ts empties.
+ */
+import { lookup as dnsLookup } from 'node:dns/promises';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { getSystemErrorName } from 'node:util';
+import { GAI_TEXT, GaiError } from './gai.js';
+import { parseIPv6 } from './ip.js';
+import type { HostLookup, ServiceLookup } from './parse.js';
+
+/** The system resolver through Node's dns.lookup (getaddrinfo underneath), first result as wg uses it. */
+export const systemLookup: HostLookup = async (host) => {
+  // A scope must name an existing interface (getaddrinfo checks with if_nametoindex) or be numeric;
+  // Node's dns.lookup short-circuits literal addresses and would not check it.
+  const pct = host.indexOf('%');
+  if (pct >= 0 && parseIPv6(host.slice(0, pct))) {
+    const scope = host.slice(pct + 1);
+    if (!/^[0-9]+$/.test(scope) && (scope === '' || scope.includes('/') || !existsSync(`/sys/class/net/${scope}`))) {
+      throw new GaiError('EAI_NONAME');
+    }
+    return { family: 6, address: host };
+  }
+  if (host === '') throw new GaiError('EAI_NONAME');
+  try {
+    const r = await dnsLookup(host, { family: 0, all: false, verbatim: true });
+    return { family: r.family === 6 ? 6 : 4, address: r.address };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    // Node reports both EAI_NONAME and EAI_NODATA as ENOTFOUND; errno keeps libuv's code.
+    let code = err.code ?? 'EAI_SYSTEM';
+    if (code === 'ENOTFOUND') code = typeof err.errno === 'number' ? getSystemErrorName(err.errno) : 'EAI_NONAME';
+    if (!(code in GAI_TEXT)) code = 'EAI_NONAME';
+    throw new GaiError(code);
+  }
+};
+
+let servicesCache: Map<string, number> | undefined;
+
+/** UDP services of /etc/services (name and aliases -> port), first entry wins as getservbyname. */
+function udpServices(): Map<string, number> {
+  if (servicesCache) return servicesCache;
+  const map = new Map<string, number>();
+  let text = '';
+  try {
+    text = readFileSync('/etc/services', 'latin1');
+  } catch {
+    // no services database: only numeric ports resolve
+  }
+  for (const raw of text.split('\n')) {
+    const fields = raw.replace(/#.*/, '').trim().split(/\s+/);
+    const m = /^(\d+)\/udp$/.exec(fields[1] ?? '');
+    if (!m || !fields[0]) continue;
+    for (const name of [fields[0], ...fields.slice(2)]) if (!map.has(name)) map.set(name, Number(m[1]));
+  }
+  servicesCache = map;
+  return map;
+}
+
+/** getservbyname(name, "udp") over /etc/services (read once); null when unknown. */
+export const systemServices: ServiceLookup = (name) => udpServices().get(name) ?? null;
+
+/** Reads a whole file (key files); throws Node's error, whose `code` readKeyFile reports. */
+export const systemReadFile = (path: string): Uint8Array => readFileSync(path);
+
+/** wg-quick's `[[ -e ]]` and `readlink -f`, for resolveQuickTarget. */
+export const systemFs = { exists: (p: string) => p !== '' && existsSync(p), realpath: (p: string) => realpathSync(p) };
+
+/** Everything parseConfig and parseSetArgs read from the system, to spread into their options. */
+export const SYSTEM_IO = { lookup: systemLookup, services: systemServices, readFile: systemReadFile } as const;
