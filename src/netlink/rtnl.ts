@@ -67,6 +67,7 @@ export const RT_TABLE_MAIN = 254;
 export const RTPROT_BOOT = 3;
 export const RT_SCOPE_UNIVERSE = 0;
 export const RT_SCOPE_LINK = 253;
+export const RT_SCOPE_NOWHERE = 255;
 export const RTN_UNICAST = 1;
 
 const AF_UNSPEC = 0;
@@ -275,8 +276,11 @@ async function routeMessage(type: number, flags: number, r: RouteSpec): Promise<
   msg.setU8(h + 4, table < 256 ? table : RT_TABLE_UNSPEC);
   if (type === RTM_NEWROUTE) {
     msg.setU8(h + 5, RTPROT_BOOT);
-    msg.setU8(h + 6, RT_SCOPE_LINK); // a device route without gateway, as iproute2 scopes it
+    // As iproute2 scopes a route without gateway: link for IPv4, universe for IPv6.
+    msg.setU8(h + 6, dst.family === 4 ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE);
     msg.setU8(h + 7, RTN_UNICAST);
+  } else if (dst.family === 4) {
+    msg.setU8(h + 6, RT_SCOPE_NOWHERE); // delete: any scope (iproute2 does the same)
   }
   if (dst.len > 0) msg.put(RTA_DST, dst.addr);
   msg.putU32(RTA_TABLE, table);
