@@ -27,7 +27,7 @@
  */
 import { formatEndpoint, formatIP } from '../conf/ip.js';
 import { keyIsZero, keyToBase64 } from '../conf/keys.js';
-import type { Key, WgDevice, WgPeer } from '../conf/model.js';
+import { wipeDevice, type Key, type WgDevice, type WgPeer } from '../conf/model.js';
 import { errorText } from './ipc.js';
 import { listOrReport, type ShowIo } from './show-io.js';
 
@@ -81,6 +81,16 @@ export function deviceJson(device: WgDevice, now: bigint, showKeys: boolean): Re
   };
 }
 
+/** Reads one device and builds its JSON object, wiping the model's key material afterwards. */
+async function readDeviceJson(io: ShowIo, name: string, now: bigint, showKeys: boolean): Promise<Record<string, unknown>> {
+  const device = await io.get(name);
+  try {
+    return deviceJson(device, now, showKeys);
+  } finally {
+    wipeDevice(device);
+  }
+}
+
 /** Serialises with two-space indentation, writing bigint markers as bare integers. */
 export function stringifyJson(value: unknown): string {
   const text = JSON.stringify(value, null, 2);
@@ -110,7 +120,7 @@ export async function showJson(argv0: string, args: string[], io: ShowIo): Promi
     ret = names.length ? 1 : 0;
     for (const name of names) {
       try {
-        interfaces.push(deviceJson(await io.get(name), now, showKeys));
+        interfaces.push(await readDeviceJson(io, name, now, showKeys));
         ret = 0;
       } catch (err) {
         io.err(`Unable to access interface ${name}: ${errorText(err)}\n`);
@@ -119,7 +129,7 @@ export async function showJson(argv0: string, args: string[], io: ShowIo): Promi
     }
   } else {
     try {
-      interfaces.push(deviceJson(await io.get(target), now, showKeys));
+      interfaces.push(await readDeviceJson(io, target, now, showKeys));
     } catch (err) {
       io.err(`Unable to access interface: ${errorText(err)}\n`);
       return 1;

@@ -12,6 +12,7 @@ import { networkInterfaces } from 'node:os';
 import type { Command } from './command.js';
 import type { Backend } from '../conf/backend.js';
 import { WgError } from '../conf/backend.js';
+import { wipeDevice, type WgPeer } from '../conf/model.js';
 import { strerror } from '../conf/errno.js';
 import { parseIP } from '../conf/ip.js';
 import { getDevice, listDevices, setDevice } from './ipc.js';
@@ -164,11 +165,17 @@ async function serve(argv0: string, args: string[], deps: RegistryDeps): Promise
     return 1;
   }
   const { backend } = deps;
-  await backend.get(ifname); // fail now, not at the first query, if the interface is missing
+  // The records need public keys, endpoints and allowed IPs only: the keys read are wiped at once.
+  const getPeers = async (): Promise<WgPeer[]> => {
+    const device = await backend.get(ifname);
+    wipeDevice(device);
+    return device.peers;
+  };
+  await getPeers(); // fail now, not at the first query, if the interface is missing
   const server = await startRegistryServer({
     listen,
     zone,
-    getPeers: async () => (await backend.get(ifname)).peers,
+    getPeers,
     log: (m) => process.stderr.write(`${m}\n`),
   });
   process.stdout.write(

@@ -4,7 +4,7 @@
  */
 import { FieldError } from '../conf/parse.js';
 import { parseSetArgs } from '../conf/args.js';
-import type { WgDevice } from '../conf/model.js';
+import { wipeDevice, type WgDevice } from '../conf/model.js';
 import { SYSTEM_IO } from '../conf/system-io.js';
 import type { Command } from './command.js';
 import { errorText, setDevice } from './ipc.js';
@@ -12,12 +12,6 @@ import { errorText, setDevice } from './ipc.js';
 /** wg copies the name into a char[IFNAMSIZ] with strncpy: at most 15 bytes are kept. */
 export function deviceName(arg: string): string {
   return Buffer.from(arg, 'utf8').subarray(0, 15).toString('utf8');
-}
-
-/** Wipes the key material of a model that is no longer needed. */
-export function wipeDevice(device: WgDevice): void {
-  device.privateKey?.fill(0);
-  for (const p of device.peers) p.presharedKey?.fill(0);
 }
 
 /** Applies a device model and reports as wg does; returns the exit code. */

@@ -4,8 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { strerror } from '../conf/errno.js';
-import type { WgDevice } from '../conf/model.js';
-import { KEY_LEN } from '../conf/model.js';
+import { KEY_LEN, wipeDevice, type WgDevice } from '../conf/model.js';
 import { ConfigError, parseConfig } from '../conf/parse.js';
 import { syncDiff } from '../conf/sync.js';
 import { SYSTEM_IO } from '../conf/system-io.js';
@@ -59,7 +58,8 @@ async function run(mode: Mode, argv0: string, args: string[]): Promise<number> {
       process.stderr.write(`Unable to retrieve current interface configuration: ${errorText(err)}\n`);
       return 1;
     }
-    syncDiff(device, runtime);
+    syncDiff(device, runtime); // copies no key of runtime's
+    wipeDevice(runtime);
   }
   return applyDevice(device);
 }

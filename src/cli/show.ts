@@ -4,7 +4,7 @@
  */
 import { formatEndpoint, formatIP } from '../conf/ip.js';
 import { keyIsZero, keyToBase64 } from '../conf/keys.js';
-import type { Key, WgDevice, WgPeer } from '../conf/model.js';
+import { wipeDevice, type Key, type WgDevice, type WgPeer } from '../conf/model.js';
 import type { Command } from './command.js';
 import { errorText } from './ipc.js';
 import { showJson } from './json.js';
@@ -230,11 +230,15 @@ export async function runShow(argv0: string, args: string[], io: ShowIo): Promis
         io.err(`Unable to access interface ${name}: ${errorText(err)}\n`);
         continue;
       }
-      if (field !== undefined) {
-        if (!uglyPrint(device, field, true, io, argv0)) return 1;
-      } else {
-        prettyPrint(device, io);
-        if (i < names.length - 1) io.out('\n');
+      try {
+        if (field !== undefined) {
+          if (!uglyPrint(device, field, true, io, argv0)) return 1;
+        } else {
+          prettyPrint(device, io);
+          if (i < names.length - 1) io.out('\n');
+        }
+      } finally {
+        wipeDevice(device);
       }
       ret = 0;
     }
@@ -261,9 +265,13 @@ export async function runShow(argv0: string, args: string[], io: ShowIo): Promis
     io.err(`Unable to access interface: ${errorText(err)}\n`);
     return 1;
   }
-  if (field !== undefined) return uglyPrint(device, field, false, io, argv0) ? 0 : 1;
-  prettyPrint(device, io);
-  return 0;
+  try {
+    if (field !== undefined) return uglyPrint(device, field, false, io, argv0) ? 0 : 1;
+    prettyPrint(device, io);
+    return 0;
+  } finally {
+    wipeDevice(device);
+  }
 }
 
 export const showCommand: Command = {

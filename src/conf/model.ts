@@ -86,3 +86,13 @@ export function emptyDevice(name: string): WgDevice {
 export function emptyPeer(publicKey: Key): WgPeer {
   return { publicKey, allowedIps: [] };
 }
+
+/**
+ * Zeroes the key material a model holds (the private key and every preshared key), for models
+ * read from a backend or parsed from a file once they are no longer needed: after a set, after
+ * printing, after a lookup. Public keys are left as they are.
+ */
+export function wipeDevice(device: WgDevice): void {
+  device.privateKey?.fill(0);
+  for (const p of device.peers) p.presharedKey?.fill(0);
+}

@@ -29,7 +29,7 @@
 import { EAI_SERVICE_TEXT, GAI_TEXT, GaiError } from './gai.js';
 import { keyFromBase64 } from './keys.js';
 import { parseIPv4, parseIPv6 } from './ip.js';
-import { emptyDevice, type Key, type WgAllowedIp, type WgDevice, type WgEndpoint, type WgPeer } from './model.js';
+import { emptyDevice, wipeDevice, type Key, type WgAllowedIp, type WgDevice, type WgEndpoint, type WgPeer } from './model.js';
 import { systemLookup, systemServices } from './system-io.js';
 
 export { GaiError } from './gai.js';
@@ -345,9 +345,21 @@ const hasPublicKey = new WeakSet<WgPeer>();
  * `replaceAllowedIps` as wg sets it. Throws ConfigError at the first rejected line.
  *
  * `text` should be the file's bytes decoded as latin1 (or UTF-8 for UTF-8 files): wg works on bytes.
+ * On failure the keys read so far are wiped.
  */
 export async function parseConfig(text: string, opts: ParseOptions): Promise<WgDevice> {
   const device = emptyDevice('');
+  try {
+    await readConfig(text, opts, device);
+    return device;
+  } catch (e) {
+    wipeDevice(device);
+    throw e;
+  }
+}
+
+/** parseConfig's line loop and final check, filling `device`. */
+async function readConfig(text: string, opts: ParseOptions, device: WgDevice): Promise<void> {
   const warn = opts.warn ?? defaultWarn;
   let section: 'none' | 'interface' | 'peer' = 'none';
   let peer: WgPeer | undefined;
@@ -388,7 +400,6 @@ export async function parseConfig(text: string, opts: ParseOptions): Promise<WgD
       throw new ConfigError('A peer is missing a public key', peerLines.get(p)!, 'Invalid configuration');
     }
   }
-  return device;
 }
 
 /** One `Key=value` line in its section; false if the key is not one wg knows there. */

@@ -16,7 +16,7 @@
  *   not at the next retry.
  */
 import type { Backend } from '../conf/backend.js';
-import type { Key, WgAllowedIp, WgDevice, WgEndpoint, WgPeer } from '../conf/model.js';
+import { wipeDevice, type Key, type WgAllowedIp, type WgDevice, type WgEndpoint, type WgPeer } from '../conf/model.js';
 import { keyFromBase64, keysEqual, keyToBase64 } from '../conf/keys.js';
 import { DnsQueryError, type Resolver } from './client.js';
 import { classifyName, instanceName, serviceName } from './zone.js';
@@ -166,6 +166,7 @@ export async function discoverOnce(opts: DiscoverOptions): Promise<DiscoverResul
   const fresh = opts.freshSeconds ?? DEFAULT_FRESH_SECONDS;
   const log = opts.log ?? (() => {});
   const device: WgDevice = await opts.backend.get(opts.ifname);
+  wipeDevice(device); // discovery needs public keys and endpoints only; no secret stays in memory
   const result: DiscoverResult = { updated: [], added: [], errors: [] };
   const changes: WgPeer[] = [];
   const fail = (key: Key, err: unknown) => {

@@ -100,6 +100,19 @@ describe('discoverOnce against a registry on loopback', () => {
     expect(be.sets).toEqual([]);
   });
 
+  it('wipes the private and preshared keys of the device it read, and still updates', async () => {
+    const be = new MemoryBackend(aliceDevice({ presharedKey: new Uint8Array(32).fill(7) }));
+    be.device.privateKey = new Uint8Array(32).fill(9);
+    const read: WgDevice[] = [];
+    const spy = { ...be, list: () => be.list(), set: (d: WgDevice) => be.set(d), get: async (n: string) => (read.push(await be.get(n)), read.at(-1)!) };
+    const r = await discoverOnce({ backend: spy, ifname: 'wgr0', zone: ZONE, resolve });
+    expect(r.updated).toHaveLength(1);
+    expect(read).toHaveLength(1);
+    expect(read[0]!.privateKey).toEqual(new Uint8Array(32));
+    expect(read[0]!.peers.map((p) => p.presharedKey)).toEqual([undefined, new Uint8Array(32)]);
+    expect(read[0]!.publicKey).toEqual(ALICE); // public keys are left alone
+  });
+
   it("rejects a TXT record whose pub= is not the name's key", async () => {
     const forged: Resolver = async (name, type) => {
       const real = await resolve(instanceName(CAROL, ZONE), type);
