@@ -15,7 +15,7 @@ import { WgError } from '../conf/backend.js';
 import { formatEndpoint, formatIPv4, formatIPv6, formatIPv6Go, parseIPv4, parseIPv6 } from '../conf/ip.js';
 import { keyFromHex, keyIsZero, keyToHex } from '../conf/keys.js';
 import type { WgAllowedIp, WgDevice, WgEndpoint, WgPeer } from '../conf/model.js';
-import { emptyDevice, emptyPeer } from '../conf/model.js';
+import { emptyDevice, emptyPeer, wipeDevice } from '../conf/model.js';
 import { publicKeyFromPrivate } from './crypto.js';
 
 /** wireguard-go's UAPI error codes (ipc/uapi_unix.go): negated Linux errno numbers. */
@@ -32,12 +32,28 @@ export type SetRequestResult =
   | { ok: true; device: WgDevice }
   | { ok: false; errno: number; message: string };
 
+/**
+ * A run of characters that could be (part of) a key: 16 hex digits (64 bits of a UAPI key) or 20
+ * base64 characters. Leftmost match first, so a run swallows any letters glued to its front.
+ */
+const KEY_LIKE = /[A-Za-z0-9+/]{20,}|[0-9a-fA-F]{16,}/g;
+
+/**
+ * Error messages quote the request (wireguard-go's style: `failed to parse line "..."`), and the
+ * daemon logs them. A malformed line can still carry a key (`private_key` with its `=` missing, a
+ * base64 key where a name belongs), so every key-like run is replaced by its length; names,
+ * numbers and addresses stay readable.
+ */
+export function redactKeys(text: string): string {
+  return text.replace(KEY_LIKE, (run) => `<${run.length} characters not shown>`);
+}
+
 class UapiInvalid extends Error {
   constructor(
     readonly errno: number,
     message: string,
   ) {
-    super(message);
+    super(redactKeys(message));
   }
 }
 
@@ -201,6 +217,7 @@ export function parseSetRequest(lines: string): SetRequestResult {
       }
     }
   } catch (err) {
+    wipeDevice(device); // keys of the lines before the bad one
     if (err instanceof UapiInvalid) return { ok: false, errno: err.errno, message: err.message };
     throw err;
   }
@@ -348,10 +365,12 @@ export function parseGetResponse(text: string, name: string): WgDevice {
       }
     }
   } catch (err) {
+    wipeDevice(device);
     if (err instanceof Malformed) fail(EPROTO);
     if (err instanceof EndpointUnresolvable) fail(-ENETUNREACH); // wg returns +ENETUNREACH here (sic)
     throw err;
   }
+  wipeDevice(device);
   return fail(EPROTO);
 }
 

@@ -116,6 +116,34 @@ describe('parseSetRequest', () => {
     ['allowed ip leading zero octet', `public_key=${hex(2)}\nallowed_ip=10.01.0.0/16\n`, -22],
     ['allowed ip double minus', `public_key=${hex(2)}\nallowed_ip=--10.0.0.0/8\n`, -22],
   ];
+  describe('error messages never quote key material (the daemon logs them)', () => {
+    const secret = Uint8Array.from({ length: 32 }, (_, i) => (i * 37 + 11) & 0xff);
+    const secretHex = keyToHex(secret);
+    const secretB64 = Buffer.from(secret).toString('base64');
+    /** Every 12-character piece of the key, in either encoding: none may reach a message. */
+    const pieces = [secretHex, secretB64.slice(0, 43)].flatMap((t) => Array.from({ length: t.length - 11 }, (_, i) => t.slice(i, i + 12)));
+    it.each([
+      ['private_key with its = missing', `private_key${secretHex}\n`, -71, 'failed to parse line "private_<67 characters not shown>"'],
+      ['preshared_key with a colon', `public_key=${hex(2)}\npreshared_key:${secretHex}\n`, -71, 'failed to parse line "preshared_key:<64 characters not shown>"'],
+      ['a bare hex key', `${secretHex}\n`, -71, 'failed to parse line "<64 characters not shown>"'],
+      ['a base64 key where the name belongs', `private_key ${secretB64}\n`, -22, 'invalid UAPI device key: private_key <43 characters not shown>'],
+      ['a key as an endpoint', `public_key=${hex(2)}\nendpoint=${secretHex}:1\n`, -22, 'failed to set endpoint <64 characters not shown>:1: invalid ip:port'],
+    ])('%s', (_name, text, errno, message) => {
+      const r = parseSetRequest(text);
+      expect(r).toEqual({ ok: false, errno, message });
+      if (!r.ok) expect(pieces.filter((p) => r.message.includes(p))).toEqual([]);
+    });
+    it("keeps wireguard-go's messages for lines without key material", () => {
+      expect(parseSetRequest('listen_port\n')).toEqual({ ok: false, errno: -71, message: 'failed to parse line "listen_port"' });
+      expect(parseSetRequest('foo=1\n')).toEqual({ ok: false, errno: -22, message: 'invalid UAPI device key: foo' });
+      expect(parseSetRequest(`public_key=${hex(2)}\nallowed_ip=fe80::1%eth0/64\n`)).toEqual({
+        ok: false,
+        errno: -22,
+        message: 'failed to set allowed ip: netip.ParsePrefix("fe80::1%eth0/64"): invalid prefix',
+      });
+    });
+  });
+
   it.each(bad)('rejects %s', (_name, text, errno) => {
     const r = parseSetRequest(text);
     expect(r.ok).toBe(false);
