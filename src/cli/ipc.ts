@@ -4,7 +4,7 @@
  * generic netlink. No subcommand knows which one answered.
  */
 import { WgError, type Backend } from '../conf/backend.js';
-import { strerror } from '../conf/errno.js';
+import { EPROTO, strerror } from '../conf/errno.js';
 import type { WgDevice } from '../conf/model.js';
 import { NetlinkBackend } from '../netlink/backend.js';
 import { UapiBackend } from '../userspace-fallback/uapi-client.js';
@@ -44,5 +44,5 @@ export async function setDevice(device: WgDevice): Promise<void> {
 
 /** The errno text of a backend failure (anything that is not a WgError reads as EPROTO). */
 export function errorText(err: unknown): string {
-  return strerror(err instanceof WgError ? err.errno : 71);
+  return strerror(err instanceof WgError ? err.errno : EPROTO);
 }

@@ -3,44 +3,65 @@
  * ("Unable to access interface: No such device"). Node gives error codes as names ('ENOENT');
  * `strerror` accepts either.
  */
+
+/** The errno numbers wgts code names (Linux values); the table below gives every known one its text. */
+export const EPERM = 1;
+export const ENOENT = 2;
+export const EINTR = 4;
+export const EIO = 5;
+export const EACCES = 13;
+export const ENODEV = 19;
+export const EINVAL = 22;
+export const ENAMETOOLONG = 36;
+export const EPROTO = 71;
+export const EBADMSG = 74;
+export const EMSGSIZE = 90;
+export const EPROTONOSUPPORT = 93;
+export const EOPNOTSUPP = 95;
+export const EAFNOSUPPORT = 97;
+export const EADDRINUSE = 98;
+export const EADDRNOTAVAIL = 99;
+export const ENETUNREACH = 101;
+export const ENOBUFS = 105;
+
 const TABLE: ReadonlyArray<readonly [number, string, string]> = [
-  [1, 'EPERM', 'Operation not permitted'],
-  [2, 'ENOENT', 'No such file or directory'],
+  [EPERM, 'EPERM', 'Operation not permitted'],
+  [ENOENT, 'ENOENT', 'No such file or directory'],
   [3, 'ESRCH', 'No such process'],
-  [4, 'EINTR', 'Interrupted system call'],
-  [5, 'EIO', 'Input/output error'],
+  [EINTR, 'EINTR', 'Interrupted system call'],
+  [EIO, 'EIO', 'Input/output error'],
   [6, 'ENXIO', 'No such device or address'],
   [7, 'E2BIG', 'Argument list too long'],
   [9, 'EBADF', 'Bad file descriptor'],
   [11, 'EAGAIN', 'Resource temporarily unavailable'],
   [12, 'ENOMEM', 'Cannot allocate memory'],
-  [13, 'EACCES', 'Permission denied'],
+  [EACCES, 'EACCES', 'Permission denied'],
   [14, 'EFAULT', 'Bad address'],
   [16, 'EBUSY', 'Device or resource busy'],
   [17, 'EEXIST', 'File exists'],
-  [19, 'ENODEV', 'No such device'],
+  [ENODEV, 'ENODEV', 'No such device'],
   [20, 'ENOTDIR', 'Not a directory'],
   [21, 'EISDIR', 'Is a directory'],
-  [22, 'EINVAL', 'Invalid argument'],
+  [EINVAL, 'EINVAL', 'Invalid argument'],
   [24, 'EMFILE', 'Too many open files'],
   [28, 'ENOSPC', 'No space left on device'],
   [32, 'EPIPE', 'Broken pipe'],
   [34, 'ERANGE', 'Numerical result out of range'],
-  [36, 'ENAMETOOLONG', 'File name too long'],
+  [ENAMETOOLONG, 'ENAMETOOLONG', 'File name too long'],
   [38, 'ENOSYS', 'Function not implemented'],
   [61, 'ENODATA', 'No data available'],
-  [71, 'EPROTO', 'Protocol error'],
-  [74, 'EBADMSG', 'Bad message'],
-  [90, 'EMSGSIZE', 'Message too long'],
-  [93, 'EPROTONOSUPPORT', 'Protocol not supported'],
-  [95, 'EOPNOTSUPP', 'Operation not supported'],
-  [97, 'EAFNOSUPPORT', 'Address family not supported by protocol'],
-  [98, 'EADDRINUSE', 'Address already in use'],
-  [99, 'EADDRNOTAVAIL', 'Cannot assign requested address'],
+  [EPROTO, 'EPROTO', 'Protocol error'],
+  [EBADMSG, 'EBADMSG', 'Bad message'],
+  [EMSGSIZE, 'EMSGSIZE', 'Message too long'],
+  [EPROTONOSUPPORT, 'EPROTONOSUPPORT', 'Protocol not supported'],
+  [EOPNOTSUPP, 'EOPNOTSUPP', 'Operation not supported'],
+  [EAFNOSUPPORT, 'EAFNOSUPPORT', 'Address family not supported by protocol'],
+  [EADDRINUSE, 'EADDRINUSE', 'Address already in use'],
+  [EADDRNOTAVAIL, 'EADDRNOTAVAIL', 'Cannot assign requested address'],
   [100, 'ENETDOWN', 'Network is down'],
-  [101, 'ENETUNREACH', 'Network is unreachable'],
+  [ENETUNREACH, 'ENETUNREACH', 'Network is unreachable'],
   [104, 'ECONNRESET', 'Connection reset by peer'],
-  [105, 'ENOBUFS', 'No buffer space available'],
+  [ENOBUFS, 'ENOBUFS', 'No buffer space available'],
   [110, 'ETIMEDOUT', 'Connection timed out'],
   [111, 'ECONNREFUSED', 'Connection refused'],
   [113, 'EHOSTUNREACH', 'No route to host'],
@@ -51,7 +72,7 @@ const byName = new Map<string, number>(TABLE.map(([n, name]) => [name, n]));
 
 /** errno number for a name such as 'ENOENT' (Node's `err.code`); undefined if unknown. */
 export function errnoOf(name: string): number | undefined {
-  if (name === 'ENOTSUP') return 95;
+  if (name === 'ENOTSUP') return EOPNOTSUPP; // glibc's alias
   return byName.get(name);
 }
 

@@ -13,6 +13,7 @@
  * (protocol.md §5.2): the whole request is validated before anything changes, and the result is 0
  * or a negative errno as wireguard-go returns it.
  */
+import { EADDRINUSE, EINVAL, EPROTO } from '../conf/errno.js';
 import { KEY_LEN, type WgDevice, type WgPeer } from '../conf/model.js';
 import { keyIsZero, keyToHex } from '../conf/keys.js';
 import { AllowedIps } from './allowedips.js';
@@ -30,10 +31,6 @@ import { routeAndSend, sendKeepalive } from './send.js';
 import type { Tun } from './tun.js';
 
 export type { Logger } from './peer.js';
-
-const EINVAL = 22;
-const EPROTO = 71;
-const EADDRINUSE = 98;
 
 /**
  * Handshake messages counted per window before the device calls itself under load. wireguard-go

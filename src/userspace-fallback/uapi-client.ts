@@ -14,13 +14,11 @@ import { lstat, opendir, unlink } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { WgError, type Backend } from '../conf/backend.js';
-import { errnoOf } from '../conf/errno.js';
+import { EBADMSG, EINVAL, EPROTO, errnoOf } from '../conf/errno.js';
 import type { WgDevice } from '../conf/model.js';
 import { formatSetRequest, parseGetResponse } from './uapi.js';
 
 const SOCK_SUFFIX = '.sock';
-const EPROTO = 71;
-const EINVAL = 22;
 
 /** The directory holding UAPI sockets: `/var/run/wireguard`, or `$WGTS_RUN_DIR/wireguard`. */
 export function uapiSocketDir(): string {
@@ -150,7 +148,7 @@ export class UapiBackend implements Backend {
     const path = uapiSocketPath(name);
     let sock: Socket;
     try {
-      if (!(await lstat(path)).isSocket()) throw new WgError(74, 'Not a socket'); // EBADMSG, as wg
+      if (!(await lstat(path)).isSocket()) throw new WgError(EBADMSG, 'Not a socket'); // as wg
       sock = await openSocket(path);
     } catch (err) {
       if (err instanceof WgError) throw err;

@@ -12,6 +12,7 @@
  * - `parseGetResponse`: a `get=1` reply -> WgDevice, as leniently and strictly as wg parses it.
  */
 import { WgError } from '../conf/backend.js';
+import { EADDRINUSE, EINVAL, EIO, ENETUNREACH, EPROTO } from '../conf/errno.js';
 import { formatEndpoint, formatIPv4, formatIPv6, formatIPv6Go, parseIPv4, parseIPv6 } from '../conf/ip.js';
 import { keyFromHex, keyIsZero, keyToHex } from '../conf/keys.js';
 import type { WgAllowedIp, WgDevice, WgEndpoint, WgPeer } from '../conf/model.js';
@@ -19,14 +20,11 @@ import { emptyDevice, emptyPeer, wipeDevice } from '../conf/model.js';
 import { publicKeyFromPrivate } from './crypto.js';
 
 /** wireguard-go's UAPI error codes (ipc/uapi_unix.go): negated Linux errno numbers. */
-export const IPC_ERROR_IO = -5;
-export const IPC_ERROR_PROTOCOL = -71;
-export const IPC_ERROR_INVALID = -22;
-export const IPC_ERROR_PORT_IN_USE = -98;
-export const IPC_ERROR_UNKNOWN = -55;
-
-const EPROTO = 71;
-const ENETUNREACH = 101;
+export const IPC_ERROR_IO = -EIO;
+export const IPC_ERROR_PROTOCOL = -EPROTO;
+export const IPC_ERROR_INVALID = -EINVAL;
+export const IPC_ERROR_PORT_IN_USE = -EADDRINUSE;
+export const IPC_ERROR_UNKNOWN = -55; // ENOANO, as wireguard-go's ipcErrorUnknown
 
 export type SetRequestResult =
   | { ok: true; device: WgDevice }

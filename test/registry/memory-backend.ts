@@ -5,6 +5,7 @@
  */
 import type { Backend } from '../../src/conf/backend.js';
 import { WgError } from '../../src/conf/backend.js';
+import { ENODEV } from '../../src/conf/errno.js';
 import type { WgDevice, WgPeer } from '../../src/conf/model.js';
 import { keysEqual } from '../../src/conf/keys.js';
 
@@ -17,12 +18,12 @@ export class MemoryBackend implements Backend {
   }
 
   async get(name: string): Promise<WgDevice> {
-    if (name !== this.device.name) throw new WgError(19, 'No such device');
+    if (name !== this.device.name) throw new WgError(ENODEV, 'No such device');
     return structuredClone(this.device);
   }
 
   async set(change: WgDevice): Promise<void> {
-    if (change.name !== this.device.name) throw new WgError(19, 'No such device');
+    if (change.name !== this.device.name) throw new WgError(ENODEV, 'No such device');
     this.sets.push(structuredClone(change));
     for (const p of change.peers) {
       let peer = this.device.peers.find((q) => keysEqual(q.publicKey, p.publicKey));
