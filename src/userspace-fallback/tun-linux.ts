@@ -15,10 +15,25 @@
  * another namespace does not disturb the fd.
  *
  * Link state: wireguard-go brings its device up and down with the interface (IFF_UP), so a device
- * whose link is down binds no socket and sends nothing. Its trick of probing with a zero-length
- * write() no longer tells up from down (current kernels answer EINVAL either way), so onLinkState
- * polls SIOCGIFFLAGS by name every 250 ms. Once the interface has moved to another namespace it can
- * no longer be looked up from here; it then counts as up (wgts keeps the device running).
+ * whose link is down binds no socket and sends nothing. Like wireguard-go, onLinkState learns of
+ * changes from the kernel as they happen: a NETLINK_ROUTE socket subscribed to RTMGRP_LINK, read by a
+ * worker (LinkWatcher in worker-io.ts), filtered on our ifindex. A poll would lag: with `ip link set
+ * up` on both ends and an immediate ping, the first packet met a device still down (dropped) or a
+ * peer whose socket was not bound yet (initiation lost, the ping waits 5 s for the retry). The state
+ * is looked up once (SIOCGIFFLAGS) before the subscription is in place and again when it is, and
+ * after ENOBUFS (notifications dropped). If the subscription cannot be made, SIOCGIFFLAGS is polled
+ * every 250 ms instead.
+ *
+ * Moving the interface to another namespace (`ip link set X netns NS`): the kernel takes it down
+ * (RTM_NEWLINK without IFF_UP: the device goes down), then announces RTM_DELLINK in the birth
+ * namespace, where our netlink socket stays, and the new namespace's notifications never reach it.
+ * RTM_DELLINK with the TUN fd still attached (TUNGETIFF works; after a real deletion it fails with
+ * EBADFD) means moved: while away the interface counts as up (wgts keeps the device running, its
+ * UDP socket in the birth namespace, as the kernel selftest topology wants) and later notifications
+ * for the old ifindex are ignored (the number may be reused here). Every second the name is looked up
+ * again; if it reappears here (moved back, or a namesake: a tun cannot be told apart by name) the
+ * subscription restarts on its current ifindex.
+ * A real deletion is reported by the TUN reader (EBADFD) and by RTM_DELLINK, whichever comes first.
  */
 import { readFileSync } from 'node:fs';
 import type { Tun } from './tun.js';
@@ -26,7 +41,7 @@ import {
   AF_INET, IFF_NO_PI, IFF_TUN, IFNAMSIZ, O_CLOEXEC, O_RDWR, SIOCGIFFLAGS, SIOCGIFMTU, SIOCSIFMTU, SOCK_CLOEXEC, SOCK_DGRAM,
   TUNGETIFF, TUNSETIFF, ifreq, setNonBlocking, sys, sysError,
 } from './native.js';
-import { RingReader, RingWriter, SYNC_WRITES } from './worker-io.js';
+import { LinkWatcher, RingReader, RingWriter, SYNC_WRITES, type LinkEvent } from './worker-io.js';
 
 /** wireguard-go's default MTU for a new TUN. */
 export const DEFAULT_MTU = 1420;
@@ -80,6 +95,8 @@ export class LinuxTun implements Tun {
   private writer: RingWriter | undefined;
   private closeCbs: Array<() => void> = [];
   private closed = false;
+  /** The current onLinkState subscription, stopped by close(). */
+  private linkWatcher: LinkWatcher | undefined;
   private cachedMtu = DEFAULT_MTU;
   private mtuCheckedAt = -Infinity;
   /** Packets the kernel refused on write (counted, never thrown). */
@@ -148,26 +165,72 @@ export class LinuxTun implements Tun {
   }
 
   /**
-   * Calls `cb(up)` now and whenever the interface's IFF_UP flag changes (polled; see the header).
-   * Returns a function that stops the polling.
+   * Calls `cb(up)` now and whenever the interface's IFF_UP flag changes, as the kernel announces it
+   * (LinkWatcher; see the header). Polls every `fallbackMs` instead if the subscription fails.
+   * Returns a function that stops watching.
    */
-  onLinkState(cb: (up: boolean) => void, intervalMs = 250): () => void {
+  onLinkState(cb: (up: boolean) => void, fallbackMs = 250): () => void {
     let last: boolean | undefined;
-    const poll = (): void => {
-      if (this.closed) return;
-      const ifr = ifreq(this.name);
-      const rc = ifIoctl(SIOCGIFFLAGS, ifr);
-      // ENODEV: not in our namespace any more (moved); the fd still works, so treat it as up.
-      const up = rc < 0 ? true : (ifr.readUInt16LE(IFNAMSIZ) & 1) !== 0;
-      if (up !== last) {
-        last = up;
-        cb(up);
-      }
+    let index = sys.if_nametoindex(this.name);
+    let moved = false;
+    let subscribed = false;
+    let timer: NodeJS.Timeout | undefined;
+    let watcher: LinkWatcher | undefined;
+    const report = (up: boolean): void => {
+      if (this.closed || up === last) return;
+      last = up;
+      cb(up);
     };
-    poll();
-    const timer = setInterval(poll, intervalMs);
-    timer.unref();
-    return () => clearInterval(timer);
+    /** SIOCGIFFLAGS by name; ENODEV (not in our namespace: moved away) counts as up. */
+    const lookUp = (): void => {
+      const ifr = ifreq(this.name);
+      const visible = ifIoctl(SIOCGIFFLAGS, ifr) >= 0;
+      if (visible && moved) {
+        // Back in the birth namespace (or a namesake: see the header).
+        moved = false;
+        index = sys.if_nametoindex(this.name);
+        void restart();
+      }
+      report(visible ? (ifr.readUInt16LE(IFNAMSIZ) & 1) !== 0 : true);
+    };
+    const schedule = (): void => {
+      clearTimeout(timer);
+      timer = undefined;
+      if (this.closed || (subscribed && !moved)) return;
+      timer = setTimeout(() => {
+        lookUp();
+        schedule();
+      }, moved ? 1000 : fallbackMs);
+      timer.unref();
+    };
+    const onEvent = (ev: LinkEvent): void => {
+      if (ev.kind === 'ready') subscribed = true;
+      if (ev.kind === 'error') subscribed = false;
+      // Away in another namespace, our old index may name some other interface here.
+      if (ev.kind === 'link' && moved) return;
+      if (ev.kind === 'link' && ev.deleted) {
+        // RTM_DELLINK: deleted (the TUN fd is detached: TUNGETIFF fails) or moved to another namespace.
+        if (sys.ioctl(this.fd, TUNGETIFF, ifreq('')) < 0) return this.fireClose();
+        moved = true;
+        report(true);
+      } else if (ev.kind === 'link') report(ev.up);
+      else lookUp();
+      schedule();
+    };
+    const restart = async (): Promise<void> => {
+      subscribed = false;
+      await watcher?.stop();
+      watcher = index > 0 ? new LinkWatcher(index, onEvent) : undefined;
+      this.linkWatcher = watcher;
+      watcher?.start();
+    };
+    lookUp();
+    void restart();
+    schedule();
+    return () => {
+      clearTimeout(timer);
+      void watcher?.stop();
+    };
   }
 
   onClose(cb: () => void): void {
@@ -182,6 +245,7 @@ export class LinuxTun implements Tun {
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.linkWatcher?.stop();
     const reader = this.reader;
     this.reader = undefined;
     if (reader) await reader.stop();

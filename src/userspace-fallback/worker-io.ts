@@ -48,6 +48,54 @@ export function reportPacketBug(err: unknown): void {
   process.stderr.write(`wgts-userspace: packet handler failed (${packetBugs} so far): ${err instanceof Error ? err.stack : String(err)}\n`);
 }
 
+/**
+ * Starts `body` (a self-contained function, see readerWorkerMain) as an unref'd eval-mode worker with
+ * `workerData` plus koffiPath. The body gets `require` as a parameter so bundlers leave its calls alone.
+ */
+function evalWorker(body: (req: NodeJS.Require) => void, workerData: Record<string, unknown>): Worker {
+  const worker = new Worker(`(${body.toString()})(require)`, { eval: true, workerData: { ...workerData, koffiPath: koffiPath() } });
+  worker.unref();
+  return worker;
+}
+
+/** Waits up to a second for a worker told to stop to exit by itself, then terminates it. */
+async function endWorker(worker: Worker): Promise<void> {
+  if (worker.threadId === -1) return; // already ended (e.g. the link watcher after an error)
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    new Promise<void>((resolve) => worker.once('exit', () => resolve())),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000))),
+  ]);
+  clearTimeout(timer);
+  await worker.terminate().catch(() => undefined);
+}
+
+/**
+ * A worker blocked in poll() on some fds plus the read end of a wake pipe (workerData.wakeFd): a
+ * byte written to the pipe makes it return from poll() and end.
+ */
+class PollWorker {
+  private readonly wakeFds = new Int32Array(2);
+  private worker: Worker | undefined;
+
+  start(body: (req: NodeJS.Require) => void, workerData: Record<string, unknown>): Worker {
+    if (sys.pipe2(this.wakeFds, O_CLOEXEC) < 0) throw new Error(`pipe2 failed: errno ${sys.errno()}`);
+    this.worker = evalWorker(body, { ...workerData, wakeFd: this.wakeFds[0] });
+    return this.worker;
+  }
+
+  async stop(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    this.worker = undefined;
+    const exited = endWorker(worker);
+    sys.write(this.wakeFds[1]!, new Uint8Array(1), 1);
+    await exited;
+    sys.close(this.wakeFds[0]!);
+    sys.close(this.wakeFds[1]!);
+  }
+}
+
 export interface RingReaderOptions {
   /** The fds to poll (one worker serves them all: a TUN, or a Bind's IPv4 and IPv6 sockets). */
   fds: number[];
@@ -79,7 +127,7 @@ export class RingReader {
   private readonly hdr: number;
   private readonly batch: number;
   private worker: Worker | undefined;
-  private wakeFds = new Int32Array(2);
+  private readonly pollWorker = new PollWorker();
   private stopped = false;
   private readonly packets: Uint8Array[] = [];
   private readonly addrs: Uint8Array[] = [];
@@ -94,21 +142,13 @@ export class RingReader {
   }
 
   start(): void {
-    if (sys.pipe2(this.wakeFds, O_CLOEXEC) < 0) throw new Error(`pipe2 failed: errno ${sys.errno()}`);
-    // The body gets `require` as a parameter so bundlers leave its calls alone.
-    const code = `(${readerWorkerMain.toString()})(require)`;
-    this.worker = new Worker(code, {
-      eval: true,
-      workerData: {
-        koffiPath: koffiPath(), fds: this.opts.fds, wakeFd: this.wakeFds[0], sab: this.data.buffer,
-        ctrlSab: this.ctrl.buffer, maxPacket: this.opts.maxPacket, withAddr: this.opts.withAddr, batch: this.batch,
-        name: this.opts.name ?? 'wgts-rx',
-      },
+    this.worker = this.pollWorker.start(readerWorkerMain, {
+      fds: this.opts.fds, sab: this.data.buffer, ctrlSab: this.ctrl.buffer, maxPacket: this.opts.maxPacket,
+      withAddr: this.opts.withAddr, batch: this.batch, name: this.opts.name ?? 'wgts-rx',
     });
     this.worker.on('error', (err) => {
       if (!this.stopped) this.fail(5 /* EIO */, err);
     });
-    this.worker.unref();
     void this.loop();
   }
 
@@ -120,17 +160,7 @@ export class RingReader {
     Atomics.notify(this.ctrl, SEQ);
     Atomics.add(this.ctrl, RSEQ, 1);
     Atomics.notify(this.ctrl, RSEQ);
-    const worker = this.worker;
-    if (worker) {
-      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-      sys.write(this.wakeFds[1]!, new Uint8Array(1), 1);
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)))]);
-      clearTimeout(timer);
-      await worker.terminate().catch(() => undefined);
-      sys.close(this.wakeFds[0]!);
-      sys.close(this.wakeFds[1]!);
-    }
+    await this.pollWorker.stop();
   }
 
   private fail(errno: number, cause?: unknown): void {
@@ -342,13 +372,8 @@ export class RingWriter {
   }
 
   start(): void {
-    const code = `(${writerWorkerMain.toString()})(require)`;
-    this.worker = new Worker(code, {
-      eval: true,
-      workerData: { koffiPath: koffiPath(), sab: this.data.buffer, ctrlSab: this.ctrl.buffer, mode: this.mode, name: this.name },
-    });
+    this.worker = evalWorker(writerWorkerMain, { sab: this.data.buffer, ctrlSab: this.ctrl.buffer, mode: this.mode, name: this.name });
     this.worker.on('error', () => undefined);
-    this.worker.unref();
   }
 
   /** Queues one packet for `fd` (and `sa` for sendto). Returns false if the ring is full (dropped). */
@@ -395,16 +420,7 @@ export class RingWriter {
     Atomics.store(this.ctrl, STATE, 1);
     Atomics.add(this.ctrl, SEQ, 1);
     Atomics.notify(this.ctrl, SEQ);
-    const worker = this.worker;
-    if (worker) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => worker.once('exit', () => resolve())),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000))),
-      ]);
-      clearTimeout(timer);
-      await worker.terminate().catch(() => undefined);
-    }
+    if (this.worker) await endWorker(this.worker);
   }
 }
 
@@ -467,4 +483,120 @@ function writerWorkerMain(req: NodeJS.Require): void {
     }
     Atomics.store(ctrl, 1, r);
   }
+}
+
+/** What the link watcher reports (see LinkWatcher). */
+export type LinkEvent =
+  | { kind: 'ready' }
+  | { kind: 'link'; index: number; up: boolean; deleted: boolean }
+  | { kind: 'resync' }
+  | { kind: 'error'; errno: number };
+
+/**
+ * Link-state notifications without polling: a worker blocked in poll() on a NETLINK_ROUTE socket
+ * subscribed to RTMGRP_LINK (as wireguard-go's rtnetlink listener) posts one LinkEvent per
+ * RTM_NEWLINK/RTM_DELLINK of interface `index`, IFF_UP decoded. 'ready' once subscribed (anything
+ * before that must be looked up by the caller), 'resync' when the kernel dropped notifications
+ * (ENOBUFS: look the state up again), 'error' if the socket cannot be made or read (the worker ends;
+ * poll instead). The socket lives in the namespace the daemon was started in, like the UDP sockets.
+ */
+export class LinkWatcher {
+  private readonly pollWorker = new PollWorker();
+  private stopped = false;
+
+  constructor(private readonly index: number, private readonly onEvent: (ev: LinkEvent) => void) {}
+
+  start(): void {
+    const worker = this.pollWorker.start(linkWorkerMain, { index: this.index });
+    worker.on('message', (ev: LinkEvent) => {
+      if (!this.stopped) this.onEvent(ev);
+    });
+    worker.on('error', () => {
+      if (!this.stopped) this.onEvent({ kind: 'error', errno: 5 /* EIO */ });
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.pollWorker.stop();
+  }
+}
+
+/** The link watcher's body (self-contained, see readerWorkerMain). */
+function linkWorkerMain(req: NodeJS.Require): void {
+  const wt = req('node:worker_threads') as typeof import('node:worker_threads');
+  const wd = wt.workerData as { koffiPath: string; wakeFd: number; index: number };
+  const port = wt.parentPort!;
+  const koffi = req(wd.koffiPath) as typeof import('koffi');
+  const libc = koffi.load('libc.so.6');
+  libc.func('int prctl(int, const char *, unsigned long, unsigned long, unsigned long)')(15 /* PR_SET_NAME */, 'wgts-link', 0, 0, 0);
+  const socket = libc.func('int socket(int, int, int)');
+  const bind = libc.func('int bind(int, const void *, unsigned int)');
+  const recvfrom = libc.func('long recvfrom(int, void *, unsigned long, int, void *, unsigned int *)');
+  const poll = libc.func('int poll(void *, unsigned long, int)');
+  const close = libc.func('int close(int)');
+  const fail = (errno: number): void => port.postMessage({ kind: 'error', errno });
+  // socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE)
+  const fd = socket(16, 3 | 0o2000000, 0) as number;
+  if (fd < 0) return fail(koffi.errno());
+  // struct sockaddr_nl { u16 family; u16 pad; u32 pid (0: the kernel assigns); u32 groups }
+  const sa = new Uint8Array(12);
+  const sv = new DataView(sa.buffer);
+  sv.setUint16(0, 16 /* AF_NETLINK */, true);
+  sv.setUint32(8, 1 /* RTMGRP_LINK */, true);
+  if ((bind(fd, sa, 12) as number) < 0) {
+    fail(koffi.errno());
+    close(fd);
+    return;
+  }
+  port.postMessage({ kind: 'ready' });
+  const buf = new Uint8Array(64 << 10);
+  const bv = new DataView(buf.buffer);
+  const from = new Uint8Array(12);
+  const fromView = new DataView(from.buffer);
+  const alen = new Uint32Array(1);
+  const pfd = new Uint8Array(16);
+  const pv = new DataView(pfd.buffer);
+  pv.setInt32(0, fd, true);
+  pv.setInt16(4, 1 /* POLLIN */, true);
+  pv.setInt32(8, wd.wakeFd, true);
+  pv.setInt16(12, 1, true);
+  for (;;) {
+    pv.setInt16(6, 0, true);
+    pv.setInt16(14, 0, true);
+    if ((poll(pfd, 2, -1) as number) < 0) {
+      const e = koffi.errno();
+      if (e === 4 /* EINTR */) continue;
+      fail(e);
+      break;
+    }
+    if (pv.getInt16(14, true) !== 0) break; // woken through the pipe: stop
+    alen[0] = 12;
+    const n = recvfrom(fd, buf, buf.length, 0x40 /* MSG_DONTWAIT */, from, alen) as number;
+    if (n < 0) {
+      const e = koffi.errno();
+      if (e === 4 || e === 11 /* EAGAIN */) continue;
+      if (e === 105 /* ENOBUFS: notifications were dropped */) {
+        port.postMessage({ kind: 'resync' });
+        continue;
+      }
+      fail(e);
+      break;
+    }
+    // Only the kernel (port id 0) speaks for the interfaces.
+    if (fromView.getUint32(4, true) !== 0) continue;
+    // nlmsghdr { u32 len; u16 type; u16 flags; u32 seq; u32 pid } then ifinfomsg { u8 family; u8 pad;
+    // u16 type; i32 index; u32 flags; u32 change }, each message 4-byte aligned.
+    for (let off = 0; off + 32 <= n; ) {
+      const len = bv.getUint32(off, true);
+      if (len < 16 || off + len > n) break;
+      const type = bv.getUint16(off + 4, true);
+      if ((type === 16 /* RTM_NEWLINK */ || type === 17 /* RTM_DELLINK */) && len >= 32 && bv.getInt32(off + 20, true) === wd.index) {
+        port.postMessage({ kind: 'link', index: wd.index, up: (bv.getUint32(off + 24, true) & 1 /* IFF_UP */) !== 0, deleted: type === 17 });
+      }
+      off += (len + 3) & ~3;
+    }
+  }
+  close(fd);
 }

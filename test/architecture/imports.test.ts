@@ -235,7 +235,10 @@ const DESIGNATED: Record<string, { files: readonly string[]; why: string }> = {
     why: "wgts-userspace re-spawns itself into the background as wireguard-go does; it is a separate program and cannot use cli/run.ts (direction)",
   },
   'dns-packet': { files: ['registry/wire'], why: 'the DNS wire format of the registry in one codec file' },
-  netlink: { files: ['netlink/socket'], why: 'socket.ts is the one holder of a netlink socket (Node core has no AF_NETLINK)' },
+  netlink: {
+    files: ['netlink/socket'],
+    why: "socket.ts is the one user of the netlink package (Node core has no AF_NETLINK); the data plane's link watcher reads its RTMGRP_LINK socket through koffi in a worker (worker-io.ts)",
+  },
   'node:dgram': {
     files: ['userspace-fallback/udp', 'registry/client', 'registry/server'],
     why: "the data plane's Bind, and the registry's DNS client and server",

@@ -101,13 +101,14 @@ export async function setIdentity(side: Side): Promise<void> {
 
 /**
  * Two namespaces joined by a veth pair, a daemon in each, keys and peers set (endpoints over outer
- * IPv4 unless `outer6`), inner addresses assigned and links up. No traffic has flowed yet.
+ * IPv4 unless `outer6`), inner addresses assigned and links up (left down with `up: false`). No
+ * traffic has flowed yet.
  */
 export async function makePair(
   lab: Lab,
   implA: Impl,
   implB: Impl,
-  opts: { outer6?: boolean; keepalive?: number } = {},
+  opts: { outer6?: boolean; keepalive?: number; up?: boolean } = {},
 ): Promise<[Side, Side]> {
   await ensureBuilt();
   const nsA = await lab.netns();
@@ -127,7 +128,7 @@ export async function makePair(
       ...(opts.keepalive ? ['persistent-keepalive', String(opts.keepalive)] : [])]);
     await me.ns.ip(['addr', 'add', `${me.inner4}/24`, 'dev', me.ifname]);
     await me.ns.ip(['addr', 'add', `${me.inner6}/64`, 'dev', me.ifname, 'nodad']);
-    await me.ns.ip(['link', 'set', me.ifname, 'up']);
+    if (opts.up ?? true) await me.ns.ip(['link', 'set', me.ifname, 'up']);
   }
   return [a, b];
 }
