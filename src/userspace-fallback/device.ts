@@ -33,6 +33,19 @@ import type { Tun } from './tun.js';
 export type { Logger } from './peer.js';
 
 /**
+ * A queue that runs async operations one at a time, in call order; a failure (the returned promise
+ * rejects) does not stop the operations queued after it.
+ */
+export function serialQueue(): <T>(fn: () => Promise<T>) => Promise<T> {
+  let chain: Promise<unknown> = Promise.resolve();
+  return <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = chain.then(fn, fn);
+    chain = run.catch(() => undefined);
+    return run;
+  };
+}
+
+/**
  * Handshake messages counted per window before the device calls itself under load. wireguard-go
  * measures its handshake queue (1024/8 = 128 waiting); handshakes are consumed inline here, so the
  * equivalent is a rate: more than 128 handshake messages within 1/8 s.
@@ -75,7 +88,7 @@ export class Device implements DeviceCore, HandshakeGate {
   /** Reused per TUN batch (grouping packets by peer). */
   private readonly batch = new Map<Peer, Uint8Array[]>();
   /** Serialises ipcSet/up/down/close (each awaits the Bind). */
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly serial = serialQueue();
 
   constructor(opts: { tun: Tun; bind: Bind; clock: Clock; log?: Logger }) {
     this.tun = opts.tun;
@@ -121,12 +134,6 @@ export class Device implements DeviceCore, HandshakeGate {
     }
     if (++this.loadCount > UNDER_LOAD_THRESHOLD) this.underLoadUntil = now + UNDER_LOAD_AFTER_TIME;
     return now < this.underLoadUntil;
-  }
-
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(fn, fn);
-    this.chain = run.catch(() => undefined);
-    return run;
   }
 
   // ---------------------------------------------------------------- state

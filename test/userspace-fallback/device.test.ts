@@ -4,7 +4,7 @@
  * clock. No sleeps: the network runs when the test pumps it, time when the test advances it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Device } from '../../src/userspace-fallback/device.js';
+import { Device, serialQueue } from '../../src/userspace-fallback/device.js';
 import { parseSetRequest } from '../../src/userspace-fallback/uapi.js';
 import { generatePrivateKey, publicKeyFromPrivate } from '../../src/userspace-fallback/crypto.js';
 import { keyToHex } from '../../src/conf/keys.js';
@@ -536,5 +536,24 @@ describe('ipcSet / ipcGet semantics (protocol.md §5.2)', () => {
     expect(net.log.length).toBe(0);
     await uapiSet(dev, `set=1\npublic_key=${keyToHex(peer)}\npersistent_keepalive_interval=5\n\n`);
     expect(net.log.map(typeOf)).toEqual([MESSAGE_INITIATION]);
+  });
+});
+
+describe('serialQueue', () => {
+  it('runs operations one at a time in call order, past a failure', async () => {
+    const serial = serialQueue();
+    const events: string[] = [];
+    const op = (name: string, fail = false) => async () => {
+      events.push(`${name} start`);
+      await Promise.resolve();
+      await Promise.resolve();
+      events.push(`${name} end`);
+      if (fail) throw new Error(name);
+      return name;
+    };
+    const results = await Promise.allSettled([serial(op('a')), serial(op('b', true)), serial(op('c'))]);
+    expect(events).toEqual(['a start', 'a end', 'b start', 'b end', 'c start', 'c end']);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual(['a', 'b', 'c']);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
   });
 });
