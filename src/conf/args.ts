@@ -12,7 +12,7 @@
  * The whole command line is parsed before anything is applied: any error throws FieldError.
  */
 import { strerror } from './errno.js';
-import { emptyDevice, emptyPeer, wipeDevice, KEY_LEN, type Key, type WgDevice, type WgPeer } from './model.js';
+import { emptyDevice, emptyPeer, fillOrWipe, KEY_LEN, type Key, type WgDevice, type WgPeer } from './model.js';
 import { KEY_B64_LEN } from './keys.js';
 import {
   FieldError,
@@ -68,15 +68,8 @@ export function readKeyFile(path: string, readFile: (path: string) => Uint8Array
 }
 
 /** Parses the words after `wgts set <iface>`. Throws FieldError with wg's message, after wiping the keys read so far. */
-export async function parseSetArgs(args: string[], opts: SetArgsOptions = {}): Promise<WgDevice> {
-  const device = emptyDevice(opts.name ?? '');
-  try {
-    await readSetArgs(args, opts, device);
-    return device;
-  } catch (e) {
-    wipeDevice(device);
-    throw e;
-  }
+export function parseSetArgs(args: string[], opts: SetArgsOptions = {}): Promise<WgDevice> {
+  return fillOrWipe(emptyDevice(opts.name ?? ''), (device) => readSetArgs(args, opts, device));
 }
 
 /** parseSetArgs's loop, filling `device`. */

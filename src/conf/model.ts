@@ -96,3 +96,17 @@ export function wipeDevice(device: WgDevice): void {
   device.privateKey?.fill(0);
   for (const p of device.peers) p.presharedKey?.fill(0);
 }
+
+/**
+ * Fills a new model with `fill`; if that fails, the keys read so far are wiped before the error
+ * goes on (a failed parse leaves no key material behind).
+ */
+export async function fillOrWipe(device: WgDevice, fill: (device: WgDevice) => Promise<void>): Promise<WgDevice> {
+  try {
+    await fill(device);
+    return device;
+  } catch (e) {
+    wipeDevice(device);
+    throw e;
+  }
+}

@@ -29,7 +29,7 @@
 import { EAI_SERVICE_TEXT, GAI_TEXT, GaiError } from './gai.js';
 import { keyFromBase64 } from './keys.js';
 import { parseIPv4, parseIPv6 } from './ip.js';
-import { emptyDevice, wipeDevice, type Key, type WgAllowedIp, type WgDevice, type WgEndpoint, type WgPeer } from './model.js';
+import { emptyDevice, fillOrWipe, type Key, type WgAllowedIp, type WgDevice, type WgEndpoint, type WgPeer } from './model.js';
 import { systemLookup, systemServices } from './system-io.js';
 
 export { GaiError } from './gai.js';
@@ -347,15 +347,8 @@ const hasPublicKey = new WeakSet<WgPeer>();
  * `text` should be the file's bytes decoded as latin1 (or UTF-8 for UTF-8 files): wg works on bytes.
  * On failure the keys read so far are wiped.
  */
-export async function parseConfig(text: string, opts: ParseOptions): Promise<WgDevice> {
-  const device = emptyDevice('');
-  try {
-    await readConfig(text, opts, device);
-    return device;
-  } catch (e) {
-    wipeDevice(device);
-    throw e;
-  }
+export function parseConfig(text: string, opts: ParseOptions): Promise<WgDevice> {
+  return fillOrWipe(emptyDevice(''), (device) => readConfig(text, opts, device));
 }
 
 /** parseConfig's line loop and final check, filling `device`. */
