@@ -29,7 +29,7 @@ describe('wipeDevice', () => {
 
 describe('fillOrWipe', () => {
   it('returns the filled model untouched on success', async () => {
-    const d = await fillOrWipe(emptyDevice('wgc0'), async (dev) => Object.assign(dev, keyed()));
+    const d = await fillOrWipe(emptyDevice('wgc0'), async (dev) => void Object.assign(dev, keyed()));
     expect(d).toEqual(keyed());
   });
 
