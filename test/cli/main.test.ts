@@ -7,26 +7,15 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WG_COMMANDS, WGTS_COMMANDS, main } from '../../src/cli/main.js';
+import { captureStdio } from '../fakes/stdio.js';
 import { FakeUapiServer } from '../fakes/uapi-server.js';
 
 const MAN = resolve(import.meta.dirname, '../../man/wgts.8');
 const hasGroff = spawnSync('groff', ['--version']).status === 0;
 
-async function capture(argv: string[]): Promise<{ out: string; err: string; rc: number }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    const rc = await main(argv);
-    return { out, err, rc };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const capture = (argv: string[]) => captureStdio(() => main(argv));
 
 describe('main', () => {
   it('lists every subcommand in --help, in table order, on stdout', async () => {

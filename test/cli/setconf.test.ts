@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyToBase64 } from '../../src/conf/keys.js';
 import type { WgDevice } from '../../src/conf/model.js';
 import { syncDiff } from '../../src/conf/sync.js';
@@ -17,6 +17,7 @@ import { setCommand } from '../../src/cli/set.js';
 import { addconfCommand, setconfCommand, syncconfCommand } from '../../src/cli/setconf.js';
 import { showconfCommand } from '../../src/cli/showconf.js';
 import type { Command } from '../../src/cli/command.js';
+import { captureStdio } from '../fakes/stdio.js';
 import { FakeUapiServer, runWgAgainst } from '../fakes/uapi-server.js';
 
 const hasWg = spawnSync('wg', ['--version']).status === 0 && process.getuid?.() === 0;
@@ -53,19 +54,7 @@ function file(name: string, text: string): string {
 
 const runWg = (args: string[]) => runWgAgainst(runDir, args);
 
-async function runOurs(cmd: Command, args: string[]): Promise<{ out: string; err: string; rc: number }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    const rc = await cmd.run('wg', args);
-    return { out, err, rc };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const runOurs = (cmd: Command, args: string[]) => captureStdio(() => cmd.run('wg', args));
 
 const COMMANDS: Record<string, Command> = {
   set: setCommand,
