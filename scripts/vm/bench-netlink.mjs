@@ -59,6 +59,12 @@ if (!doc.includes(heading)) {
     '| wg showconf | wgts showconf | wg show dump | wgts show dump | lib get + format | same state |\n' +
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n';
 }
-doc = doc.trimEnd() + '\n' + row + '\n';
+// Insert after the last row of this section's table (other sections may follow it).
+const at = doc.indexOf(heading);
+const next = doc.indexOf('\n## ', at + heading.length);
+const end = next < 0 ? doc.length : next;
+const lastRow = doc.lastIndexOf('\n|', end - 1);
+const eol = doc.indexOf('\n', lastRow + 1);
+doc = doc.slice(0, eol + 1) + row + '\n' + doc.slice(eol + 1);
 writeFileSync(docPath, doc);
 console.log(row);
