@@ -7,7 +7,9 @@
  * socket (or adopt WG_UAPI_FD), and only then daemonize: the child is this same program re-run
  * detached with the two fds as its fds 3 and 4 and WG_TUN_FD=3 WG_UAPI_FD=4 WG_PROCESS_FOREGROUND=1,
  * so the socket exists when the launcher returns (wg-quick runs `wg setconf` right after). The parent
- * exits 0 once the child is spawned, 1 on any failure before that.
+ * exits 0 once the child says (a byte on its fd 5) that its signal handlers are in place, so a SIGTERM
+ * sent after the launcher returns always finds them; 1 on any failure before that (a child that ended
+ * first has its socket unlinked by the parent).
  *
  * The running daemon wires tun-linux + udp + Device + uapi-server and exits (status 0, socket
  * unlinked) on SIGINT/SIGTERM, on deletion of the socket file, and when the TUN goes away
@@ -17,8 +19,9 @@
  * WG_UAPI_FD (pre-opened descriptors), and WGTS_UAPI_DIR (a socket directory other than
  * /var/run/wireguard; wg itself only looks in its compiled-in one).
  */
-import { spawn } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import type { Clock, TimerHandle } from './clock.js';
 import { Device } from './device.js';
 import { logLevelFromEnv, makeLogger } from './log.js';
@@ -90,8 +93,9 @@ export async function main(argv: string[]): Promise<number> {
   const ifname = tun.name;
   log = makeLogger(level, ifname);
   const dir = process.env.WGTS_UAPI_DIR || DEFAULT_SOCKET_DIR;
+  const givenUapiFd = envFd('WG_UAPI_FD');
   try {
-    uapiFd = envFd('WG_UAPI_FD') ?? (await bindUapiSocket(ifname, dir));
+    uapiFd = givenUapiFd ?? (await bindUapiSocket(ifname, dir));
   } catch (err) {
     log.error(`UAPI listen error: ${(err as Error).message}`);
     await tun.close();
@@ -107,22 +111,65 @@ export async function main(argv: string[]): Promise<number> {
     const script = process.argv[1];
     const child = spawn(process.execPath, [...process.execArgv, ...(script ? [script] : []), ifname], {
       detached: true,
-      stdio: ['ignore', out, out, tun.fd, uapiFd],
-      env: { ...process.env, WG_TUN_FD: '3', WG_UAPI_FD: '4', WG_PROCESS_FOREGROUND: '1' },
+      stdio: ['ignore', out, out, tun.fd, uapiFd, 'pipe'],
+      env: { ...process.env, WG_TUN_FD: '3', WG_UAPI_FD: '4', WG_PROCESS_FOREGROUND: '1', [READY_FD_ENV]: '5' },
     });
-    const spawned = await new Promise<boolean>((resolve) => {
-      child.once('spawn', () => resolve(true));
-      child.once('error', (err) => {
-        log.error(`Failed to daemonize: ${err.message}`);
-        resolve(false);
-      });
-    });
+    const ready = await childReady(child, log);
     child.unref();
-    // The child owns the TUN and the socket now; the parent leaves without unlinking anything.
-    process.exit(spawned ? 0 : 1);
+    if (ready) process.exit(0); // the child owns the TUN and the socket now
+    // It died before it could clean up after itself: its socket (if ours) must not stay behind.
+    if (givenUapiFd === undefined) rmSync(socketPath(ifname, dir), { force: true });
+    process.exit(1);
   }
 
   return runForeground(tun, uapiFd, socketPath(ifname, dir), log);
+}
+
+/** The fd on which a daemonized child says it is ready (see childReady). */
+const READY_FD_ENV = 'WGTS_READY_FD';
+/** How long the launcher waits for the child to say so before leaving it be. */
+const READY_TIMEOUT_MS = 10_000;
+
+/**
+ * Waits until the daemonized child has its signal handlers (it writes a byte on fd 5) before the
+ * launcher returns. Until then a SIGTERM would kill the child during Node's own start-up, before
+ * any JavaScript runs, leaving its socket behind; whoever signals it learns its pid only after the
+ * launcher has returned. False if the child could not be spawned or ended before it was ready.
+ */
+function childReady(child: ChildProcess, log: ReturnType<typeof makeLogger>): Promise<boolean> {
+  const pipe = (child.stdio as readonly unknown[])[5] as Readable | null | undefined;
+  return new Promise<boolean>((resolve) => {
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      pipe?.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(true), READY_TIMEOUT_MS);
+    child.once('error', (err) => {
+      log.error(`Failed to daemonize: ${err.message}`);
+      done(false);
+    });
+    pipe?.once('data', () => done(true));
+    pipe?.once('end', () => {
+      log.error('The daemon ended during start-up');
+      done(false);
+    });
+  });
+}
+
+/** In the daemonized child, once its handlers are in place: tells the launcher (see childReady). */
+function tellLauncherReady(): void {
+  const v = process.env[READY_FD_ENV];
+  delete process.env[READY_FD_ENV];
+  if (v === undefined || !/^[0-9]+$/.test(v)) return;
+  const fd = Number(v);
+  try {
+    writeSync(fd, 'r');
+  } catch {
+    // The launcher is gone (killed): nobody waits.
+  } finally {
+    closeSync(fd);
+  }
 }
 
 async function runForeground(tun: LinuxTun, uapiFd: number, path: string, log: ReturnType<typeof makeLogger>): Promise<number> {
@@ -158,6 +205,7 @@ async function runForeground(tun: LinuxTun, uapiFd: number, path: string, log: R
   // Signals caught by bin/wgts-userspace while the bundle was loading.
   const pending = (globalThis as { __wgtsPendingSignals?: string[] }).__wgtsPendingSignals;
   if (pending && pending.length > 0) stop(`${pending[0]} during start-up`);
+  tellLauncherReady();
   process.on('SIGHUP', () => undefined);
   tun.onClose(() => stop('interface deleted'));
   server.onSocketDeleted(() => stop('UAPI socket deleted'));
