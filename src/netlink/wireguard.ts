@@ -429,6 +429,9 @@ function checkName(name: string): void {
   if (Buffer.byteLength(name) >= IFNAMSIZ) throw new WgError(ENAMETOOLONG, `Interface name too long: ${name}`);
 }
 
+/** Dumps restarted because the kernel marked them NLM_F_DUMP_INTR (observable by tests). */
+export const dumpStats = { restarts: 0 };
+
 /**
  * WG_CMD_GET_DEVICE as a dump by IFNAME; restarts while the kernel marks the dump
  * NLM_F_DUMP_INTR (the configuration changed mid-dump), as wg retries on EINTR.
@@ -442,6 +445,8 @@ export async function getDevice(name: string): Promise<WgDevice> {
       msg.putStrz(WGDEVICE_A_IFNAME, name);
       const reply = await sock.request(msg, { dump: true });
       if (reply.interrupted) {
+        dumpStats.restarts++;
+        for (const m of reply.messages) m.payload.fill(0);
         if (attempt < 1000) continue;
         throw new WgError(EINTR, 'netlink: device dump kept being interrupted');
       }

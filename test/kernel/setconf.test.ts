@@ -9,7 +9,10 @@ import { parseSetArgs } from '../../src/conf/args.js';
 import { parseConfig } from '../../src/conf/parse.js';
 import type { WgDevice } from '../../src/conf/model.js';
 import { NetlinkBackend } from '../../src/netlink/backend.js';
-import { encodeSetMessages, setMessageFactory } from '../../src/netlink/wireguard.js';
+import { dumpStats, encodeSetMessages, setMessageFactory } from '../../src/netlink/wireguard.js';
+import { formatConfig } from '../../src/conf/write.js';
+import { keyToBase64 } from '../../src/conf/keys.js';
+import { spawn } from 'node:child_process';
 import { bigConfig, requireVm, sh, testKeyB64, wg, wgtsImplements, wgtsInProcess } from './helpers.js';
 
 requireVm();
@@ -119,5 +122,24 @@ describe('same kernel state as wg', () => {
     const dump = sh(`wg show ${B} dump`).split('\n').find((l) => l.startsWith(peer))!;
     expect(dump.split('\t')[1]).toBe('(none)');
     expect(dump.split('\t')[7]).toBe('off');
+  });
+
+  test('a dump interrupted by concurrent changes (NLM_F_DUMP_INTR) is restarted and stays coherent', async () => {
+    sh(`wg setconf ${A} /tmp/big.conf`);
+    const expected = sh(`wg showconf ${A}`);
+    const toggled = testKeyB64('intr-toggle');
+    // A writer flips one peer in and out as fast as wg can while we read 3,000 peers (~170 messages).
+    const writer = spawn('bash', ['-c', `while :; do wg set ${A} peer ${toggled} allowed-ips 10.250.0.1/32; wg set ${A} peer ${toggled} remove; done`], { stdio: 'ignore' });
+    const before = dumpStats.restarts;
+    try {
+      for (let i = 0; i < 5; i++) {
+        const got = await backend.get(A);
+        got.peers = got.peers.filter((p) => keyToBase64(p.publicKey) !== toggled);
+        expect(formatConfig(got), `read ${i}`).toBe(expected);
+      }
+    } finally {
+      writer.kill('SIGKILL');
+    }
+    expect(dumpStats.restarts - before).toBeGreaterThan(0);
   });
 });
