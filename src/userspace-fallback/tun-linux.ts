@@ -16,13 +16,13 @@
  *
  * Link state: wireguard-go brings its device up and down with the interface (IFF_UP), so a device
  * whose link is down binds no socket and sends nothing. Like wireguard-go, onLinkState learns of
- * changes from the kernel as they happen: a NETLINK_ROUTE socket subscribed to RTMGRP_LINK, read by a
- * worker (LinkWatcher in worker-io.ts), filtered on our ifindex. A poll would lag: with `ip link set
- * up` on both ends and an immediate ping, the first packet met a device still down (dropped) or a
- * peer whose socket was not bound yet (initiation lost, the ping waits 5 s for the retry). The state
- * is looked up once (SIOCGIFFLAGS) before the subscription is in place and again when it is, and
- * after ENOBUFS (notifications dropped). If the subscription cannot be made, SIOCGIFFLAGS is polled
- * every 250 ms instead.
+ * changes from the kernel as they happen: a NETLINK_ROUTE socket subscribed to RTMGRP_LINK, polled
+ * by the TUN reader's worker along with the TUN (RingReaderOptions.onLink in worker-io.ts: no extra
+ * isolate), filtered on our ifindex. A poll would lag: with `ip link set up` on both ends and an
+ * immediate ping, the first packet met a device still down (dropped) or a peer whose socket was not
+ * bound yet (initiation lost, the ping waits 5 s for the retry). The state is looked up once
+ * (SIOCGIFFLAGS) when the watch starts, again when the subscription is in place, and after ENOBUFS
+ * (notifications dropped). Without a subscription SIOCGIFFLAGS is polled every 250 ms instead.
  *
  * Moving the interface to another namespace (`ip link set X netns NS`): the kernel takes it down
  * (RTM_NEWLINK without IFF_UP: the device goes down), then announces RTM_DELLINK in the birth
@@ -32,7 +32,7 @@
  * UDP socket in the birth namespace, as the kernel selftest topology wants) and later notifications
  * for the old ifindex are ignored (the number may be reused here). Every second the name is looked up
  * again; if it reappears here (moved back, or a namesake: a tun cannot be told apart by name) the
- * subscription restarts on its current ifindex.
+ * watch follows its current ifindex.
  * A real deletion is reported by the TUN reader (EBADFD) and by RTM_DELLINK, whichever comes first.
  */
 import { readFileSync } from 'node:fs';
@@ -41,7 +41,7 @@ import {
   AF_INET, IFF_NO_PI, IFF_TUN, IFNAMSIZ, O_CLOEXEC, O_RDWR, SIOCGIFFLAGS, SIOCGIFMTU, SIOCSIFMTU, SOCK_CLOEXEC, SOCK_DGRAM,
   TUNGETIFF, TUNSETIFF, ifreq, setNonBlocking, sys, sysError,
 } from './native.js';
-import { LinkWatcher, RingReader, RingWriter, SYNC_WRITES, type LinkEvent } from './worker-io.js';
+import { RingReader, RingWriter, SYNC_WRITES, type LinkEvent } from './worker-io.js';
 
 /** wireguard-go's default MTU for a new TUN. */
 export const DEFAULT_MTU = 1420;
@@ -95,8 +95,8 @@ export class LinuxTun implements Tun {
   private writer: RingWriter | undefined;
   private closeCbs: Array<() => void> = [];
   private closed = false;
-  /** The current onLinkState subscription, stopped by close(). */
-  private linkWatcher: LinkWatcher | undefined;
+  /** Where the TUN reader's link notifications go (see onLinkState). */
+  private onLinkEvent: ((ev: LinkEvent) => void) | undefined;
   private cachedMtu = DEFAULT_MTU;
   private mtuCheckedAt = -Infinity;
   /** Packets the kernel refused on write (counted, never thrown). */
@@ -114,6 +114,7 @@ export class LinuxTun implements Tun {
       name: 'wgts-tun-rx',
       onPackets: (packets) => onPackets(packets),
       onError: () => this.fireClose(),
+      onLink: (ev) => this.onLinkEvent?.(ev),
     });
     this.reader.start();
     if (!SYNC_WRITES) {
@@ -166,16 +167,15 @@ export class LinuxTun implements Tun {
 
   /**
    * Calls `cb(up)` now and whenever the interface's IFF_UP flag changes, as the kernel announces it
-   * (LinkWatcher; see the header). Polls every `fallbackMs` instead if the subscription fails.
-   * Returns a function that stops watching.
+   * (the TUN reader's link watch, so start() first; see the header). Polls every `fallbackMs` instead
+   * if there is no subscription. Returns a function that stops watching.
    */
   onLinkState(cb: (up: boolean) => void, fallbackMs = 250): () => void {
+    const reader = this.reader;
     let last: boolean | undefined;
-    let index = sys.if_nametoindex(this.name);
     let moved = false;
-    let subscribed = false;
+    let subscribed = reader?.linkState === 'ready';
     let timer: NodeJS.Timeout | undefined;
-    let watcher: LinkWatcher | undefined;
     const report = (up: boolean): void => {
       if (this.closed || up === last) return;
       last = up;
@@ -188,8 +188,7 @@ export class LinuxTun implements Tun {
       if (visible && moved) {
         // Back in the birth namespace (or a namesake: see the header).
         moved = false;
-        index = sys.if_nametoindex(this.name);
-        void restart();
+        reader?.setLinkIndex(sys.if_nametoindex(this.name));
       }
       report(visible ? (ifr.readUInt16LE(IFNAMSIZ) & 1) !== 0 : true);
     };
@@ -203,7 +202,7 @@ export class LinuxTun implements Tun {
       }, moved ? 1000 : fallbackMs);
       timer.unref();
     };
-    const onEvent = (ev: LinkEvent): void => {
+    this.onLinkEvent = (ev: LinkEvent): void => {
       if (ev.kind === 'ready') subscribed = true;
       if (ev.kind === 'error') subscribed = false;
       // Away in another namespace, our old index may name some other interface here.
@@ -217,19 +216,14 @@ export class LinuxTun implements Tun {
       else lookUp();
       schedule();
     };
-    const restart = async (): Promise<void> => {
-      subscribed = false;
-      await watcher?.stop();
-      watcher = index > 0 ? new LinkWatcher(index, onEvent) : undefined;
-      this.linkWatcher = watcher;
-      watcher?.start();
-    };
+    // Notifications from here on, then the state as it is now.
+    reader?.setLinkIndex(sys.if_nametoindex(this.name));
     lookUp();
-    void restart();
     schedule();
     return () => {
       clearTimeout(timer);
-      void watcher?.stop();
+      this.onLinkEvent = undefined;
+      reader?.setLinkIndex(0);
     };
   }
 
@@ -245,7 +239,6 @@ export class LinuxTun implements Tun {
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.linkWatcher?.stop();
     const reader = this.reader;
     this.reader = undefined;
     if (reader) await reader.stop();
