@@ -23,7 +23,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Clock, TimerHandle } from './clock.js';
-import { Device } from './device.js';
+import { Device, serialQueue } from './device.js';
 import { logLevelFromEnv, makeLogger } from './log.js';
 import { clearCloexec } from './native.js';
 import { createTun, tunFromFd, type LinuxTun } from './tun-linux.js';
@@ -211,9 +211,9 @@ async function runForeground(tun: LinuxTun, uapiFd: number, path: string, log: R
   server.onSocketDeleted(() => stop('UAPI socket deleted'));
 
   // The device follows the interface's up/down state, as wireguard-go's does.
-  let linkChain: Promise<unknown> = Promise.resolve();
+  const linkQueue = serialQueue();
   tun.onLinkState((up) => {
-    linkChain = linkChain.then(async () => {
+    void linkQueue(async () => {
       if (stopping) return;
       try {
         await (up ? device.up() : device.down());

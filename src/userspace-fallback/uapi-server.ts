@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, statSync, unlinkSync, watch, type FSWatcher } fr
 import net from 'node:net';
 import { join } from 'node:path';
 import type { WgDevice } from '../conf/model.js';
-import type { Logger } from './device.js';
+import { serialQueue, type Logger } from './device.js';
 import { formatGetResponse, parseSetRequest } from './uapi.js';
 import { SOCK_CLOEXEC, sys, sysError } from './native.js';
 
@@ -87,7 +87,8 @@ export async function bindUapiSocket(name: string, dir = DEFAULT_SOCKET_DIR): Pr
 export class UapiServer {
   private readonly server: net.Server;
   private watcher: FSWatcher | undefined;
-  private chain: Promise<unknown> = Promise.resolve();
+  /** One UAPI operation at a time, across connections, in arrival order. */
+  private readonly serial = serialQueue();
   private closing = false;
   private readonly conns = new Set<net.Socket>();
   private readonly ino: number | undefined;
@@ -133,12 +134,6 @@ export class UapiServer {
     });
     this.watcher.on('error', () => undefined);
     check();
-  }
-
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(fn, fn);
-    this.chain = run.catch(() => undefined);
-    return run;
   }
 
   private handle(sock: net.Socket): void {
