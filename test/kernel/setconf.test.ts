@@ -11,11 +11,13 @@ import type { WgDevice } from '../../src/conf/model.js';
 import { NetlinkBackend } from '../../src/netlink/backend.js';
 import { dumpStats, encodeSetMessages, setMessageFactory } from '../../src/netlink/wireguard.js';
 import { formatConfig } from '../../src/conf/write.js';
-import { keyToBase64 } from '../../src/conf/keys.js';
+import { keyFromBase64, keyToBase64 } from '../../src/conf/keys.js';
 import { spawn } from 'node:child_process';
 import { bigConfig, requireVm, sh, testKeyB64, wg, wgtsImplements, wgtsInProcess } from './helpers.js';
 
 requireVm();
+
+const keyFromB64 = (s: string): Uint8Array => keyFromBase64(s)!;
 
 const A = 'wgka';
 const B = 'wgkb';
@@ -141,5 +143,25 @@ describe('same kernel state as wg', () => {
       writer.kill('SIGKILL');
     }
     expect(dumpStats.restarts - before).toBeGreaterThan(0);
+  });
+
+  test('per-prefix allowed-IP removal: refused with a clear error on a kernel without WGALLOWEDIP_F_REMOVE_ME, nothing changed', async () => {
+    const release = sh('uname -r');
+    const before = sh(`wg showconf ${A}`);
+    const peer = sh(`wg show ${A} peers`).split('\n')[0]!;
+    const device: WgDevice = {
+      name: A,
+      peers: [{ publicKey: keyFromB64(peer), allowedIps: [{ family: 4, addr: new Uint8Array([10, 0, 0, 0]), cidr: 24, remove: true }] }],
+    };
+    if (/^6\.(1[6-9]|[2-9][0-9])|^[7-9]\./.test(release)) {
+      await backend.set(device); // supported: removes the prefix
+      return;
+    }
+    await expect(backend.set(device)).rejects.toMatchObject({ errno: 95 });
+    await expect(backend.set(device)).rejects.toMatchObject({
+      cause: expect.objectContaining({ message: expect.stringMatching(/WGALLOWEDIP_F_REMOVE_ME/) }),
+    });
+    expect(sh(`wg showconf ${A}`)).toBe(before);
+    expect(sh('ip -o link show')).not.toMatch(/wgtsprobe/); // the probe device is gone
   });
 });
