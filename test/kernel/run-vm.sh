@@ -3,7 +3,12 @@
 #
 #   test/kernel/run-vm.sh                 # the kernel test suite (test/kernel/*.test.ts, vitest)
 #   test/kernel/run-vm.sh CMD [ARGS...]   # any command, e.g.: test/kernel/run-vm.sh wg show
-#                                         #   test/kernel/run-vm.sh npx vitest run --config test/kernel/vitest.kernel.config.ts test/kernel/foo.test.ts
+#                                         #   test/kernel/run-vm.sh node node_modules/vitest/vitest.mjs run \
+#                                         #     --config test/kernel/vitest.kernel.config.ts test/kernel/foo.test.ts
+#   (npx works too but costs ~10 s more under TCG.) Build first (npm run build) if the command runs
+#   bin/wgts: the VM sees the host's dist/ as it is. Files in test/kernel/*.test.ts join the default
+#   suite; keep each short (a node start costs ~1-3 s in the VM; the whole suite runs in ~3-4 min).
+#   Kernel tests should call requireVm() from test/kernel/helpers.ts (WGTS_IN_VM=1 is set inside).
 #
 # Inside the VM the host's root file system is visible read-only with a tmpfs overlay on top (writes
 # vanish at power-off), the command runs as root in this repository's directory, /tmp and /run are
@@ -13,7 +18,8 @@
 # Needs root on the host (apt-get, the 9p export of /). First run: installs qemu-system-x86,
 # busybox-static and kmod if missing, downloads and unpacks the kernel into .vm-cache/ (reused later).
 # No KVM: qemu runs with -accel tcg (-cpu host fails here), so everything is ~10-20x slower than
-# native; a boot takes ~10-15 s, a `node` start a few seconds.
+# native; a boot takes ~3-10 s (guest clock; printed at the end), a `node` start ~1-3 s.
+# The default suite is bounded to 900 s inside the VM.
 #
 # Environment:
 #   WGTS_VM_CACHE    cache dir (default: <repo>/.vm-cache)
