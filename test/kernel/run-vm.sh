@@ -37,6 +37,10 @@ MEM=${WGTS_VM_MEM:-3072}
 source "$REPO/scripts/vm/prepare.sh"
 
 case "$REPO$CACHE" in *[[:space:]]*) vm_die "paths with spaces are not supported ($REPO, $CACHE)" ;; esac
+# The VM mounts fresh tmpfs on /tmp and /run: the cache (kernel tree, command script) must be elsewhere.
+case "$(realpath -m "$CACHE")/" in /tmp/* | /run/* | /var/run/* | /dev/* | /proc/* | /sys/*)
+	vm_die "WGTS_VM_CACHE=$CACHE is hidden inside the VM (fresh /tmp and /run there); use a path on disk" ;;
+esac
 [ "$(id -u)" = 0 ] || vm_die "run as root (apt-get, 9p export of /)"
 
 if (($# == 0)); then
