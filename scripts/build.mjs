@@ -1,6 +1,8 @@
-// Bundles the CLI and the userspace daemon into one file each, so `wgts --version` starts fast:
-// one module to read and compile instead of dozens (see docs/benchmarks.md, "cold start").
+// Bundles the CLI (dist/wgts.mjs) and the userspace daemon (dist/wgts-userspace.mjs), so a command
+// reads a few files instead of dozens of modules; subcommands are lazy chunks under dist/chunks/, so
+// `wgts --version` compiles almost nothing (see docs/benchmarks.md, "Cold start").
 // Native packages (koffi, netlink) stay external: they load their prebuilt binaries at run time.
+import { rm } from 'node:fs/promises';
 import { build } from 'esbuild';
 
 const common = {
@@ -15,7 +17,14 @@ const common = {
   logLevel: 'warning',
 };
 
-await Promise.all([
-  build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/wgts.mjs' }),
-  build({ ...common, entryPoints: ['src/userspace-fallback/daemon.ts'], outfile: 'dist/wgts-userspace.mjs' }),
-]);
+// Code splitting: each subcommand's module (loaded lazily by main.ts) becomes its own chunk, so a
+// command compiles only what it runs; code shared by the CLI and the daemon lands in shared chunks.
+await rm('dist', { recursive: true, force: true });
+await build({
+  ...common,
+  entryPoints: { wgts: 'src/cli/main.ts', 'wgts-userspace': 'src/userspace-fallback/daemon.ts' },
+  outdir: 'dist',
+  splitting: true,
+  outExtension: { '.js': '.mjs' },
+  chunkNames: 'chunks/[name]-[hash]',
+});

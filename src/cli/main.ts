@@ -8,31 +8,46 @@
  */
 import { basename } from 'node:path';
 import type { Command } from './command.js';
-import { showCommand } from './show.js';
-import { showconfCommand } from './showconf.js';
-import { setCommand } from './set.js';
-import { setconfCommand, addconfCommand, syncconfCommand } from './setconf.js';
-import { genkeyCommand, genpskCommand } from './genkey.js';
-import { pubkeyCommand } from './pubkey.js';
-import { quickCommand } from './quick.js';
-import { registryCommand } from './registry.js';
-
 /** The version wg would print is upstream's; ours is the package's. */
 export const WGTS_VERSION = '0.1.0';
 
+/**
+ * A table row whose module is loaded only when the command runs: `wgts --version` and `wgts genkey`
+ * must not pay for compiling show, quick, the registry's DNS code or execa (docs/benchmarks.md,
+ * "Cold start"). The summaries live here, in wg.c's table style; the modules keep only `run`.
+ */
+function lazy(name: string, summary: string, load: () => Promise<Command>): Command {
+  return { name, summary, run: async (argv0, args) => (await load()).run(argv0, args) };
+}
+
 /** wg's subcommands, in wg's order, then wgts' own. */
 export const WG_COMMANDS: readonly Command[] = [
-  showCommand,
-  showconfCommand,
-  setCommand,
-  setconfCommand,
-  addconfCommand,
-  syncconfCommand,
-  genkeyCommand,
-  genpskCommand,
-  pubkeyCommand,
+  lazy('show', 'Shows the current configuration and device information', async () => (await import('./show.js')).showCommand),
+  lazy(
+    'showconf',
+    "Shows the current configuration of a given WireGuard interface, for use with `setconf'",
+    async () => (await import('./showconf.js')).showconfCommand,
+  ),
+  lazy('set', 'Change the current configuration, add peers, remove peers, or change peers', async () => (await import('./set.js')).setCommand),
+  lazy('setconf', 'Applies a configuration file to a WireGuard interface', async () => (await import('./setconf.js')).setconfCommand),
+  lazy('addconf', 'Appends a configuration file to a WireGuard interface', async () => (await import('./setconf.js')).addconfCommand),
+  lazy('syncconf', 'Synchronizes a configuration file to a WireGuard interface', async () => (await import('./setconf.js')).syncconfCommand),
+  lazy('genkey', 'Generates a new private key and writes it to stdout', async () => (await import('./genkey.js')).genkeyCommand),
+  lazy('genpsk', 'Generates a new preshared key and writes it to stdout', async () => (await import('./genkey.js')).genpskCommand),
+  lazy('pubkey', 'Reads a private key from stdin and writes a public key to stdout', async () => (await import('./pubkey.js')).pubkeyCommand),
 ];
-export const WGTS_COMMANDS: readonly Command[] = [quickCommand, registryCommand];
+export const WGTS_COMMANDS: readonly Command[] = [
+  lazy(
+    'quick',
+    'Brings a WireGuard interface up or down from a wg-quick configuration (up, down, save, strip)',
+    async () => (await import('./quick.js')).quickCommand,
+  ),
+  lazy(
+    'registry',
+    'Serves or queries a DNS-SD registry of peer endpoints (NAT traversal)',
+    async () => (await import('./registry.js')).registryCommand,
+  ),
+];
 
 function usage(argv0: string): string {
   const lines = [`Usage: ${argv0} <cmd> [<args>]`, '', 'Available subcommands:'];
@@ -73,7 +88,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage(argv0));
     return 0;
   }
-  if (args.length === 0) return showCommand.run(argv0, []);
+  if (args.length === 0) return WG_COMMANDS[0]!.run(argv0, []);
   const name = args[0]!;
   const command = [...WG_COMMANDS, ...WGTS_COMMANDS].find((c) => c.name === name);
   if (!command) {

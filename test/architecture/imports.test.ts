@@ -146,8 +146,10 @@ describe('import direction', () => {
 
   it('bin/ only loads the two bundles built from the two entry points', () => {
     const build = readFileSync(join(ROOT, 'scripts/build.mjs'), 'utf8');
-    expect(build).toMatch(/entryPoints: \['src\/cli\/main\.ts'\], outfile: 'dist\/wgts\.mjs'/);
-    expect(build).toMatch(/entryPoints: \['src\/userspace-fallback\/daemon\.ts'\], outfile: 'dist\/wgts-userspace\.mjs'/);
+    // One build with code splitting: entry names become dist/<name>.mjs.
+    expect(build).toMatch(/entryPoints: \{ wgts: 'src\/cli\/main\.ts', 'wgts-userspace': 'src\/userspace-fallback\/daemon\.ts' \}/);
+    expect(build).toMatch(/outdir: 'dist'/);
+    expect(build).toMatch(/outExtension: \{ '\.js': '\.mjs' \}/);
     for (const [bin, bundle] of [['wgts', 'wgts.mjs'], ['wgts-userspace', 'wgts-userspace.mjs']] as const) {
       const specs = ts.preProcessFile(readFileSync(join(ROOT, 'bin', bin), 'utf8'), true, true).importedFiles.map((i) => i.fileName);
       expect(specs, `bin/${bin}`).toEqual([`../dist/${bundle}`]);
