@@ -37,10 +37,13 @@ MEM=${WGTS_VM_MEM:-3072}
 source "$REPO/scripts/vm/prepare.sh"
 
 case "$REPO$CACHE" in *[[:space:]]*) vm_die "paths with spaces are not supported ($REPO, $CACHE)" ;; esac
-# The VM mounts fresh tmpfs on /tmp and /run: the cache (kernel tree, command script) must be elsewhere.
-case "$(realpath -m "$CACHE")/" in /tmp/* | /run/* | /var/run/* | /dev/* | /proc/* | /sys/*)
-	vm_die "WGTS_VM_CACHE=$CACHE is hidden inside the VM (fresh /tmp and /run there); use a path on disk" ;;
+# The VM mounts fresh tmpfs on /tmp and /run; its init keeps the repository and the cache visible at
+# their own paths (wgts.keep=) even when they live there (a CI clone in /tmp). /dev, /proc, /sys are
+# the guest's own, so nothing there can be shared.
+case "$(realpath -m "$CACHE")/" in /var/run/* | /dev/* | /proc/* | /sys/*)
+	vm_die "WGTS_VM_CACHE=$CACHE is hidden inside the VM; use a path on disk" ;;
 esac
+KEEP="$(realpath -m "$REPO"):$(realpath -m "$CACHE")"
 [ "$(id -u)" = 0 ] || vm_die "run as root (apt-get, 9p export of /)"
 
 if (($# == 0)); then
@@ -76,7 +79,7 @@ set +e
 timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
 	-accel tcg -cpu max -m "$MEM" -smp 2 -nographic -no-reboot \
 	-kernel "$VM_KERNEL" -initrd "$VM_INITRD" \
-	-append "console=ttyS0 panic=-1 quiet loglevel=3 rdinit=/init wgts.cmd=$CMD_FILE wgts.tree=$VM_TREE" \
+	-append "console=ttyS0 panic=-1 quiet loglevel=3 rdinit=/init wgts.cmd=$CMD_FILE wgts.tree=$VM_TREE wgts.keep=$KEEP" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap \
 	-nic none -monitor none -serial stdio < /dev/null 2>&1 |
 	awk -v verbose="${WGTS_VM_VERBOSE:-0}" -v logfile="$LOG" '
