@@ -5,6 +5,7 @@
  * No undo of its own: deleting the link takes the configuration with it.
  */
 import { ConfigError, formatConfigError, parseConfig } from '../conf/parse.js';
+import { SYSTEM_IO } from '../conf/system-io.js';
 import { errorText } from '../cli/ipc.js';
 import { QuickError } from './target.js';
 import type { WgDevice } from '../conf/model.js';
@@ -15,7 +16,7 @@ import type { QuickContext } from './context.js';
 export async function parseWgPart(ctx: Pick<QuickContext, 'conf' | 'configFile' | 'ifname'>): Promise<WgDevice> {
   let device: WgDevice;
   try {
-    device = await parseConfig(ctx.conf.wgText, { file: ctx.configFile });
+    device = await parseConfig(ctx.conf.wgText, { file: ctx.configFile, lookup: SYSTEM_IO.lookup, services: SYSTEM_IO.services });
   } catch (e) {
     if (e instanceof ConfigError) throw new QuickError(formatConfigError(e).trimEnd(), { cause: e });
     throw e;

@@ -6,6 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Backend } from '../conf/backend.js';
 import { parseQuickConfig, resolveQuickTarget, type QuickConfig } from '../conf/quick.js';
+import { systemFs } from '../conf/system-io.js';
 import { backendFor } from '../cli/ipc.js';
 import type { QuickContext, QuickOptions } from './context.js';
 import type { UndoAction } from './journal.js';
@@ -36,7 +37,7 @@ export async function worldAccessibleWarning(configFile: string): Promise<string
 export async function loadTarget(arg: string, options: QuickOptions): Promise<QuickTarget> {
   let resolved: { configFile: string; ifname: string };
   try {
-    resolved = resolveQuickTarget(arg);
+    resolved = resolveQuickTarget(arg, systemFs);
   } catch (e) {
     throw new QuickError(e instanceof Error ? e.message : String(e), { cause: e });
   }
