@@ -5,6 +5,7 @@
  * own teardown. As in wg-quick, a failing PreDown aborts and leaves the tunnel up.
  */
 import { backendFor, listDevices } from '../cli/ipc.js';
+import { wipeDevice } from '../conf/model.js';
 import { cmd, query } from '../cli/run.js';
 import type { QuickContext } from './context.js';
 import { resolvconfPrefix } from './dns.js';
@@ -24,7 +25,10 @@ export async function requireWireGuard(ifname: string): Promise<void> {
     found = await backendFor(ifname)
       .then((b) => b.get(ifname))
       .then(
-        () => true,
+        (device) => {
+          wipeDevice(device);
+          return true;
+        },
         () => false,
       );
   }
@@ -35,6 +39,7 @@ export async function requireWireGuard(ifname: string): Promise<void> {
 async function legacyTeardown(ctx: QuickContext): Promise<void> {
   const device = await (await ctx.backend()).get(ctx.ifname);
   const table = device.fwmark ?? 0;
+  wipeDevice(device);
   if (isAutoTable(ctx.conf.interface.table) && table !== 0 && (await runtimeAllowedIps(ctx)).some((c) => c.endsWith('/0'))) {
     for (const proto of ['-4', '-6'] as const) {
       const rules = async (): Promise<string> => (await query(['ip', proto, 'rule', 'show'])).stdout;

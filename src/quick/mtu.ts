@@ -4,6 +4,7 @@
  * WireGuard overhead). Then the link goes up: `ip link set mtu N up dev IF`.
  */
 import { cmd, query } from '../cli/run.js';
+import { wipeDevice } from '../conf/model.js';
 import { formatEndpoint } from '../conf/write.js';
 import type { QuickContext } from './context.js';
 
@@ -21,13 +22,17 @@ async function mtuOfRoute(routeLine: string): Promise<number | undefined> {
 export async function autoMtu(ctx: QuickContext): Promise<number> {
   const device = await (await ctx.backend()).get(ctx.ifname);
   let mtu = 0;
-  for (const peer of device.peers) {
-    if (!peer.endpoint) continue;
-    const m = /^\[?([a-z0-9:.]+)\]?:[0-9]+$/.exec(formatEndpoint(peer.endpoint));
-    if (!m) continue; // scoped IPv6 endpoints are skipped, as wg-quick's regex does
-    const route = await query(['ip', 'route', 'get', m[1]!]);
-    const found = await mtuOfRoute(route.stdout);
-    if (found !== undefined && (mtu === 0 || found < mtu)) mtu = found;
+  try {
+    for (const peer of device.peers) {
+      if (!peer.endpoint) continue;
+      const m = /^\[?([a-z0-9:.]+)\]?:[0-9]+$/.exec(formatEndpoint(peer.endpoint));
+      if (!m) continue; // scoped IPv6 endpoints are skipped, as wg-quick's regex does
+      const route = await query(['ip', 'route', 'get', m[1]!]);
+      const found = await mtuOfRoute(route.stdout);
+      if (found !== undefined && (mtu === 0 || found < mtu)) mtu = found;
+    }
+  } finally {
+    wipeDevice(device);
   }
   if (mtu === 0) {
     const first = (await query(['ip', 'route', 'show', 'default'])).stdout.split('\n')[0] ?? '';

@@ -10,6 +10,7 @@
  * this tunnel's rules only — wg-quick deletes every `suppress_prefixlength 0` rule, another tunnel's too.
  */
 import { cmd, narrate, query } from '../cli/run.js';
+import { wipeDevice } from '../conf/model.js';
 import { familyFlag } from './address.js';
 import { addFirewall } from './firewall.js';
 import type { QuickContext } from './context.js';
@@ -24,6 +25,7 @@ export async function chooseTable(ctx: QuickContext): Promise<number> {
   const backend = await ctx.backend();
   const device = await backend.get(ctx.ifname);
   let table = device.fwmark ?? 0;
+  wipeDevice(device);
   if (table === 0) {
     table = 51820;
     while ((await routesInTable('-4', table)) || (await routesInTable('-6', table))) table++;

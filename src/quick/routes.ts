@@ -8,6 +8,7 @@
 import { cmd, query } from '../cli/run.js';
 import { familyFlag } from './address.js';
 import { addDefaultRoute } from './policy.js';
+import { wipeDevice } from '../conf/model.js';
 import { formatAllowedIp } from '../conf/write.js';
 import type { QuickContext } from './context.js';
 
@@ -34,7 +35,11 @@ export function isAutoTable(table: string | undefined): boolean {
 
 export async function runtimeAllowedIps(ctx: QuickContext): Promise<string[]> {
   const device = await (await ctx.backend()).get(ctx.ifname);
-  return device.peers.flatMap((p) => p.allowedIps.map(formatAllowedIp));
+  try {
+    return device.peers.flatMap((p) => p.allowedIps.map(formatAllowedIp));
+  } finally {
+    wipeDevice(device);
+  }
 }
 
 export async function addRoutes(ctx: QuickContext): Promise<void> {

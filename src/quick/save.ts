@@ -6,6 +6,7 @@
  * `<file>.tmp`, synced, renamed over the original; comments and ordering are lost, as in wg-quick.
  */
 import { open, rename, rm } from 'node:fs/promises';
+import { wipeDevice } from '../conf/model.js';
 import { formatConfig } from '../conf/write.js';
 import { narrate, query } from '../cli/run.js';
 import { resolvconfPrefix } from './dns.js';
@@ -49,7 +50,13 @@ export async function savedConfigText(ctx: QuickContext): Promise<string> {
     for (const h of list) head += `${key} = ${h}\n`;
   }
   narrate(`[#] wgts showconf ${ctx.ifname}`);
-  const current = formatConfig(await (await ctx.backend()).get(ctx.ifname)).replace(/\n+$/, '');
+  const device = await (await ctx.backend()).get(ctx.ifname);
+  let current: string;
+  try {
+    current = formatConfig(device).replace(/\n+$/, '');
+  } finally {
+    wipeDevice(device);
+  }
   // bash: ${current_config/\[Interface\]$'\n'/$new_config}, then echo adds one newline.
   const idx = current.indexOf('[Interface]\n');
   const body = idx < 0 ? current : current.slice(0, idx) + head + current.slice(idx + '[Interface]\n'.length);
