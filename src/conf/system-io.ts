@@ -5,12 +5,11 @@
  * (`ResolveOptions.lookup` / `.services`, `SetArgsOptions.readFile`, resolveQuickTarget's `fs`);
  * the CLI passes `SYSTEM_IO` / `systemFs` explicitly.
  *
- * This is the one file of conf/ that loads Node modules, and only because some callers do not pass
- * their I/O yet and rely on the parsers' defaults: src/quick/config.ts (parseConfig),
- * src/quick/target.ts (resolveQuickTarget) and test/kernel/setconf.test.ts (parseConfig,
- * parseSetArgs). TODO(H6, H5): pass `SYSTEM_IO` / `systemFs` there; then this file moves to
- * src/cli/conf-io.ts, the options become required, and KNOWN_CONF_IO in
- * test/architecture/imports.test.ts empties.
+ * This is the one file of conf/ that loads Node modules, and only because some callers still rely
+ * on the parsers' defaults: no longer any in src/, but tests do — test/kernel/setconf.test.ts
+ * (parseConfig, parseSetArgs) and some in test/conf and test/netlink. TODO(H5, test owners): pass
+ * `SYSTEM_IO` / `systemFs` there; then this file moves to src/cli/conf-io.ts, the options become
+ * required, and KNOWN_CONF_IO in test/architecture/imports.test.ts empties.
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';

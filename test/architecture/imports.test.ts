@@ -260,7 +260,7 @@ const KNOWN_PACKAGE_EXCEPTIONS: readonly Known[] = [
   {
     from: 'conf/system-io',
     target: 'node:dns',
-    todo: 'H6/H5: the default resolver, kept for callers that do not pass one (quick/config, test/kernel); then it moves to cli/',
+    todo: 'H5: the default resolver, kept for callers that do not pass one (only tests now, test/kernel/setconf.test.ts among them); then it moves to cli/',
   },
 ];
 
@@ -272,9 +272,9 @@ const KNOWN_CONF_IO: readonly Known[] = [
   {
     from: 'conf/system-io',
     target: 'node:dns',
-    todo: 'H6 (quick/config.ts: parseConfig) and H5 (test/kernel/setconf.test.ts) pass SYSTEM_IO; then move the file to cli/conf-io.ts',
+    todo: 'H5 (test/kernel/setconf.test.ts: parseConfig, parseSetArgs) passes SYSTEM_IO; then move the file to cli/conf-io.ts',
   },
-  { from: 'conf/system-io', target: 'node:fs', todo: 'same, plus H6 (quick/target.ts: resolveQuickTarget) passes systemFs' },
+  { from: 'conf/system-io', target: 'node:fs', todo: 'same: /etc/services, key files and the quick target checks go with it' },
   { from: 'conf/system-io', target: 'node:util', todo: 'same: getSystemErrorName for resolver errors goes with the resolver' },
 ];
 
