@@ -1,22 +1,12 @@
 // Bundles the CLI (dist/wgts.mjs) and the userspace daemon (dist/wgts-userspace.mjs), so a command
 // reads a few files instead of dozens of modules; subcommands are lazy chunks under dist/chunks/, so
 // `wgts --version` compiles almost nothing (see docs/benchmarks.md, "Cold start").
-// Native packages (koffi, netlink) stay external: they load their prebuilt binaries at run time.
 import { readdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { build } from 'esbuild';
+import { bundleOptions } from './build-options.mjs';
 
-const common = {
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  sourcemap: 'linked',
-  external: ['koffi', 'netlink'],
-  // ESM bundles need a require() for the CommonJS dependencies esbuild inlines.
-  banner: { js: "import { createRequire as __wgtsCreateRequire } from 'node:module'; const require = __wgtsCreateRequire(import.meta.url);" },
-  logLevel: 'warning',
-};
+const common = { ...bundleOptions, sourcemap: 'linked' };
 
 // Code splitting: each subcommand's module (loaded lazily by main.ts) becomes its own chunk, so a
 // command compiles only what it runs; code shared by the CLI and the daemon lands in shared chunks.

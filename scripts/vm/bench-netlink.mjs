@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { bundleOptions } from '../build-options.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const out = join(repo, '.vm-cache', 'bench', 'bench-netlink.mjs');
@@ -14,13 +15,7 @@ mkdirSync(dirname(out), { recursive: true });
 await build({
   entryPoints: [join(repo, 'test/kernel/bench-netlink.ts')],
   outfile: out,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  external: ['netlink', 'koffi'],
-  banner: { js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);" },
-  logLevel: 'warning',
+  ...bundleOptions,
 });
 
 // The bundle lives under .vm-cache; node resolves `netlink` from the repo's node_modules via NODE_PATH.

@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { build, type BuildOptions } from 'esbuild';
 import { afterAll, beforeAll } from 'vitest';
+import { bundleOptions } from '../../../scripts/build-options.mjs';
 
 export const REPO = resolve(import.meta.dirname, '../../..');
 
@@ -25,15 +26,7 @@ export function binDir(): string {
 
 /** Builds the CLI into a private directory (never races another suite's `npm run build`). */
 export async function buildWgts(dir: string): Promise<string> {
-  const options: BuildOptions = {
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    external: ['koffi', 'netlink'],
-    banner: { js: "import { createRequire as __wgtsCreateRequire } from 'node:module'; const require = __wgtsCreateRequire(import.meta.url);" },
-    logLevel: 'warning',
-  };
+  const options: BuildOptions = bundleOptions; // the same options as scripts/build.mjs, without splitting
   // wgts-userspace beside wgts: `wgts quick up` finds it there first, as installed.
   await Promise.all([
     build({ ...options, entryPoints: [join(REPO, 'src/cli/main.ts')], outfile: join(dir, 'wgts.mjs') }),
