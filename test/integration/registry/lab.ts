@@ -5,9 +5,10 @@
  *
  * The data plane is a parameter (`Impl`): wireguard-go, wgts-userspace (our daemon, same command
  * line as wireguard-go), both by default, and the kernel module (`ip link add ... type wireguard`)
- * where it exists (the VM). Pick with WGR_IMPLS=wireguard-go,wgts-userspace,kernel. On the kernel:
- *   test/kernel/run-vm.sh env WGR_IMPLS=kernel node node_modules/vitest/vitest.mjs run \
- *     --testTimeout 300000 --hookTimeout 300000 test/integration/registry/nat.test.ts test/integration/registry/relay.test.ts
+ * where it exists (the VM). Pick with WGR_IMPLS=wireguard-go,wgts-userspace,kernel. The kernel runs
+ * are part of the VM suite (test/kernel/registry.test.ts); alone:
+ *   npm run build && test/kernel/run-vm.sh node node_modules/vitest/vitest.mjs run \
+ *     --config test/kernel/vitest.kernel.config.ts test/kernel/registry.test.ts
  * The wgts CLI under test is `bin/wgts` (built by `npm test`), or WGR_CLI=<path to a .mjs>.
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -195,6 +196,19 @@ export class Lab {
       });
     }
     await this.ip(role, [`addr add ${addr} dev ${ifname}`, `link set ${ifname} up`]);
+    // The device must be what the run claims to test: on the kernel a `wireguard` link and no UAPI
+    // socket, so `wg` and `wgts` (registry serve/discover) can only reach it over generic netlink.
+    const found = await this.driver(role, ifname);
+    const want = impl === 'kernel' ? { kind: 'wireguard', uapiSocket: false } : { kind: 'tun', uapiSocket: true };
+    if (found.kind !== want.kind || found.uapiSocket !== want.uapiSocket) {
+      throw new Error(`${ifname} (${impl}) is ${JSON.stringify(found)}, expected ${JSON.stringify(want)}`);
+    }
+  }
+
+  /** How a device is driven: its link kind (`wireguard` = kernel module, `tun` = userspace) and whether it has a UAPI socket. */
+  async driver(role: string, ifname: string): Promise<{ kind: string; uapiSocket: boolean }> {
+    const [link] = JSON.parse(await this.exec(role, ['ip', '-j', '-d', 'link', 'show', ifname])) as { linkinfo?: { info_kind?: string } }[];
+    return { kind: link?.linkinfo?.info_kind ?? '', uapiSocket: existsSync(`/var/run/wireguard/${ifname}.sock`) };
   }
 
   /** `wg <args>` inside the namespace (netlink needs it; UAPI does not mind). */

@@ -1,0 +1,20 @@
+/**
+ * Issue 6's acceptance on the kernel backend, in the VM suite: the NAT-to-NAT scenario through a
+ * registry peer and the relay (bounce server), the same code as the userspace runs
+ * (test/integration/registry/{nat,relay}-suite.ts) with every WireGuard device a kernel
+ * `wireguard` link. Lab.wgDevice checks each one: link kind `wireguard` and no UAPI socket, so the
+ * registry's `wgts registry serve` (reading peers) and `wgts registry discover` (setting endpoints,
+ * adding peers) go through wgts's generic-netlink backend, and `wg` through the kernel's.
+ * Deadlines are stretched ×5 for TCG (lab.ts SLOWDOWN, from WGTS_IN_VM).
+ */
+import { defineNatSuite } from '../integration/registry/nat-suite.js';
+import { defineRelaySuite } from '../integration/registry/relay-suite.js';
+import { labAvailable } from '../integration/registry/lab.js';
+import { requireVm } from './helpers.js';
+
+requireVm();
+// The suites skip where the lab cannot run; here that would hide a broken VM, so fail instead.
+if (!labAvailable('kernel')) throw new Error('cannot create a wireguard link in a new network namespace');
+
+defineNatSuite('kernel');
+defineRelaySuite('kernel');
