@@ -1,4 +1,4 @@
-# bash completion for wgts(8) and wgts quick (wgts-quick(8)).
+# bash completion for wgts(8), wgts quick (wgts-quick(8)) and wgts registry (wgts-registry(8)).
 # Commands come from `wgts --help`, so new subcommands are completed without editing this file;
 # interfaces from `wgts show interfaces`, peers from `wgts show IF peers`, configuration names from
 # /etc/wireguard/*.conf.
@@ -62,6 +62,47 @@ _wgts_quick() {
 	if ((n == 3)) && [[ $action == up ]]; then
 		_wgts_compgen '--nat-via' "$cur"
 	fi
+}
+
+_wgts_registry() {
+	# `wgts registry serve|discover IFNAME [options]`; options may come before the interface, as
+	# src/cli/registry.ts parses them, and --listen may repeat.
+	local cur=$1 i=$2
+	if ((COMP_CWORD - i == 1)); then
+		_wgts_compgen $'serve\ndiscover' "$cur"
+		return
+	fi
+	local valued flags
+	case ${COMP_WORDS[i+1]} in
+	serve) valued='--zone --listen' flags='--allow-wildcard' ;;
+	discover) valued='--registry --zone --interval --keepalive --fresh --timeout' flags='--add-new' ;;
+	*) return ;;
+	esac
+	local prev=${COMP_WORDS[COMP_CWORD-1]}
+	# A value (address, zone, seconds): nothing to offer. `=` is a word of its own (COMP_WORDBREAKS).
+	[[ $prev == = || " $valued " == *" $prev "* ]] && return
+	local j w used=" " has_if=0
+	for ((j = i + 2; j < COMP_CWORD; j++)); do
+		w=${COMP_WORDS[j]}
+		if [[ $w == --* ]]; then
+			used+="${w%%=*} "
+			if [[ $w != *=* && " $valued " == *" $w "* ]]; then
+				((j++))
+				[[ ${COMP_WORDS[j]} == = ]] && ((j++))
+			fi
+		else
+			has_if=1
+		fi
+	done
+	if ((!has_if)) && [[ $cur != -* ]]; then
+		_wgts_compgen "$(_wgts_interfaces)" "$cur"
+		return
+	fi
+	local o opts=''
+	for o in $valued $flags; do
+		[[ $o == --listen || $used != *" $o "* ]] && opts+="$o"$'\n'
+	done
+	_wgts_compgen "$opts" "$cur"
 }
 
 _wgts() {
@@ -131,6 +172,9 @@ _wgts() {
 		;;
 	quick)
 		_wgts_quick "$cur" 1
+		;;
+	registry)
+		_wgts_registry "$cur" 1
 		;;
 	esac
 }
