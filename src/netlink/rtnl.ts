@@ -7,7 +7,7 @@
  * resulting kernel state is the same as the `ip` command's.
  */
 import { WgError } from '../conf/backend.js';
-import { parseIP } from '../conf/ip.js';
+import { formatIP, parseIP } from '../conf/ip.js';
 import type { Family } from '../conf/model.js';
 import { AttrWriter, attrTable, forEachAttr, getStr, getU32 } from './attr.js';
 import {
@@ -44,6 +44,8 @@ export const IFLA_IFNAME = 3;
 export const IFLA_MTU = 4;
 export const IFLA_LINKINFO = 18;
 export const IFLA_INFO_KIND = 1;
+export const IFLA_MIN_MTU = 50;
+export const IFLA_MAX_MTU = 51;
 export const IFF_UP = 0x1;
 
 export const IFA_ADDRESS = 1;
@@ -52,7 +54,10 @@ export const IFA_LOCAL = 2;
 export const RTA_DST = 1;
 export const RTA_OIF = 4;
 export const RTA_PRIORITY = 6;
+export const RTA_METRICS = 8;
 export const RTA_TABLE = 15;
+export const RTAX_LOCK = 1;
+export const RTAX_MTU = 2;
 
 export const FRA_PRIORITY = 6;
 export const FRA_FWMARK = 10;
@@ -75,6 +80,7 @@ const AF_INET = 2;
 const AF_INET6 = 10;
 const EINVAL = 22;
 const ENODEV = 19;
+const ENETUNREACH = 101;
 
 function afOf(family: Family): number {
   return family === 4 ? AF_INET : AF_INET6;
@@ -95,6 +101,9 @@ export interface LinkInfo {
   kind?: string;
   flags: number;
   mtu?: number;
+  /** IFLA_MIN_MTU / IFLA_MAX_MTU: the range the device accepts (kernels since 4.19 report it). */
+  minMtu?: number;
+  maxMtu?: number;
 }
 
 function linkMessage(type: number, flags: number, index = 0, ifiFlags = 0, change = 0): AttrWriter {
@@ -113,6 +122,8 @@ function decodeLink(payload: Uint8Array): LinkInfo | undefined {
   forEachAttr(payload.subarray(IFINFOMSG_LEN), (type, p) => {
     if (type === IFLA_IFNAME) info.name = getStr(p) ?? '';
     else if (type === IFLA_MTU) info.mtu = getU32(p);
+    else if (type === IFLA_MIN_MTU) info.minMtu = getU32(p);
+    else if (type === IFLA_MAX_MTU) info.maxMtu = getU32(p);
     else if (type === IFLA_LINKINFO) {
       const kind = getStr(attrTable(p).get(IFLA_INFO_KIND));
       if (kind !== undefined) info.kind = kind;
@@ -151,6 +162,16 @@ export async function getLink(name: string): Promise<LinkInfo> {
     if (l) return l;
   }
   throw new WgError(ENODEV, `no link ${name}`);
+}
+
+/** One link by ifindex (RTM_GETLINK with ifi_index set); ENODEV if absent. */
+export async function getLinkByIndex(index: number): Promise<LinkInfo> {
+  const reply = await rtRequest(linkMessage(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK, index));
+  for (const m of reply.messages) {
+    const l = m.type === RTM_NEWLINK ? decodeLink(m.payload) : undefined;
+    if (l) return l;
+  }
+  throw new WgError(ENODEV, `no link with index ${index}`);
 }
 
 /** `ip link add dev NAME type KIND [mtu N]`: RTM_NEWLINK with CREATE|EXCL (EEXIST if taken). */
@@ -304,6 +325,30 @@ export interface RouteInfo {
   table: number;
   oif?: number;
   metric?: number;
+  /** rtm_type (RTN_UNICAST, RTN_LOCAL, RTN_UNREACHABLE...). */
+  type?: number;
+  /** The RTAX_MTU metric (a route's `mtu N`, or a cached path MTU in a route lookup's answer). */
+  mtu?: number;
+  /** The MTU metric is locked (`ip` prints `mtu lock N`). */
+  mtuLocked?: boolean;
+}
+
+/** Fills the fields every route message shares (type, oif, metric, MTU metric) from its attributes. */
+function decodeRouteExtras(info: RouteInfo, payload: Uint8Array, t: Map<number, Uint8Array>): void {
+  info.type = payload[7]!;
+  const oif = getU32(t.get(RTA_OIF));
+  if (oif !== undefined) info.oif = oif;
+  const metric = getU32(t.get(RTA_PRIORITY));
+  if (metric !== undefined) info.metric = metric;
+  const metrics = t.get(RTA_METRICS);
+  if (metrics) {
+    const mt = attrTable(metrics);
+    const mtu = getU32(mt.get(RTAX_MTU));
+    if (mtu !== undefined) {
+      info.mtu = mtu;
+      if ((getU32(mt.get(RTAX_LOCK)) ?? 0) & (1 << RTAX_MTU)) info.mtuLocked = true;
+    }
+  }
 }
 
 /** Routes of one family in one table (all tables when `table` is undefined). */
@@ -321,13 +366,38 @@ export async function listRoutes(family: Family, table?: number): Promise<RouteI
     const dstLen = m.payload[1]!;
     const addr = t.get(RTA_DST)?.slice() ?? new Uint8Array(size);
     const info: RouteInfo = { family, dst: { family, addr, len: dstLen }, table: tid };
-    const oif = getU32(t.get(RTA_OIF));
-    if (oif !== undefined) info.oif = oif;
-    const metric = getU32(t.get(RTA_PRIORITY));
-    if (metric !== undefined) info.metric = metric;
+    decodeRouteExtras(info, m.payload, t);
     out.push(info);
   }
   return out;
+}
+
+/** The request of `ip route get ADDR`: RTM_GETROUTE for one host address (RTA_DST, full-length prefix). */
+export function routeGetMessage(dst: Prefix): AttrWriter {
+  const msg = newMessage(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_ACK, RTMSG_LEN);
+  msg.setU8(NLMSG_HDRLEN, afOf(dst.family));
+  msg.setU8(NLMSG_HDRLEN + 1, dst.addr.length * 8);
+  msg.put(RTA_DST, dst.addr);
+  return msg;
+}
+
+/**
+ * `ip route get ADDR`: the route the kernel would use towards one address (the answer's `dst` is
+ * that address; `oif` its device; `mtu` a route MTU or cached path MTU). Errors as the kernel gives
+ * them (ENETUNREACH when nothing matches).
+ */
+export async function getRoute(address: Prefix | string): Promise<RouteInfo> {
+  const p = typeof address === 'string' ? parsePrefix(address) : address;
+  const dst: Prefix = { family: p.family, addr: p.addr, len: p.addr.length * 8 };
+  const reply = await rtRequest(routeGetMessage(dst));
+  for (const m of reply.messages) {
+    if (m.type !== RTM_NEWROUTE || m.payload.length < RTMSG_LEN) continue;
+    const t = attrTable(m.payload.subarray(RTMSG_LEN));
+    const info: RouteInfo = { family: dst.family, dst, table: getU32(t.get(RTA_TABLE)) ?? m.payload[4]! };
+    decodeRouteExtras(info, m.payload, t);
+    return info;
+  }
+  throw new WgError(ENETUNREACH, `no route to ${formatIP(dst.addr)}`);
 }
 
 // ---------------------------------------------------------------------------------------------
