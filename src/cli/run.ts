@@ -72,6 +72,14 @@ function showArgv(argv: readonly string[]): string {
   return argv.join(' ');
 }
 
+/**
+ * Narrates a change wgts makes itself rather than through a program (rtnetlink in src/quick/ip.ts),
+ * as the command wg-quick would have run: `[#] argv...`, escaped like `cmd`'s line.
+ */
+export function narrateCommand(argv: readonly string[]): void {
+  narrate(`[#] ${escapeControl(showArgv(argv))}`);
+}
+
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
 
 function statusOf(result: { exitCode?: number | undefined; signal?: string | undefined; code?: string | undefined }): number {

@@ -6,11 +6,13 @@
  */
 import { backendFor, listDevices } from '../cli/ipc.js';
 import { wipeDevice } from '../conf/model.js';
-import { cmd, query } from '../cli/run.js';
+import { cmd } from '../cli/run.js';
+import { RT_TABLE_MAIN } from '../netlink/rtnl.js';
 import type { QuickContext } from './context.js';
 import { resolvconfPrefix } from './dns.js';
 import { removeFirewallLegacy } from './firewall.js';
 import { runHooks } from './hooks.js';
+import { ipLinkDelete, ipRuleDelete, listRules } from './ip.js';
 import { dropState, ifindexOf, loadState, replay } from './journal.js';
 import { isAutoTable, runtimeAllowedIps } from './routes.js';
 import { saveConfig } from './save.js';
@@ -41,15 +43,17 @@ async function legacyTeardown(ctx: QuickContext): Promise<void> {
   const table = device.fwmark ?? 0;
   wipeDevice(device);
   if (isAutoTable(ctx.conf.interface.table) && table !== 0 && (await runtimeAllowedIps(ctx)).some((c) => c.endsWith('/0'))) {
-    for (const proto of ['-4', '-6'] as const) {
-      const rules = async (): Promise<string> => (await query(['ip', proto, 'rule', 'show'])).stdout;
-      while ((await rules()).includes(`lookup ${table}`)) await cmd(['ip', proto, 'rule', 'delete', 'table', String(table)]);
-      while ((await rules()).includes('from all lookup main suppress_prefixlength 0')) {
-        await cmd(['ip', proto, 'rule', 'delete', 'table', 'main', 'suppress_prefixlength', '0']);
+    for (const family of [4, 6] as const) {
+      // `ip rule show` mentions `lookup N` / `from all lookup main suppress_prefixlength 0`
+      const any = async (match: (r: Awaited<ReturnType<typeof listRules>>[number]) => boolean): Promise<boolean> =>
+        (await listRules(family)).some(match);
+      while (await any((r) => r.table === table)) await ipRuleDelete({ family, table });
+      while (await any((r) => r.table === RT_TABLE_MAIN && r.suppressPrefixlen === 0 && r.fwmark === undefined)) {
+        await ipRuleDelete({ family, table: RT_TABLE_MAIN, suppressPrefixlen: 0 });
       }
     }
   }
-  await cmd(['ip', 'link', 'delete', 'dev', ctx.ifname]);
+  await ipLinkDelete(ctx.ifname);
   if (ctx.conf.interface.dns.length > 0) {
     await cmd(['resolvconf', '-d', `${await resolvconfPrefix()}${ctx.ifname}`, '-f']).catch(() => undefined);
   }

@@ -8,16 +8,11 @@
  */
 import { cmd, haveProgram, query } from '../cli/run.js';
 import type { QuickContext } from './context.js';
+import { familyOf, linkAddresses as addressesOf } from './ip.js';
 
 /** Addresses currently on IF of one family (`ip -o -4|-6 addr show dev IF`; includes IPv6 link-local). */
 export async function linkAddresses(ifname: string, proto: '-4' | '-6'): Promise<string[]> {
-  const out = (await query(['ip', '-o', proto, 'addr', 'show', 'dev', ifname])).stdout;
-  const addrs: string[] = [];
-  for (const line of out.split('\n')) {
-    const m = /.*inet6? ([0-9a-f:.]+)\/[0-9]+.*/.exec(line);
-    if (m) addrs.push(m[1]!);
-  }
-  return addrs;
+  return (await addressesOf(ifname, familyOf(proto))).map((a) => a.slice(0, a.indexOf('/')));
 }
 
 export function nftScript(pf: 'ip' | 'ip6', ifname: string, table: number, addrs: readonly string[]): string {

@@ -9,10 +9,16 @@
 import { mkdir, readFile, readdir, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cmd } from '../cli/run.js';
+import type { Family } from '../conf/model.js';
+import { ipLinkDelete, ipRuleDelete, tableId } from './ip.js';
 
 export type UndoAction =
   /** Run a command (narrated); `bestEffort` failures are reported but do not stop the replay. */
   | { kind: 'cmd'; step: string; argv: string[]; input?: string; shown?: string; bestEffort?: boolean; rollbackOnly?: boolean }
+  /** Delete the link over rtnetlink (narrated `ip link delete dev IF`): takes routes, addresses, a userspace daemon. */
+  | { kind: 'link-delete'; step: string; ifname: string; bestEffort?: boolean; rollbackOnly?: boolean }
+  /** Delete one policy rule by priority and table over rtnetlink (`ip -4|-6 rule delete pref N table T`). */
+  | { kind: 'rule-delete'; step: string; family: Family; priority: number; table: number; bestEffort?: boolean; rollbackOnly?: boolean }
   /**
    * Put a sysctl back to `previous`, unless another live wgts tunnel in this namespace still needs it
    * (its state file has a `holds` entry for the same key) — NAT forwarding is shared.
@@ -115,25 +121,67 @@ export async function originalSysctl(key: string, ifname: string): Promise<strin
 }
 
 /**
+ * A journal entry of a previous wgts version, which ran `ip` and recorded its argv, as the typed
+ * action doing the same over rtnetlink. Chosen over running `ip` again so that `down` of a tunnel
+ * brought up before the upgrade needs no `ip` either; those versions recorded only these two forms
+ * (`ip link delete dev IF`, `ip -4|-6 rule delete pref N table T`). Anything else stays a command.
+ */
+export async function upgradeAction(action: UndoAction): Promise<UndoAction> {
+  if (action.kind !== 'cmd' || action.argv[0] !== 'ip' || action.input !== undefined) return action;
+  const a = action.argv;
+  const common = {
+    step: action.step,
+    ...(action.bestEffort ? { bestEffort: true } : {}),
+    ...(action.rollbackOnly ? { rollbackOnly: true } : {}),
+  };
+  if (a.length === 5 && a[1] === 'link' && a[2] === 'delete' && a[3] === 'dev') return { kind: 'link-delete', ...common, ifname: a[4]! };
+  if (a.length === 8 && (a[1] === '-4' || a[1] === '-6') && a[2] === 'rule' && a[3] === 'delete' && a[4] === 'pref' && a[6] === 'table') {
+    const priority = Number(a[5]);
+    if (Number.isInteger(priority) && priority >= 0) {
+      try {
+        return { kind: 'rule-delete', ...common, family: a[1] === '-4' ? 4 : 6, priority, table: await tableId(a[7]!) };
+      } catch {
+        /* an unreadable table: leave it to ip */
+      }
+    }
+  }
+  return action;
+}
+
+async function undoOne(action: UndoAction, ifname: string): Promise<void> {
+  switch (action.kind) {
+    case 'cmd':
+      await cmd(action.argv, {
+        ...(action.input !== undefined ? { input: action.input } : {}),
+        ...(action.shown !== undefined ? { shown: action.shown } : {}),
+      });
+      return;
+    case 'link-delete':
+      await ipLinkDelete(action.ifname);
+      return;
+    case 'rule-delete':
+      await ipRuleDelete({ family: action.family, priority: action.priority, table: action.table });
+      return;
+    case 'sysctl':
+      if (!(await heldElsewhere(action.holds, ifname))) await cmd(['sysctl', '-q', `${action.key}=${action.previous}`]);
+      return;
+  }
+}
+
+/**
  * Replays a journal in reverse (`rollback`: undoing a failed up, which also takes back what `down`
  * deliberately keeps, e.g. src_valid_mark, which wg-quick never reverts). Every action is attempted; failures of best-effort actions are
  * reported on stderr, the first failure of a required one is rethrown after the replay finishes.
  */
 export async function replay(journal: readonly UndoAction[], ifname: string, rollback = false): Promise<void> {
   let firstError: unknown;
-  for (const action of [...journal].reverse()) {
-    if (action.rollbackOnly && !rollback) continue;
+  for (const recorded of [...journal].reverse()) {
+    if (recorded.rollbackOnly && !rollback) continue;
+    const action = await upgradeAction(recorded);
     try {
-      if (action.kind === 'cmd') {
-        await cmd(action.argv, {
-          ...(action.input !== undefined ? { input: action.input } : {}),
-          ...(action.shown !== undefined ? { shown: action.shown } : {}),
-        });
-      } else if (!(await heldElsewhere(action.holds, ifname))) {
-        await cmd(['sysctl', '-q', `${action.key}=${action.previous}`]);
-      }
+      await undoOne(action, ifname);
     } catch (e) {
-      if (action.kind === 'cmd' && action.bestEffort) continue;
+      if (action.kind !== 'sysctl' && action.bestEffort) continue;
       firstError ??= e;
     }
   }

@@ -1,19 +1,20 @@
 /**
- * The WireGuard link: created in the kernel when it can be, else by a userspace implementation
- * (`wgts-userspace` by default, or $WG_QUICK_USERSPACE_IMPLEMENTATION, as wg-quick's add_if).
- * Deleting the link also stops the userspace daemon (its TUN goes away) and drops its routes.
+ * The WireGuard link, as wg-quick's add_if: a kernel `wireguard` link over rtnetlink (narrated
+ * `ip link add dev IF type wireguard`; creating it loads the module when it can be). When that fails
+ * and the module is absent (no /sys/module/wireguard) — or WGTS_FORCE_USERSPACE=1 — a userspace
+ * implementation makes the link instead: `wgts-userspace` by default, or
+ * $WG_QUICK_USERSPACE_IMPLEMENTATION. As in wg-quick, that variable only names the fallback program;
+ * it does not skip the kernel. Deleting the link also stops the userspace daemon (its TUN goes away)
+ * and drops its routes.
  */
 import { access, stat } from 'node:fs/promises';
-import { cmd, haveProgram, narrate, query } from '../cli/run.js';
+import { cmd, haveProgram, narrate } from '../cli/run.js';
 import type { QuickContext } from './context.js';
+import { ipLinkAddWireguard, linkExists } from './ip.js';
+
+export { linkExists };
 
 export const DEFAULT_USERSPACE = 'wgts-userspace';
-
-/** `ip link show dev IF` prints something: the name is taken (by any kind of link). */
-export async function linkExists(ifname: string): Promise<boolean> {
-  const r = await query(['ip', 'link', 'show', 'dev', ifname]);
-  return r.exitCode === 0 && r.stdout.trim() !== '';
-}
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -38,21 +39,30 @@ async function waitForSocket(ifname: string, deadlineMs: number): Promise<boolea
   }
 }
 
-/** Step "link": kernel link, else the userspace fallback. Undo: `ip link delete dev IF`. */
+async function addUserspaceLink(ifname: string, impl: string): Promise<void> {
+  await cmd([impl, ifname], { detachedStdio: true });
+  // A daemon that does not wait for its UAPI socket before returning gets a short grace period.
+  if (!(await waitForSocket(ifname, 5000)) && !(await linkExists(ifname))) {
+    throw new Error(`${impl} did not create ${ifname}`);
+  }
+}
+
+/** Step "link": kernel link, else the userspace fallback. Undo: delete the link. */
 export async function addLink(ctx: QuickContext): Promise<void> {
   const { ifname } = ctx;
-  try {
-    await cmd(['ip', 'link', 'add', 'dev', ifname, 'type', 'wireguard']);
-  } catch (kernelError) {
-    const impl = process.env.WG_QUICK_USERSPACE_IMPLEMENTATION || DEFAULT_USERSPACE;
-    if ((await exists('/sys/module/wireguard')) || !(await haveProgram(impl))) throw kernelError;
-    narrate('[!] Missing WireGuard kernel module. Falling back to slow userspace implementation.');
-    await cmd([impl, ifname], { detachedStdio: true });
-    // A daemon that does not wait for its UAPI socket before returning gets a short grace period.
-    if (!(await waitForSocket(ifname, 5000)) && !(await linkExists(ifname))) {
-      throw new Error(`${impl} did not create ${ifname}`);
+  const impl = process.env.WG_QUICK_USERSPACE_IMPLEMENTATION || DEFAULT_USERSPACE;
+  if (process.env.WGTS_FORCE_USERSPACE === '1') {
+    narrate(`[!] WGTS_FORCE_USERSPACE=1: using the userspace implementation, not the kernel module.`);
+    await addUserspaceLink(ifname, impl);
+  } else {
+    try {
+      await ipLinkAddWireguard(ifname);
+    } catch (kernelError) {
+      if ((await exists('/sys/module/wireguard')) || !(await haveProgram(impl))) throw kernelError;
+      narrate('[!] Missing WireGuard kernel module. Falling back to slow userspace implementation.');
+      await addUserspaceLink(ifname, impl);
     }
-    // Whatever the implementation left behind, deleting the link is how it is undone.
   }
-  ctx.undo({ kind: 'cmd', step: 'link', argv: ['ip', 'link', 'delete', 'dev', ifname] });
+  // Whatever the implementation left behind, deleting the link is how it is undone.
+  ctx.undo({ kind: 'link-delete', step: 'link', ifname });
 }

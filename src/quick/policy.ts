@@ -11,13 +11,11 @@
  */
 import { cmd, narrate, query } from '../cli/run.js';
 import { wipeDevice } from '../conf/model.js';
+import { RT_TABLE_MAIN } from '../netlink/rtnl.js';
 import { familyFlag } from './address.js';
 import { addFirewall } from './firewall.js';
 import type { QuickContext } from './context.js';
-
-async function routesInTable(proto: '-4' | '-6', table: number): Promise<boolean> {
-  return (await query(['ip', proto, 'route', 'show', 'table', String(table)])).stdout.trim() !== '';
-}
+import { type IpRule, familyOf, ipRouteAdd, ipRuleAdd, tableHasRoutes } from './ip.js';
 
 /** The table/fwmark to use: the device's fwmark if set, else the first table free in both families. */
 export async function chooseTable(ctx: QuickContext): Promise<number> {
@@ -28,7 +26,7 @@ export async function chooseTable(ctx: QuickContext): Promise<number> {
   wipeDevice(device);
   if (table === 0) {
     table = 51820;
-    while ((await routesInTable('-4', table)) || (await routesInTable('-6', table))) table++;
+    while ((await tableHasRoutes(4, table)) || (await tableHasRoutes(6, table))) table++;
     narrate(`[#] wgts set ${ctx.ifname} fwmark ${table}`);
     await backend.set({ name: ctx.ifname, fwmark: table, peers: [] });
   }
@@ -36,35 +34,20 @@ export async function chooseTable(ctx: QuickContext): Promise<number> {
   return table;
 }
 
-async function rulePrefs(proto: '-4' | '-6'): Promise<Map<number, string>> {
-  const out = (await query(['ip', proto, 'rule', 'show'])).stdout;
-  const prefs = new Map<number, string>();
-  for (const line of out.split('\n')) {
-    const m = /^(\d+):\s+(.*?)\s*$/.exec(line);
-    if (m) prefs.set(Number(m[1]), m[2]!);
-  }
-  return prefs;
-}
-
 /** `ip rule add ...`, then an undo that deletes exactly the rule that appeared (by priority). */
-async function addRule(ctx: QuickContext, proto: '-4' | '-6', selector: string[]): Promise<void> {
-  const before = await rulePrefs(proto);
-  await cmd(['ip', proto, 'rule', 'add', ...selector]);
-  const after = await rulePrefs(proto);
-  const added = [...after.keys()].filter((p) => !before.has(p));
-  const tableIdx = selector.indexOf('table');
-  const table = selector.slice(tableIdx, tableIdx + 2);
-  for (const pref of added) {
-    ctx.undo({ kind: 'cmd', step: 'rules', argv: ['ip', proto, 'rule', 'delete', 'pref', String(pref), ...table], bestEffort: true });
+async function addRule(ctx: QuickContext, rule: IpRule): Promise<void> {
+  for (const priority of await ipRuleAdd(rule)) {
+    ctx.undo({ kind: 'rule-delete', step: 'rules', family: rule.family, priority, table: rule.table, bestEffort: true });
   }
 }
 
 export async function addDefaultRoute(ctx: QuickContext, cidr: string): Promise<void> {
   const table = await chooseTable(ctx);
   const proto = familyFlag(cidr);
-  await addRule(ctx, proto, ['not', 'fwmark', String(table), 'table', String(table)]);
-  await addRule(ctx, proto, ['table', 'main', 'suppress_prefixlength', '0']);
-  await cmd(['ip', proto, 'route', 'add', cidr, 'dev', ctx.ifname, 'table', String(table)]);
+  const family = familyOf(proto);
+  await addRule(ctx, { family, invert: true, fwmark: table, table });
+  await addRule(ctx, { family, table: RT_TABLE_MAIN, suppressPrefixlen: 0 });
+  await ipRouteAdd(proto, cidr, ctx.ifname, String(table));
   if (proto === '-4') {
     const key = 'net.ipv4.conf.all.src_valid_mark';
     const current = (await query(['sysctl', '-n', key])).stdout.trim();

@@ -5,8 +5,8 @@
  * except `/0`, which becomes policy routing (policy.ts). A route already covered by one on IF (the
  * Address's connected route) is skipped. Routes vanish with the link: no undo of their own.
  */
-import { cmd, query } from '../cli/run.js';
 import { familyFlag } from './address.js';
+import { ipRouteAdd, routeCovered } from './ip.js';
 import { addDefaultRoute } from './policy.js';
 import { wipeDevice } from '../conf/model.js';
 import { formatAllowedIp } from '../conf/write.js';
@@ -48,12 +48,11 @@ export async function addRoutes(ctx: QuickContext): Promise<void> {
   for (const cidr of orderRoutes(await runtimeAllowedIps(ctx))) {
     const proto = familyFlag(cidr);
     if (!isAutoTable(table)) {
-      await cmd(['ip', proto, 'route', 'add', cidr, 'dev', ctx.ifname, 'table', table!]);
+      await ipRouteAdd(proto, cidr, ctx.ifname, table!);
     } else if (cidr.endsWith('/0')) {
       await addDefaultRoute(ctx, cidr);
     } else {
-      const covered = await query(['ip', proto, 'route', 'show', 'dev', ctx.ifname, 'match', cidr]);
-      if (covered.stdout.trim() === '') await cmd(['ip', proto, 'route', 'add', cidr, 'dev', ctx.ifname]);
+      if (!(await routeCovered(ctx.ifname, cidr))) await ipRouteAdd(proto, cidr, ctx.ifname);
     }
   }
 }

@@ -10,13 +10,8 @@ import { wipeDevice } from '../conf/model.js';
 import { formatConfig } from '../conf/write.js';
 import { narrate, query } from '../cli/run.js';
 import { resolvconfPrefix } from './dns.js';
+import { linkAddresses, linkMtu } from './ip.js';
 import type { QuickContext } from './context.js';
-
-async function linkAddressList(ifname: string): Promise<string[]> {
-  const out = (await query(['ip', '-all', '-brief', 'address', 'show', 'dev', ifname])).stdout;
-  const m = new RegExp(`^${ifname.replace(/[.+=]/g, '\\$&')} +[A-Z]+ +(.+)$`, 'm').exec(out.replace(/\n$/, ''));
-  return m ? m[1]!.split(/\s+/).filter(Boolean) : [];
-}
 
 async function registeredNameservers(ifname: string): Promise<string[]> {
   const name = `${await resolvconfPrefix()}${ifname}`;
@@ -30,18 +25,15 @@ async function registeredNameservers(ifname: string): Promise<string[]> {
   return servers;
 }
 
-async function currentMtu(ifname: string): Promise<string | undefined> {
-  return /mtu ([0-9]+)/.exec((await query(['ip', 'link', 'show', 'dev', ifname])).stdout)?.[1];
-}
-
 /** The text `save` writes. */
 export async function savedConfigText(ctx: QuickContext): Promise<string> {
   const i = ctx.conf.interface;
   let head = '[Interface]\n';
-  for (const a of await linkAddressList(ctx.ifname)) head += `Address = ${a}\n`;
+  // `ip -all -brief address show dev IF`: every address, IPv6 link-local included, as wg-quick saves them.
+  for (const a of await linkAddresses(ctx.ifname)) head += `Address = ${a}\n`;
   for (const d of await registeredNameservers(ctx.ifname)) head += `DNS = ${d}\n`;
   if (i.mtuText !== undefined) {
-    const mtu = await currentMtu(ctx.ifname);
+    const mtu = await linkMtu(ctx.ifname);
     if (mtu !== undefined) head += `MTU = ${mtu}\n`;
   }
   if (i.table !== undefined && i.table !== '') head += `Table = ${i.table}\n`;
