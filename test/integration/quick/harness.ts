@@ -92,6 +92,12 @@ export interface RunSpec {
   hide?: string[];
   /** A fake `resolvectl` on PATH that logs its arguments (to the resolvconf log). */
   fakeResolvectl?: boolean;
+  /**
+   * Run every `wgts quick` (not wg-quick, not the scenario's own shell) in a private mount namespace
+   * where each `ip` binary is bind-mounted over by a recorder that logs its arguments and fails:
+   * RunResult.ipCalls must stay empty. `trapCheck` proves the trap works (an `ip` run under it).
+   */
+  noIp?: boolean;
 }
 
 export interface RunResult {
@@ -112,6 +118,9 @@ export interface RunResult {
   configAfter: string;
   /** Whatever the scenario's shell wrote to $OUT/extra. */
   extra: string;
+  /** noIp: the `ip` invocations recorded while wgts ran (one line each), and the trap's self-check. */
+  ipCalls: string;
+  trapCheck: string;
 }
 
 const SNAPSHOT = String.raw`
@@ -173,8 +182,20 @@ export function runScenario(spec: RunSpec): RunResult {
   }
   chmodSync(join(fakeBin, 'resolvconf'), 0o755);
   if (spec.resolvconf === 'absent') rmSync(join(fakeBin, 'resolvconf'));
+  if (spec.noIp) {
+    writeFileSync(join(work, 'ip-trap'), `#!/bin/sh\necho "ip $*" >> ${join(work, 'ip-calls')}\necho 'ip: blocked by the test' >&2\nexit 1\n`);
+    chmodSync(join(work, 'ip-trap'), 0o755);
+    // every ip on PATH or in the usual places, through symlinks (/sbin -> usr/sbin, /usr/sbin/ip -> /bin/ip)
+    writeFileSync(
+      join(work, 'no-ip'),
+      `#!/bin/bash\nfor f in $(type -ap ip) /usr/bin/ip /usr/sbin/ip /bin/ip /sbin/ip /usr/local/bin/ip /usr/local/sbin/ip; do\n` +
+        `  [ -e "$f" ] || continue\n  mount --bind ${join(work, 'ip-trap')} "$(readlink -f "$f")" || exit 99\ndone\nexec "$@"\n`,
+    );
+    chmodSync(join(work, 'no-ip'), 0o755);
+  }
+  const noIp = spec.noIp ? `unshare -m ${join(work, 'no-ip')} ` : '';
   const cmdOf = (action: string): string =>
-    spec.tool === 'wg-quick' ? `wg-quick ${action}` : `${spec.tool} quick ${action}`;
+    spec.tool === 'wg-quick' ? `wg-quick ${action}` : `${noIp}${spec.tool} quick ${action}`;
   const out = (n: string): string => join(work, n);
   const script = String.raw`
 set -u
@@ -198,6 +219,12 @@ ip addr add 192.168.77.1/24 dev wgqd0
 ip -6 addr add fd77::1/64 dev wgqd0 nodad
 ip route add default via 192.168.77.254 dev wgqd0
 ip -6 route add default via fd77::fe dev wgqd0
+# the veth pair gets its carrier and link-local addresses asynchronously: let it settle before "before"
+for i in $(seq 100); do
+  s=$(ip -o addr show; ip -o link show)
+  [[ $s != *NO-CARRIER* && $s != *tentative* && $(ip -o -6 addr show dev wgqd1) == *fe80::* ]] && break
+  sleep 0.02
+done
 ${spec.setup ?? ''}
 ${SNAPSHOT}
 snapshot > ${out('before')}
@@ -205,6 +232,8 @@ ${cmdOf('strip')} $CONF > ${out('strip')} 2>&1; echo $? > ${out('strip.rc')}
 ${cmdOf('up')} $CONF ${(spec.upArgs ?? []).join(' ')} > ${out('up.out')} 2> ${out('up.err')}; echo $? > ${out('up.rc')}
 # a userspace device binds its (random) port asynchronously after link up: wait for it, 2 s at most
 for i in $(seq 40); do p=$(wg show $IF listen-port 2>/dev/null) || break; [ "$p" != 0 ] && break; sleep 0.05; done
+# the tunnel's IPv6 link-local address stays tentative for a moment after link up: let it settle
+for i in $(seq 100); do [[ $(ip -o addr show) != *tentative* ]] && break; sleep 0.02; done
 snapshot > ${out('afterUp')}
 wg showconf $IF 2>/dev/null | sed -E 's/^ListenPort = .*/ListenPort = <port>/' > ${out('showconf')}
 ${spec.between ?? ''}
@@ -213,6 +242,7 @@ ${spec.noDown ? '' : `${cmdOf('down')} $CONF > ${out('down.out')} 2> ${out('down
 snapshot > ${out('afterDown')}
 cp $CONF ${out('configAfter')}
 ${spec.after ?? ''}
+${spec.noIp ? `touch ${out('ip-calls')}; cp ${out('ip-calls')} ${out('ip-calls.wgts')}; ${noIp}ip -V > /dev/null 2>&1; echo "rc=$?" >> ${out('ip-calls')}; mv ${out('ip-calls')} ${out('trap-check')}` : ''}
 # a daemon whose link is gone exits by itself; wait for it so the namespace is left clean
 for i in $(seq 50); do [ -z "$(ls /run/wireguard)" ] && break; sleep 0.05; done
 `;
@@ -242,6 +272,8 @@ for i in $(seq 50); do [ -z "$(ls /run/wireguard)" ] && break; sleep 0.05; done
       resolvconfLog: read('resolvconf.log'),
       configAfter: read('configAfter'),
       extra: read('extra'),
+      ipCalls: read('ip-calls.wgts'),
+      trapCheck: read('trap-check'),
     };
   } finally {
     spawnSync('ip', ['netns', 'delete', ns]);
