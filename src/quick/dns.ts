@@ -20,7 +20,8 @@ export async function dnsTool(): Promise<DnsTool> {
   return 'none';
 }
 
-async function resolvconfIsSymlink(): Promise<boolean> {
+/** `resolvconf` is a symlink: systemd's resolvectl compatibility mode (no `-l`, state kept by resolved). */
+export async function resolvconfIsSymlink(): Promise<boolean> {
   const r = await query(['bash', '-c', 'type -p resolvconf']);
   const path = r.stdout.trim();
   if (!path) return false;
@@ -45,6 +46,28 @@ export async function resolvconfPrefix(): Promise<string> {
     if (m) return `${m[1]}.`;
   }
   return '';
+}
+
+/**
+ * Nameservers and search domains systemd-resolved holds for IF (`resolvectl dns|domain IF`, lines
+ * `Link N (IF): item...`): servers without `:port` or `#name`, domains without the routing-only
+ * `~` ones (our `~.`).
+ */
+export async function resolvedDns(ifname: string): Promise<{ servers: string[]; domains: string[] }> {
+  const items = async (what: 'dns' | 'domain'): Promise<string[]> => {
+    const r = await query(['resolvectl', what, ifname]);
+    if (r.exitCode !== 0) return [];
+    const line = r.stdout.split('\n').find((l) => l.startsWith('Link ') || l.startsWith('Global'));
+    return line ? line.slice(line.indexOf(':') + 1).trim().split(/\s+/).filter(Boolean) : [];
+  };
+  const servers = (await items('dns')).map((s) => {
+    const bare = s.replace(/#.*$/, '');
+    const bracketed = /^\[([^\]]+)\](:\d+)?$/.exec(bare);
+    if (bracketed) return bracketed[1]!;
+    return /^[0-9.]+:\d+$/.test(bare) ? bare.slice(0, bare.lastIndexOf(':')) : bare;
+  });
+  const domains = (await items('domain')).filter((d) => !d.startsWith('~'));
+  return { servers, domains };
 }
 
 export async function setDns(ctx: QuickContext): Promise<void> {

@@ -1,28 +1,38 @@
 /**
  * `save` (and `down` with SaveConfig = true): the running state written back over the config file,
  * in upstream wg-quick's layout — a rebuilt [Interface] (Address per address on the link, DNS per
- * nameserver registered with resolvconf, MTU only if the file had one, Table, SaveConfig, the hooks
+ * nameserver registered with resolvconf (or held by systemd-resolved, see registeredDns), MTU only if the file had one, Table, SaveConfig, the hooks
  * unexpanded), then `showconf` minus its first `[Interface]` line. Written with umask 077 to
  * `<file>.tmp`, synced, renamed over the original; comments and ordering are lost, as in wg-quick.
  */
 import { open, rename, rm } from 'node:fs/promises';
 import { wipeDevice } from '../conf/model.js';
 import { formatConfig } from '../conf/write.js';
-import { narrate, query } from '../cli/run.js';
-import { resolvconfPrefix } from './dns.js';
+import { haveProgram, narrate, query } from '../cli/run.js';
+import { dnsTool, resolvconfIsSymlink, resolvconfPrefix, resolvedDns } from './dns.js';
 import { linkAddresses, linkMtu } from './ip.js';
 import type { QuickContext } from './context.js';
 
-async function registeredNameservers(ifname: string): Promise<string[]> {
-  const name = `${await resolvconfPrefix()}${ifname}`;
-  let out = await query(['resolvconf', '-l', name]);
-  if (out.exitCode !== 0) out = await query(['cat', `/etc/resolvconf/run/interface/${name}`]);
-  const servers: string[] = [];
-  for (const line of out.stdout.split('\n')) {
-    const m = /^nameserver ([a-zA-Z0-9_=+:%.-]+)$/.exec(line);
-    if (m) servers.push(m[1]!);
-  }
-  return servers;
+/**
+ * The DNS lines to save. resolvconf: each registered `nameserver` (search domains are lost, as in
+ * wg-quick). systemd-resolved (resolvectl, or resolvconf as its compatibility symlink, which has no
+ * `-l`): its servers and search domains for IF, so a save keeps what `up` set through resolvectl.
+ */
+async function registeredDns(ifname: string): Promise<string[]> {
+  const tool = await dnsTool();
+  if (tool === 'resolvconf') {
+    const name = `${await resolvconfPrefix()}${ifname}`;
+    let out = await query(['resolvconf', '-l', name]);
+    if (out.exitCode !== 0) out = await query(['cat', `/etc/resolvconf/run/interface/${name}`]);
+    const servers: string[] = [];
+    for (const line of out.stdout.split('\n')) {
+      const m = /^nameserver ([a-zA-Z0-9_=+:%.-]+)$/.exec(line);
+      if (m) servers.push(m[1]!);
+    }
+    if (servers.length > 0 || !(await resolvconfIsSymlink()) || !(await haveProgram('resolvectl'))) return servers;
+  } else if (tool !== 'resolvectl') return [];
+  const { servers, domains } = await resolvedDns(ifname);
+  return servers.length > 0 ? [...servers, ...domains] : [];
 }
 
 /** The text `save` writes. */
@@ -31,7 +41,7 @@ export async function savedConfigText(ctx: QuickContext): Promise<string> {
   let head = '[Interface]\n';
   // `ip -all -brief address show dev IF`: every address, IPv6 link-local included, as wg-quick saves them.
   for (const a of await linkAddresses(ctx.ifname)) head += `Address = ${a}\n`;
-  for (const d of await registeredNameservers(ctx.ifname)) head += `DNS = ${d}\n`;
+  for (const d of await registeredDns(ctx.ifname)) head += `DNS = ${d}\n`;
   if (i.mtuText !== undefined) {
     const mtu = await linkMtu(ctx.ifname);
     if (mtu !== undefined) head += `MTU = ${mtu}\n`;

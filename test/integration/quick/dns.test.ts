@@ -22,6 +22,14 @@ describe('wgts quick DNS', () => {
     expect(asBefore(maskVolatile(r.afterDown))).toBe(asBefore(maskVolatile(r.before)));
   });
 
+  it('save keeps the nameservers and search domains set through resolvectl', () => {
+    const ifname = uniqueName();
+    const r = runScenario({ tool: bin(), ifname, config, hide: ['resolvconf'], resolvconf: 'absent', fakeResolvectl: true, save: true });
+    expect(r.upRc, r.upErr).toBe(0);
+    expect(r.saved).toContain('\nDNS = 10.9.0.1\nDNS = fd09::1\nDNS = corp.example\n');
+    expect(r.downRc, r.downErr).toBe(0);
+  });
+
   it('refuses to start, creating nothing, when neither resolvconf nor resolvectl exists', () => {
     const r = runScenario({ tool: bin(), ifname: uniqueName(), config, hide: ['resolvconf', 'resolvectl'], resolvconf: 'absent', noDown: true });
     expect(r.upRc).toBe(1);

@@ -90,7 +90,7 @@ export interface RunSpec {
   resolvconf?: 'failing' | 'absent';
   /** Programs of /usr/sbin made absent. */
   hide?: string[];
-  /** A fake `resolvectl` on PATH that logs its arguments (to the resolvconf log). */
+  /** A fake `resolvectl` on PATH that logs its changes (to the resolvconf log) and answers `dns|domain IF`. */
   fakeResolvectl?: boolean;
   /**
    * Run every `wgts quick` (not wg-quick, not the scenario's own shell) in a private mount namespace
@@ -173,7 +173,14 @@ export function runScenario(spec: RunSpec): RunResult {
       'exit 0\n',
   );
   if (spec.fakeResolvectl) {
-    writeFileSync(join(fakeBin, 'resolvectl'), `#!/bin/bash\n{ printf 'resolvectl'; printf ' %s' "$@"; echo; } >> ${join(work, 'resolvconf.log')}\n`);
+    // changes are logged and kept; `resolvectl dns|domain IF` answers from what was kept, as resolved does
+    const st = join(work, 'resolved');
+    writeFileSync(
+      join(fakeBin, 'resolvectl'),
+      `#!/bin/bash\nif [[ $# == 2 && ( $1 == dns || $1 == domain ) ]]; then printf 'Link 9 (%s):' "$2"; [ -f ${st}.$1 ] && printf ' %s' $(cat ${st}.$1); echo; exit 0; fi\n` +
+        `{ printf 'resolvectl'; printf ' %s' "$@"; echo; } >> ${join(work, 'resolvconf.log')}\n` +
+        `case $1 in dns|domain) echo "\${@:3}" > ${st}.$1;; revert) rm -f ${st}.*;; esac\n`,
+    );
     chmodSync(join(fakeBin, 'resolvectl'), 0o755);
   }
   if (spec.nft === 'failing') {
