@@ -127,6 +127,41 @@ describe('addresses, routes, rules = iproute2', () => {
   });
 });
 
+describe('lookups wgts quick makes instead of ip', () => {
+  test('getRoute = ip route get (device, route MTU, locked MTU), getLinkByIndex, the link MTU range', async () => {
+    sh(`ip addr add 10.58.0.1/24 dev ${DEV}; ip route add 10.59.0.0/16 dev ${DEV} mtu 1300; ip route add 10.60.0.0/16 dev ${DEV} mtu lock 1200`);
+    sh(`ip -6 addr add fd58::1/64 dev ${DEV} nodad; ip -6 route add fd59::/64 dev ${DEV} mtu 1280`);
+    try {
+      const index = (await rtnl.getLink(DEV)).index;
+      for (const [dst, mtu, locked] of [
+        ['10.58.0.7', undefined, undefined],
+        ['10.59.1.2', 1300, undefined],
+        ['10.60.1.2', 1200, true],
+        ['fd58::7', undefined, undefined],
+        ['fd59::7', 1280, undefined],
+      ] as const) {
+        const r = await rtnl.getRoute(dst);
+        const ip = sh(`ip route get ${dst}`);
+        expect(ip).toContain(` dev ${DEV} `);
+        expect(r.oif, dst).toBe(index);
+        expect(r.mtu, `${dst}: ${ip}`).toBe(mtu);
+        expect(r.mtuLocked, dst).toBe(locked);
+        expect(ip.includes(`mtu ${locked ? 'lock ' : ''}${mtu}`), ip).toBe(mtu !== undefined);
+      }
+      const byIndex = await rtnl.getLinkByIndex(index);
+      expect(byIndex).toMatchObject({ name: DEV, index, kind: 'wireguard' });
+      const d = sh(`ip -d link show ${DEV}`);
+      expect(d).toContain(`minmtu ${byIndex.minMtu} maxmtu ${byIndex.maxMtu}`);
+      await expect(rtnl.getLinkByIndex(999999)).rejects.toMatchObject({ errno: 19 });
+      const viaMain = (await rtnl.listRoutes(4, rtnl.RT_TABLE_MAIN)).find((r) => r.dst.len === 16 && r.mtu === 1200);
+      expect(viaMain?.mtuLocked).toBe(true);
+    } finally {
+      sh(`ip route del 10.59.0.0/16 dev ${DEV}; ip route del 10.60.0.0/16 dev ${DEV}; ip -6 route del fd59::/64 dev ${DEV}; ` +
+        `ip addr del 10.58.0.1/24 dev ${DEV}; ip -6 addr del fd58::1/64 dev ${DEV}; true`);
+    }
+  });
+});
+
 describe('detection', () => {
   test('kernelWireguardAvailable: true with the module, false when forced to userspace', async () => {
     expect(await kernelWireguardAvailable()).toBe(true);

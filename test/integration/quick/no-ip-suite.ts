@@ -101,6 +101,26 @@ export function defineNoIpSuite(backend: 'userspace' | 'kernel'): void {
       expect(maskVolatile(r.afterUp)).toBe(maskVolatile(r.before));
     }, timeout);
 
+    it('WGTS_FORCE_USERSPACE=1 makes the userspace implementation create the link, kernel module or not', () => {
+      const r = runScenario({
+        tool: bin(),
+        ifname: uniqueName(),
+        config: fullTunnel(),
+        noIp: true,
+        impl: null,
+        env: { WGTS_FORCE_USERSPACE: '1' },
+        between: 'ip -d -o link show dev $IF > $OUT/extra',
+      });
+      noIpCalls(r);
+      expect(r.upRc, r.upErr).toBe(0);
+      expect(r.upErr).toMatch(/^\[!\] WGTS_FORCE_USERSPACE=1: using the userspace implementation, not the kernel module\.\n\[#\] wgts-userspace /m);
+      expect(r.upErr).not.toContain('[#] ip link add');
+      expect(r.extra).toMatch(/\btun\b/);
+      expect(r.extra).not.toMatch(/\bwireguard\b/);
+      expect(r.downRc, r.downErr).toBe(0);
+      expect(asBefore(maskVolatile(r.afterDown))).toBe(asBefore(maskVolatile(r.before)));
+    }, timeout);
+
     it('a tunnel whose state file holds the old ip argv undo entries comes down without ip', () => {
       const r = runScenario({ tool: bin(), ifname: uniqueName(), config: fullTunnel(), between: OLD_JOURNAL, noIp: true, ...impl });
       noIpCalls(r);
