@@ -37,6 +37,7 @@ const EEXIST = 17;
 const ENODEV = 19;
 const EINVAL = 22;
 const EOPNOTSUPP = 95;
+const ENETDOWN = 100;
 
 /** What ip prints and its exit status, for a failure found before or after asking the kernel. */
 export class IpFailure extends Error {
@@ -310,7 +311,7 @@ export async function ipRouteAdd(proto: Proto, cidr: string, ifname: string, tab
     const id = table === undefined ? rtnl.RT_TABLE_MAIN : await tableId(table);
     await deviceIndex(ifname);
     await rtnl.addRoute({ dst, ifname, table: id });
-  }, (errno) => (errno === 100 /* ENETDOWN */ ? 'Error: Device for nexthop is not up.' : undefined));
+  }, (errno) => (errno === ENETDOWN ? `Error: ${proto === '-4' ? 'Device for nexthop' : 'Nexthop device'} is not up.` : undefined));
 }
 
 function prefixCovers(route: rtnl.Prefix, p: rtnl.Prefix): boolean {
