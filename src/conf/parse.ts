@@ -129,11 +129,24 @@ function asciiLower(s: string): string {
   return s.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
 }
 
+/**
+ * Whether `s` starts with `lower` (ASCII lower case) compared as strncasecmp in the C locale does:
+ * only A-Z fold. Allocates nothing: the file loop runs it on every line of a 10,000-peer file.
+ */
+function startsWithCaseless(s: string, lower: string): boolean {
+  if (s.length < lower.length) return false;
+  for (let i = 0; i < lower.length; i++) {
+    let c = s.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (c !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
 /** Deletes every wg whitespace character (strip_spaces / config_read_line). */
 export function deleteWgSpaces(s: string): string {
-  let out = '';
-  for (let i = 0; i < s.length; i++) if (!isWgSpace(s.charCodeAt(i))) out += s[i];
-  return out;
+  for (let i = 0; i < s.length; i++) if (isWgSpace(s.charCodeAt(i))) return s.replace(/[\t-\r ]+/g, '');
+  return s;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -165,6 +178,7 @@ function strtoulWhole(s: string): bigint | null {
  * getaddrinfo would answer EAI_SERVICE.
  */
 export function resolveService(value: string, services: ServiceLookup = systemServices): number | null {
+  if (/^[0-9]{1,9}$/.test(value)) return Number(value) & 0xffff; // below 2^31: the common case, quickly
   const v = strtoulWhole(value);
   if (v !== null) {
     const asInt = Number(BigInt.asIntN(32, v));
@@ -214,9 +228,9 @@ export function parseIp(value: string): { family: 4 | 6; addr: Uint8Array } {
 
 /** True if bits beyond the prefix are set (validate_netmask, inverted). */
 export function hasHostBits(addr: Uint8Array, cidr: number): boolean {
-  for (let bit = cidr; bit < addr.length * 8; bit++) {
-    if (addr[bit >> 3]! & (0x80 >> (bit & 7))) return true;
-  }
+  const first = cidr >> 3; // the byte holding the first host bit
+  if (first < addr.length && addr[first]! & (0xff >> (cidr & 7))) return true;
+  for (let i = first + 1; i < addr.length; i++) if (addr[i]) return true;
   return false;
 }
 
@@ -249,7 +263,7 @@ export function parseAllowedIps(value: string, warn: (line: string) => void = de
     let cidr = family === 4 ? 32 : 128;
     if (slash >= 0) {
       const mask = entry.slice(slash + 1);
-      if (!/^[0-9]+$/.test(mask) || BigInt(mask) > BigInt(cidr)) {
+      if (!/^[0-9]+$/.test(mask) || Number(mask) > cidr) {
         throw new FieldError(`AllowedIP is not in the correct format: \`${entry}'`);
       }
       cidr = Number(mask);
@@ -300,7 +314,31 @@ export function splitEndpoint(value: string): { host: string; service: string } 
  * `infinity` forever); EAI_NONAME, EAI_FAIL and EAI_NODATA fail at once.
  */
 export async function parseEndpoint(value: string, opts: ResolveOptions = {}): Promise<WgEndpoint> {
+  return numericEndpoint(value, opts) ?? resolveEndpoint(value, opts);
+}
+
+/**
+ * parseEndpoint without the wait when nothing needs resolving: a literal address (strict IPv4, or
+ * IPv6 without a scope) with a numeric port, looked up through the system resolver, which answers a
+ * literal with itself (getaddrinfo parses it; Node's dns.lookup short-circuits it). Null otherwise
+ * (names, scopes, service names, a caller's own lookup or resolver): then parseEndpoint's full path.
+ * A 10,000-peer file has ~5,000 endpoints; each await costs a turn of the microtask queue.
+ */
+function numericEndpoint(value: string, opts: ResolveOptions): WgEndpoint | null {
   // wg reads the retry count before it looks at the value, so a bad variable is fatal even here.
+  endpointRetries(opts.env);
+  const { host, service } = splitEndpoint(value);
+  if (opts.resolveEndpoint || (opts.lookup !== undefined && opts.lookup !== systemLookup)) return null;
+  const c = service.charCodeAt(0);
+  if (!(c >= 0x30 && c <= 0x39)) return null; // names and odd strtoul spellings take the full path
+  const port = resolveService(service, opts.services);
+  if (port === null) return null;
+  if (parseIPv4(host)) return { family: 4, host, port };
+  if (!host.includes('%') && parseIPv6(host)) return { family: 6, host, port };
+  return null;
+}
+
+async function resolveEndpoint(value: string, opts: ResolveOptions): Promise<WgEndpoint> {
   let retries = endpointRetries(opts.env);
   const { host, service } = splitEndpoint(value);
   if (opts.resolveEndpoint) return opts.resolveEndpoint(value);
@@ -329,15 +367,14 @@ export async function parseEndpoint(value: string, opts: ResolveOptions = {}): P
 // ---------------------------------------------------------------------------------------------
 // The file grammar (config_read_line / process_line / config_read_finish).
 
-/** The value of `Key=value` when the line starts with `key=` (any case) and has a value (get_value). */
-function valueOf(line: string, key: string): string | null {
-  const prefix = key + '=';
-  if (prefix.length >= line.length) return null;
-  return asciiLower(line.slice(0, prefix.length)) === asciiLower(prefix) ? line.slice(prefix.length) : null;
+/**
+ * The value of `Key=value` when the line starts with `key=` (any case) and has a value (get_value).
+ * `lower` is the key in lower case; the key contains no `=`, so `eq`, the line's first `=`, must
+ * sit right after it.
+ */
+function valueOf(line: string, eq: number, lower: string): string | null {
+  return eq === lower.length && eq + 1 < line.length && startsWithCaseless(line, lower) ? line.slice(eq + 1) : null;
 }
-
-/** Peers whose PublicKey line was seen (the model has no HAS_PUBLIC_KEY flag; the key is required). */
-const hasPublicKey = new WeakSet<WgPeer>();
 
 /**
  * Parses a wg(8) configuration. The result holds only what the file gives (no setconf defaults:
@@ -351,77 +388,100 @@ export function parseConfig(text: string, opts: ParseOptions): Promise<WgDevice>
   return fillOrWipe(emptyDevice(''), (device) => readConfig(text, opts, device));
 }
 
-/** parseConfig's line loop and final check, filling `device`. */
+/** A peer and its `[Peer]` line (0-based), for `A peer is missing a public key`. */
+interface PeerStart {
+  peer: WgPeer;
+  index: number;
+  hasPublicKey: boolean;
+}
+
+/**
+ * parseConfig's line loop and final check, filling `device`. Only endpoints that need a resolver
+ * wait (see numericEndpoint); every other line is handled synchronously and allocates only what
+ * the model keeps. Whitespace is deleted from the whole text in one pass (it never includes the
+ * '\n' that separates lines, and deleting it before cutting at '#' or NUL gives the same line);
+ * the lines as written are split out again only for an error message.
+ */
 async function readConfig(text: string, opts: ParseOptions, device: WgDevice): Promise<void> {
-  const warn = opts.warn ?? defaultWarn;
-  let section: 'none' | 'interface' | 'peer' = 'none';
-  let peer: WgPeer | undefined;
-  const peerLines = new Map<WgPeer, { file: string; line: number; text: string }>();
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop(); // the newline ends the last line, it does not start one
-  for (const [index, raw] of lines.entries()) {
-    const where = { file: opts.file, line: index + 1, text: raw };
+  const o = { ...opts, warn: opts.warn ?? defaultWarn };
+  const where = (index: number) => ({ file: opts.file, line: index + 1, text: text.split('\n')[index]! });
+  let section: Section = 'none';
+  let peer: PeerStart | undefined;
+  const peers: PeerStart[] = [];
+  const lines = text.replace(/[\t\v\f\r ]+/g, '').split('\n');
+  for (let index = 0; index < lines.length; index++) {
+    let line = lines[index]!;
     // C strings: a NUL byte ends the line for wg.
-    const nul = raw.indexOf('\0');
-    const input = nul < 0 ? raw : raw.slice(0, nul);
-    const hash = input.indexOf('#');
-    const line = deleteWgSpaces(hash < 0 ? input : input.slice(0, hash));
+    const nul = line.indexOf('\0');
+    if (nul >= 0) line = line.slice(0, nul);
+    const hash = line.indexOf('#');
+    if (hash >= 0) line = line.slice(0, hash);
     if (line.length === 0) continue;
     try {
-      const lower = asciiLower(line);
-      if (lower === '[interface]') {
-        section = 'interface';
-        continue;
+      if (line.charCodeAt(0) === 0x5b /* [ */) {
+        if (line.length === 11 && startsWithCaseless(line, '[interface]')) {
+          section = 'interface';
+          continue;
+        }
+        if (line.length === 6 && startsWithCaseless(line, '[peer]')) {
+          peer = { peer: { publicKey: new Uint8Array(32), allowedIps: [], replaceAllowedIps: true }, index, hasPublicKey: false };
+          device.peers.push(peer.peer);
+          peers.push(peer);
+          section = 'peer';
+          continue;
+        }
       }
-      if (lower === '[peer]') {
-        peer = { publicKey: new Uint8Array(32), allowedIps: [], replaceAllowedIps: true };
-        device.peers.push(peer);
-        peerLines.set(peer, where);
-        section = 'peer';
-        continue;
-      }
-      if (!(await processKeyLine(line, section, device, peer, { ...opts, warn }))) {
-        throw new FieldError(`Line unrecognized: \`${line}'`);
-      }
+      const done = processKeyLine(line, section, device, peer, o);
+      if (done === false) throw new FieldError(`Line unrecognized: \`${line}'`);
+      if (done !== true) await done;
     } catch (e) {
-      if (e instanceof FieldError) throw new ConfigError(e.message, where, e.fatal ? null : 'Configuration parsing error');
+      if (e instanceof FieldError) throw new ConfigError(e.message, where(index), e.fatal ? null : 'Configuration parsing error');
       throw e;
     }
   }
-  for (const p of device.peers) {
-    if (!hasPublicKey.has(p)) {
-      throw new ConfigError('A peer is missing a public key', peerLines.get(p)!, 'Invalid configuration');
-    }
+  for (const p of peers) {
+    if (!p.hasPublicKey) throw new ConfigError('A peer is missing a public key', where(p.index), 'Invalid configuration');
   }
 }
 
-/** One `Key=value` line in its section; false if the key is not one wg knows there. */
-async function processKeyLine(
+type Section = 'none' | 'interface' | 'peer';
+
+/**
+ * One `Key=value` line in its section: true when applied, false if the key is not one wg knows
+ * there, or a promise for an endpoint that has to be resolved first.
+ */
+function processKeyLine(
   line: string,
-  section: 'none' | 'interface' | 'peer',
+  section: Section,
   device: WgDevice,
-  peer: WgPeer | undefined,
+  start: PeerStart | undefined,
   opts: ParseOptions & { warn: (line: string) => void },
-): Promise<boolean> {
+): boolean | Promise<void> {
+  const eq = line.indexOf('=');
+  if (eq <= 0) return false;
   let v: string | null;
   if (section === 'interface') {
-    if ((v = valueOf(line, 'ListenPort')) !== null) device.listenPort = parsePort(v, opts.services);
-    else if ((v = valueOf(line, 'FwMark')) !== null) device.fwmark = parseFwmark(v);
-    else if ((v = valueOf(line, 'PrivateKey')) !== null) replaceKey(device, 'privateKey', parseKeyB64(v));
+    if ((v = valueOf(line, eq, 'listenport')) !== null) device.listenPort = parsePort(v, opts.services);
+    else if ((v = valueOf(line, eq, 'fwmark')) !== null) device.fwmark = parseFwmark(v);
+    else if ((v = valueOf(line, eq, 'privatekey')) !== null) replaceKey(device, 'privateKey', parseKeyB64(v));
     else return false;
     return true;
   }
-  if (section === 'peer' && peer) {
-    if ((v = valueOf(line, 'Endpoint')) !== null) peer.endpoint = await parseEndpoint(v, opts);
-    else if ((v = valueOf(line, 'PublicKey')) !== null) {
+  if (section === 'peer' && start) {
+    const peer = start.peer;
+    if ((v = valueOf(line, eq, 'endpoint')) !== null) {
+      const ep = numericEndpoint(v, opts);
+      if (ep) peer.endpoint = ep;
+      else return resolveEndpoint(v, opts).then((r) => void (peer.endpoint = r));
+    } else if ((v = valueOf(line, eq, 'publickey')) !== null) {
       peer.publicKey = parseKeyB64(v);
-      hasPublicKey.add(peer);
-    } else if ((v = valueOf(line, 'AllowedIPs')) !== null) {
+      start.hasPublicKey = true;
+    } else if ((v = valueOf(line, eq, 'allowedips')) !== null) {
       const parsed = parseAllowedIps(v, opts.warn);
-      peer.allowedIps.push(...parsed.ips);
+      for (const ip of parsed.ips) peer.allowedIps.push(ip);
       peer.replaceAllowedIps = parsed.replace;
-    } else if ((v = valueOf(line, 'PersistentKeepalive')) !== null) peer.persistentKeepalive = parseKeepalive(v);
-    else if ((v = valueOf(line, 'PresharedKey')) !== null) replaceKey(peer, 'presharedKey', parseKeyB64(v));
+    } else if ((v = valueOf(line, eq, 'persistentkeepalive')) !== null) peer.persistentKeepalive = parseKeepalive(v);
+    else if ((v = valueOf(line, eq, 'presharedkey')) !== null) replaceKey(peer, 'presharedKey', parseKeyB64(v));
     else return false;
     return true;
   }
