@@ -51,10 +51,10 @@ export class GenlSocket {
   /**
    * Opens a NETLINK_GENERIC socket and resolves `name`. An unknown family (ENOENT from the
    * controller) becomes EPROTONOSUPPORT, as wg reports it ("Protocol not supported"). The lookup
-   * itself may make the kernel load the module (genl family alias).
+   * itself may make the kernel load the module (genl family alias). `opts`: NetlinkSocket.open's.
    */
-  static async open(name: string, version: number): Promise<GenlSocket> {
-    const sock = NetlinkSocket.open(NETLINK_GENERIC);
+  static async open(name: string, version: number, opts: { recvBuffer?: number } = {}): Promise<GenlSocket> {
+    const sock = NetlinkSocket.open(NETLINK_GENERIC, opts);
     try {
       const family = await resolveFamily(sock, name);
       return new GenlSocket(sock, family, version);

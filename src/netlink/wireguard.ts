@@ -8,7 +8,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { WgError } from '../conf/backend.js';
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../conf/ip.js';
-import { KEY_LEN, type WgAllowedIp, type WgDevice, type WgEndpoint, type WgPeer } from '../conf/model.js';
+import { KEY_LEN, wipeDevice, type WgAllowedIp, type WgDevice, type WgEndpoint, type WgPeer } from '../conf/model.js';
 import { AttrWriter, NLA_HDRLEN, NLA_TYPE_MASK, getStr } from './attr.js';
 import { GenlSocket, genlAttrs, newGenlMessage } from './genl.js';
 import { createLink, deleteLink } from './rtnl.js';
@@ -54,6 +54,14 @@ export const AF_INET6 = 10;
 
 /** wg's SOCKET_BUFFER_SIZE: min(page size, 8192) — 4096 on the platforms Node runs wgts on. */
 export const SET_MESSAGE_LIMIT = 4096;
+
+/**
+ * The receive buffer of the family's socket (libmnl's MNL_SOCKET_DUMP_SIZE). Every reply fits: the
+ * kernel caps a dump datagram at 32 KiB including its skb overhead, and an error ack echoes at most
+ * one 4 KiB request. With this buffer the kernel fills dump datagrams up to it, so a 10,000-peer
+ * dump arrives in ~70 datagrams instead of ~560 (see NetlinkSocket.open).
+ */
+const RECV_BUFFER = 32768;
 
 const EINVAL = 22;
 const EINTR = 4;
@@ -119,20 +127,20 @@ export function encodeSockaddr(ep: WgEndpoint): Uint8Array {
  */
 export function decodeSockaddr(p: Uint8Array): WgEndpoint | undefined {
   if (p.length < 2) return undefined;
-  const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
-  const family = v.getUint16(0, true);
+  const family = p[0]! | (p[1]! << 8); // host order
+  const port = (p[2]! << 8) | p[3]!; // network order
   if (family === AF_INET && p.length === 16) {
-    return { family: 4, host: formatIPv4(p.subarray(4, 8)), port: v.getUint16(2, false) };
+    return { family: 4, host: formatIPv4(p.subarray(4, 8)), port };
   }
   if (family === AF_INET6 && p.length === 28) {
     const addr = p.subarray(8, 24);
     let host = formatIPv6(addr);
-    const scope = v.getUint32(24, true);
+    const scope = (p[24]! | (p[25]! << 8) | (p[26]! << 16) | (p[27]! << 24)) >>> 0;
     if (scope !== 0) {
       const linkLocal = (addr[0] === 0xfe && (addr[1]! & 0xc0) === 0x80) || (addr[0] === 0xff && (addr[1]! & 0x0f) === 0x02);
       host += `%${(linkLocal && ifnameOfIndex(scope)) || scope}`;
     }
-    return { family: 6, host, port: v.getUint16(2, false) };
+    return { family: 6, host, port };
   }
   return undefined;
 }
@@ -256,19 +264,54 @@ export function* encodeSetMessages(device: WgDevice, start: () => AttrWriter): G
 //
 // A 10,000-peer dump is ~100,000 attributes, and `wgts show` decodes it in a fresh process where
 // the JIT is still cold: the walk below is plain offset arithmetic on the bytes (no closures, no
-// DataView, no view per attribute), taking copies only of what the model keeps. It follows the
-// same rules as forEachAttr and the getters in attr.ts (types masked, exact sizes, malformed tail
-// ignored), which the tests check on real kernel dumps.
+// DataView, no copy per attribute). It follows the same rules as forEachAttr and the getters in
+// attr.ts (types masked, exact sizes, malformed tail ignored), which the tests check on real kernel
+// dumps.
+//
+// What the model keeps of public data (public keys, allowed-IP addresses) are views into the
+// received datagrams, which are fresh buffers never reused; secrets (the private key, preshared
+// keys) are copied and their bytes in the datagram zeroed at once, so nothing secret outlives the
+// decode outside the model, which the caller wipes (wipeDevice). `wipeSecrets` zeroes a dump
+// that is not decoded (interrupted, or failed midway).
 
 const u16at = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
 const u32at = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
-const u64at = (b: Uint8Array, o: number): bigint => BigInt(u32at(b, o)) | (BigInt(u32at(b, o + 4)) << 32n);
-const s64at = (b: Uint8Array, o: number): bigint => BigInt.asIntN(64, u64at(b, o));
+/**
+ * A u64: the shared literal 0n for zero (idle peers: most counters and times), one BigInt when it
+ * fits in 32 bits.
+ */
+const u64at = (b: Uint8Array, o: number): bigint => {
+  const hi = u32at(b, o + 4);
+  const lo = u32at(b, o);
+  if (hi === 0) return lo === 0 ? 0n : BigInt(lo);
+  return (BigInt(hi) << 32n) | BigInt(lo);
+};
+const s64at = (b: Uint8Array, o: number): bigint => (b[o + 7]! & 0x80 ? BigInt.asIntN(64, u64at(b, o)) : u64at(b, o));
 const isZero = (b: Uint8Array, o: number, n: number): boolean => {
   let acc = 0;
   for (let i = 0; i < n; i++) acc |= b[o + i]!;
   return acc === 0;
 };
+
+/**
+ * The attribute walk every loop below shares (mnl_attr_for_each): the end of the well-formed
+ * attribute at b[o, end), or -1 when no header fits there or its length is bad (the rest is
+ * ignored). Its payload is b[o + NLA_HDRLEN, result); the next attribute starts at align4(result).
+ */
+function attrEnd(b: Uint8Array, o: number, end: number): number {
+  if (o + NLA_HDRLEN > end) return -1;
+  const len = u16at(b, o);
+  return len < NLA_HDRLEN || o + len > end ? -1 : o + len;
+}
+const attrType = (b: Uint8Array, o: number): number => u16at(b, o + 2) & NLA_TYPE_MASK;
+const next = (e: number): number => (e + 3) & ~3;
+
+/** A copy of a secret attribute's bytes; the source bytes are zeroed. */
+function takeSecret(b: Uint8Array, v: number, n: number): Uint8Array {
+  const key = b.slice(v, v + n);
+  b.fill(0, v, v + n);
+  return key;
+}
 
 /** One allowed-IP nest at b[o, end); null if family/address/mask do not agree (wg fails the dump). */
 function decodeAllowedIp(b: Uint8Array, o: number, end: number): WgAllowedIp | null {
@@ -276,20 +319,17 @@ function decodeAllowedIp(b: Uint8Array, o: number, end: number): WgAllowedIp | n
   let addrAt = -1;
   let addrLen = 0;
   let cidr = 0;
-  while (o + NLA_HDRLEN <= end) {
-    const len = u16at(b, o);
-    if (len < NLA_HDRLEN || o + len > end) break;
-    const type = u16at(b, o + 2) & NLA_TYPE_MASK;
-    const size = len - NLA_HDRLEN;
-    if (type === WGALLOWEDIP_A_FAMILY && size === 2) family = u16at(b, o + 4);
+  for (let e: number; (e = attrEnd(b, o, end)) >= 0; o = next(e)) {
+    const type = attrType(b, o);
+    const size = e - o - NLA_HDRLEN;
+    if (type === WGALLOWEDIP_A_FAMILY && size === 2) family = u16at(b, o + NLA_HDRLEN);
     else if (type === WGALLOWEDIP_A_IPADDR && (size === 4 || size === 16)) {
-      addrAt = o + 4;
+      addrAt = o + NLA_HDRLEN;
       addrLen = size;
-    } else if (type === WGALLOWEDIP_A_CIDR_MASK && size === 1) cidr = b[o + 4]!;
-    o += (len + 3) & ~3;
+    } else if (type === WGALLOWEDIP_A_CIDR_MASK && size === 1) cidr = b[o + NLA_HDRLEN]!;
   }
-  if (family === AF_INET && cidr <= 32 && addrLen === 4) return { family: 4, addr: b.slice(addrAt, addrAt + 4), cidr };
-  if (family === AF_INET6 && cidr <= 128 && addrLen === 16) return { family: 6, addr: b.slice(addrAt, addrAt + 16), cidr };
+  if (family === AF_INET && cidr <= 32 && addrLen === 4) return { family: 4, addr: b.subarray(addrAt, addrAt + 4), cidr };
+  if (family === AF_INET6 && cidr <= 128 && addrLen === 16) return { family: 6, addr: b.subarray(addrAt, addrAt + 16), cidr };
   return null;
 }
 
@@ -297,21 +337,18 @@ function decodeAllowedIp(b: Uint8Array, o: number, end: number): WgAllowedIp | n
 function decodePeer(b: Uint8Array, o: number, end: number): WgPeer | null {
   let publicKey: Uint8Array | undefined;
   const peer = { allowedIps: [] } as unknown as WgPeer;
-  while (o + NLA_HDRLEN <= end) {
-    const len = u16at(b, o);
-    if (len < NLA_HDRLEN || o + len > end) break;
-    const type = u16at(b, o + 2) & NLA_TYPE_MASK;
-    const size = len - NLA_HDRLEN;
+  for (let e: number; (e = attrEnd(b, o, end)) >= 0; o = next(e)) {
     const v = o + NLA_HDRLEN;
-    switch (type) {
+    const size = e - v;
+    switch (attrType(b, o)) {
       case WGPEER_A_PUBLIC_KEY:
-        if (size === KEY_LEN) publicKey = b.slice(v, v + KEY_LEN);
+        if (size === KEY_LEN) publicKey = b.subarray(v, v + KEY_LEN);
         break;
       case WGPEER_A_PRESHARED_KEY:
-        if (size === KEY_LEN && !isZero(b, v, KEY_LEN)) peer.presharedKey = b.slice(v, v + KEY_LEN);
+        if (size === KEY_LEN && !isZero(b, v, KEY_LEN)) peer.presharedKey = takeSecret(b, v, KEY_LEN);
         break;
       case WGPEER_A_ENDPOINT: {
-        const ep = decodeSockaddr(b.subarray(v, v + size));
+        const ep = decodeSockaddr(b.subarray(v, e));
         if (ep) peer.endpoint = ep;
         break;
       }
@@ -319,7 +356,10 @@ function decodePeer(b: Uint8Array, o: number, end: number): WgPeer | null {
         if (size === 2) peer.persistentKeepalive = u16at(b, v);
         break;
       case WGPEER_A_LAST_HANDSHAKE_TIME:
-        if (size === 16) peer.lastHandshake = { sec: s64at(b, v), nsec: Number(s64at(b, v + 8)) };
+        if (size === 16) {
+          const nsec = u32at(b, v + 12) === 0 ? u32at(b, v + 8) : Number(s64at(b, v + 8));
+          peer.lastHandshake = { sec: s64at(b, v), nsec };
+        }
         break;
       case WGPEER_A_RX_BYTES:
         if (size === 8) peer.rxBytes = u64at(b, v);
@@ -330,24 +370,23 @@ function decodePeer(b: Uint8Array, o: number, end: number): WgPeer | null {
       case WGPEER_A_PROTOCOL_VERSION:
         if (size === 4) peer.protocolVersion = u32at(b, v);
         break;
-      case WGPEER_A_ALLOWEDIPS: {
-        let a = v;
-        const aend = o + len;
-        while (a + NLA_HDRLEN <= aend) {
-          const alen = u16at(b, a);
-          if (alen < NLA_HDRLEN || a + alen > aend) break;
-          const ip = decodeAllowedIp(b, a + NLA_HDRLEN, a + alen);
-          if (!ip) return null;
+      case WGPEER_A_ALLOWEDIPS:
+        for (let a = v, ae: number; (ae = attrEnd(b, a, e)) >= 0; a = next(ae)) {
+          const ip = decodeAllowedIp(b, a + NLA_HDRLEN, ae);
+          if (!ip) {
+            peer.presharedKey?.fill(0);
+            return null;
+          }
           peer.allowedIps.push(ip);
-          a += (alen + 3) & ~3;
         }
         break;
-      }
       // WGPEER_A_UNSPEC (0) is the padding attribute before u64s on some CPUs: skipped like any unknown type.
     }
-    o += (len + 3) & ~3;
   }
-  if (!publicKey) return null;
+  if (!publicKey) {
+    peer.presharedKey?.fill(0);
+    return null;
+  }
   peer.publicKey = publicKey;
   return peer;
 }
@@ -356,34 +395,33 @@ function decodePeer(b: Uint8Array, o: number, end: number): WgPeer | null {
  * Builds the device from the attribute payloads of a dump's messages (genl header stripped), then
  * merges adjacent peers with the same public key (wg's coalesce_peers: a peer split across
  * messages continues with only PUBLIC_KEY + ALLOWEDIPS). Throws EPROTO on a malformed peer or
- * allowed IP, as wg's parser fails the dump.
+ * allowed IP, as wg's parser fails the dump. Zeroes the secret attributes it copies (see above);
+ * the model's public keys and addresses are views into `payloads`.
  */
 export function decodeDevice(name: string, payloads: Iterable<Uint8Array>): WgDevice {
   const device: WgDevice = { name, peers: [] };
   let last: WgPeer | undefined;
   for (const b of payloads) {
-    let o = 0;
-    const end = b.length;
-    while (o + NLA_HDRLEN <= end) {
-      const len = u16at(b, o);
-      if (len < NLA_HDRLEN || o + len > end) break;
-      const type = u16at(b, o + 2) & NLA_TYPE_MASK;
-      const size = len - NLA_HDRLEN;
+    for (let o = 0, e: number; (e = attrEnd(b, o, b.length)) >= 0; o = next(e)) {
       const v = o + NLA_HDRLEN;
-      switch (type) {
+      const size = e - v;
+      switch (attrType(b, o)) {
         case WGDEVICE_A_IFINDEX:
           if (size === 4) device.ifindex = u32at(b, v);
           break;
         case WGDEVICE_A_IFNAME: {
-          const s = getStr(b.subarray(v, v + size));
+          const s = getStr(b.subarray(v, e));
           if (s !== undefined) device.name = s;
           break;
         }
         case WGDEVICE_A_PRIVATE_KEY:
-          if (size === KEY_LEN) device.privateKey = b.slice(v, v + KEY_LEN);
+          if (size === KEY_LEN) {
+            device.privateKey?.fill(0);
+            device.privateKey = takeSecret(b, v, KEY_LEN);
+          }
           break;
         case WGDEVICE_A_PUBLIC_KEY:
-          if (size === KEY_LEN) device.publicKey = b.slice(v, v + KEY_LEN);
+          if (size === KEY_LEN) device.publicKey = b.subarray(v, e);
           break;
         case WGDEVICE_A_LISTEN_PORT:
           if (size === 2) device.listenPort = u16at(b, v);
@@ -391,26 +429,22 @@ export function decodeDevice(name: string, payloads: Iterable<Uint8Array>): WgDe
         case WGDEVICE_A_FWMARK:
           if (size === 4) device.fwmark = u32at(b, v);
           break;
-        case WGDEVICE_A_PEERS: {
-          let p = v;
-          const pend = o + len;
-          while (p + NLA_HDRLEN <= pend) {
-            const plen = u16at(b, p);
-            if (plen < NLA_HDRLEN || p + plen > pend) break;
-            const peer = decodePeer(b, p + NLA_HDRLEN, p + plen);
-            if (!peer) throw new WgError(EPROTO, 'netlink: malformed peer in device dump');
+        case WGDEVICE_A_PEERS:
+          for (let p = v, pe: number; (pe = attrEnd(b, p, e)) >= 0; p = next(pe)) {
+            const peer = decodePeer(b, p + NLA_HDRLEN, pe);
+            if (!peer) {
+              wipeDevice(device);
+              throw new WgError(EPROTO, 'netlink: malformed peer in device dump');
+            }
             if (last && sameKey(last.publicKey, peer.publicKey)) {
               for (const a of peer.allowedIps) last.allowedIps.push(a);
             } else {
               device.peers.push(peer);
               last = peer;
             }
-            p += (plen + 3) & ~3;
           }
           break;
-        }
       }
-      o += (len + 3) & ~3;
     }
   }
   return device;
@@ -439,25 +473,32 @@ export const dumpStats = { restarts: 0 };
 export async function getDevice(name: string): Promise<WgDevice> {
   checkName(name);
   for (let attempt = 0; ; attempt++) {
-    const sock = await GenlSocket.open(WG_GENL_NAME, WG_GENL_VERSION);
+    const sock = await GenlSocket.open(WG_GENL_NAME, WG_GENL_VERSION, { recvBuffer: RECV_BUFFER });
     try {
       const msg = sock.message(WG_CMD_GET_DEVICE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_DUMP);
       msg.putStrz(WGDEVICE_A_IFNAME, name);
       const reply = await sock.request(msg, { dump: true });
+      // The dump carries the private key and preshared keys: a dump that is not decoded is wiped
+      // whole; decodeDevice zeroes the secrets it copies and keeps views of the rest.
+      const wipeAll = (): void => {
+        for (const m of reply.messages) m.payload.fill(0);
+      };
       if (reply.interrupted) {
         dumpStats.restarts++;
-        for (const m of reply.messages) m.payload.fill(0);
+        wipeAll();
         if (attempt < 1000) continue;
         throw new WgError(EINTR, 'netlink: device dump kept being interrupted');
       }
+      const payloads: Uint8Array[] = [];
+      for (const m of reply.messages) {
+        if (m.type === sock.family) payloads.push(genlAttrs(m.payload));
+        else m.payload.fill(0);
+      }
       try {
-        return decodeDevice(
-          name,
-          reply.messages.filter((m) => m.type === sock.family).map((m) => genlAttrs(m.payload)),
-        );
-      } finally {
-        // The dump carried the private key: wipe the received copies.
-        for (const m of reply.messages) m.payload.fill(0);
+        return decodeDevice(name, payloads);
+      } catch (e) {
+        wipeAll();
+        throw e;
       }
     } finally {
       sock.close();
@@ -468,7 +509,7 @@ export async function getDevice(name: string): Promise<WgDevice> {
 /** WG_CMD_SET_DEVICE, split as wg splits it; each message is acknowledged before the next is sent. */
 export async function setDevice(device: WgDevice): Promise<void> {
   checkName(device.name);
-  const sock = await GenlSocket.open(WG_GENL_NAME, WG_GENL_VERSION);
+  const sock = await GenlSocket.open(WG_GENL_NAME, WG_GENL_VERSION, { recvBuffer: RECV_BUFFER });
   try {
     if (usesAllowedIpRemoval(device) && !(await allowedIpRemovalSupported(sock))) {
       throw new WgError(
