@@ -19,11 +19,11 @@
 # busybox-static and kmod if missing, downloads and unpacks the kernel into .vm-cache/ (reused later).
 # No KVM: qemu runs with -accel tcg (-cpu host fails here), so everything is ~10-20x slower than
 # native; a boot takes ~3-10 s (guest clock; printed at the end), a `node` start ~1-3 s.
-# The default suite is bounded to 900 s inside the VM.
+# The default suite is bounded to 1800 s inside the VM (a quiet CI machine needs ~7 min; a loaded one 15+).
 #
 # Environment:
 #   WGTS_VM_CACHE    cache dir (default: <repo>/.vm-cache)
-#   WGTS_VM_TIMEOUT  seconds before the VM is killed (default 1200)
+#   WGTS_VM_TIMEOUT  seconds before the VM is killed (default 2100)
 #   WGTS_VM_MEM      guest memory in MiB (default 3072)
 #   WGTS_VM_VERBOSE  1 = also print the boot log
 #   WGTS_* and CI    passed through to the command (except the WGTS_VM_* ones)
@@ -31,7 +31,7 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CACHE=${WGTS_VM_CACHE:-$REPO/.vm-cache}
-TIMEOUT=${WGTS_VM_TIMEOUT:-1200}
+TIMEOUT=${WGTS_VM_TIMEOUT:-2100}
 MEM=${WGTS_VM_MEM:-3072}
 # shellcheck source=../../scripts/vm/prepare.sh
 source "$REPO/scripts/vm/prepare.sh"
@@ -49,7 +49,7 @@ KEEP="$(realpath -m "$REPO"):$(realpath -m "$CACHE")"
 if (($# == 0)); then
 	# vitest via node directly: npx costs ~10 s more under TCG
 	# (bounded: a run that does not end fails loudly long before the VM timeout)
-	set -- timeout -k 10 900 node node_modules/vitest/vitest.mjs run --config test/kernel/vitest.kernel.config.ts
+	set -- timeout -k 10 1800 node node_modules/vitest/vitest.mjs run --config test/kernel/vitest.kernel.config.ts
 fi
 
 t0=$(date +%s.%N)
