@@ -56,12 +56,15 @@ export const AF_INET6 = 10;
 export const SET_MESSAGE_LIMIT = 4096;
 
 /**
- * The receive buffer of the family's socket (libmnl's MNL_SOCKET_DUMP_SIZE). Every reply fits: the
- * kernel caps a dump datagram at 32 KiB including its skb overhead, and an error ack echoes at most
- * one 4 KiB request. With this buffer the kernel fills dump datagrams up to it, so a 10,000-peer
- * dump arrives in ~70 datagrams instead of ~560 (see NetlinkSocket.open).
+ * Receive buffers of the family's sockets (see NetlinkSocket.open). A dump reads into 32 KiB
+ * (libmnl's MNL_SOCKET_DUMP_SIZE): the kernel caps a dump datagram at that, skb overhead included,
+ * and fills each one up to the reader's buffer, so a 10,000-peer dump arrives in ~70 datagrams
+ * instead of ~560. A set only gets acks, the largest an error echoing one request of at most
+ * SET_MESSAGE_LIMIT bytes plus its headers and extended-ack text: 8 KiB holds it, and each of the
+ * ~330 acks of a 10,000-peer set costs one recvmsg and no large zeroed allocation.
  */
-const RECV_BUFFER = 32768;
+const DUMP_RECV_BUFFER = 32768;
+const SET_RECV_BUFFER = 8192;
 
 const EINVAL = 22;
 const EINTR = 4;
@@ -473,7 +476,7 @@ export const dumpStats = { restarts: 0 };
 export async function getDevice(name: string): Promise<WgDevice> {
   checkName(name);
   for (let attempt = 0; ; attempt++) {
-    const sock = await GenlSocket.open(WG_GENL_NAME, WG_GENL_VERSION, { recvBuffer: RECV_BUFFER });
+    const sock = await GenlSocket.open(WG_GENL_NAME, WG_GENL_VERSION, { recvBuffer: DUMP_RECV_BUFFER });
     try {
       const msg = sock.message(WG_CMD_GET_DEVICE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_DUMP);
       msg.putStrz(WGDEVICE_A_IFNAME, name);
@@ -509,7 +512,7 @@ export async function getDevice(name: string): Promise<WgDevice> {
 /** WG_CMD_SET_DEVICE, split as wg splits it; each message is acknowledged before the next is sent. */
 export async function setDevice(device: WgDevice): Promise<void> {
   checkName(device.name);
-  const sock = await GenlSocket.open(WG_GENL_NAME, WG_GENL_VERSION, { recvBuffer: RECV_BUFFER });
+  const sock = await GenlSocket.open(WG_GENL_NAME, WG_GENL_VERSION, { recvBuffer: SET_RECV_BUFFER });
   try {
     if (usesAllowedIpRemoval(device) && !(await allowedIpRemovalSupported(sock))) {
       throw new WgError(

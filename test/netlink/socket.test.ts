@@ -52,3 +52,11 @@ describe.skipIf(hasModule)('without the WireGuard module', () => {
     expect(await kernelWireguardAvailable()).toBe(false);
   });
 });
+
+describe('fixed-size reads (NetlinkSocket.open recvBuffer)', () => {
+  test('a reply that fits is read as with peeking; one that does not fails with EIO, never cut short', async () => {
+    (await GenlSocket.open('nlctrl', 2, { recvBuffer: 8192 })).close();
+    // nlctrl's own family reply (ops, groups) is well over 64 bytes.
+    await expect(GenlSocket.open('nlctrl', 2, { recvBuffer: 64 })).rejects.toMatchObject({ errno: 5 });
+  });
+});
