@@ -6,7 +6,11 @@
  * Owner: H6 (quick); placed here because only this folder runs in the VM.
  */
 import { defineDifferentialSuite } from '../integration/quick/differential-suite.js';
+import { defineNoIpSuite } from '../integration/quick/no-ip-suite.js';
 
 // The whole corpus (issue 5: at least 10 configs on the kernel backend too); about 20 s a config
 // under TCG emulation.
 defineDifferentialSuite('kernel', () => true);
+
+// wgts quick with every `ip` binary trapped, on the kernel backend (test/integration/quick/no-ip-suite.ts).
+defineNoIpSuite('kernel');
