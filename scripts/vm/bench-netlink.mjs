@@ -19,9 +19,11 @@ await build({
 });
 
 // The bundle lives under .vm-cache; node resolves `netlink` from the repo's node_modules via NODE_PATH.
+// run-vm.sh passes only WGTS_* into the VM: BENCH_RUNS and BENCH_PEERS go on the command line.
+const benchEnv = ['BENCH_RUNS', 'BENCH_PEERS'].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]}`);
 const text = execFileSync(
   'bash',
-  [join(repo, 'test/kernel/run-vm.sh'), 'env', `NODE_PATH=${join(repo, 'node_modules')}`, 'node', out],
+  [join(repo, 'test/kernel/run-vm.sh'), 'env', `NODE_PATH=${join(repo, 'node_modules')}`, ...benchEnv, 'node', out],
   { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 },
 );
 process.stdout.write(text);

@@ -149,7 +149,11 @@ export class NetlinkSocket {
   }
 
   private fail(err: Error): void {
-    this.settle()?.reject(err);
+    const p = this.settle();
+    if (!p) return;
+    // The caller never sees what a failed request collected (a dump may carry keys): wipe it.
+    for (const m of p.reply.messages) m.payload.fill(0);
+    p.reject(err);
   }
 
   private onDatagram(datagram: Uint8Array): void {

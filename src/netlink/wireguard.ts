@@ -56,15 +56,13 @@ export const AF_INET6 = 10;
 export const SET_MESSAGE_LIMIT = 4096;
 
 /**
- * Receive buffers of the family's sockets (see NetlinkSocket.open). A dump reads into 32 KiB
- * (libmnl's MNL_SOCKET_DUMP_SIZE): the kernel caps a dump datagram at that, skb overhead included,
- * and fills each one up to the reader's buffer, so a 10,000-peer dump arrives in ~70 datagrams
- * instead of ~560. A set only gets acks, the largest an error echoing one request of at most
- * SET_MESSAGE_LIMIT bytes plus its headers and extended-ack text: 8 KiB holds it, and each of the
- * ~330 acks of a 10,000-peer set costs one recvmsg and no large zeroed allocation.
+ * The receive buffer of a dump (see NetlinkSocket.open): 32 KiB, libmnl's MNL_SOCKET_DUMP_SIZE.
+ * The kernel caps a dump datagram at that, skb overhead included, and fills each one up to the
+ * reader's buffer, so a 10,000-peer dump arrives in ~70 datagrams instead of ~560. A set keeps
+ * the default exact-size reads: with a fixed buffer each of its ~330 acks cost a zeroed
+ * allocation, and VM runs of a 10,000-peer set were no faster (5-8% slower, within noise).
  */
 const DUMP_RECV_BUFFER = 32768;
-const SET_RECV_BUFFER = 8192;
 
 const EINVAL = 22;
 const EINTR = 4;
@@ -512,7 +510,7 @@ export async function getDevice(name: string): Promise<WgDevice> {
 /** WG_CMD_SET_DEVICE, split as wg splits it; each message is acknowledged before the next is sent. */
 export async function setDevice(device: WgDevice): Promise<void> {
   checkName(device.name);
-  const sock = await GenlSocket.open(WG_GENL_NAME, WG_GENL_VERSION, { recvBuffer: SET_RECV_BUFFER });
+  const sock = await GenlSocket.open(WG_GENL_NAME, WG_GENL_VERSION);
   try {
     if (usesAllowedIpRemoval(device) && !(await allowedIpRemovalSupported(sock))) {
       throw new WgError(
