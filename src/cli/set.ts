@@ -5,7 +5,7 @@
 import { FieldError } from '../conf/parse.js';
 import { parseSetArgs } from '../conf/args.js';
 import { wipeDevice, type WgDevice } from '../conf/model.js';
-import { SYSTEM_IO } from '../conf/system-io.js';
+import { SYSTEM_IO } from './conf-io.js';
 import type { Command } from './command.js';
 import { errorText, setDevice } from './ipc.js';
 

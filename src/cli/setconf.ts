@@ -7,7 +7,7 @@ import { strerror } from '../conf/errno.js';
 import { KEY_LEN, wipeDevice, type WgDevice } from '../conf/model.js';
 import { ConfigError, parseConfig } from '../conf/parse.js';
 import { syncDiff } from '../conf/sync.js';
-import { SYSTEM_IO } from '../conf/system-io.js';
+import { SYSTEM_IO } from './conf-io.js';
 import type { Command } from './command.js';
 import { errorText, getDevice } from './ipc.js';
 import { applyDevice, deviceName } from './set.js';

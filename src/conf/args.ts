@@ -26,13 +26,12 @@ import {
   parsePort,
   type ResolveOptions,
 } from './parse.js';
-import { systemReadFile } from './system-io.js';
 
 export interface SetArgsOptions extends ResolveOptions {
   /** Interface name put into the model (default ''). */
   name?: string;
-  /** Reads a key file (default: readFileSync, system-io.ts); throw an error with a Node `code` on failure. */
-  readFile?: (path: string) => Uint8Array;
+  /** Reads a key file (the commands pass readFileSync, cli/conf-io.ts); throw an error with a Node `code` on failure. */
+  readFile: (path: string) => Uint8Array;
 }
 
 /**
@@ -40,7 +39,7 @@ export interface SetArgsOptions extends ResolveOptions {
  * follow; an empty file (or /dev/null) is the all-zero key, which removes the key. Key material:
  * the caller wipes the result.
  */
-export function readKeyFile(path: string, readFile: (path: string) => Uint8Array = systemReadFile): Key {
+export function readKeyFile(path: string, readFile: (path: string) => Uint8Array): Key {
   let data: Uint8Array;
   try {
     data = readFile(path);
@@ -68,13 +67,13 @@ export function readKeyFile(path: string, readFile: (path: string) => Uint8Array
 }
 
 /** Parses the words after `wgts set <iface>`. Throws FieldError with wg's message, after wiping the keys read so far. */
-export function parseSetArgs(args: string[], opts: SetArgsOptions = {}): Promise<WgDevice> {
+export function parseSetArgs(args: string[], opts: SetArgsOptions): Promise<WgDevice> {
   return fillOrWipe(emptyDevice(opts.name ?? ''), (device) => readSetArgs(args, opts, device));
 }
 
 /** parseSetArgs's loop, filling `device`. */
 async function readSetArgs(args: string[], opts: SetArgsOptions, device: WgDevice): Promise<void> {
-  const readFile = opts.readFile ?? systemReadFile;
+  const readFile = opts.readFile;
   let peer: WgPeer | undefined;
   let i = 0;
   while (i < args.length) {

@@ -30,7 +30,6 @@ import { EAI_SERVICE_TEXT, GAI_TEXT, GaiError } from './gai.js';
 import { keyFromBase64 } from './keys.js';
 import { parseIPv4, parseIPv6 } from './ip.js';
 import { emptyDevice, fillOrWipe, type Key, type WgAllowedIp, type WgDevice, type WgEndpoint, type WgPeer } from './model.js';
-import { systemLookup, systemServices } from './system-io.js';
 
 export { GaiError } from './gai.js';
 
@@ -84,7 +83,14 @@ export interface LookupResult {
  * Looks a host up as getaddrinfo(AF_UNSPEC) would. Throws an Error whose `code` is the EAI_* name
  * (`EAI_NONAME`, `EAI_AGAIN`, ...) on failure.
  */
-export type HostLookup = (host: string) => Promise<LookupResult>;
+export interface HostLookup {
+  (host: string): Promise<LookupResult>;
+  /**
+   * True when a literal address (strict IPv4, IPv6 without a scope) resolves to itself at once, as
+   * getaddrinfo does: then numeric endpoints skip the lookup and its await (see numericEndpoint).
+   */
+  readonly answersLiterals?: boolean;
+}
 
 /** A UDP service name to its port (getservbyname(name, "udp")), or null when unknown. */
 export type ServiceLookup = (name: string) => number | null;
@@ -93,10 +99,10 @@ export type ServiceLookup = (name: string) => number | null;
 export interface ResolveOptions {
   /** Replaces resolution entirely (after wg's syntax checks): tests, or callers with their own resolver. */
   resolveEndpoint?: (value: string) => Promise<WgEndpoint>;
-  /** Replaces the host lookup but keeps wg's retry loop (default: the system resolver, system-io.ts). */
-  lookup?: HostLookup;
-  /** Port names, for ListenPort and endpoints (default: /etc/services, system-io.ts). */
-  services?: ServiceLookup;
+  /** The host lookup, inside wg's retry loop (the commands pass the system resolver, cli/conf-io.ts). */
+  lookup: HostLookup;
+  /** Port names, for ListenPort and endpoints (the commands pass /etc/services, cli/conf-io.ts). */
+  services: ServiceLookup;
   /** Where WG_ENDPOINT_RESOLUTION_RETRIES is read (default process.env). */
   env?: Record<string, string | undefined>;
   /** Warnings and retry notices, one line without newline (default: stderr). */
@@ -177,7 +183,7 @@ function strtoulWhole(s: string): bigint | null {
  * 4464 but -1 and 2147483648 are names), else a UDP service name, case-sensitive. Returns null when
  * getaddrinfo would answer EAI_SERVICE.
  */
-export function resolveService(value: string, services: ServiceLookup = systemServices): number | null {
+export function resolveService(value: string, services: ServiceLookup): number | null {
   if (/^[0-9]{1,9}$/.test(value)) return Number(value) & 0xffff; // below 2^31: the common case, quickly
   const v = strtoulWhole(value);
   if (v !== null) {
@@ -188,7 +194,7 @@ export function resolveService(value: string, services: ServiceLookup = systemSe
 }
 
 /** ListenPort / `listen-port` (parse_port); port names through `services`. */
-export function parsePort(value: string, services?: ServiceLookup): number {
+export function parsePort(value: string, services: ServiceLookup): number {
   if (value.length === 0) throw new FieldError('Unable to parse empty port');
   const port = resolveService(value, services);
   if (port === null) throw new FieldError(`${EAI_SERVICE_TEXT}: \`${value}'`);
@@ -313,7 +319,7 @@ export function splitEndpoint(value: string): { host: string; service: string } 
  * then 1.2 times longer each time, at most 20 s, WG_ENDPOINT_RESOLUTION_RETRIES times (default 15,
  * `infinity` forever); EAI_NONAME, EAI_FAIL and EAI_NODATA fail at once.
  */
-export async function parseEndpoint(value: string, opts: ResolveOptions = {}): Promise<WgEndpoint> {
+export async function parseEndpoint(value: string, opts: ResolveOptions): Promise<WgEndpoint> {
   return numericEndpoint(value, opts) ?? resolveEndpoint(value, opts);
 }
 
@@ -328,7 +334,7 @@ function numericEndpoint(value: string, opts: ResolveOptions): WgEndpoint | null
   // wg reads the retry count before it looks at the value, so a bad variable is fatal even here.
   endpointRetries(opts.env);
   const { host, service } = splitEndpoint(value);
-  if (opts.resolveEndpoint || (opts.lookup !== undefined && opts.lookup !== systemLookup)) return null;
+  if (opts.resolveEndpoint || !opts.lookup.answersLiterals) return null;
   const c = service.charCodeAt(0);
   if (!(c >= 0x30 && c <= 0x39)) return null; // names and odd strtoul spellings take the full path
   const port = resolveService(service, opts.services);
@@ -342,7 +348,7 @@ async function resolveEndpoint(value: string, opts: ResolveOptions): Promise<WgE
   let retries = endpointRetries(opts.env);
   const { host, service } = splitEndpoint(value);
   if (opts.resolveEndpoint) return opts.resolveEndpoint(value);
-  const lookup = opts.lookup ?? systemLookup;
+  const lookup = opts.lookup;
   const warn = opts.warn ?? defaultWarn;
   const sleep = opts.sleep ?? defaultSleep;
   for (let timeoutUs = 1_000_000; ; timeoutUs = Math.min(20_000_000, Math.floor((timeoutUs * 6) / 5))) {

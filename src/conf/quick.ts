@@ -21,7 +21,6 @@
  * Not imitated: bash would glob-expand Address/DNS words that contain `*`, `?` or `[` (an accident
  * of an unquoted expansion); wgts takes them literally.
  */
-import { systemFs } from './system-io.js';
 
 export interface QuickInterface {
   addresses: string[];
@@ -181,7 +180,7 @@ function handleInterfaceKey(iface: QuickInterface, key: string, value: string, l
  */
 export function resolveQuickTarget(
   arg: string,
-  fs: { exists: (p: string) => boolean; realpath: (p: string) => string } = systemFs,
+  fs: { exists: (p: string) => boolean; realpath: (p: string) => string },
 ): { configFile: string; ifname: string } {
   const path = QUICK_NAME_RE.test(arg) ? `${QUICK_CONFIG_DIR}/${arg}.conf` : arg;
   if (!fs.exists(path)) throw new QuickConfigError(`\`${path}' does not exist`);

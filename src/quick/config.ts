@@ -5,7 +5,7 @@
  * No undo of its own: deleting the link takes the configuration with it.
  */
 import { ConfigError, formatConfigError, parseConfig } from '../conf/parse.js';
-import { SYSTEM_IO } from '../conf/system-io.js';
+import { SYSTEM_IO } from '../cli/conf-io.js';
 import { errorText } from '../cli/ipc.js';
 import { QuickError } from './target.js';
 import type { WgDevice } from '../conf/model.js';

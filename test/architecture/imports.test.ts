@@ -106,7 +106,7 @@ const DATA_PLANE_PUBLIC = new Set([
 ]);
 
 /** What src/quick/** may import from cli/: the subprocess runner and the backend chooser. */
-const CLI_SERVICES = new Set(['cli/run', 'cli/ipc']);
+const CLI_SERVICES = new Set(['cli/run', 'cli/ipc', 'cli/conf-io']);
 
 /** Entry points of the two bundles (scripts/build.mjs): imported by nothing in src. */
 const ENTRY_POINTS = new Set(['cli/main', 'userspace-fallback/daemon']);
@@ -134,7 +134,7 @@ describe('import direction', () => {
     expect(bad).toEqual([]);
   });
 
-  it('src/quick uses only cli/run.ts and cli/ipc.ts from cli/', () => {
+  it('src/quick uses only cli/run.ts, cli/ipc.ts and cli/conf-io.ts from cli/', () => {
     const { bad } = check((e) => !e.internal || folderOf(e.from) !== 'quick' || folderOf(e.target) !== 'cli' || CLI_SERVICES.has(e.target), []);
     expect(bad).toEqual([]);
   });
@@ -249,34 +249,20 @@ const DESIGNATED: Record<string, { files: readonly string[]; why: string }> = {
     files: ['userspace-fallback/uapi-server', 'userspace-fallback/uapi-client', 'registry/client', 'registry/server'],
     why: 'the UAPI unix socket (both ends) and DNS over TCP in the registry',
   },
-  'node:dns': { files: [], why: 'name resolution belongs to the callers that pass a resolver in (style.md: parse.ts gets it passed in)' },
+  'node:dns': {
+    files: ['cli/conf-io'],
+    why: 'the system resolver (getaddrinfo) lives with the commands, which pass it into the conf/ parsers (style.md: parse.ts gets it passed in)',
+  },
   'node:http': { files: [], why: 'no HTTP anywhere' },
   'node:https': { files: [], why: 'no HTTP anywhere' },
   'node:vm': { files: [], why: 'no code evaluation' },
 };
 
-/** Rule right, code not there yet. */
-const KNOWN_PACKAGE_EXCEPTIONS: readonly Known[] = [
-  {
-    from: 'conf/system-io',
-    target: 'node:dns',
-    todo: 'H5: the default resolver, kept for callers that do not pass one (only tests now, test/kernel/setconf.test.ts among them); then it moves to cli/',
-  },
-];
+/** Rule right, code not there yet. (Empty: conf/'s Node-backed defaults moved to cli/conf-io.ts.) */
+const KNOWN_PACKAGE_EXCEPTIONS: readonly Known[] = [];
 
-/**
- * conf/ is pure data: no Node module at all. parse/args/quick take their I/O as options; the
- * Node-backed defaults sit in conf/system-io.ts alone, for callers that do not pass them yet.
- */
-const KNOWN_CONF_IO: readonly Known[] = [
-  {
-    from: 'conf/system-io',
-    target: 'node:dns',
-    todo: 'H5 (test/kernel/setconf.test.ts: parseConfig, parseSetArgs) passes SYSTEM_IO; then move the file to cli/conf-io.ts',
-  },
-  { from: 'conf/system-io', target: 'node:fs', todo: 'same: /etc/services, key files and the quick target checks go with it' },
-  { from: 'conf/system-io', target: 'node:util', todo: 'same: getSystemErrorName for resolver errors goes with the resolver' },
-];
+/** conf/ is pure data: no Node module at all. parse/args/quick take their I/O as required options. */
+const KNOWN_CONF_IO: readonly Known[] = [];
 
 describe('third-party packages', () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {

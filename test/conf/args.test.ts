@@ -13,6 +13,7 @@ import { parseSetArgs } from '../../src/conf/args.js';
 import { FieldError } from '../../src/conf/parse.js';
 import { keyToBase64 } from '../../src/conf/keys.js';
 import type { WgDevice } from '../../src/conf/model.js';
+import { SYSTEM_IO } from '../../src/cli/conf-io.js';
 
 const PUB = 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=';
 const PUB2 = 'TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=';
@@ -175,7 +176,7 @@ function runWg(cases: string[][]): Array<{ stderr: string; rc: number }> {
 async function runOurs(args: string[]): Promise<{ stderr: string; ok: boolean; device?: WgDevice }> {
   const warnings: string[] = [];
   try {
-    const device = await parseSetArgs(expand(args), { warn: (l) => warnings.push(l), env: { WG_ENDPOINT_RESOLUTION_RETRIES: '0' } });
+    const device = await parseSetArgs(expand(args), { ...SYSTEM_IO, warn: (l) => warnings.push(l), env: { WG_ENDPOINT_RESOLUTION_RETRIES: '0' } });
     return { stderr: warnings.join('\n'), ok: true, device };
   } catch (e) {
     if (!(e instanceof FieldError)) throw e;
@@ -203,7 +204,7 @@ describe('parseSetArgs vs wg set', () => {
   it('builds the model wg would send', async () => {
     const d = await parseSetArgs(expand(['listen-port', '1', 'listen-port', '70000', 'fwmark', '0x10', 'private-key', '@key',
       'peer', PUB, 'allowed-ips', '10.0.0.0/8', 'allowed-ips', '+fd00::/64,-10.9.0.0/16', 'endpoint', '[::1]:51820',
-      'persistent-keepalive', 'off', 'preshared-key', '/dev/null', 'peer', PUB2, 'remove', 'peer', PUB, 'allowed-ips', '']));
+      'persistent-keepalive', 'off', 'preshared-key', '/dev/null', 'peer', PUB2, 'remove', 'peer', PUB, 'allowed-ips', '']), SYSTEM_IO);
     expect(d.listenPort).toBe(4464);
     expect(d.fwmark).toBe(16);
     expect(keyToBase64(d.privateKey!)).toBe(PRIV);

@@ -23,6 +23,7 @@ import { ConfigError, deleteWgSpaces, parseConfig } from '../../src/conf/parse.j
 import { formatAllowedIp, formatConfig } from '../../src/conf/write.js';
 import { keyToBase64 } from '../../src/conf/keys.js';
 import type { WgDevice, WgPeer } from '../../src/conf/model.js';
+import { SYSTEM_IO } from '../../src/cli/conf-io.js';
 
 const CORPUS = resolve(import.meta.dirname, '../corpus');
 const NS = `wgts-h1-${randomBytes(3).toString('hex')}`;
@@ -90,7 +91,7 @@ function runWg(paths: string[]): WgRun[] {
 async function runOurs(path: string): Promise<{ warnings: string[]; device?: WgDevice; error?: ConfigError }> {
   const warnings: string[] = [];
   try {
-    const device = await parseConfig(readFileSync(path, 'latin1'), { file: path, env: ENV, warn: (l) => warnings.push(l) });
+    const device = await parseConfig(readFileSync(path, 'latin1'), { file: path, ...SYSTEM_IO, env: ENV, warn: (l) => warnings.push(l) });
     return { warnings, device };
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { ConfigError, parseConfig } from '../../src/conf/parse.js';
+import { SYSTEM_IO } from '../../src/cli/conf-io.js';
 
 const PUB = 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=';
 const PRIV = 'EDRNiaB2U1iLSZQ8NaYcY44fdsXkajsZcWX0Ozxm8k0=';
@@ -96,7 +97,7 @@ describe('config grammar fuzz vs wg setconf', () => {
       const warnings: string[] = [];
       let ours: string;
       try {
-        await parseConfig(readFileSync(path, 'latin1'), { file: path, env: ENV, warn: (l) => warnings.push(l) });
+        await parseConfig(readFileSync(path, 'latin1'), { file: path, ...SYSTEM_IO, env: ENV, warn: (l) => warnings.push(l) });
         ours = warnings.map((w) => w + '\n').join('') + 'ACCEPTED\n';
         accepted++;
       } catch (e) {

@@ -17,6 +17,7 @@ import {
 import { formatConfig } from '../../src/conf/write.js';
 import { keyToBase64 } from '../../src/conf/keys.js';
 import type { WgAllowedIp, WgDevice, WgPeer } from '../../src/conf/model.js';
+import { SYSTEM_IO } from '../../src/cli/conf-io.js';
 
 const PUB = 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=';
 
@@ -36,6 +37,7 @@ async function endpointWith(codes: string[], retries?: string) {
   const env = retries === undefined ? {} : { WG_ENDPOINT_RESOLUTION_RETRIES: retries };
   const run = parseEndpoint('host.example:51820', {
     lookup: flaky(codes),
+    services: () => null,
     env,
     warn: (l) => warnings.push(l),
     sleep: async (ms) => void sleeps.push(ms),
@@ -91,6 +93,7 @@ describe('endpoint resolution retries (WG_ENDPOINT_RESOLUTION_RETRIES)', () => {
   it('refuses a bad variable as wg does (fatal, no trailer), even before the value is looked at', async () => {
     const err = await parseConfig(`[Peer]\nPublicKey=${PUB}\nEndpoint=[::1\n`, {
       file: 'f.conf',
+      ...SYSTEM_IO,
       env: { WG_ENDPOINT_RESOLUTION_RETRIES: '-x' },
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
@@ -101,14 +104,14 @@ describe('endpoint resolution retries (WG_ENDPOINT_RESOLUTION_RETRIES)', () => {
 describe('errors carry file, line and text', () => {
   it('prints file:line and wg\'s message, then wg\'s trailer', async () => {
     const text = '[Interface]\n  # comment\nListen Port = 5\nFoo = bar # x\n';
-    const err = (await parseConfig(text, { file: 'wg0.conf' }).catch((e: unknown) => e)) as ConfigError;
+    const err = (await parseConfig(text, { file: 'wg0.conf', ...SYSTEM_IO }).catch((e: unknown) => e)) as ConfigError;
     expect(err).toBeInstanceOf(ConfigError);
     expect([err.file, err.line, err.text, err.message]).toEqual(['wg0.conf', 4, 'Foo = bar # x', "Line unrecognized: `Foo=bar'"]);
     expect(formatConfigError(err)).toBe("wg0.conf:4: Line unrecognized: `Foo=bar'\nConfiguration parsing error\n");
   });
 
   it('names the [Peer] line of a peer without a key, with "Invalid configuration"', async () => {
-    const err = (await parseConfig(`[Peer]\nPublicKey=${PUB}\n\n[Peer]\nAllowedIPs=10.0.0.0/8\n`, { file: 'x' }).catch(
+    const err = (await parseConfig(`[Peer]\nPublicKey=${PUB}\n\n[Peer]\nAllowedIPs=10.0.0.0/8\n`, { file: 'x', ...SYSTEM_IO }).catch(
       (e: unknown) => e,
     )) as ConfigError;
     expect(formatConfigError(err)).toBe('x:4: A peer is missing a public key\nInvalid configuration\n');
@@ -117,11 +120,11 @@ describe('errors carry file, line and text', () => {
 
 describe('AllowedIPs +/- (upstream 1.0.20260223)', () => {
   it('any prefixed entry makes that line incremental; a later plain line replaces again', async () => {
-    const d = await parseConfig(`[Peer]\nPublicKey=${PUB}\nAllowedIPs=10.0.0.0/8,-10.1.0.0/16,+fd00::/8\n`, { file: 'f' });
+    const d = await parseConfig(`[Peer]\nPublicKey=${PUB}\nAllowedIPs=10.0.0.0/8,-10.1.0.0/16,+fd00::/8\n`, { file: 'f', ...SYSTEM_IO });
     const p = d.peers[0]!;
     expect(p.replaceAllowedIps).toBe(false);
     expect(p.allowedIps.map((a) => [a.cidr, a.remove ?? false])).toEqual([[8, false], [16, true], [8, false]]);
-    const d2 = await parseConfig(`[Peer]\nPublicKey=${PUB}\nAllowedIPs=+10.0.0.0/8\nAllowedIPs=10.2.0.0/16\n`, { file: 'f' });
+    const d2 = await parseConfig(`[Peer]\nPublicKey=${PUB}\nAllowedIPs=+10.0.0.0/8\nAllowedIPs=10.2.0.0/16\n`, { file: 'f', ...SYSTEM_IO });
     expect(d2.peers[0]!.replaceAllowedIps).toBe(true);
   });
 });
@@ -188,7 +191,7 @@ describe('properties', () => {
     await fc.assert(
       fc.asyncProperty(device, async (d) => {
         const text = formatConfig(d);
-        const back = await parseConfig(text, { file: 'p', lookup: numericOnly });
+        const back = await parseConfig(text, { file: 'p', lookup: numericOnly, services: () => null });
         expect(formatConfig(back)).toBe(text);
         expect(back.peers.length).toBe(d.peers.length);
         back.peers.forEach((p, i) => {
@@ -220,7 +223,7 @@ describe('properties', () => {
             return line === '' ? spaced : `${spaced}${spaces.next().value}# comment = ${line}`;
           })
           .join('\n');
-        const back = await parseConfig(mangled, { file: 'p', lookup: numericOnly });
+        const back = await parseConfig(mangled, { file: 'p', lookup: numericOnly, services: () => null });
         expect(formatConfig(back)).toBe(text);
       }),
       { numRuns: 100 },

@@ -14,6 +14,7 @@ import { formatConfig } from '../../src/conf/write.js';
 import { NetlinkBackend } from '../../src/netlink/backend.js';
 import { createLink } from '../../src/netlink/rtnl.js';
 import { bigConfig, WGTS } from './helpers.js';
+import { SYSTEM_IO } from '../../src/cli/conf-io.js';
 
 const PEERS = Number(process.env.BENCH_PEERS ?? 10_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -68,8 +69,8 @@ result.wgtsVersion = r(timeProcess([node, WGTS, '--version']));
 // SET (setconf of the whole file: parse + ~300 messages, each acknowledged).
 result.wgSetconf = r(timeProcess(['wg', 'setconf', 'wgk0', conf]));
 result.wgtsSetconf = r(timeProcess([node, WGTS, 'setconf', 'wgk1', conf]));
-let parsed = await parseConfig(text, { file: conf });
-result.libParse = r(await timeAsync(async () => (parsed = await parseConfig(text, { file: conf }))));
+let parsed = await parseConfig(text, { file: conf, ...SYSTEM_IO });
+result.libParse = r(await timeAsync(async () => (parsed = await parseConfig(text, { file: conf, ...SYSTEM_IO }))));
 parsed.name = 'wgk1';
 parsed.replacePeers = true;
 result.libSet = r(await timeAsync(() => backend.set(parsed)));

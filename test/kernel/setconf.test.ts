@@ -14,6 +14,7 @@ import { formatConfig } from '../../src/conf/write.js';
 import { keyFromBase64, keyToBase64 } from '../../src/conf/keys.js';
 import { spawn } from 'node:child_process';
 import { bigConfig, requireVm, sh, testKeyB64, wg, wgtsImplements, wgtsInProcess } from './helpers.js';
+import { SYSTEM_IO } from '../../src/cli/conf-io.js';
 
 requireVm();
 
@@ -33,9 +34,9 @@ async function viaWgts(command: 'setconf' | 'addconf' | 'syncconf' | 'set', name
   }
   let device: WgDevice;
   if (command === 'set') {
-    device = await parseSetArgs(args, { name });
+    device = await parseSetArgs(args, { name, ...SYSTEM_IO });
   } else {
-    device = await parseConfig(sh(`cat ${args[0]}`), { file: args[0]! });
+    device = await parseConfig(sh(`cat ${args[0]}`), { file: args[0]!, ...SYSTEM_IO });
     if (command === 'setconf') {
       // wg's config_read_init(append = false): everything not given is reset.
       device.replacePeers = true;
@@ -75,7 +76,7 @@ afterAll(() => {
 
 describe('same kernel state as wg', () => {
   test('setconf with 3,000 peers (split across ~100 messages)', async () => {
-    const device = await parseConfig(bigConfig(3000), { file: 'big.conf' });
+    const device = await parseConfig(bigConfig(3000), { file: 'big.conf', ...SYSTEM_IO });
     device.name = B;
     expect([...encodeSetMessages(device, setMessageFactory(0x20))].length).toBeGreaterThan(50);
     await both('setconf', ['/tmp/big.conf']);

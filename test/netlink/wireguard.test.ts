@@ -22,6 +22,7 @@ import {
   setMessageFactory,
   usesAllowedIpRemoval,
 } from '../../src/netlink/wireguard.js';
+import { SYSTEM_IO } from '../../src/cli/conf-io.js';
 
 interface Fixture {
   config: string;
@@ -47,7 +48,7 @@ function encodeAll(device: WgDevice, family: number, limit?: number): string[] {
 }
 
 async function parse(text: string): Promise<WgDevice> {
-  return parseConfig(text, { file: 'fixture.conf' });
+  return parseConfig(text, { file: 'fixture.conf', ...SYSTEM_IO });
 }
 
 /** What wg setconf does on top of the parsed file (config.c, append = false). */

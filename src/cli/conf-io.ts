@@ -1,25 +1,19 @@
 /**
  * The system I/O that conf/'s parsers need, backed by Node: the host resolver (getaddrinfo via
  * dns.lookup), the UDP services database (/etc/services, as getservbyname), key files, and the
- * existence checks of wg-quick's target search. The parsers take each of these as an option
- * (`ResolveOptions.lookup` / `.services`, `SetArgsOptions.readFile`, resolveQuickTarget's `fs`);
- * the CLI passes `SYSTEM_IO` / `systemFs` explicitly.
- *
- * This is the one file of conf/ that loads Node modules, and only because some callers still rely
- * on the parsers' defaults: no longer any in src/, but tests do — test/kernel/setconf.test.ts
- * (parseConfig, parseSetArgs) and some in test/conf and test/netlink. TODO(H5, test owners): pass
- * `SYSTEM_IO` / `systemFs` there; then this file moves to src/cli/conf-io.ts, the options become
- * required, and KNOWN_CONF_IO in test/architecture/imports.test.ts empties.
+ * existence checks of wg-quick's target search. conf/ stays pure: its parsers take each of these as
+ * a required option (`ResolveOptions.lookup` / `.services`, `SetArgsOptions.readFile`,
+ * resolveQuickTarget's `fs`), and the commands pass `SYSTEM_IO` / `systemFs` from here.
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { getSystemErrorName } from 'node:util';
-import { GAI_TEXT, GaiError } from './gai.js';
-import { parseIPv6 } from './ip.js';
-import type { HostLookup, ServiceLookup } from './parse.js';
+import { GAI_TEXT, GaiError } from '../conf/gai.js';
+import { parseIPv6 } from '../conf/ip.js';
+import type { HostLookup, LookupResult, ServiceLookup } from '../conf/parse.js';
 
 /** The system resolver through Node's dns.lookup (getaddrinfo underneath), first result as wg uses it. */
-export const systemLookup: HostLookup = async (host) => {
+export const systemLookup: HostLookup = Object.assign(async (host: string): Promise<LookupResult> => {
   // A scope must name an existing interface (getaddrinfo checks with if_nametoindex) or be numeric;
   // Node's dns.lookup short-circuits literal addresses and would not check it.
   const pct = host.indexOf('%');
@@ -42,7 +36,7 @@ export const systemLookup: HostLookup = async (host) => {
     if (!(code in GAI_TEXT)) code = 'EAI_NONAME';
     throw new GaiError(code);
   }
-};
+}, { answersLiterals: true as const });
 
 let servicesCache: Map<string, number> | undefined;
 
