@@ -5,16 +5,17 @@
  * `wireguard` link. Lab.wgDevice checks each one: link kind `wireguard` and no UAPI socket, so the
  * registry's `wgts registry serve` (reading peers) and `wgts registry discover` (setting endpoints,
  * adding peers) go through wgts's generic-netlink backend, and `wg` through the kernel's.
- * Deadlines are stretched ×5 for TCG (lab.ts SLOWDOWN, from WGTS_IN_VM).
+ * Deadlines are stretched ×5 for TCG (lab.ts SLOWDOWN, from WGTS_IN_VM). The docs/nat.md
+ * walkthrough on the kernel is registry-docs.test.ts.
  */
 import { defineNatSuite } from '../integration/registry/nat-suite.js';
 import { defineRelaySuite } from '../integration/registry/relay-suite.js';
-import { labAvailable } from '../integration/registry/lab.js';
+import { requireLab } from '../integration/registry/lab.js';
 import { requireVm } from './helpers.js';
 
 requireVm();
 // The suites skip where the lab cannot run; here that would hide a broken VM, so fail instead.
-if (!labAvailable('kernel')) throw new Error('cannot create a wireguard link in a new network namespace');
+requireLab('kernel');
 
 defineNatSuite('kernel');
 defineRelaySuite('kernel');

@@ -6,7 +6,7 @@
  * The data plane is a parameter (`Impl`): wireguard-go, wgts-userspace (our daemon, same command
  * line as wireguard-go), both by default, and the kernel module (`ip link add ... type wireguard`)
  * where it exists (the VM). Pick with WGR_IMPLS=wireguard-go,wgts-userspace,kernel. The kernel runs
- * are part of the VM suite (test/kernel/registry.test.ts); alone:
+ * are part of the VM suite (test/kernel/registry.test.ts, test/kernel/registry-docs.test.ts); alone:
  *   npm run build && test/kernel/run-vm.sh node node_modules/vitest/vitest.mjs run \
  *     --config test/kernel/vitest.kernel.config.ts test/kernel/registry.test.ts
  * The wgts CLI under test is `bin/wgts` (built by `npm test`), or WGR_CLI=<path to a .mjs>.
@@ -47,6 +47,16 @@ export function labAvailable(impl: Impl): boolean {
  * WGTS_IN_VM=1), where qemu emulates the CPU and starting `node` alone takes seconds.
  */
 export const SLOWDOWN = process.env.WGTS_IN_VM === '1' ? 5 : 1;
+
+/** Per test and hook of the suites: the default 60 s, stretched like the deadlines in the VM (the kernel suite's own default is 120 s). */
+export const SUITE_TIMEOUT = 60_000 * SLOWDOWN;
+
+/** For runs where a skip would hide a broken machine (the VM's kernel suite): throws unless the lab can run `impl`. */
+export function requireLab(impl: Impl): void {
+  if (!labAvailable(impl)) {
+    throw new Error(impl === 'kernel' ? 'cannot create a wireguard link in a new network namespace' : `the lab cannot run ${impl} here`);
+  }
+}
 
 /** Polls `probe` until it returns a truthy value or `ms` (times SLOWDOWN) pass; throws with `what` on timeout. */
 export async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | null | undefined | false>): Promise<T> {
@@ -177,6 +187,8 @@ export class Lab {
     if (impl === 'kernel') return path;
     return {
       ...path,
+      // Where the module is loaded, wgts quick (like wg-quick) would take it over any userspace program.
+      WGTS_FORCE_USERSPACE: '1',
       WG_QUICK_USERSPACE_IMPLEMENTATION: impl === 'wireguard-go' ? 'wireguard-go' : join(ROOT, 'bin/wgts-userspace'),
       WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1',
     };
@@ -196,8 +208,15 @@ export class Lab {
       });
     }
     await this.ip(role, [`addr add ${addr} dev ${ifname}`, `link set ${ifname} up`]);
-    // The device must be what the run claims to test: on the kernel a `wireguard` link and no UAPI
-    // socket, so `wg` and `wgts` (registry serve/discover) can only reach it over generic netlink.
+    await this.expectDriver(role, ifname, impl);
+  }
+
+  /**
+   * Throws unless `ifname` is driven the way the run claims to test: on the kernel a `wireguard`
+   * link and no UAPI socket, so `wg` and `wgts` (registry serve/discover) can only reach it over
+   * generic netlink; otherwise a TUN with a UAPI socket.
+   */
+  async expectDriver(role: string, ifname: string, impl: Impl): Promise<void> {
     const found = await this.driver(role, ifname);
     const want = impl === 'kernel' ? { kind: 'wireguard', uapiSocket: false } : { kind: 'tun', uapiSocket: true };
     if (found.kind !== want.kind || found.uapiSocket !== want.uapiSocket) {

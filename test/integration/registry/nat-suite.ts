@@ -12,12 +12,9 @@
  * NAT and configured with nothing but the registry, joins the mesh through `--add-new`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, SLOWDOWN, buildNatNetwork, counterGrowth, labAvailable, waitFor, type Impl } from './lab.js';
+import { Lab, SLOWDOWN, SUITE_TIMEOUT, buildNatNetwork, counterGrowth, labAvailable, waitFor, type Impl } from './lab.js';
 
 const ZONE = 'nat.test';
-
-/** Per test and hook: the default 60 s, stretched like the deadlines in the VM (the kernel suite's own default is 120 s). */
-const TIMEOUT = 60_000 * SLOWDOWN;
 
 export function defineNatSuite(impl: Impl): void {
   describe.skipIf(!labAvailable(impl))(`NAT-to-NAT through a registry (${impl})`, () => {
@@ -48,8 +45,8 @@ export function defineNatSuite(impl: Impl): void {
           'peer', keys.reg.publicKey, 'endpoint', '203.0.113.1:51820', 'allowed-ips', '10.0.0.254/32', 'persistent-keepalive', '25',
           'peer', other.publicKey, 'allowed-ips', otherIp, 'persistent-keepalive', '25']);
       }
-    }, TIMEOUT);
-    afterAll(() => lab.close(), TIMEOUT);
+    }, SUITE_TIMEOUT);
+    afterAll(() => lab.close(), SUITE_TIMEOUT);
 
     it('the registry sees both nodes at their NAT-mapped endpoints, source ports kept', async () => {
       await waitFor('both nodes to reach the registry', 10_000, async () => {

@@ -13,10 +13,7 @@
  * test/kernel/registry.test.ts on the kernel module (the VM suite, also in CI).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, SLOWDOWN, counterGrowth, labAvailable, waitFor, type Impl } from './lab.js';
-
-/** Per test and hook: the default 60 s, stretched like the deadlines in the VM (the kernel suite's own default is 120 s). */
-const TIMEOUT = 60_000 * SLOWDOWN;
+import { Lab, SUITE_TIMEOUT, counterGrowth, labAvailable, waitFor, type Impl } from './lab.js';
 
 export function defineRelaySuite(impl: Impl): void {
   describe.skipIf(!labAvailable(impl))(`relay (bounce server) (${impl})`, () => {
@@ -47,8 +44,8 @@ export function defineRelaySuite(impl: Impl): void {
       }
       await waitFor('both clients to shake hands with the relay', 10_000, async () =>
         (await lab.peers('relay', RELAY)).every((p) => p.latestHandshake > 0));
-    }, TIMEOUT);
-    afterAll(() => lab.close(), TIMEOUT);
+    }, SUITE_TIMEOUT);
+    afterAll(() => lab.close(), SUITE_TIMEOUT);
 
     it('without forwarding on the relay, client-to-client traffic goes nowhere', async () => {
       await lab.sysctl('relay', 'net.ipv4.ip_forward', '0');
