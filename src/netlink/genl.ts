@@ -72,6 +72,11 @@ export class GenlSocket {
     return this.sock.request(msg, opts);
   }
 
+  /** Several acknowledged requests in one datagram: NetlinkSocket.requestBatch. */
+  requestBatch(msgs: readonly AttrWriter[]): Promise<NlReply> {
+    return this.sock.requestBatch(msgs);
+  }
+
   close(): void {
     this.sock.close();
   }

@@ -63,7 +63,11 @@ export function newMessage(type: number, flags: number, extra = 0, limit = Infin
 }
 
 interface Pending {
+  /** Sequence number of the first message; a batch holds `count` consecutive ones. */
   seq: number;
+  count: number;
+  /** Acks received so far (a batch resolves when every message is acknowledged). */
+  acked: number;
   dump: boolean;
   reply: NlReply;
   resolve: (r: NlReply) => void;
@@ -119,16 +123,46 @@ export class NetlinkSocket {
    * WgError(errno).
    */
   request(msg: AttrWriter, opts: { dump?: boolean } = {}): Promise<NlReply> {
+    return this.send([msg], !!opts.dump);
+  }
+
+  /**
+   * Sends several requests (each with NLM_F_ACK) in one datagram and resolves when all are
+   * acknowledged, with the data messages they produced. The kernel handles the messages of a
+   * datagram in order, each as if sent alone, but it does not stop at a failed one: the ones after
+   * it are still carried out. The first error rejects the batch (errno as for `request`).
+   * Fewer system calls and event-loop turns per message; see wireguard.ts's sendSet for the use.
+   */
+  requestBatch(msgs: readonly AttrWriter[]): Promise<NlReply> {
+    return this.send(msgs, false);
+  }
+
+  private send(msgs: readonly AttrWriter[], dump: boolean): Promise<NlReply> {
     if (this.closed) return Promise.reject(new WgError(EIO, 'netlink: socket closed'));
     if (this.pending) return Promise.reject(new Error('netlink: one request at a time per socket'));
-    const seq = (seqCounter = (seqCounter + 1) >>> 0);
-    msg.setU32(0, msg.len);
-    msg.setU32(8, seq);
+    if (msgs.length === 0 || (dump && msgs.length > 1)) return Promise.reject(new Error('netlink: bad batch'));
+    const first = (seqCounter + 1) >>> 0;
+    let total = 0;
+    for (const msg of msgs) {
+      if (msg.len % 4) return Promise.reject(new Error('netlink: message length not aligned')); // NLMSG_ALIGN
+      msg.setU32(0, msg.len);
+      msg.setU32(8, (seqCounter = (seqCounter + 1) >>> 0));
+      total += msg.len;
+    }
+    // The native send copies the buffer before its callback, but not necessarily before returning,
+    // so it gets a copy of its own; the copy may hold keys and is wiped in the callback.
+    const datagram = new Uint8Array(total);
+    let off = 0;
+    for (const msg of msgs) {
+      datagram.set(msg.bytes(), off);
+      off += msg.len;
+    }
     return new Promise<NlReply>((resolve, reject) => {
-      this.pending = { seq, dump: !!opts.dump, reply: { messages: [], interrupted: false }, resolve, reject };
+      const reply: NlReply = { messages: [], interrupted: false };
+      this.pending = { seq: first, count: msgs.length, acked: 0, dump, reply, resolve, reject };
       this.raw.ref();
-      // The native send copies the buffer before the callback, but not necessarily before returning.
-      this.raw.send(msg.bytes().slice(), {}, (err) => {
+      this.raw.send(datagram, {}, (err) => {
+        datagram.fill(0);
         if (err) this.fail(new WgError(err.errno ?? EIO, `netlink: send: ${err.message}`, { cause: err }));
       });
     });
@@ -174,7 +208,7 @@ export class NetlinkSocket {
       const seq = view.getUint32(off + 8, true);
       const payload = buf.subarray(off + NLMSG_HDRLEN, off + len);
       off += (len + 3) & ~3;
-      if (seq !== p.seq) continue; // not ours (stale sequence)
+      if (((seq - p.seq) >>> 0) >= p.count) continue; // not ours (stale sequence)
       if (flags & NLM_F_DUMP_INTR) p.reply.interrupted = true;
       if (type === NLMSG_NOOP) continue;
       if (type === NLMSG_OVERRUN) {
@@ -185,10 +219,13 @@ export class NetlinkSocket {
         const errno = payload.length >= 4 ? -readS32(payload) : EPROTO;
         if (errno !== 0) {
           this.fail(new WgError(errno, `netlink: error ${errno}`));
-        } else {
-          this.settle()?.resolve(p.reply);
+          return;
         }
-        return;
+        if (++p.acked === p.count) {
+          this.settle()?.resolve(p.reply);
+          return;
+        }
+        continue;
       }
       if (type === NLMSG_DONE) {
         // The DONE payload is 0 or -errno (a dump that failed midway); absent on very old kernels.

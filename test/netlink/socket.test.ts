@@ -4,7 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { NetlinkBackend, kernelWireguardAvailable } from '../../src/netlink/backend.js';
-import { GenlSocket } from '../../src/netlink/genl.js';
+import { CTRL_ATTR_FAMILY_NAME, CTRL_CMD_GETFAMILY, GENL_ID_CTRL, GenlSocket, newGenlMessage } from '../../src/netlink/genl.js';
+import { NETLINK_GENERIC, NLM_F_ACK, NLM_F_REQUEST, NetlinkSocket } from '../../src/netlink/socket.js';
 import { getLink, listLinks } from '../../src/netlink/rtnl.js';
 
 const hasModule = existsSync('/sys/module/wireguard');
@@ -58,5 +59,36 @@ describe('fixed-size reads (NetlinkSocket.open recvBuffer)', () => {
     (await GenlSocket.open('nlctrl', 2, { recvBuffer: 8192 })).close();
     // nlctrl's own family reply (ops, groups) is well over 64 bytes.
     await expect(GenlSocket.open('nlctrl', 2, { recvBuffer: 64 })).rejects.toMatchObject({ errno: 5 });
+  });
+});
+
+describe('batches (NetlinkSocket.requestBatch): several acknowledged requests in one datagram', () => {
+  const lookup = (name: string) => {
+    const m = newGenlMessage(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1, NLM_F_REQUEST | NLM_F_ACK);
+    m.putStrz(CTRL_ATTR_FAMILY_NAME, name);
+    return m;
+  };
+
+  test('resolves once every message is acknowledged, with each reply in order', async () => {
+    const sock = NetlinkSocket.open(NETLINK_GENERIC);
+    try {
+      const reply = await sock.requestBatch([lookup('nlctrl'), lookup('nlctrl'), lookup('nlctrl')]);
+      expect(reply.messages.map((m) => m.type)).toEqual([GENL_ID_CTRL, GENL_ID_CTRL, GENL_ID_CTRL]);
+      // The socket is free again and the sequence numbers moved on: a plain request works.
+      expect((await sock.request(lookup('nlctrl'))).messages).toHaveLength(1);
+    } finally {
+      sock.close();
+    }
+  });
+
+  test('a failed message rejects the batch with its errno; the kernel still answers the rest', async () => {
+    const sock = NetlinkSocket.open(NETLINK_GENERIC);
+    try {
+      await expect(sock.requestBatch([lookup('nlctrl'), lookup('nosuchfamily0'), lookup('nlctrl')])).rejects.toMatchObject({ errno: 2 });
+      // The third message's late reply is ignored; the next request gets its own answer.
+      expect((await sock.request(lookup('nlctrl'))).messages).toHaveLength(1);
+    } finally {
+      sock.close();
+    }
   });
 });
