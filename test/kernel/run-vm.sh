@@ -22,6 +22,10 @@
 # The default suite is bounded to 1800 s inside the VM (a quiet CI machine needs ~7 min; a loaded one 15+).
 #
 # Environment:
+#   WGTS_VM_KERNEL   a Debian suite (sid, forky, ...) to boot that suite's linux-image-amd64 instead of
+#                    the one the host's apt sources name (bookworm's); e.g. WGTS_VM_KERNEL=sid for a
+#                    kernel >= 6.16 (per-prefix allowed-IP removal). Fetched with apt lists of its own
+#                    in the cache (scripts/vm/prepare.sh); the host's apt setup is untouched.
 #   WGTS_VM_CACHE    cache dir (default: <repo>/.vm-cache)
 #   WGTS_VM_TIMEOUT  seconds before the VM is killed (default 2100)
 #   WGTS_VM_MEM      guest memory in MiB (default 3072)
