@@ -147,23 +147,98 @@ describe('same kernel state as wg', () => {
     }
     expect(dumpStats.restarts - before).toBeGreaterThan(0);
   });
+});
 
-  test('per-prefix allowed-IP removal: refused with a clear error on a kernel without WGALLOWEDIP_F_REMOVE_ME, nothing changed', async () => {
-    const release = sh('uname -r');
-    const before = sh(`wg showconf ${A}`);
-    const peer = sh(`wg show ${A} peers`).split('\n')[0]!;
+/** Whether the running kernel's module has WGALLOWEDIP_F_REMOVE_ME (Linux 6.16, protocol.md §6). */
+function kernelHasAllowedIpRemoval(): boolean {
+  const [major, minor] = sh('uname -r').split('.').map(Number);
+  return major! > 6 || (major === 6 && minor! >= 16);
+}
+
+/** A peer's allowed IPs as `wg show DEV allowed-ips` lists them, in the kernel's (insertion) order. */
+function allowedIpsOf(dev: string, peer: string): string[] {
+  const line = sh(`wg show ${dev} allowed-ips`).split('\n').find((l) => l.startsWith(`${peer}\t`));
+  expect(line, `${peer} on ${dev}`).toBeDefined();
+  const ips = line!.split('\t')[1]!;
+  return ips === '(none)' ? [] : ips.split(' ');
+}
+
+// wg 1.0.20260223's `allowed-ips -P,+P` (WGALLOWEDIP_F_REMOVE_ME). Debian's wg 1.0.20210914 cannot
+// parse the prefixes, so unless a newer wg is installed the reference is the spec: removal acts
+// only on the exact prefix that peer owns (protocol.md §4), and the result equals replacing the
+// peer's list with what remains (checked with wg's own replace on the same device).
+describe('per-prefix allowed-IP removal (WGALLOWEDIP_F_REMOVE_ME, Linux 6.16+)', () => {
+  const removal = kernelHasAllowedIpRemoval();
+  const P = testKeyB64('rm-peer');
+  const Q = testKeyB64('rm-other');
+  const start = ['10.77.0.0/24', '10.77.1.0/24', '10.77.2.0/24', 'fd77::/64', 'fd77:1::/64'];
+  const v4 = (a: number, b: number, c: number, d: number) => new Uint8Array([a, b, c, d]);
+  const v6 = (hex: string) => new Uint8Array(Buffer.from(hex.padEnd(32, '0'), 'hex'));
+
+  function reset(): void {
+    for (const dev of [A, B]) {
+      sh(`wg setconf ${dev} /tmp/small.conf && wg set ${dev} peer ${P} allowed-ips ${start.join(',')} peer ${Q} allowed-ips 10.77.9.0/24`);
+    }
+  }
+
+  test.runIf(removal)('removes exactly the named prefixes: backend and `wgts set ... allowed-ips -P` agree with the spec (and with wg if it has the syntax)', async () => {
+    reset();
+    // Named for removal: two prefixes P owns, one Q owns (untouched: not P's), a covering prefix
+    // of P's (untouched: not exact) and one nobody owns (no-op, no error).
+    const minus = ['10.77.1.0/24', 'fd77::/64', '10.77.9.0/24', '10.77.0.0/16', '10.78.0.0/24'];
     const device: WgDevice = {
       name: A,
-      peers: [{ publicKey: keyFromB64(peer), allowedIps: [{ family: 4, addr: new Uint8Array([10, 0, 0, 0]), cidr: 24, remove: true }] }],
+      peers: [
+        {
+          publicKey: keyFromB64(P),
+          allowedIps: [
+            { family: 4, addr: v4(10, 77, 1, 0), cidr: 24, remove: true },
+            { family: 6, addr: v6('fd77'), cidr: 64, remove: true },
+            { family: 4, addr: v4(10, 77, 9, 0), cidr: 24, remove: true },
+            { family: 4, addr: v4(10, 77, 0, 0), cidr: 16, remove: true },
+            { family: 4, addr: v4(10, 78, 0, 0), cidr: 24, remove: true },
+          ],
+        },
+      ],
     };
-    if (/^6\.(1[6-9]|[2-9][0-9])|^[7-9]\./.test(release)) {
-      await backend.set(device); // supported: removes the prefix
-      return;
-    }
+    await backend.set(device);
+    const remaining = ['10.77.0.0/24', '10.77.2.0/24', 'fd77:1::/64'];
+    expect(allowedIpsOf(A, P)).toEqual(remaining);
+    expect(allowedIpsOf(A, Q)).toEqual(['10.77.9.0/24']);
+
+    // The CLI form on B: same state as the backend call on A (everything else is small.conf on both).
+    await viaWgts('set', B, ['peer', P, 'allowed-ips', minus.map((ip) => `-${ip}`).join(',')]);
+    const afterRemoval = sh(`wg showconf ${A}`);
+    expect(sh(`wg showconf ${B}`)).toBe(afterRemoval);
+    // ... which is what replacing P's list with the remainder gives.
+    sh(`wg set ${A} peer ${P} allowed-ips ${remaining.join(',')}`);
+    expect(sh(`wg showconf ${A}`)).toBe(afterRemoval);
+
+    // Mixed `+`/`-` in one value: incremental (no replace), additions appended in order.
+    const mixed = ['+10.77.5.0/24', '-10.77.2.0/24', '+fd77:5::/64', '-fd77:1::/64'];
+    const wgHasSyntax = (await wg(['set', A, 'peer', P, 'allowed-ips', '+10.77.0.0/24'])).status === 0;
+    if (wgHasSyntax) await both('set', ['peer', P, 'allowed-ips', mixed.join(',')]);
+    else await viaWgts('set', B, ['peer', P, 'allowed-ips', mixed.join(',')]);
+    expect(allowedIpsOf(B, P)).toEqual(['10.77.0.0/24', '10.77.5.0/24', 'fd77:5::/64']);
+    expect(allowedIpsOf(B, Q)).toEqual(['10.77.9.0/24']);
+  });
+
+  test.skipIf(removal)('refused with a clear error on a kernel without it (before 6.16), nothing changed', async () => {
+    reset();
+    const before = sh(`wg showconf ${A}`);
+    const device: WgDevice = {
+      name: A,
+      peers: [{ publicKey: keyFromB64(P), allowedIps: [{ family: 4, addr: v4(10, 77, 1, 0), cidr: 24, remove: true }] }],
+    };
     await expect(backend.set(device)).rejects.toMatchObject({ errno: 95 });
     await expect(backend.set(device)).rejects.toMatchObject({
       cause: expect.objectContaining({ message: expect.stringMatching(/WGALLOWEDIP_F_REMOVE_ME/) }),
     });
+    if (await wgtsImplements('set')) {
+      // The CLI refuses the same way (wg's message format: the errno's text only).
+      const r = await wgtsInProcess(['set', A, 'peer', P, 'allowed-ips', '-10.77.1.0/24,+10.77.5.0/24']);
+      expect(r).toMatchObject({ status: 1, stderr: 'Unable to modify interface: Operation not supported\n' });
+    }
     expect(sh(`wg showconf ${A}`)).toBe(before);
     expect(sh('ip -o link show')).not.toMatch(/wgtsprobe/); // the probe device is gone
   });
