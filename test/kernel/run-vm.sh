@@ -79,6 +79,10 @@ trap cleanup EXIT
 } > "$CMD_FILE"
 
 vm_log "kernel $VM_KVER (prepared in $(printf '%.1f' "$(echo "$t1 - $t0" | bc)") s); booting"
+# mawk (Debian's awk) reads a pipe in 4 KiB blocks, so console lines would show up minutes late; its
+# -W interactive reads line by line. (grep without -q: pipefail.)
+AWK=(awk)
+awk -W version 2>&1 | grep mawk >/dev/null && AWK=(awk -W interactive)
 set +e
 timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
 	-accel tcg -cpu max -m "$MEM" -smp 2 -nographic -no-reboot \
@@ -86,7 +90,7 @@ timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
 	-append "console=ttyS0 panic=-1 quiet loglevel=3 rdinit=/init wgts.cmd=$CMD_FILE wgts.tree=$VM_TREE wgts.keep=$KEEP" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap \
 	-nic none -monitor none -serial stdio < /dev/null 2>&1 |
-	awk -v verbose="${WGTS_VM_VERBOSE:-0}" -v logfile="$LOG" '
+	"${AWK[@]}" -v verbose="${WGTS_VM_VERBOSE:-0}" -v logfile="$LOG" '
 		{ sub(/\r$/, ""); print > logfile; fflush(logfile) }
 		/@@WGTS-VM-BEGIN / { inside = 1; next }
 		/@@WGTS-VM-EXIT / { inside = 0; next }

@@ -221,6 +221,7 @@ describe('per-prefix allowed-IP removal (WGALLOWEDIP_F_REMOVE_ME, Linux 6.16+)',
     else await viaWgts('set', B, ['peer', P, 'allowed-ips', mixed.join(',')]);
     expect(allowedIpsOf(B, P)).toEqual(['10.77.0.0/24', '10.77.5.0/24', 'fd77:5::/64']);
     expect(allowedIpsOf(B, Q)).toEqual(['10.77.9.0/24']);
+    expect(sh('ip -o link show')).not.toMatch(/wgtsprobe/); // the support probe's device is gone
   });
 
   test.skipIf(removal)('refused with a clear error on a kernel without it (before 6.16), nothing changed', async () => {
