@@ -9,6 +9,9 @@
 //   BENCH_PAIRS=wgts-wgts,go-go   run only these pairs
 //   BENCH_ROUNDS=3    rounds (pairs interleaved); the median a->b run is reported
 //   BENCH_PROFILE=DIR write V8 CPU profiles of the wgts daemons into DIR (node --cpu-prof)
+//   BENCH_BASE=DIR    also run pair base-base: the wgts build in checkout DIR (built there; e.g. a
+//                     `git worktree` of the commit before a change), interleaved with the others
+//   BENCH_NODE_FLAGS='--max-semi-space-size=2'  node flags for the wgts daemons (not base's)
 //   --no-write        print only, do not touch docs/benchmarks.md
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +20,8 @@ import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const WGTS = join(ROOT, 'bin/wgts-userspace');
+const BASE = process.env.BENCH_BASE ? resolve(process.env.BENCH_BASE) : undefined;
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const SECONDS = Number(process.env.BENCH_SECONDS || 5);
 const WRITE = !process.argv.includes('--no-write');
 const PROFILE = process.env.BENCH_PROFILE ? resolve(process.env.BENCH_PROFILE) : undefined;
@@ -60,8 +65,9 @@ function threadTicks(pid) {
   return out;
 }
 
-function rssKiB(pid) {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+/** Peak RSS (VmHWM), or the current one (VmRSS) with field 'VmRSS'. */
+function rssKiB(pid, field = 'VmHWM') {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
 }
 
@@ -96,8 +102,10 @@ async function buildPair(a, b, n) {
     const env = { ...process.env };
     delete env.WG_PROCESS_FOREGROUND;
     // The daemon re-runs itself with process.execArgv, so the profiling flags reach the child.
-    const wgts = PROFILE ? [process.execPath, '--cpu-prof', `--cpu-prof-dir=${PROFILE}`, WGTS, s.ifname] : [WGTS, s.ifname];
-    nsx(s.ns, s.impl === 'wgts' ? wgts : ['wireguard-go', s.ifname], { env });
+    const bin = s.impl === 'base' ? join(BASE, 'bin/wgts-userspace') : WGTS;
+    const flags = [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []), ...(s.impl === 'wgts' ? NODE_FLAGS : [])];
+    const wgts = flags.length > 0 ? [process.execPath, ...flags, bin, s.ifname] : [bin, s.ifname];
+    nsx(s.ns, s.impl === 'go' ? ['wireguard-go', s.ifname] : wgts, { env });
     s.key = sh(['wg', 'genkey']).trim();
     s.pub = sh(['wg', 'pubkey'], { input: s.key }).trim();
     s.keyfile = join(keydir, s.ifname);
@@ -157,7 +165,7 @@ async function iperf({ a, b }, reverse) {
   }
   const t0 = performance.now();
   const c0 = [cpuTicks(a.pid), cpuTicks(b.pid)];
-  const th0 = a.impl === 'wgts' ? threadTicks(a.pid) : undefined;
+  const th0 = a.impl !== 'go' ? threadTicks(a.pid) : undefined;
   const out = await new Promise((res, rej) => {
     const c = spawn('ip', ['netns', 'exec', a.ns, 'iperf3', '-c', b.inner, '-t', String(SECONDS), '-J', ...(reverse ? ['-R'] : [])]);
     let text = '';
@@ -166,7 +174,7 @@ async function iperf({ a, b }, reverse) {
   });
   const wall = (performance.now() - t0) / 1000;
   const c1 = [cpuTicks(a.pid), cpuTicks(b.pid)];
-  const th1 = a.impl === 'wgts' ? threadTicks(a.pid) : undefined;
+  const th1 = a.impl !== 'go' ? threadTicks(a.pid) : undefined;
   server.kill();
   const threads = th0 && th1
     ? Object.fromEntries(Object.keys(th1).map((k) => [k, ((th1[k] - (th0[k] ?? 0)) / CLK_TCK / wall) * 100]))
@@ -186,7 +194,8 @@ function pingRtt({ a, b }) {
   return m ? Number(m[1]) : NaN;
 }
 
-const ALL = [['wgts', 'wgts'], ['wgts', 'go'], ['go', 'go']];
+const ALL = [['wgts', 'wgts'], ['wgts', 'go'], ['go', 'go'], ...(BASE ? [['base', 'base']] : [])];
+const NAMES = { wgts: 'wgts', go: 'wireguard-go', base: 'wgts@base' };
 const wanted = process.env.BENCH_PAIRS ? process.env.BENCH_PAIRS.split(',') : undefined;
 const pairs = ALL.filter(([x, y]) => !wanted || wanted.includes(`${x}-${y}`));
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
@@ -195,16 +204,18 @@ let n = 0;
 // Pairs are interleaved round by round, so a burst of load from elsewhere on the machine hits them alike.
 for (let round = 0; round < ROUNDS; round++) {
   for (const [x, y] of pairs) {
-    const label = `${x === 'go' ? 'wireguard-go' : 'wgts'}<->${y === 'go' ? 'wireguard-go' : 'wgts'}`;
+    const label = `${NAMES[x]}<->${NAMES[y]}`;
     process.stderr.write(`bench: round ${round + 1}/${ROUNDS} ${label} ...\n`);
     const pair = await setupPair(x, y, n++);
     try {
+      // Idle: after the handshake and one ping, before any load.
+      const idle = [rssKiB(pair.a.pid, 'VmRSS'), rssKiB(pair.b.pid, 'VmRSS')];
       const rtt = pingRtt(pair);
       const fwd = await iperf(pair, false);
       const rev = await iperf(pair, true);
       const rss = [rssKiB(pair.a.pid), rssKiB(pair.b.pid)];
       if (!runs.has(label)) runs.set(label, []);
-      runs.get(label).push({ label, x, y, rtt, fwd, rev, rss });
+      runs.get(label).push({ label, x, y, rtt, fwd, rev, rss, idle });
     } finally {
       const pids = [pair.a.pid, pair.b.pid];
       teardown(pair);
@@ -222,17 +233,23 @@ const results = [...runs.values()].map((rs) => {
 });
 
 const base = results.find((r) => r.x === 'go' && r.y === 'go');
+/** Peak RSS a/b, the idle RSS (median over the runs) in parentheses: "134 (82) / 177 (83)". */
+const rssCell = (r) => [0, 1].map((i) => {
+  const idle = runs.get(r.label).map((x) => x.idle[i]).sort((p, q) => p - q);
+  return `${fmt(r.rss[i] / 1024)} (${fmt(idle[Math.floor((idle.length - 1) / 2)] / 1024)})`;
+}).join(' / ');
 const fmt = (v, d = 0) => (Number.isFinite(v) ? v.toFixed(d) : '-');
 const ratio = (r) => (base ? `${fmt(r.fwd.mbps / base.fwd.mbps, 2)} / ${fmt(r.rev.mbps / base.rev.mbps, 2)}` : '-');
 console.log(`\n${'pair'.padEnd(28)} ${'a->b Mbit/s'.padStart(12)} ${'b->a Mbit/s'.padStart(12)} ${'ratio'.padStart(12)} ${'RTT ms'.padStart(8)}  CPU% a/b (a->b)  RSS MiB a/b`);
 for (const r of results) {
   if (r.fwd.threads) {
     const t = Object.entries(r.fwd.threads).sort((p, q) => q[1] - p[1]).map(([k, v]) => `${k} ${fmt(v)}%`).join(', ');
-    console.log(`  ${r.label} a->b runs ${r.all.map((v) => fmt(v)).join('/')} Mbit/s; wgts (a) CPU by thread: ${t}`);
+    const rss = runs.get(r.label).map((x) => `${fmt(x.idle[0] / 1024)}->${fmt(x.rss[0] / 1024)}`).join(' ');
+    console.log(`  ${r.label} a->b runs ${r.all.map((v) => fmt(v)).join('/')} Mbit/s; a RSS MiB idle->peak ${rss}; wgts (a) CPU by thread: ${t}`);
   }
 }
 for (const r of results) {
-  console.log(`${r.label.padEnd(28)} ${fmt(r.fwd.mbps).padStart(12)} ${fmt(r.rev.mbps).padStart(12)} ${ratio(r).padStart(12)} ${fmt(r.rtt, 3).padStart(8)}  ${fmt(r.fwd.cpu[0])}/${fmt(r.fwd.cpu[1])}`.padEnd(96) + `  ${fmt(r.rss[0] / 1024)}/${fmt(r.rss[1] / 1024)}`);
+  console.log(`${r.label.padEnd(28)} ${fmt(r.fwd.mbps).padStart(12)} ${fmt(r.rev.mbps).padStart(12)} ${ratio(r).padStart(12)} ${fmt(r.rtt, 3).padStart(8)}  ${fmt(r.fwd.cpu[0])}/${fmt(r.fwd.cpu[1])}`.padEnd(96) + `  ${rssCell(r)}`);
 }
 
 if (WRITE) {
@@ -247,9 +264,10 @@ if (WRITE) {
     text = (first === -1 ? text : text.slice(0, first + 1));
     text += `\n${heading}\n\nscripts/bench.mjs: two namespaces joined by a veth pair per implementation pair, iperf3 TCP ` +
       `(one stream, each way) and 50 pings through the tunnel, pairs interleaved over several rounds, median run shown; ` +
-      'CPU is % of one core per daemon during a->b, RSS is the daemon\'s peak (VmHWM); the last column splits the wgts ' +
-      'daemon\'s CPU by thread (main = the JS thread with the protocol and crypto; tun-rx/tun-tx/udp-rx/udp-tx = ' +
-      'the I/O workers, mostly kernel time in their syscalls; other = V8 and GC threads). ' +
+      'CPU is % of one core per daemon during a->b, RSS is the daemon\'s peak (VmHWM), in parentheses its RSS when ' +
+      'idle (handshake done, before the load); the last column splits the wgts daemon\'s CPU by thread (main = the JS ' +
+      'thread with the protocol and crypto; rx/tx = the reader and writer I/O workers, mostly kernel time in their ' +
+      'syscalls; other = V8 and GC threads). ' +
       'Ratio = throughput / wireguard-go<->wireguard-go in the same run (a->b / b->a).\n\n' +
       '| date | commit | machine | pair | a->b Mbit/s | b->a Mbit/s | ratio | RTT ms | CPU % a/b | RSS MiB a/b | wgts (a) CPU % by thread, a->b |\n|---|---|---|---|---|---|---|---|---|---|---|\n';
     writeFileSync(doc, text + (tail ? `\n${tail}` : ''));
@@ -264,7 +282,7 @@ if (WRITE) {
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
   const rows = results.map((r) =>
     `| ${date} | ${commit} | ${machine} | ${r.label} | ${fmt(r.fwd.mbps)} | ${fmt(r.rev.mbps)} | ${ratio(r)} | ${fmt(r.rtt, 3)} | ` +
-    `${fmt(r.fwd.cpu[0])}/${fmt(r.fwd.cpu[1])} | ${fmt(r.rss[0] / 1024)}/${fmt(r.rss[1] / 1024)} | ` +
+    `${fmt(r.fwd.cpu[0])}/${fmt(r.fwd.cpu[1])} | ${rssCell(r)} | ` +
     `${r.fwd.threads ? Object.entries(r.fwd.threads).sort((p, q) => q[1] - p[1]).map(([k, v]) => `${k} ${fmt(v)}`).join(', ') : '-'} |`);
   // Rows go at the end of the section's table (the section is the last one the script owns).
   const lines = readFileSync(doc, 'utf8').split('\n');
