@@ -4,10 +4,10 @@
  * Native layer: koffi, not an N-API addon. koffi ships prebuilt binaries (no compiler at install) and
  * a call costs about 0.4 µs (1 µs for a 1400-byte write(), measured: less than fs.writeSync), far
  * below the kernel's own cost per packet. Reads happen in a worker thread blocked in poll()/read()
- * and writes in another (worker-io.ts), so the main thread pays no syscall per packet: it is woken
- * once per burst of up to 128 packets and only copies outgoing packets into a ring. A hand-written
- * addon would save only the FFI trampoline; the bench (docs/benchmarks.md, "Data plane") shows the
- * time going to crypto and the kernel, not to the FFI.
+ * and writes in another (worker-io.ts; both shared with the UDP side), so the main thread pays no
+ * syscall per packet: it is woken once per burst of up to 128 packets and only copies outgoing
+ * packets into a ring. A hand-written addon would save only the FFI trampoline; the bench
+ * (docs/benchmarks.md, "Data plane") shows the time going to crypto and the kernel, not to the FFI.
  *
  * Interface deletion (`ip link del`, how wg-quick down stops a userspace implementation): the kernel
  * detaches the queue, poll() reports POLLERR and read() fails with EBADFD (EFAULT if the read was
@@ -41,7 +41,7 @@ import {
   AF_INET, IFF_NO_PI, IFF_TUN, IFNAMSIZ, O_CLOEXEC, O_RDWR, SIOCGIFFLAGS, SIOCGIFMTU, SIOCSIFMTU, SOCK_CLOEXEC, SOCK_DGRAM,
   TUNGETIFF, TUNSETIFF, ifreq, setNonBlocking, sys, sysError,
 } from './native.js';
-import { RingReader, RingWriter, SYNC_WRITES, type LinkEvent } from './worker-io.js';
+import { RingReader, SYNC_WRITES, acquireWriter, releaseWriter, type LinkEvent, type RingWriter } from './worker-io.js';
 
 /** wireguard-go's default MTU for a new TUN. */
 export const DEFAULT_MTU = 1420;
@@ -91,7 +91,7 @@ function ifIoctl(req: number, ifr: Buffer): number {
 
 export class LinuxTun implements Tun {
   private reader: RingReader | undefined;
-  /** Writes go through a worker (RingWriter) once started, unless WGTS_SYNC_WRITES=1. */
+  /** Writes go through the writer worker (acquireWriter) once started, unless WGTS_SYNC_WRITES=1. */
   private writer: RingWriter | undefined;
   private closeCbs: Array<() => void> = [];
   private closed = false;
@@ -111,16 +111,12 @@ export class LinuxTun implements Tun {
       fds: [this.fd],
       maxPacket: MAX_PACKET,
       withAddr: false,
-      name: 'wgts-tun-rx',
       onPackets: (packets) => onPackets(packets),
       onError: () => this.fireClose(),
       onLink: (ev) => this.onLinkEvent?.(ev),
     });
     this.reader.start();
-    if (!SYNC_WRITES) {
-      this.writer = new RingWriter('write', 'wgts-tun-tx');
-      this.writer.start();
-    }
+    if (!SYNC_WRITES) this.writer = acquireWriter();
   }
 
   write(packets: Uint8Array[]): void {
@@ -244,7 +240,7 @@ export class LinuxTun implements Tun {
     if (reader) await reader.stop();
     const writer = this.writer;
     this.writer = undefined;
-    if (writer) await writer.stop();
+    if (writer) await releaseWriter(writer); // the writes queued for our fd are done with
     if (this.fd >= 0) {
       sys.close(this.fd);
       this.fd = -1;

@@ -4,10 +4,11 @@
  *
  * The sockets are made with libc through koffi (native.ts) instead of node:dgram, because dgram can
  * neither set SO_MARK (wg-quick's fwmark 51820 for full tunnels) nor hand out raw datagrams without a
- * callback and an rinfo object per packet. Receiving runs in one worker thread for both sockets (poll +
- * recvfrom into a shared ring, worker-io.ts), waking the main thread once per burst; sending copies
- * the datagram into a ring drained by a writer worker (sendto(), waiting for POLLOUT when the 7 MiB
- * socket buffer is full), because sendto() on the main thread was its largest cost in the profile.
+ * callback and an rinfo object per packet. Receiving runs in the reader worker that also reads the
+ * TUN (poll + recvfrom into a ring of the Bind's own, worker-io.ts), waking the main thread once per
+ * burst; sending copies the datagram into the ring of the writer worker that also writes the TUN
+ * (sendto(), waiting for POLLOUT when the 7 MiB socket buffer is full), because sendto() on the main
+ * thread was its largest cost in the profile.
  * WGTS_SYNC_WRITES=1 sends synchronously instead (dropping and counting on a full buffer).
  *
  * Endpoints: IPv4 and IPv4-mapped IPv6 destinations go out of the IPv4 socket; the IPv6 socket never
@@ -22,7 +23,7 @@ import {
   AF_INET, AF_INET6, E, IPPROTO_IPV6, IPV6_V6ONLY, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET,
   SO_MARK, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF, SO_SNDBUFFORCE, int32, sys, sysError,
 } from './native.js';
-import { RingReader, RingWriter, SYNC_WRITES, reportPacketBug } from './worker-io.js';
+import { RingReader, SYNC_WRITES, acquireWriter, releaseWriter, reportPacketBug, type RingWriter } from './worker-io.js';
 
 /** wireguard-go asks for 7 MiB socket buffers (FORCE variants when privileged). */
 const SOCKET_BUFFER = 7 << 20;
@@ -96,7 +97,7 @@ export function endpointOf(sa: Uint8Array): WgEndpoint {
 
 export class UdpBind implements Bind {
   private socks: Sock[] = [];
-  /** One reader worker polls both sockets. */
+  /** Our ring in the reader worker, which polls both sockets. */
   private reader: RingReader | undefined;
   private port = 0;
   private mark = 0;
@@ -104,7 +105,7 @@ export class UdpBind implements Bind {
   private saCache = new WeakMap<WgEndpoint, { sa: Uint8Array; family: 4 | 6 } | null>();
   private lastSa = new Uint8Array(28);
   private lastEp: WgEndpoint | undefined;
-  /** Sends go through a worker (see RingWriter); undefined until the first open or with WGTS_SYNC_WRITES=1. */
+  /** Sends go through the writer worker (acquireWriter); undefined until the first open or with WGTS_SYNC_WRITES=1. */
   private writer: RingWriter | undefined;
   /** Datagrams dropped on send (no socket for the family, buffer full, unreachable...). */
   sendErrors = 0;
@@ -121,10 +122,7 @@ export class UdpBind implements Bind {
     this.reader = undefined;
     await this.closeSocks(old, oldReader);
     this.startReader();
-    if (!this.writer && !SYNC_WRITES) {
-      this.writer = new RingWriter('sendto', 'wgts-udp-tx');
-      this.writer.start();
-    }
+    if (!this.writer && !SYNC_WRITES) this.writer = acquireWriter();
     return this.port;
   }
 
@@ -184,7 +182,6 @@ export class UdpBind implements Bind {
       fds: this.socks.map((s) => s.fd),
       maxPacket: MAX_DATAGRAM,
       withAddr: true,
-      name: 'wgts-udp-rx',
       onPackets: (packets, addrs) => {
         for (let i = 0; i < packets.length; i++) {
           try {
@@ -262,6 +259,8 @@ export class UdpBind implements Bind {
 
   private async closeSocks(socks: Sock[], reader: RingReader | undefined): Promise<void> {
     if (reader) await reader.stop();
+    // Datagrams still queued for these fds must go out (or fail) before the numbers can be reused.
+    await this.writer?.settle();
     for (const s of socks) sys.close(s.fd);
   }
 
@@ -273,8 +272,8 @@ export class UdpBind implements Bind {
     this.port = 0;
     const writer = this.writer;
     this.writer = undefined;
-    // Stop the writer first: it may still hold datagrams for the fds about to be closed.
-    if (writer) await writer.stop();
+    // Release the writer first: it may still hold datagrams for the fds about to be closed.
+    if (writer) await releaseWriter(writer);
     await this.closeSocks(old, reader);
   }
 }

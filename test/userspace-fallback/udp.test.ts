@@ -1,8 +1,10 @@
 /**
  * UdpBind over real sockets on loopback (no namespace needed: nothing leaves the host's lo), and
  * the sockaddr <-> endpoint conversions. Also exercises the worker rings (worker-io.ts): receive
- * and send bursts large enough to wrap the 4 MiB rings several times, checked for order and content.
+ * and send bursts large enough to wrap the 4 MiB rings several times, checked for order and content,
+ * and the sharing of one reader and one writer thread by every bind of the process.
  */
+import { readFileSync, readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WgEndpoint } from '../../src/conf/model.js';
 import { UdpBind, endpointOf, sockaddrOf } from '../../src/userspace-fallback/udp.js';
@@ -16,6 +18,18 @@ function bind(): UdpBind {
 afterEach(async () => {
   await Promise.all(binds.splice(0).map((b) => b.close()));
 });
+
+/** This process's I/O worker threads, by the names they give themselves (worker-io.ts). */
+function ioThreads(): { rx: number; tx: number } {
+  const names = readdirSync('/proc/self/task').map((t) => {
+    try {
+      return readFileSync(`/proc/self/task/${t}/comm`, 'latin1').trim();
+    } catch {
+      return ''; // ended meanwhile
+    }
+  });
+  return { rx: names.filter((n) => n === 'wgts-rx').length, tx: names.filter((n) => n === 'wgts-tx').length };
+}
 
 /** Waits until `cond()` holds, polling every 5 ms, or fails after `ms`. */
 async function until(cond: () => boolean, ms = 5000): Promise<void> {
@@ -77,6 +91,31 @@ describe('UdpBind', () => {
     await a.open(0);
     await a.setMark(51820);
     await a.setMark(0);
+  });
+
+  it('shares one reader and one writer thread among binds; closing or re-binding one leaves the others running', async () => {
+    const a = bind();
+    const b = bind();
+    const c = bind();
+    await a.open(0);
+    const pb = await b.open(0);
+    await c.open(0);
+    // Each worker names its thread once it has started.
+    await until(() => ioThreads().rx > 0 && ioThreads().tx > 0);
+    expect(ioThreads()).toEqual({ rx: 1, tx: 1 });
+    let got = 0;
+    b.onReceive(() => got++);
+    a.send([new Uint8Array(8)], { family: 4, host: '127.0.0.1', port: pb });
+    await until(() => got === 1);
+    await c.close();
+    a.send([new Uint8Array(8)], { family: 4, host: '127.0.0.1', port: pb });
+    await until(() => got === 2);
+    const pb2 = await b.open(0); // a new random port: b's ring leaves the reader and joins again
+    expect(pb2).not.toBe(pb);
+    a.send([new Uint8Array(8)], { family: 4, host: '127.0.0.1', port: pb2 });
+    await until(() => got === 3);
+    await Promise.all([a.close(), b.close()]);
+    await until(() => ioThreads().rx === 0 && ioThreads().tx === 0);
   });
 
   it('moves 30k datagrams in order and intact through the worker rings (several wraps)', async () => {
