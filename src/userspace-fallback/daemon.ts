@@ -109,7 +109,7 @@ export async function main(argv: string[]): Promise<number> {
     clearCloexec(tun.fd);
     clearCloexec(uapiFd);
     const script = process.argv[1];
-    const child = spawn(process.execPath, [...process.execArgv, ...(script ? [script] : []), ifname], {
+    const child = spawn(process.execPath, [...DAEMON_V8_FLAGS, ...process.execArgv, ...(script ? [script] : []), ifname], {
       detached: true,
       stdio: ['ignore', out, out, tun.fd, uapiFd, 'pipe'],
       env: { ...process.env, WG_TUN_FD: '3', WG_UAPI_FD: '4', WG_PROCESS_FOREGROUND: '1', [READY_FD_ENV]: '5' },
@@ -124,6 +124,17 @@ export async function main(argv: string[]): Promise<number> {
 
   return runForeground(tun, uapiFd, socketPath(ifname, dir), log);
 }
+
+/**
+ * V8 flags for the daemonized child, ahead of the launcher's own (a later flag wins, so
+ * `node --max-semi-space-size=16 wgts-userspace wg0` still overrides). The main thread allocates
+ * short-lived objects per packet, and under load V8 grows the young generation to its default
+ * maximum (16 MiB semi-spaces, 48 MiB in all). 2 MiB semi-spaces lowered the peak RSS from 113-144
+ * to 106-113 MiB in one interleaved bench run (docs/benchmarks.md, "Data plane"), at the same
+ * throughput: scavenges get more frequent, but each copies only the few objects still alive. In
+ * the foreground (-f) the caller chooses node's flags.
+ */
+const DAEMON_V8_FLAGS = ['--max-semi-space-size=2'];
 
 /** The fd on which a daemonized child says it is ready (see childReady). */
 const READY_FD_ENV = 'WGTS_READY_FD';
