@@ -85,13 +85,19 @@ describe.skipIf(!built)('a closed stdout', () => {
     });
     const fake = await FakeUapiServer.start(runDir, { name: 'wgm-pipe', peers });
     try {
-      const child = spawn(BIN, ['show', 'wgm-pipe', 'dump'], { env: { ...process.env, WGTS_RUN_DIR: runDir } });
+      // A real pipe into `head -1`, as a user would. (A child's stdout from spawn() is a socketpair
+      // whose buffers hold the whole ~250 KB dump, so closing it from here raced with the writer.)
+      // The pipe holds 64 KiB and head reads one buffer: the rest of the dump must hit EPIPE.
+      const child = spawn('bash', ['-c', `"$0" show wgm-pipe dump | head -1 >/dev/null; echo "\${PIPESTATUS[0]}"`, BIN], {
+        env: { ...process.env, WGTS_RUN_DIR: runDir },
+      });
       let err = '';
+      let out = '';
       child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-      child.stdout.once('data', () => child.stdout.destroy());
-      const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      await new Promise((r) => child.on('close', r));
       expect(err).toBe('');
-      expect(code).toBe(141);
+      expect(out).toBe('141\n');
     } finally {
       await fake.close();
       rmSync(runDir, { recursive: true, force: true });
