@@ -46,3 +46,8 @@ export async function setDevice(device: WgDevice): Promise<void> {
 export function errorText(err: unknown): string {
   return strerror(err instanceof WgError ? err.errno : EPROTO);
 }
+
+/** The error's hint line for the user (WgError.hint) with its newline, or '' — a wgts addition to wg's output. */
+export function errorHint(err: unknown): string {
+  return err instanceof WgError && err.hint ? `${err.hint}\n` : '';
+}

@@ -7,7 +7,7 @@ import { parseSetArgs } from '../conf/args.js';
 import { wipeDevice, type WgDevice } from '../conf/model.js';
 import { SYSTEM_IO } from './conf-io.js';
 import type { Command } from './command.js';
-import { errorText, setDevice } from './ipc.js';
+import { errorHint, errorText, setDevice } from './ipc.js';
 
 /** wg copies the name into a char[IFNAMSIZ] with strncpy: at most 15 bytes are kept. */
 export function deviceName(arg: string): string {
@@ -20,7 +20,7 @@ export async function applyDevice(device: WgDevice): Promise<number> {
     await setDevice(device);
     return 0;
   } catch (err) {
-    process.stderr.write(`Unable to modify interface: ${errorText(err)}\n`);
+    process.stderr.write(`Unable to modify interface: ${errorText(err)}\n${errorHint(err)}`);
     return 1;
   } finally {
     wipeDevice(device);

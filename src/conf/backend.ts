@@ -20,9 +20,15 @@ export interface Backend {
  */
 export class WgError extends Error {
   readonly errno: number;
-  constructor(errno: number, message: string, options?: { cause?: unknown }) {
+  /**
+   * A line for the user after wg's own message (which is only the errno's text), where wgts knows
+   * more than the errno says — e.g. which kernel feature is missing. Never holds secrets.
+   */
+  readonly hint?: string;
+  constructor(errno: number, message: string, options?: { cause?: unknown; hint?: string }) {
     super(message, options);
     this.name = 'WgError';
     this.errno = errno;
+    if (options?.hint) this.hint = options.hint;
   }
 }

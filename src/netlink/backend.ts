@@ -13,7 +13,7 @@ import { GenlSocket } from './genl.js';
 import { getDevice, setDevice, WG_GENL_NAME, WG_GENL_VERSION } from './wireguard.js';
 
 function rethrow(e: unknown, what: string, name: string): never {
-  if (e instanceof WgError) throw new WgError(e.errno, `Unable to ${what} interface ${name}`, { cause: e });
+  if (e instanceof WgError) throw new WgError(e.errno, `Unable to ${what} interface ${name}`, { cause: e, hint: e.hint });
   throw e;
 }
 

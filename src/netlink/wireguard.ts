@@ -513,10 +513,8 @@ export async function setDevice(device: WgDevice): Promise<void> {
   const sock = await GenlSocket.open(WG_GENL_NAME, WG_GENL_VERSION);
   try {
     if (usesAllowedIpRemoval(device) && !(await allowedIpRemovalSupported(sock))) {
-      throw new WgError(
-        95,
-        'the kernel WireGuard module cannot remove single allowed IPs (WGALLOWEDIP_F_REMOVE_ME needs Linux 6.16 or later)',
-      );
+      const why = 'the kernel WireGuard module cannot remove single allowed IPs (WGALLOWEDIP_F_REMOVE_ME needs Linux 6.16 or later)';
+      throw new WgError(95, why, { hint: `wgts: ${why}; list the allowed IPs to keep instead (allowed-ips replaces the list)` });
     }
     await sendSet(sock, device);
   } finally {
