@@ -141,10 +141,11 @@ export class NetlinkSocket {
     if (this.closed) return Promise.reject(new WgError(EIO, 'netlink: socket closed'));
     if (this.pending) return Promise.reject(new Error('netlink: one request at a time per socket'));
     if (msgs.length === 0 || (dump && msgs.length > 1)) return Promise.reject(new Error('netlink: bad batch'));
+    // Messages follow each other at NLMSG_ALIGN (4-byte) boundaries.
+    if (msgs.some((m) => m.len % 4)) return Promise.reject(new Error('netlink: message length not aligned'));
     const first = (seqCounter + 1) >>> 0;
     let total = 0;
     for (const msg of msgs) {
-      if (msg.len % 4) return Promise.reject(new Error('netlink: message length not aligned')); // NLMSG_ALIGN
       msg.setU32(0, msg.len);
       msg.setU32(8, (seqCounter = (seqCounter + 1) >>> 0));
       total += msg.len;

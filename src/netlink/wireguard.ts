@@ -526,7 +526,7 @@ export async function setDevice(device: WgDevice): Promise<void> {
  * Messages per datagram after the first (see sendSet): 16 × 4 KiB stays far below the default socket
  * send buffer (~208 KiB, the limit of one netlink datagram) and 16 acks fit the receive buffer.
  */
-export const SET_BATCH = 16;
+const SET_BATCH = 16;
 
 /**
  * Sends the split messages and waits for their acks; wipes each buffer (it may hold keys).
@@ -541,26 +541,27 @@ export const SET_BATCH = 16;
  * messages), where wg would have stopped; the error reported is the same.
  */
 async function sendSet(sock: GenlSocket, device: WgDevice): Promise<void> {
-  let batch: AttrWriter[] = [];
-  let first = true;
-  const flush = async () => {
-    try {
+  const batch: AttrWriter[] = [];
+  let size = 1; // the first message goes alone
+  try {
+    for (const msg of encodeSetMessages(device, () =>
+      sock.message(WG_CMD_SET_DEVICE, NLM_F_REQUEST | NLM_F_ACK, SET_MESSAGE_LIMIT),
+    )) {
+      batch.push(msg);
+      if (batch.length < size) continue;
       await sock.requestBatch(batch);
-    } finally {
-      for (const m of batch) m.bytes().fill(0);
-      batch = [];
+      wipeMessages(batch);
+      size = SET_BATCH;
     }
-  };
-  for (const msg of encodeSetMessages(device, () =>
-    sock.message(WG_CMD_SET_DEVICE, NLM_F_REQUEST | NLM_F_ACK, SET_MESSAGE_LIMIT),
-  )) {
-    batch.push(msg);
-    if (first || batch.length === SET_BATCH) {
-      first = false;
-      await flush();
-    }
+    if (batch.length) await sock.requestBatch(batch);
+  } finally {
+    wipeMessages(batch); // also what a failed request or a throwing encoder left unsent
   }
-  if (batch.length) await flush();
+}
+
+function wipeMessages(batch: AttrWriter[]): void {
+  for (const m of batch) m.bytes().fill(0);
+  batch.length = 0;
 }
 
 /** Message factory for tests and fixtures: a SET message with a given family id. */
