@@ -47,6 +47,11 @@ export const WGTS_COMMANDS: readonly Command[] = [
     'Serves or queries a DNS-SD registry of peer endpoints (NAT traversal)',
     async () => (await import('./registry.js')).registryCommand,
   ),
+  lazy(
+    'allowed-ips',
+    'Prints the fewest prefixes covering a set of prefixes minus another',
+    async () => (await import('./allowed-ips.js')).allowedIpsCommand,
+  ),
 ];
 
 function usage(argv0: string): string {
