@@ -47,6 +47,7 @@ export const WGTS_COMMANDS: readonly Command[] = [
     'Serves or queries a DNS-SD registry of peer endpoints (NAT traversal)',
     async () => (await import('./registry.js')).registryCommand,
   ),
+  lazy('exporter', 'Serves peer metrics for Prometheus at /metrics', async () => (await import('./exporter.js')).exporterCommand),
   lazy('lint', 'Checks a configuration file and reports every problem with a fix', async () => (await import('./lint.js')).lintCommand),
   lazy(
     'allowed-ips',

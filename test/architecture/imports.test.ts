@@ -95,7 +95,8 @@ const FOLDERS: Record<string, { may: readonly string[]; why: string }> = {
   // src/quick/** holds the ordered steps of `wgts quick` (cli/quick.ts); it is the CLI's, split out
   // by size, so it may use the CLI's two shared services (narrowed below), never a subcommand.
   quick: { may: ['conf', 'cli', 'netlink'], why: 'wg-quick steps: the system through cli/run.ts, devices through cli/ipc.ts' },
-  cli: { may: ['conf', 'netlink', 'userspace-fallback', 'quick', 'registry'], why: 'argv -> model -> Backend -> text' },
+  metrics: { may: ['conf'], why: 'the Prometheus exposition of the model and its HTTP endpoint; devices are collected by the command' },
+  cli: { may: ['conf', 'netlink', 'userspace-fallback', 'quick', 'registry', 'metrics'], why: 'argv -> model -> Backend -> text' },
 };
 
 /** Modules another folder may import from userspace-fallback: the data plane is a separate process. */
@@ -253,8 +254,8 @@ const DESIGNATED: Record<string, { files: readonly string[]; why: string }> = {
     files: ['cli/conf-io'],
     why: 'the system resolver (getaddrinfo) lives with the commands, which pass it into the conf/ parsers (style.md: parse.ts gets it passed in)',
   },
-  'node:http': { files: [], why: 'no HTTP anywhere' },
-  'node:https': { files: [], why: 'no HTTP anywhere' },
+  'node:http': { files: ['metrics/http-server'], why: "the exporter's one /metrics route; nothing else speaks HTTP" },
+  'node:https': { files: [], why: 'no HTTPS anywhere (the exporter serves plain HTTP, as Prometheus exporters do)' },
   'node:vm': { files: [], why: 'no code evaluation' },
 };
 
