@@ -66,7 +66,8 @@ beforeAll(async () => {
   const netns = (await a.must(['readlink', '/proc/self/ns/net'])).match(/\[(\d+)\]/)![1];
   mkdirSync(stateDir, { mode: 0o700 });
   ops.file(`state/${devA}@${netns}.json`, JSON.stringify({ ifname: devA, configFile: conf, journal: [], holds: [] }));
-  exporter = a.spawn([WGTS, 'exporter'], { WGTS_QUICK_STATE_DIR: stateDir });
+  a.env.WGTS_QUICK_STATE_DIR = stateDir;
+  exporter = a.spawn([WGTS, 'exporter']);
   await waitFor(async () => (await curl('/metrics')).status === '200', { timeout: 15_000, what: 'exporter answering' });
 }, 90_000);
 

@@ -23,6 +23,8 @@ export type DaemonKind = 'wgts-userspace' | 'wireguard-go';
 /** One namespace with its socket directory and extra bind mounts. */
 export class Side {
   readonly binds: [string, string][];
+  /** Environment of every command run through this side. */
+  readonly env: Record<string, string> = {};
   constructor(
     readonly ns: Netns,
     private readonly ops: OpsLab,
@@ -38,7 +40,7 @@ export class Side {
   }
 
   run(argv: string[], env: Record<string, string> = {}): Promise<RunResult> {
-    return run(this.wrap(argv), { check: false, env });
+    return run(this.wrap(argv), { check: false, env: { ...this.env, ...env } });
   }
 
   wgts(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
@@ -46,7 +48,7 @@ export class Side {
   }
 
   spawn(argv: string[], env: Record<string, string> = {}): Spawned {
-    return this.ops.lab.spawn(this.wrap(argv), { env });
+    return this.ops.lab.spawn(this.wrap(argv), { env: { ...this.env, ...env } });
   }
 
   /** Starts a userspace device; resolves once its UAPI socket answers. */
