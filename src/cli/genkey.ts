@@ -5,7 +5,7 @@
 import { fstatSync } from 'node:fs';
 import type { Command } from './command.js';
 import { keyToBase64 } from '../conf/keys.js';
-import { generatePresharedKey, generatePrivateKey } from '../userspace-fallback/crypto.js';
+import { generatePresharedKey, generatePrivateKey } from '../crypto/primitives.js';
 
 const WORLD_ACCESSIBLE_WARNING =
   'Warning: writing to world accessible file.\nConsider setting the umask to 077 and trying again.\n';

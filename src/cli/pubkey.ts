@@ -9,7 +9,7 @@
  */
 import type { Command } from './command.js';
 import { KEY_B64_LEN, keyFromBase64, keyToBase64 } from '../conf/keys.js';
-import { publicKeyFromPrivate } from '../userspace-fallback/crypto.js';
+import { publicKeyFromPrivate } from '../crypto/primitives.js';
 import { writeOut } from './genkey.js';
 
 /** wg's char_is_space: space, \t, \n, \v, \f, \r. */

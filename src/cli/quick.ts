@@ -7,7 +7,7 @@
 import { realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Command } from './command.js';
-import { foreground, haveProgram } from './run.js';
+import { foreground, haveProgram } from '../system/run.js';
 import { runStrip } from './quick-strip.js';
 import { down, save } from '../quick/down.js';
 import { up, exitCodeOf, messageOf } from '../quick/up.js';

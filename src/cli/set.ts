@@ -5,9 +5,9 @@
 import { FieldError } from '../conf/parse.js';
 import { parseSetArgs } from '../conf/args.js';
 import { wipeDevice, type WgDevice } from '../conf/model.js';
-import { SYSTEM_IO } from './conf-io.js';
+import { SYSTEM_IO } from '../system/conf-io.js';
 import type { Command } from './command.js';
-import { errorHint, errorText, setDevice } from './ipc.js';
+import { errorHint, errorText, setDevice } from '../system/ipc.js';
 
 /** wg copies the name into a char[IFNAMSIZ] with strncpy: at most 15 bytes are kept. */
 export function deviceName(arg: string): string {

@@ -7,9 +7,9 @@ import { strerror } from '../conf/errno.js';
 import { KEY_LEN, wipeDevice, type WgDevice } from '../conf/model.js';
 import { ConfigError, parseConfig } from '../conf/parse.js';
 import { syncDiff } from '../conf/sync.js';
-import { SYSTEM_IO } from './conf-io.js';
+import { SYSTEM_IO } from '../system/conf-io.js';
 import type { Command } from './command.js';
-import { errorText, getDevice } from './ipc.js';
+import { errorText, getDevice } from '../system/ipc.js';
 import { applyDevice, deviceName } from './set.js';
 
 type Mode = 'setconf' | 'addconf' | 'syncconf';

@@ -7,7 +7,7 @@ import { keyIsZero } from '../conf/keys.js';
 import { wipeDevice, type Key, type WgDevice, type WgPeer } from '../conf/model.js';
 import { formatKey } from '../conf/write.js';
 import type { Command } from './command.js';
-import { errorText } from './ipc.js';
+import { errorText } from '../system/ipc.js';
 import { showJson } from './json.js';
 import { listOrReport, processIo, type ShowIo } from './show-io.js';
 import { BOLD, CYAN, GREEN, RED, RESET, YELLOW, colorMode, hideKeys, terminalPrinter } from './terminal.js';

@@ -2,7 +2,7 @@
 import { wipeDevice, type WgDevice } from '../conf/model.js';
 import { formatConfig } from '../conf/write.js';
 import type { Command } from './command.js';
-import { errorText, getDevice } from './ipc.js';
+import { errorText, getDevice } from '../system/ipc.js';
 
 export const showconfCommand: Command = {
   name: 'showconf',

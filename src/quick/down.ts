@@ -4,9 +4,9 @@
  * For a tunnel not brought up by wgts (no state file, e.g. by wg-quick) it falls back to wg-quick's
  * own teardown. As in wg-quick, a failing PreDown aborts and leaves the tunnel up.
  */
-import { backendFor, listDevices } from '../cli/ipc.js';
+import { backendFor, listDevices } from '../system/ipc.js';
 import { wipeDevice } from '../conf/model.js';
-import { cmd } from '../cli/run.js';
+import { cmd } from '../system/run.js';
 import { RT_TABLE_MAIN } from '../netlink/rtnl.js';
 import type { QuickContext } from './context.js';
 import { resolvconfPrefix } from './dns.js';

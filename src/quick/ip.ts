@@ -21,7 +21,7 @@ import { strerror } from '../conf/errno.js';
 import { formatIP, parseIPv6 } from '../conf/ip.js';
 import type { Family } from '../conf/model.js';
 import * as rtnl from '../netlink/rtnl.js';
-import { RunError, narrateCommand } from '../cli/run.js';
+import { RunError, narrateCommand } from '../system/run.js';
 
 export type Proto = '-4' | '-6';
 

@@ -8,7 +8,7 @@
  */
 import { mkdir, readFile, readdir, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cmd } from '../cli/run.js';
+import { cmd } from '../system/run.js';
 import type { Family } from '../conf/model.js';
 import { ipLinkDelete, ipRuleDelete, tableId } from './ip.js';
 

@@ -20,7 +20,7 @@ import { AllowedIps } from './allowedips.js';
 import type { Bind } from './bind.js';
 import type { Clock } from './clock.js';
 import { CookieChecker } from './cookie.js';
-import { publicKeyFromPrivate, randomBytes, wipeDataContext } from './crypto.js';
+import { publicKeyFromPrivate, randomBytes, wipeDataContext } from '../crypto/primitives.js';
 import { IndexTable } from './indextable.js';
 import { MAX_PEERS, UNDER_LOAD_AFTER_TIME } from './messages.js';
 import type { StaticIdentity } from './noise.js';

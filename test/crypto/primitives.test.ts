@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import {
   aeadOpen, aeadOpenInto, aeadSeal, aeadSealInto, generatePrivateKey, hash, kdf1, kdf2, kdf3, mac,
   publicKeyFromPrivate, randomBytes, tai64n, x25519, xaeadOpen, xaeadSeal,
-} from '../../src/userspace-fallback/crypto.js';
-import { dataCryptoBackend, openData, sealPadded, setDataCryptoBackend, writeNonce } from '../../src/userspace-fallback/crypto.js';
+} from '../../src/crypto/primitives.js';
+import { dataCryptoBackend, openData, sealPadded, setDataCryptoBackend, writeNonce } from '../../src/crypto/primitives.js';
 import { blake2s } from '@noble/hashes/blake2.js';
 import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
 
