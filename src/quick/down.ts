@@ -13,7 +13,8 @@ import { resolvconfPrefix } from './dns.js';
 import { removeFirewallLegacy } from './firewall.js';
 import { runHooks } from './hooks.js';
 import { ipLinkDelete, ipRuleDelete, listRules } from './ip.js';
-import { dropState, ifindexOf, loadState, replay } from './journal.js';
+import { ifindexOfName } from '../netlink/ifindex.js';
+import { dropState, loadState, replay } from './journal.js';
 import { isAutoTable, runtimeAllowedIps } from './routes.js';
 import { saveConfig } from './save.js';
 import { QuickError, type QuickTarget, makeContext } from './target.js';
@@ -66,7 +67,7 @@ export async function down(target: QuickTarget): Promise<void> {
   await runHooks(ctx.conf.interface.preDown, ctx.ifname);
   if (ctx.conf.interface.saveConfig) await saveConfig(ctx);
   const state = await loadState(ctx.ifname);
-  if (state && (state.ifindex === undefined || state.ifindex === (await ifindexOf(ctx.ifname)))) {
+  if (state && (state.ifindex === undefined || state.ifindex === ifindexOfName(ctx.ifname))) {
     await replay(state.journal, ctx.ifname);
   } else {
     await legacyTeardown(ctx);

@@ -70,15 +70,6 @@ export async function loadState(ifname: string): Promise<QuickState | undefined>
   }
 }
 
-/** The current ifindex of a link, from sysfs (this network namespace's view). */
-export async function ifindexOf(ifname: string): Promise<number | undefined> {
-  try {
-    return Number((await readFile(`/sys/class/net/${ifname}/ifindex`, 'utf8')).trim());
-  } catch {
-    return undefined;
-  }
-}
-
 export async function dropState(ifname: string): Promise<void> {
   await rm(await statePath(ifname), { force: true });
 }

@@ -20,11 +20,10 @@ import { join } from 'node:path';
 import type { WgDevice } from '../conf/model.js';
 import { serialQueue, type Logger } from './device.js';
 import { formatGetResponse, parseSetRequest } from '../uapi/codec.js';
-import { SOCK_CLOEXEC, sys, sysError } from './native.js';
+import { AF_UNIX } from '../conf/sockaddr.js';
+import { SOCK_CLOEXEC, SOCK_STREAM, sys, sysError } from './native.js';
 
 export const DEFAULT_SOCKET_DIR = '/var/run/wireguard';
-const AF_UNIX = 1;
-const SOCK_STREAM = 1;
 /** A request larger than this is refused (the biggest selftest config is about 4 MB of text). */
 const MAX_REQUEST = 64 << 20;
 
