@@ -7,9 +7,8 @@
  * few wgts-only options (`quick --nat-via`, `registry --zone`) do not justify a second parser.
  */
 import { basename } from 'node:path';
+import { WGTS_VERSION } from '../conf/version.js';
 import type { Command } from './command.js';
-/** The version wg would print is upstream's; ours is the package's. */
-export const WGTS_VERSION = '0.1.0';
 
 /**
  * A table row whose module is loaded only when the command runs: `wgts --version` and `wgts genkey`
