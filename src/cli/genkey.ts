@@ -48,12 +48,10 @@ export function writeOut(text: string): Promise<void> {
 
 export const genkeyCommand: Command = {
   name: 'genkey',
-  summary: 'Generates a new private key and writes it to stdout',
   run: (argv0, args) => writeFreshKey(argv0, 'genkey', args, true),
 };
 
 export const genpskCommand: Command = {
   name: 'genpsk',
-  summary: 'Generates a new preshared key and writes it to stdout',
   run: (argv0, args) => writeFreshKey(argv0, 'genpsk', args, false),
 };

@@ -58,7 +58,6 @@ export async function pubkeyFromStream(input: AsyncIterable<Uint8Array>): Promis
 
 export const pubkeyCommand: Command = {
   name: 'pubkey',
-  summary: 'Reads a private key from stdin and writes a public key to stdout',
   async run(argv0, args) {
     if (args.length !== 0) {
       process.stderr.write(`Usage: ${argv0} pubkey\n`);

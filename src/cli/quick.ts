@@ -80,7 +80,6 @@ function preferOwnDirectory(): void {
 
 export const quickCommand: Command = {
   name: 'quick',
-  summary: 'Brings a WireGuard interface up or down from a wg-quick configuration (up, down, save, strip)',
   async run(argv0, args) {
     const prog = `${argv0} quick`;
     if (args.length === 1 && ['--help', '-h', 'help'].includes(args[0]!)) {

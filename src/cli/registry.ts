@@ -232,7 +232,6 @@ async function discover(argv0: string, args: string[], deps: RegistryDeps): Prom
 export function makeRegistryCommand(deps: RegistryDeps): Command {
   return {
     name: 'registry',
-    summary: 'Serves or queries a DNS-SD registry of peer endpoints (NAT traversal)',
     async run(argv0, args) {
       const [verb, ...rest] = args;
       if (verb === undefined || ['-h', '--help', 'help'].includes(verb) || rest.includes('--help')) {

@@ -32,7 +32,6 @@ export const SET_USAGE =
 
 export const setCommand: Command = {
   name: 'set',
-  summary: 'Change the current configuration, add peers, remove peers, or change peers',
   async run(argv0, args) {
     if (args.length < 2 || ['-h', '--help', 'help'].includes(args[0]!)) {
       process.stderr.write(`Usage: ${argv0} set ${SET_USAGE}\n`);

@@ -66,16 +66,13 @@ async function run(mode: Mode, argv0: string, args: string[]): Promise<number> {
 
 export const setconfCommand: Command = {
   name: 'setconf',
-  summary: 'Applies a configuration file to a WireGuard interface',
   run: (argv0, args) => run('setconf', argv0, args),
 };
 export const addconfCommand: Command = {
   name: 'addconf',
-  summary: 'Appends a configuration file to a WireGuard interface',
   run: (argv0, args) => run('addconf', argv0, args),
 };
 export const syncconfCommand: Command = {
   name: 'syncconf',
-  summary: 'Synchronizes a configuration file to a WireGuard interface',
   run: (argv0, args) => run('syncconf', argv0, args),
 };

@@ -274,6 +274,5 @@ export async function runShow(argv0: string, args: string[], io: ShowIo): Promis
 
 export const showCommand: Command = {
   name: 'show',
-  summary: 'Shows the current configuration and device information',
   run: (argv0, args) => runShow(argv0, args, processIo()),
 };

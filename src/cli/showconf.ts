@@ -6,7 +6,6 @@ import { errorText, getDevice } from '../system/ipc.js';
 
 export const showconfCommand: Command = {
   name: 'showconf',
-  summary: "Shows the current configuration of a given WireGuard interface, for use with `setconf'",
   async run(argv0, args) {
     if (args.length !== 1) {
       process.stderr.write(`Usage: ${argv0} showconf <interface>\n`);
