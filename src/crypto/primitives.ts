@@ -3,7 +3,7 @@
  * `node:crypto` and `@noble/*` in the project.
  *
  * Choice of implementation, measured on Node 20 on this machine (x86-64, see the benchmark in
- * test/userspace-fallback/crypto.test.ts, "speed" block, which prints the numbers):
+ * test/crypto/primitives.test.ts, "speed" block, which prints the numbers):
  * - X25519: OpenSSL through node:crypto with the raw 32-byte keys imported as JWK takes ~75 µs per
  *   shared secret (28 µs private import + 10 µs public import + 34 µs derivation) against
  *   ~860 µs for noble's constant-time BigInt ladder, so OpenSSL it is (DER import is far slower). OpenSSL refuses an all-zero shared secret

@@ -308,6 +308,9 @@ describe('third-party packages', () => {
 const LEAVES: Record<string, readonly string[]> = {
   'conf/model': [],
   'conf/errno': [],
+  'conf/sockaddr': [],
+  'conf/version': ['../package.json'],
+  'netlink/ifindex': [],
   'conf/ip': [],
   'conf/keys': ['conf/model'],
   'conf/backend': ['conf/model'],
