@@ -26,7 +26,6 @@ function prefixes(words: readonly string[], what: string): Prefix[] {
 
 export const allowedIpsCommand: Command = {
   name: 'allowed-ips',
-  summary: 'Prints the fewest prefixes covering a set of prefixes minus another',
   run: (argv0, args) =>
     withUsage(argv0, 'allowed-ips', usage(argv0), async () => {
       const { values, positionals } = parseFlags(args, {

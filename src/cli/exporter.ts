@@ -6,7 +6,7 @@
  */
 import type { Command } from './command.js';
 import { parseFlags, UsageError, withUsage } from './flags.js';
-import { errorText, getDevice, listDevices } from './ipc.js';
+import { errorText, getDevice, listDevices } from '../system/ipc.js';
 import { readTunnelConfig } from './tunnel-config.js';
 import { WgError } from '../conf/backend.js';
 import { ENODEV, EPROTONOSUPPORT } from '../conf/errno.js';
@@ -77,7 +77,6 @@ async function collect(ifnames: readonly string[]): Promise<string> {
 
 export const exporterCommand: Command = {
   name: 'exporter',
-  summary: 'Serves peer metrics for Prometheus at /metrics',
   run: (argv0, args) =>
     withUsage(argv0, 'exporter', usage(argv0), async () => {
       const { values, positionals } = parseFlags(args, { listen: { type: 'string', short: 'l' }, help: { type: 'boolean', short: 'h' } });

@@ -7,11 +7,11 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Command } from './command.js';
 import { parseFlags, UsageError, withUsage } from './flags.js';
-import { SYSTEM_IO } from './conf-io.js';
-import { haveProgram } from './run.js';
+import { SYSTEM_IO } from '../system/conf-io.js';
+import { haveProgram } from '../system/run.js';
 import { formatFinding, lintConfig, type Finding } from '../conf/lint.js';
 import { QUICK_CONFIG_DIR, QUICK_NAME_RE } from '../conf/quick.js';
-import { publicKeyFromPrivate } from '../userspace-fallback/crypto.js';
+import { publicKeyFromPrivate } from '../crypto/primitives.js';
 
 function usage(argv0: string): string {
   return `Usage: ${argv0} lint [--json] <file | interface>...\n`;
@@ -32,7 +32,6 @@ function publicKeyOf(priv: Uint8Array): Uint8Array | null {
 
 export const lintCommand: Command = {
   name: 'lint',
-  summary: 'Checks a configuration file and reports every problem with a fix',
   run: (argv0, args) =>
     withUsage(argv0, 'lint', usage(argv0), async () => {
       const { values, positionals } = parseFlags(args, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });

@@ -7,8 +7,8 @@
  */
 import type { Command } from './command.js';
 import { parseFlags, UsageError, withUsage } from './flags.js';
-import { errorText, getDevice, setDevice } from './ipc.js';
-import { SYSTEM_IO } from './conf-io.js';
+import { errorText, getDevice, setDevice } from '../system/ipc.js';
+import { SYSTEM_IO } from '../system/conf-io.js';
 import { readTunnelConfig, tunnelConfigPath } from './tunnel-config.js';
 import { keyFromBase64 } from '../conf/keys.js';
 import { formatEndpoint } from '../conf/ip.js';
@@ -66,7 +66,6 @@ async function reresolve(argv0: string, ifname: string, force: boolean): Promise
 
 export const reresolveCommand: Command = {
   name: 'reresolve',
-  summary: "Re-resolves the hostnames of an interface's peer endpoints and updates those that moved",
   run: (argv0, args) =>
     withUsage(argv0, 'reresolve', usage(argv0), async () => {
       const { values, positionals } = parseFlags(args, { force: { type: 'boolean', short: 'f' }, help: { type: 'boolean', short: 'h' } });

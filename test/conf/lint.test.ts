@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatFinding, lintConfig, type LintFacts } from '../../src/conf/lint.js';
-import { publicKeyFromPrivate } from '../../src/userspace-fallback/crypto.js';
+import { publicKeyFromPrivate } from '../../src/crypto/primitives.js';
 import { main } from '../../src/cli/main.js';
 import { captureStdio } from '../fakes/stdio.js';
 

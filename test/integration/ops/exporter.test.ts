@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyToBase64 } from '../../../src/conf/keys.js';
-import { generatePrivateKey, publicKeyFromPrivate } from '../../../src/userspace-fallback/crypto.js';
+import { generatePrivateKey, publicKeyFromPrivate } from '../../../src/crypto/primitives.js';
 import { waitFor, type Spawned } from '../helpers/netns.js';
 import { haveTools, keyPair, OpsLab, WGTS, type Side } from './lab.js';
 

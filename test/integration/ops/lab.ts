@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { keyToBase64 } from '../../../src/conf/keys.js';
-import { generatePrivateKey, publicKeyFromPrivate } from '../../../src/userspace-fallback/crypto.js';
+import { generatePrivateKey, publicKeyFromPrivate } from '../../../src/crypto/primitives.js';
 import { Lab, run, waitFor, type Netns, type RunResult, type Spawned } from '../helpers/netns.js';
 
 export const WGTS = resolve(import.meta.dirname, '../../../bin/wgts');
