@@ -84,3 +84,17 @@ describe('--listen', () => {
     expect(() => parseListen(text)).toThrow(/--listen: `.*' is not/);
   });
 });
+
+describe('wgts exporter command line', () => {
+  it('refuses a bad --listen and unknown options before listening', async () => {
+    const { main } = await import('../../src/cli/main.js');
+    const { captureStdio } = await import('../fakes/stdio.js');
+    const bad = await captureStdio(() => main(['wgts', 'exporter', '--listen', 'localhost:9586']));
+    expect(bad).toEqual({
+      rc: 1,
+      out: '',
+      err: "wgts exporter: --listen: `localhost:9586' is not <IPv4 address>:<port> or [<IPv6 address>]:<port>\nUsage: wgts exporter [--listen <address>:<port>] [<interface>...]\n",
+    });
+    expect((await captureStdio(() => main(['wgts', 'exporter', '--port', '1']))).err).toMatch(/^wgts exporter: Unknown option '--port'/);
+  });
+});
