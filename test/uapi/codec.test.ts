@@ -471,3 +471,74 @@ describe('round trips over random devices (fast-check, fixed seed)', () => {
     );
   });
 });
+
+describe('formatGetResponse against a line-by-line model (fast-check, fixed seed)', () => {
+  it('is byte-identical for random devices: 64-bit counters, zones beyond ASCII, many peers', async () => {
+    const fc = (await import('fast-check')).default;
+    const { formatIPv4, formatIPv6Go } = await import('../../src/conf/ip.js');
+    // The reply written the obvious way, one line at a time (wireguard-go's IpcGetOperation order).
+    const model = (d: WgDevice): string => {
+      const hexOf = (key: Uint8Array) => Buffer.from(key).toString('hex');
+      const out: string[] = [];
+      if (d.privateKey && d.privateKey.some((b) => b !== 0)) out.push(`private_key=${hexOf(d.privateKey)}`);
+      if (d.listenPort) out.push(`listen_port=${d.listenPort}`);
+      if (d.fwmark) out.push(`fwmark=${d.fwmark}`);
+      for (const p of d.peers) {
+        out.push(`public_key=${hexOf(p.publicKey)}`, `preshared_key=${hexOf(p.presharedKey ?? new Uint8Array(32))}`, 'protocol_version=1');
+        if (p.endpoint) out.push(`endpoint=${p.endpoint.family === 6 ? `[${p.endpoint.host}]` : p.endpoint.host}:${p.endpoint.port}`);
+        out.push(`last_handshake_time_sec=${p.lastHandshake?.sec ?? 0n}`, `last_handshake_time_nsec=${p.lastHandshake?.nsec ?? 0}`);
+        out.push(`tx_bytes=${p.txBytes ?? 0n}`, `rx_bytes=${p.rxBytes ?? 0n}`, `persistent_keepalive_interval=${p.persistentKeepalive ?? 0}`);
+        for (const ip of p.allowedIps) out.push(`allowed_ip=${ip.family === 4 ? formatIPv4(ip.addr) : formatIPv6Go(ip.addr)}/${ip.cidr}`);
+      }
+      out.push('errno=0');
+      return out.join('\n') + '\n\n';
+    };
+    const key = fc.uint8Array({ minLength: 32, maxLength: 32 });
+    const u64 = fc.bigInt({ min: 0n, max: 0xffffffffffffffffn });
+    const ip = fc.oneof(
+      fc.record({ family: fc.constant(4 as const), addr: fc.uint8Array({ minLength: 4, maxLength: 4 }), cidr: fc.integer({ min: 0, max: 32 }) }),
+      fc.record({ family: fc.constant(6 as const), addr: fc.uint8Array({ minLength: 16, maxLength: 16 }), cidr: fc.integer({ min: 0, max: 128 }) }),
+    );
+    const endpoint = fc.oneof(
+      fc.record({ family: fc.constant(4 as const), host: fc.ipV4(), port: fc.integer({ min: 0, max: 65535 }) }),
+      fc.record({
+        family: fc.constant(6 as const),
+        host: fc.tuple(fc.ipV6(), fc.option(fc.string({ unit: 'binary', minLength: 1, maxLength: 6 }))).map(([a, z]) => (z === null ? a : `${a}%${z}`)),
+        port: fc.integer({ min: 0, max: 65535 }),
+      }),
+    );
+    const peer = fc.record(
+      {
+        publicKey: key,
+        presharedKey: key,
+        endpoint,
+        lastHandshake: fc.record({ sec: u64, nsec: fc.integer({ min: 0, max: 999_999_999 }) }),
+        txBytes: u64,
+        rxBytes: u64,
+        persistentKeepalive: fc.integer({ min: 0, max: 65535 }),
+        allowedIps: fc.array(ip, { maxLength: 4 }),
+      },
+      { requiredKeys: ['publicKey', 'allowedIps'] },
+    );
+    const device = fc.record(
+      {
+        name: fc.constant('x'),
+        privateKey: fc.oneof(key, fc.constant(new Uint8Array(32))),
+        listenPort: fc.integer({ min: 0, max: 65535 }),
+        fwmark: fc.integer({ min: 0, max: 0xffffffff }),
+        peers: fc.array(peer, { maxLength: 6 }),
+      },
+      { requiredKeys: ['name', 'peers'] },
+    );
+    fc.assert(
+      fc.property(device, (d) => {
+        expect(formatGetResponse(d)).toBe(model(d));
+      }),
+      { seed: 20261206, numRuns: 200 },
+    );
+    // A reply far beyond the writer's first buffer (64 KiB).
+    const big = fc.sample(device, { seed: 7, numRuns: 1 })[0]!;
+    big.peers = fc.sample(peer, { seed: 8, numRuns: 1500 });
+    expect(formatGetResponse(big)).toBe(model(big));
+  });
+});
