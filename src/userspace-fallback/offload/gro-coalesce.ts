@@ -1,0 +1,233 @@
+/**
+ * Coalescing of decrypted TCP segments into super-packets for one TUN write (GRO in userspace, the
+ * receive half of the TUN offloads; design after wireguard-go's tun/offload_linux.go and the
+ * kernel's GRO rules, tools/testing/selftests/net/gro.c). The TUN must have been set up with
+ * IFF_VNET_HDR and TUNSETOFFLOAD TSO4/TSO6: the kernel then takes each super-packet as one skb and
+ * cuts it again only if it must (forwarding), so the local stack sees one packet per batch and flow.
+ *
+ * A segment joins the super-packet of its flow when all of these hold, otherwise it starts a new one:
+ * - same flow: IP version, addresses, ports and acknowledgment number (an ACK change is news the
+ *   receiver must see);
+ * - IPv4 without options or fragmentation, IPv6 with TCP as the next header (no extension headers);
+ * - equal TOS/traffic class (ECN marks included), TTL/hop limit, IPv4 DF, TCP header length and options;
+ * - flags ACK or ACK|PSH only, a payload, the sequence number right after the super-packet's end;
+ * - the super-packet does not end in PSH or in a segment shorter than its first (all segments but the
+ *   last are gso_size long), and this one is not longer than that;
+ * - both checksums verify: a segment with a bad checksum must reach the stack as it is and be
+ *   dropped there, not be made valid by a checksum the kernel recomputes;
+ * - the result stays within 65535 bytes and `maxSegments` segments.
+ * Only in-order appends are made (a reordered segment starts a new super-packet): the cost of
+ * missing a merge is one more write, never wrong data.
+ *
+ * A super-packet is written with flags NEEDS_CSUM, gso_type TCPV4/TCPV6, gso_size = its first
+ * segment's payload, csum_start at the TCP header and the TCP checksum field holding the pseudo-header
+ * sum (the kernel finishes it); IPv4 total length and header checksum and IPv6 payload length are
+ * rewritten, PSH is set if the last segment had it. Every other packet goes out unchanged with a
+ * plain header.
+ */
+import { foldSum, pseudoHeaderSum, setIPv4HeaderChecksum, sumBytes } from './inet-checksum.js';
+import {
+  IPPROTO_TCP,
+  IPV4_ADDR_AT,
+  IPV6_ADDR_AT,
+  IPV6_HEADER_LEN,
+  TCP_CSUM_OFFSET,
+  TCP_FLAG_ACK,
+  TCP_FLAG_PSH,
+  TCP_FLAGS_OFFSET,
+} from './gso-segment.js';
+import {
+  VIRTIO_NET_HDR_F_NEEDS_CSUM,
+  VIRTIO_NET_HDR_GSO_TCPV4,
+  VIRTIO_NET_HDR_GSO_TCPV6,
+  plainVirtioNetHdr,
+  type VirtioNetHdr,
+} from './virtio-net-hdr.js';
+
+/** One TUN write: its virtio_net_hdr and the packet after it. */
+export interface TunWrite {
+  hdr: VirtioNetHdr;
+  packet: Uint8Array;
+}
+
+const MAX_IP_PACKET = 65535;
+
+/** A super-packet being built: the views of its segments, all of one flow. */
+interface Flow {
+  first: Uint8Array;
+  ipHeaderLen: number;
+  tcpHeaderLen: number;
+  gsoSize: number;
+  nextSeq: number;
+  segments: Uint8Array[];
+  totalLen: number;
+  closed: boolean; // ended by PSH or by a short segment
+  writeIndex: number;
+  firstChecked: boolean;
+}
+
+/** The TCP header length if `pkt` is a candidate at all (see the module comment), else 0. */
+function candidate(pkt: Uint8Array): number {
+  const version = pkt[0]! >> 4;
+  let ipHeaderLen: number;
+  if (version === 4) {
+    if (pkt.length < 40 || pkt[0] !== 0x45 || pkt[9] !== IPPROTO_TCP) return 0;
+    if (((pkt[2]! << 8) | pkt[3]!) !== pkt.length) return 0;
+    if ((pkt[6]! & 0x3f) | pkt[7]!) return 0; // MF or a fragment offset
+    ipHeaderLen = 20;
+  } else if (version === 6) {
+    if (pkt.length < 60 || pkt[6] !== IPPROTO_TCP) return 0;
+    if (((pkt[4]! << 8) | pkt[5]!) !== pkt.length - IPV6_HEADER_LEN) return 0;
+    ipHeaderLen = IPV6_HEADER_LEN;
+  } else {
+    return 0;
+  }
+  const tcpHeaderLen = (pkt[ipHeaderLen + 12]! >> 4) * 4;
+  if (tcpHeaderLen < 20 || ipHeaderLen + tcpHeaderLen >= pkt.length) return 0; // no payload
+  const flags = pkt[ipHeaderLen + TCP_FLAGS_OFFSET]!;
+  if (flags !== TCP_FLAG_ACK && flags !== (TCP_FLAG_ACK | TCP_FLAG_PSH)) return 0;
+  return tcpHeaderLen;
+}
+
+function seqOf(pkt: Uint8Array, at: number): number {
+  return ((pkt[at]! << 24) | (pkt[at + 1]! << 16) | (pkt[at + 2]! << 8) | pkt[at + 3]!) >>> 0;
+}
+
+function equalRange(a: Uint8Array, b: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** True if `pkt` belongs to `flow`'s flow and header shape (everything but sequence and length). */
+function sameFlow(flow: Flow, pkt: Uint8Array, tcpHeaderLen: number): boolean {
+  const f = flow.first;
+  const ihl = flow.ipHeaderLen;
+  if (tcpHeaderLen !== flow.tcpHeaderLen || pkt[0]! >> 4 !== f[0]! >> 4) return false;
+  if (ihl === 20) {
+    // TOS, DF (and the reserved bit), TTL, addresses.
+    if (pkt[1] !== f[1] || pkt[6]! >> 5 !== f[6]! >> 5 || pkt[8] !== f[8] || !equalRange(pkt, f, 12, 20)) return false;
+  } else {
+    // Traffic class (version nibble already equal), hop limit, addresses.
+    if (pkt[0] !== f[0] || pkt[1]! >> 4 !== f[1]! >> 4 || pkt[7] !== f[7] || !equalRange(pkt, f, 8, 40)) return false;
+  }
+  // Ports, acknowledgment number, then options (data offset, window and urgent pointer may differ).
+  return equalRange(pkt, f, ihl, ihl + 4) && equalRange(pkt, f, ihl + 8, ihl + 12) && equalRange(pkt, f, ihl + 20, ihl + tcpHeaderLen);
+}
+
+function tcpChecksumValid(pkt: Uint8Array, ipHeaderLen: number): boolean {
+  const v4 = ipHeaderLen === 20;
+  const tcpLen = pkt.length - ipHeaderLen;
+  const sum = sumBytes(pkt, ipHeaderLen, pkt.length, pseudoHeaderSum(pkt, v4 ? IPV4_ADDR_AT : IPV6_ADDR_AT, v4 ? 4 : 16, IPPROTO_TCP, tcpLen));
+  return foldSum(sum) === 0xffff;
+}
+
+/**
+ * Coalesces a batch of packets bound for the TUN, in order. Returns the writes: packets that joined
+ * nothing are passed through (same view, plain header); each super-packet is a new buffer at the
+ * position of its first segment. The input views are not modified.
+ */
+export function coalesceTcp(packets: readonly Uint8Array[], maxSegments = 64): TunWrite[] {
+  const writes: (TunWrite | Flow)[] = [];
+  const open: Flow[] = [];
+  for (const pkt of packets) {
+    const tcpHeaderLen = candidate(pkt);
+    if (tcpHeaderLen === 0) {
+      writes.push({ hdr: plainVirtioNetHdr(), packet: pkt });
+      continue;
+    }
+    const ipHeaderLen = pkt[0]! >> 4 === 4 ? 20 : IPV6_HEADER_LEN;
+    const payload = pkt.length - ipHeaderLen - tcpHeaderLen;
+    const seq = seqOf(pkt, ipHeaderLen + 4);
+    let joined = false;
+    // Newest first: in-order traffic finds its flow at once.
+    for (let i = open.length - 1; i >= 0 && !joined; i--) {
+      const flow = open[i]!;
+      if (!sameFlow(flow, pkt, tcpHeaderLen)) continue;
+      if (
+        flow.closed ||
+        seq !== flow.nextSeq ||
+        payload > flow.gsoSize ||
+        flow.totalLen + payload > MAX_IP_PACKET ||
+        flow.segments.length >= maxSegments
+      ) {
+        break; // this flow cannot take it; a new super-packet starts with it
+      }
+      if (!flow.firstChecked) {
+        flow.firstChecked = true;
+        if (!tcpChecksumValid(flow.first, ipHeaderLen)) {
+          flow.closed = true; // stays a plain packet, for the stack to drop
+          break;
+        }
+      }
+      if (!tcpChecksumValid(pkt, ipHeaderLen)) {
+        writes.push({ hdr: plainVirtioNetHdr(), packet: pkt });
+        joined = true;
+        break;
+      }
+      flow.segments.push(pkt);
+      flow.totalLen += payload;
+      flow.nextSeq = (seq + payload) >>> 0;
+      if (payload < flow.gsoSize || pkt[ipHeaderLen + TCP_FLAGS_OFFSET]! & TCP_FLAG_PSH) flow.closed = true;
+      joined = true;
+    }
+    if (joined) continue;
+    const flow: Flow = {
+      first: pkt,
+      ipHeaderLen,
+      tcpHeaderLen,
+      gsoSize: payload,
+      nextSeq: (seq + payload) >>> 0,
+      segments: [pkt],
+      totalLen: pkt.length,
+      closed: (pkt[ipHeaderLen + TCP_FLAGS_OFFSET]! & TCP_FLAG_PSH) !== 0,
+      writeIndex: writes.length,
+      firstChecked: false,
+    };
+    open.push(flow);
+    writes.push(flow);
+  }
+  return writes.map((w) => ('hdr' in w ? w : build(w)));
+}
+
+/** The write for a flow: its one packet as it came, or the super-packet of its segments. */
+function build(flow: Flow): TunWrite {
+  if (flow.segments.length === 1) return { hdr: plainVirtioNetHdr(), packet: flow.first };
+  const ihl = flow.ipHeaderLen;
+  const headersLen = ihl + flow.tcpHeaderLen;
+  const out = new Uint8Array(flow.totalLen);
+  out.set(flow.first, 0);
+  let at = flow.first.length;
+  for (let i = 1; i < flow.segments.length; i++) {
+    const seg = flow.segments[i]!;
+    out.set(seg.subarray(headersLen), at);
+    at += seg.length - headersLen;
+  }
+  const last = flow.segments[flow.segments.length - 1]!;
+  out[ihl + TCP_FLAGS_OFFSET]! |= last[ihl + TCP_FLAGS_OFFSET]! & TCP_FLAG_PSH;
+  const v4 = ihl === 20;
+  if (v4) {
+    out[2] = out.length >>> 8;
+    out[3] = out.length & 0xff;
+    setIPv4HeaderChecksum(out, ihl);
+  } else {
+    const plen = out.length - IPV6_HEADER_LEN;
+    out[4] = plen >>> 8;
+    out[5] = plen & 0xff;
+  }
+  // NEEDS_CSUM: the field holds the folded pseudo-header sum, not complemented; the kernel adds the rest.
+  const tcpLen = out.length - ihl;
+  const partial = foldSum(pseudoHeaderSum(out, v4 ? IPV4_ADDR_AT : IPV6_ADDR_AT, v4 ? 4 : 16, IPPROTO_TCP, tcpLen));
+  out[ihl + TCP_CSUM_OFFSET] = partial >>> 8;
+  out[ihl + TCP_CSUM_OFFSET + 1] = partial & 0xff;
+  return {
+    hdr: {
+      flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
+      gsoType: v4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6,
+      hdrLen: headersLen,
+      gsoSize: flow.gsoSize,
+      csumStart: ihl,
+      csumOffset: TCP_CSUM_OFFSET,
+    },
+    packet: out,
+  };
+}
