@@ -22,7 +22,7 @@
  */
 import { formatAllowedIp } from '../conf/write.js';
 import { syncDiff } from '../conf/sync.js';
-import { type WgDevice, wipeDevice } from '../conf/model.js';
+import { KEY_LEN, type WgDevice, wipeDevice } from '../conf/model.js';
 import { errorText } from '../cli/ipc.js';
 import { narrate } from '../cli/run.js';
 import { familyFlag } from './address.js';
@@ -124,6 +124,31 @@ class Reload {
   }
 }
 
+/**
+ * The device as it was (`before`, from a get) as a setconf-style model: every peer with its allowed
+ * IPs replaced, device fields only where they differ now (re-sending an unchanged key or port is not
+ * free for every implementation). Shares `before`'s keys: wiped with it.
+ */
+export function restoreModel(before: WgDevice, now: WgDevice): WgDevice {
+  const model: WgDevice = {
+    name: now.name,
+    replacePeers: true,
+    peers: before.peers.map((p) => ({
+      publicKey: p.publicKey,
+      presharedKey: p.presharedKey ?? new Uint8Array(KEY_LEN),
+      ...(p.endpoint ? { endpoint: p.endpoint } : {}),
+      persistentKeepalive: p.persistentKeepalive ?? 0,
+      allowedIps: p.allowedIps,
+      replaceAllowedIps: true,
+    })),
+  };
+  const same = (a?: Uint8Array, b?: Uint8Array): boolean => (a === undefined ? b === undefined : b !== undefined && a.every((x, i) => x === b[i]));
+  if (!same(before.privateKey, now.privateKey)) model.privateKey = before.privateKey ?? new Uint8Array(KEY_LEN);
+  if ((before.listenPort ?? 0) !== (now.listenPort ?? 0)) model.listenPort = before.listenPort ?? 0;
+  if ((before.fwmark ?? 0) !== (now.fwmark ?? 0)) model.fwmark = before.fwmark ?? 0;
+  return model;
+}
+
 async function syncPeers(r: Reload, file: WgDevice): Promise<void> {
   const { ctx } = r;
   const backend = await ctx.backend();
@@ -142,8 +167,12 @@ async function syncPeers(r: Reload, file: WgDevice): Promise<void> {
   // registered first: a set that fails half-way is put back too
   r.done(async () => {
     narrate(`[#] wgts syncconf ${ctx.ifname} <(the configuration before the reload)`);
-    before.name = ctx.ifname;
-    await apply(before);
+    const runtime = await backend.get(ctx.ifname);
+    try {
+      await backend.set(syncDiff(restoreModel(before, runtime), runtime));
+    } finally {
+      wipeDevice(runtime);
+    }
   });
   r.finally(() => wipeDevice(before));
   try {
