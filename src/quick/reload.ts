@@ -331,7 +331,9 @@ async function preflight(target: QuickTarget): Promise<{ state: NonNullable<Awai
   if (ifindex === undefined || (state.ifindex !== undefined && state.ifindex !== ifindex)) {
     throw new QuickError(`\`${target.ifname}' is gone (or is not the link \`up' made): use \`down', then \`up'`);
   }
-  if (!state.applied) throw new QuickError(`\`up' of \`${target.ifname}' did not finish: use \`down', then \`up'`);
+  if (!state.applied) {
+    throw new QuickError(`no record of what \`up' applied to \`${target.ifname}' (it did not finish, or an older wgts brought it up): use \`down', then \`up'`);
+  }
   if (state.reloading) throw new QuickError(`an earlier reload of \`${target.ifname}' did not finish: use \`down', then \`up'`);
   await requireWireGuard(target.ifname);
   if (target.conf.interface.dns.length > 0 && (await dnsTool()) === 'none') {
