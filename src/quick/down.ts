@@ -9,17 +9,18 @@
  * fallback — and runs the hooks; a failing hook is then reported, not fatal (there is no tunnel left
  * to keep up), and SaveConfig is skipped (there is no device to read).
  */
-import { backendFor, listDevices } from '../cli/ipc.js';
+import { backendFor, listDevices } from '../system/ipc.js';
 import { wipeDevice } from '../conf/model.js';
-import { cmd } from '../cli/run.js';
+import { cmd } from '../system/run.js';
 import { RT_TABLE_MAIN } from '../netlink/rtnl.js';
 import type { QuickContext } from './context.js';
 import { resolvconfPrefix } from './dns.js';
 import { removeFirewallLegacy } from './firewall.js';
 import { runHooks } from './hooks.js';
 import { ipLinkDelete, ipRuleDelete, listRules } from './ip.js';
-import { dropState, ifindexOf, loadState, replay } from './journal.js';
-import { narrate } from '../cli/run.js';
+import { ifindexOfName } from '../netlink/ifindex.js';
+import { dropState, loadState, replay } from './journal.js';
+import { narrate } from '../system/run.js';
 import { messageOf } from './up.js';
 import { isAutoTable, runtimeAllowedIps } from './routes.js';
 import { saveConfig } from './save.js';
@@ -81,7 +82,7 @@ async function runHooksReporting(hooks: readonly string[], ifname: string): Prom
 export async function down(target: QuickTarget): Promise<void> {
   const ctx = makeContext(target);
   const state = await loadState(ctx.ifname);
-  const ifindex = await ifindexOf(ctx.ifname);
+  const ifindex = ifindexOfName(ctx.ifname);
   if (state && ifindex === undefined) {
     narrate(`[!] ${ctx.ifname} is gone (its userspace daemon died, or \`up' was killed): removing what its journal names`);
     if (ctx.conf.interface.saveConfig) narrate(`[!] SaveConfig skipped: there is no device to save from`);

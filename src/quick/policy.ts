@@ -16,7 +16,7 @@
  * "unreachable" instead of falling through the rules to the main table and out of the physical
  * interface. wg-quick leaves the rules pointing at an empty table. `down` removes it.
  */
-import { cmd, narrate, query } from '../cli/run.js';
+import { cmd, narrate, query } from '../system/run.js';
 import { wipeDevice } from '../conf/model.js';
 import { RTN_UNREACHABLE, RT_TABLE_MAIN } from '../netlink/rtnl.js';
 import { familyFlag } from './address.js';

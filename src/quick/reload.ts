@@ -23,8 +23,8 @@
 import { formatAllowedIp } from '../conf/write.js';
 import { syncDiff } from '../conf/sync.js';
 import { KEY_LEN, type WgDevice, wipeDevice } from '../conf/model.js';
-import { errorText } from '../cli/ipc.js';
-import { narrate } from '../cli/run.js';
+import { errorText } from '../system/ipc.js';
+import { narrate } from '../system/run.js';
 import { familyFlag } from './address.js';
 import { parseWgPart } from './config.js';
 import type { QuickContext } from './context.js';
@@ -33,7 +33,8 @@ import { dnsTool, setDns } from './dns.js';
 import { addFirewall } from './firewall.js';
 import { runHooks } from './hooks.js';
 import { familyOf, ipAddressAdd, ipAddressDelete, ipRouteAdd, ipRouteDelete, ipLinkSetMtuUp, linkMtu, routeCovered } from './ip.js';
-import { type Applied, type AppliedRoute, Journal, type UndoAction, ifindexOf, loadState, replay } from './journal.js';
+import { type Applied, type AppliedRoute, Journal, type UndoAction, loadState, replay } from './journal.js';
+import { ifindexOfName } from '../netlink/ifindex.js';
 import { autoMtu } from './mtu.js';
 import { addNat, checkNat, networkOf } from './nat.js';
 import { addDefaultRoute, chooseTable } from './policy.js';
@@ -326,7 +327,7 @@ async function allowedIpsOf(ctx: QuickContext): Promise<string[]> {
 /** Checks that need nothing changed: the tunnel is ours and whole, the new file's tools exist. */
 async function preflight(target: QuickTarget): Promise<{ state: NonNullable<Awaited<ReturnType<typeof loadState>>>; applied: Applied }> {
   const state = await loadState(target.ifname);
-  const ifindex = await ifindexOf(target.ifname);
+  const ifindex = ifindexOfName(target.ifname);
   if (!state) throw new QuickError(`\`${target.ifname}' was not brought up by \`wgts quick up' (no state file): nothing to reload`);
   if (ifindex === undefined || (state.ifindex !== undefined && state.ifindex !== ifindex)) {
     throw new QuickError(`\`${target.ifname}' is gone (or is not the link \`up' made): use \`down', then \`up'`);

@@ -14,10 +14,11 @@ import { parseWgPart, pushConfig } from './config.js';
 import type { QuickContext } from './context.js';
 import { dnsTool, setDns } from './dns.js';
 import { runHooks } from './hooks.js';
-import { type Applied, Journal, ifindexOf, loadState, dropState, replay } from './journal.js';
+import { type Applied, Journal, loadState, dropState, replay } from './journal.js';
+import { ifindexOfName } from '../netlink/ifindex.js';
 import { addLink, linkExists } from './link.js';
 import { linkMtu } from './ip.js';
-import { narrate } from '../cli/run.js';
+import { narrate } from '../system/run.js';
 import { setMtuUp } from './mtu.js';
 import { addNat, checkNat } from './nat.js';
 import { addRoutes } from './routes.js';
@@ -81,7 +82,7 @@ export async function up(target: QuickTarget): Promise<void> {
       name: 'link',
       run: async (c) => {
         await addLink(c);
-        const ifindex = await ifindexOf(c.ifname);
+        const ifindex = ifindexOfName(c.ifname);
         if (ifindex !== undefined) journal.update({ ifindex });
       },
     },
