@@ -90,6 +90,37 @@ describe('wgts quick reload (policy, Table, DNS, NAT)', () => {
     expect(asBefore(maskVolatile(r.afterDown))).toBe(asBefore(maskVolatile(r.before)));
   });
 
+  it('runs hooks only with --hooks: the old PreDown and PostDown, the new PreUp, the changes, the new PostUp', () => {
+    const hooks = (tag: string): string => split.replace('[Peer]', `PreUp = echo ${tag}-preup\nPostUp = echo ${tag}-postup\nPreDown = echo ${tag}-predown\nPostDown = echo ${tag}-postdown\n\n[Peer]`);
+    const r = runScenario({
+      tool: bin(),
+      ifname: uniqueName(),
+      config: hooks('old'),
+      files: { 'new.conf': hooks('new').replace('Address = 10.9.0.2/24', 'Address = 10.9.0.2/24, 10.9.5.2/24'), 'newer.conf': hooks('newer') },
+      between: [
+        `cp $(dirname $CONF)/newer.conf $CONF; ${bin()} quick reload $CONF 2> $OUT/plain.err; echo "rc $?" > $OUT/extra`,
+        `cp $(dirname $CONF)/new.conf $CONF; ${bin()} quick reload $CONF --hooks 2>> $OUT/extra; echo "rc $?" >> $OUT/extra`,
+        'grep -c "^\[#\] echo" $OUT/plain.err >> $OUT/extra',
+      ].join('\n'),
+    });
+    expect(r.upRc, r.upErr).toBe(0);
+    const lines = r.extra.split('\n').filter((l) => /^\[#\] (echo|ip -4 address add)|^rc |^\d+$/.test(l));
+    // the plain reload ran no hook; the --hooks one ran the hooks of the file in force before it
+    // (newer, from the plain reload) around the change
+    expect(lines).toEqual([
+      'rc 0',
+      '[#] echo newer-predown',
+      '[#] echo newer-postdown',
+      '[#] echo new-preup',
+      expect.stringMatching(/^\[#\] ip -4 address add 10\.9\.5\.2\/24 dev /),
+      '[#] echo new-postup',
+      'rc 0',
+      '0',
+    ]);
+    expect(r.downRc, r.downErr).toBe(0);
+    expect(r.downErr).toContain('[#] echo new-predown');
+  });
+
   it('refuses a tunnel not brought up by wgts quick', () => {
     const r = runScenario({ tool: 'wg-quick', ifname: uniqueName(), config: split, between: `${bin()} quick reload $CONF 2> $OUT/extra; echo "rc $?" >> $OUT/extra` });
     expect(r.extra).toMatch(/wgts quick: `\S+' was not brought up by `wgts quick up' \(no state file\): nothing to reload\nrc 1\n/);
