@@ -67,7 +67,7 @@ export function defineReloadSuite(backend: 'userspace' | 'kernel'): void {
       await quick(a, 'up', confA);
 
       const ping = a.spawn(['ping', '-n', '-i', '0.05', '-w', String(120 * slow), '10.50.0.2']);
-      await waitFor(() => received(ping.stdout()) >= 20, { timeout: 30_000 * slow, what: 'the first 20 replies' });
+      await waitFor(() => received(ping.stdout()) >= 40, { timeout: 30_000 * slow, what: 'the first 40 replies' });
       const handshake = (await a.run(['wg', 'show', ifA, 'latest-handshakes'])).stdout;
       expect(handshake).toMatch(new RegExp(`^${kb.pub.replace(/[+/]/g, '\\$&')}\\t[1-9]\\d*\\n$`));
 
@@ -86,14 +86,16 @@ export function defineReloadSuite(backend: 'userspace' | 'kernel'): void {
       const r2 = await quick(a, 'reload', confA);
       expect(r2.stderr).toContain(`[#] ip -4 address del 10.50.1.1/24 dev ${ifA}`);
       expect(r2.stderr).toContain(`[#] ip -4 route delete 10.60.0.0/24 dev ${ifA}`);
-      const end = await a.sh(`ip -o addr show dev ${ifA}; ip route show dev ${ifA}; wg show ${ifA} peers`);
+      const end = await a.sh(`ip -o addr show dev ${ifA}; ip link show dev ${ifA}; ip route show dev ${ifA}; wg show ${ifA} peers`);
+      // no MTU line any more: computed again, from the endpoint's route (the veth, 1500) minus 80
+      expect(end.stdout).toContain('mtu 1420');
       expect(end.stdout).not.toContain('10.50.1.1');
       expect(end.stdout).not.toContain('10.60.0.0');
       expect(end.stdout).not.toContain(kc.pub);
 
       // the stream goes on after the reloads, then it is stopped and counted
       const after = received(ping.stdout());
-      await waitFor(() => received(ping.stdout()) >= after + 20, { timeout: 30_000 * slow, what: '20 replies after the reloads' });
+      await waitFor(() => received(ping.stdout()) >= after + 40, { timeout: 30_000 * slow, what: '40 replies after the reloads' });
       expect((await a.run(['wg', 'show', ifA, 'latest-handshakes'])).stdout).toBe(handshake);
       ping.kill('SIGINT');
       await ping.exited;
