@@ -56,7 +56,14 @@ async function addRule(ctx: QuickContext, rule: IpRule): Promise<void> {
     ...(rule.invert ? { invert: true } : {}),
     ...(rule.suppressPrefixlen !== undefined ? { suppressPrefixlen: rule.suppressPrefixlen } : {}),
   });
-  amend((await ipRuleAdd(rule)).map((priority) => ({ ...base, priority })));
+  let priorities: number[];
+  try {
+    priorities = await ipRuleAdd(rule);
+  } catch (e) {
+    amend([]); // refused: nothing was added, and the intent must not match someone else's rule
+    throw e;
+  }
+  amend(priorities.map((priority) => ({ ...base, priority })));
 }
 
 /** The unreachable fallback of table N (see top), recorded before it is added. */

@@ -307,8 +307,12 @@ async function syncNat(r: Reload, prev: Applied): Promise<void> {
   const before = r.journal.actions.length;
   await addNat(ctx);
   const added = r.journal.actions.slice(before);
-  const oldCtx = { ...ctx, options: { ...ctx.options, ...(prev.natVia !== undefined ? { natVia: prev.natVia } : {}) }, conf: { ...ctx.conf, interface: { ...ctx.conf.interface, addresses: prev.addresses } } };
-  if (prev.natVia === undefined) delete oldCtx.options.natVia;
+  const { natVia: _, ...others } = ctx.options;
+  const oldCtx: QuickContext = {
+    ...ctx,
+    options: prev.natVia !== undefined ? { ...others, natVia: prev.natVia } : others,
+    conf: { ...ctx.conf, interface: { ...ctx.conf.interface, addresses: prev.addresses } },
+  };
   r.done(async () => {
     await r.undoNow(added);
     await addNat(oldCtx);
@@ -346,11 +350,10 @@ async function preflight(target: QuickTarget): Promise<{ state: NonNullable<Awai
 }
 
 export async function reload(given: QuickTarget, options: ReloadOptions = {}): Promise<void> {
-  const state0 = await loadState(given.ifname);
   // --nat-via kept from the state unless named again or turned off
-  const natVia = options.noNatVia ? undefined : (given.options.natVia ?? state0?.applied?.natVia);
-  const target: QuickTarget = { ...given, options: { ...given.options, ...(natVia !== undefined ? { natVia } : {}) } };
-  if (natVia === undefined) delete target.options.natVia;
+  const natVia = options.noNatVia ? undefined : (given.options.natVia ?? (await loadState(given.ifname))?.applied?.natVia);
+  const { natVia: _, ...others } = given.options;
+  const target: QuickTarget = { ...given, options: natVia !== undefined ? { ...others, natVia } : others };
   const { state, applied } = await preflight(target);
   const file = await parseWgPart(target);
   const journal = await Journal.open(state);
@@ -388,6 +391,7 @@ export async function reload(given: QuickTarget, options: ReloadOptions = {}): P
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const oldConfigFile = state.configFile;
   journal.update({ reloading: true, configFile: target.configFile });
   try {
     for (const step of steps) {
@@ -396,7 +400,7 @@ export async function reload(given: QuickTarget, options: ReloadOptions = {}): P
         if (interrupted) throw new QuickError(`interrupted by ${interrupted}`);
       } catch (e) {
         const complete = await rollBack(r);
-        if (complete) journal.update({ reloading: false, configFile: state.configFile });
+        if (complete) journal.update({ reloading: false, configFile: oldConfigFile });
         throw new QuickError(
           `reload step \`${step.name}' failed: ${messageOf(e)}; ${complete ? 'the tunnel is as it was before the reload' : 'the tunnel could not be put back entirely'}`,
           { cause: e, exitCode: exitCodeOf(e) },
