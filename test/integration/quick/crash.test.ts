@@ -5,7 +5,9 @@
  *   and masquerade, DNS (fake resolvconf in the harness's private mount namespace), the link;
  * - the userspace daemon killed: the link is gone, `down` still removes what the journal names, and
  *   meanwhile the full tunnel drops traffic instead of sending it out of the physical interface;
- * - `up` after a killed run clears that run's leftovers first: no duplicated rules or tables.
+ * - `up` after a killed run clears that run's leftovers first: no duplicated rules or tables;
+ * - `reload` killed after it switched the default-route policy on: `down` removes what the reload
+ *   added too, and another reload refuses to guess.
  */
 import { describe, expect, it } from 'vitest';
 import { asBefore, genKeyPair, maskVolatile, runScenario, uniqueName, useWgts } from './harness.js';
@@ -152,6 +154,29 @@ describe('wgts quick after a crash', () => {
     expect(state.match(/table inet wgts-nat-/g)).toHaveLength(1);
     expect(state.match(/table ip wg-quick-/g)).toHaveLength(1);
     expect(state.match(/unreachable default/g)).toHaveLength(2);
+    expect(r.downRc, r.downErr).toBe(0);
+    expect(asBefore(maskVolatile(r.afterDown))).toBe(asBefore(maskVolatile(r.before)));
+  });
+
+  it('reload killed after switching the policy on: down removes it all, a second reload refuses', () => {
+    const ifname = uniqueName();
+    const split = full().replace('AllowedIPs = 0.0.0.0/0, ::/0', 'AllowedIPs = 10.40.0.0/16');
+    const r = runScenario({
+      tool: bin(),
+      ifname,
+      config: split,
+      upArgs: ['--nat-via', 'wgqd0'],
+      files: { 'full.conf': full('PostUp = kill -KILL $PPID') },
+      between: [
+        `cp $(dirname $CONF)/full.conf $CONF; ${bin()} quick reload $CONF --hooks 2>/dev/null; echo "rc $?" > $OUT/extra`,
+        `${bin()} quick reload $CONF 2>> $OUT/extra; echo "rc $?" >> $OUT/extra`,
+        'snapshot >> $OUT/extra',
+      ].join('\n'),
+    });
+    expect(r.upRc, r.upErr).toBe(0);
+    expect(r.extra).toMatch(/^rc 137\nwgts quick: an earlier reload of `\S+' did not finish: use `down', then `up'\nrc 1\n/);
+    expect(r.extra).toContain(`table ip wg-quick-${ifname}`);
+    expect(r.extra).toMatch(/not from all fwmark 0xca6c lookup 51820/);
     expect(r.downRc, r.downErr).toBe(0);
     expect(asBefore(maskVolatile(r.afterDown))).toBe(asBefore(maskVolatile(r.before)));
   });
