@@ -56,7 +56,7 @@ export type UndoAction =
 export interface QuickState {
   ifname: string;
   configFile: string;
-  /** The link's ifindex when `up` finished: a state file for an older link of the same name is stale. */
+  /** The link's ifindex, recorded as soon as `up` made it: a state file for an older link of the same name is stale. */
   ifindex?: number;
   /** Journal in the order `up` recorded it; replayed in reverse. */
   journal: UndoAction[];
@@ -113,7 +113,8 @@ function writeDurably(path: string, text: string): void {
   const tmp = `${path}.tmp`;
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
   try {
-    writeSync(fd, text);
+    const bytes = Buffer.from(text);
+    for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
