@@ -19,7 +19,7 @@ import { removeFirewallLegacy } from './firewall.js';
 import { runHooks } from './hooks.js';
 import { ipLinkDelete, ipRuleDelete, listRules } from './ip.js';
 import { ifindexOfName } from '../netlink/ifindex.js';
-import { dropState, loadState, replay } from './journal.js';
+import { dropState, loadState, replay, withTunnelLock } from './journal.js';
 import { narrate } from '../system/run.js';
 import { messageOf } from './up.js';
 import { isAutoTable, runtimeAllowedIps } from './routes.js';
@@ -80,6 +80,10 @@ async function runHooksReporting(hooks: readonly string[], ifname: string): Prom
 }
 
 export async function down(target: QuickTarget): Promise<void> {
+  await withTunnelLock(target.ifname, () => downLocked(target));
+}
+
+async function downLocked(target: QuickTarget): Promise<void> {
   const ctx = makeContext(target);
   const state = await loadState(ctx.ifname);
   const ifindex = ifindexOfName(ctx.ifname);

@@ -15,7 +15,7 @@
  * exist in several namespaces), mode 0600 in a 0700 directory.
  */
 import { closeSync, constants, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
-import { mkdir, readFile, readdir, readlink, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cmd } from '../system/run.js';
 import type { Family } from '../conf/model.js';
@@ -187,6 +187,44 @@ export class Journal {
 
   async drop(): Promise<void> {
     await rm(this.path, { force: true });
+  }
+}
+
+/**
+ * One `wgts quick` command at a time per interface and namespace (say `systemctl reload` while
+ * someone runs `down`): `IF@NETNS.lock`, created exclusively, holds the owner's pid. A lock whose
+ * owner is dead (killed) is taken over. Resolves to the release function.
+ */
+export async function lockTunnel(ifname: string): Promise<() => Promise<void>> {
+  await mkdir(STATE_DIR, { recursive: true, mode: 0o700 });
+  const path = (await statePath(ifname)).replace(/\.json$/, '.lock');
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      try {
+        writeSync(fd, `${process.pid}\n`);
+      } finally {
+        closeSync(fd);
+      }
+      return () => rm(path, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
+    }
+    const owner = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && (await stat(`/proc/${owner}`).then(() => true, () => false))) {
+      throw new Error(`another \`wgts quick' (pid ${owner}) is working on \`${ifname}'; try again when it is done`);
+    }
+    await rm(path, { force: true }); // its owner is gone
+  }
+}
+
+/** Runs `fn` holding the tunnel's lock (see lockTunnel). */
+export async function withTunnelLock<T>(ifname: string, fn: () => Promise<T>): Promise<T> {
+  const release = await lockTunnel(ifname);
+  try {
+    return await fn();
+  } finally {
+    await release();
   }
 }
 

@@ -33,7 +33,7 @@ import { dnsTool, setDns } from './dns.js';
 import { addFirewall } from './firewall.js';
 import { runHooks } from './hooks.js';
 import { familyOf, ipAddressAdd, ipAddressDelete, ipRouteAdd, ipRouteDelete, ipLinkSetMtuUp, linkMtu, routeCovered } from './ip.js';
-import { type Applied, type AppliedRoute, Journal, type UndoAction, loadState, replay } from './journal.js';
+import { type Applied, type AppliedRoute, Journal, type UndoAction, loadState, replay, withTunnelLock } from './journal.js';
 import { ifindexOfName } from '../netlink/ifindex.js';
 import { autoMtu } from './mtu.js';
 import { addNat, checkNat, networkOf } from './nat.js';
@@ -350,6 +350,10 @@ async function preflight(target: QuickTarget): Promise<{ state: NonNullable<Awai
 }
 
 export async function reload(given: QuickTarget, options: ReloadOptions = {}): Promise<void> {
+  await withTunnelLock(given.ifname, () => reloadLocked(given, options));
+}
+
+async function reloadLocked(given: QuickTarget, options: ReloadOptions): Promise<void> {
   // --nat-via kept from the state unless named again or turned off
   const natVia = options.noNatVia ? undefined : (given.options.natVia ?? (await loadState(given.ifname))?.applied?.natVia);
   const { natVia: _, ...others } = given.options;

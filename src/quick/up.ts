@@ -14,7 +14,7 @@ import { parseWgPart, pushConfig } from './config.js';
 import type { QuickContext } from './context.js';
 import { dnsTool, setDns } from './dns.js';
 import { runHooks } from './hooks.js';
-import { type Applied, Journal, loadState, dropState, replay } from './journal.js';
+import { type Applied, Journal, loadState, dropState, replay, withTunnelLock } from './journal.js';
 import { ifindexOfName } from '../netlink/ifindex.js';
 import { addLink, linkExists } from './link.js';
 import { linkMtu } from './ip.js';
@@ -71,6 +71,10 @@ export async function appliedOf(ctx: QuickContext): Promise<Applied> {
 }
 
 export async function up(target: QuickTarget): Promise<void> {
+  await withTunnelLock(target.ifname, () => upLocked(target));
+}
+
+async function upLocked(target: QuickTarget): Promise<void> {
   await preflight(makeContext(target));
   const device = await parseWgPart(target);
   await clearStale(target.ifname);

@@ -121,6 +121,15 @@ describe('wgts quick reload (policy, Table, DNS, NAT)', () => {
     expect(r.downErr).toContain('[#] echo new-predown');
   });
 
+  it('one command at a time per tunnel: a reload while up runs is refused, naming the other', () => {
+    const hook = `PreUp = ${bin()} quick reload $OUT/etc/%i.conf 2> $OUT/extra || echo "rc $?" >> $OUT/extra\n`; // hooks run under set -e
+    const r = runScenario({ tool: bin(), ifname: uniqueName(), config: split.replace('[Peer]', `${hook}\n[Peer]`) });
+    expect(r.upRc, r.upErr).toBe(0);
+    expect(r.extra).toMatch(/^wgts quick: another `wgts quick' \(pid \d+\) is working on `\S+'; try again when it is done\nrc 1\n$/);
+    expect(r.downRc, r.downErr).toBe(0);
+    expect(asBefore(maskVolatile(r.afterDown))).toBe(asBefore(maskVolatile(r.before)));
+  });
+
   it('refuses a tunnel not brought up by wgts quick', () => {
     const r = runScenario({ tool: 'wg-quick', ifname: uniqueName(), config: split, between: `${bin()} quick reload $CONF 2> $OUT/extra; echo "rc $?" >> $OUT/extra` });
     expect(r.extra).toMatch(/wgts quick: `\S+' was not brought up by `wgts quick up' \(no state file\): nothing to reload\nrc 1\n/);
