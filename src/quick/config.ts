@@ -18,12 +18,18 @@ export async function parseWgPart(ctx: Pick<QuickContext, 'conf' | 'configFile' 
   try {
     device = await parseConfig(ctx.conf.wgText, { file: ctx.configFile, lookup: SYSTEM_IO.lookup, services: SYSTEM_IO.services });
   } catch (e) {
-    if (e instanceof ConfigError) throw new QuickError(formatConfigError(e).trimEnd(), { cause: e });
+    if (e instanceof ConfigError) throw new QuickError(formatConfigError(inFile(e, ctx.conf.wgLines)).trimEnd(), { cause: e });
     throw e;
   }
   device.name = ctx.ifname;
   delete device.replacePeers; // addconf, not setconf
   return device;
+}
+
+/** The error with its line number counted in the file, not in the stripped text wg read. */
+function inFile(e: ConfigError, wgLines: readonly number[]): ConfigError {
+  const line = wgLines[e.line - 1] ?? e.line;
+  return new ConfigError(e.message, { file: e.file, line, text: e.text }, e.trailer);
 }
 
 export async function pushConfig(ctx: QuickContext, device: WgDevice): Promise<void> {

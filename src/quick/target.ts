@@ -5,6 +5,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Backend } from '../conf/backend.js';
+import { decodeConfig } from '../conf/encoding.js';
 import { parseQuickConfig, resolveQuickTarget, type QuickConfig } from '../conf/quick.js';
 import { systemFs } from '../cli/conf-io.js';
 import { backendFor } from '../cli/ipc.js';
@@ -45,15 +46,13 @@ export async function loadTarget(arg: string, options: QuickOptions): Promise<Qu
   if (warning) process.stderr.write(`${warning}\n`);
   let conf: QuickConfig;
   try {
-    // bash reads bytes: latin1 keeps every byte as it was (as runStrip does).
-    conf = parseQuickConfig(await readFile(resolved.configFile, 'latin1'), resolved.configFile);
+    // bash reads bytes; UTF-8 text (the usual case) is decoded as such, so messages, narration and
+    // hooks (bash arguments, UTF-8) carry its characters unchanged. A file that is not UTF-8 is
+    // read as latin1 and its non-ASCII bytes reach messages and hooks re-encoded as UTF-8.
+    conf = parseQuickConfig(decodeConfig(await readFile(resolved.configFile)).text, resolved.configFile);
   } catch (e) {
     throw new QuickError(e instanceof Error ? e.message : String(e), { cause: e });
   }
-  // Hooks go to bash as arguments (UTF-8): turn the bytes read as latin1 back into their UTF-8 text.
-  const utf8 = (list: string[]): string[] => list.map((h) => Buffer.from(h, 'latin1').toString('utf8'));
-  const i = conf.interface;
-  conf.interface = { ...i, preUp: utf8(i.preUp), postUp: utf8(i.postUp), preDown: utf8(i.preDown), postDown: utf8(i.postDown) };
   return { ...resolved, conf, options };
 }
 
