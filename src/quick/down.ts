@@ -63,7 +63,7 @@ async function legacyTeardown(ctx: QuickContext): Promise<void> {
 export async function down(target: QuickTarget): Promise<void> {
   await requireWireGuard(target.ifname);
   const ctx = makeContext(target, [], []);
-  await runHooks(ctx.conf.interface.preDown, ctx.ifname);
+  await runHooks(ctx.conf.interface.preDown, ctx);
   if (ctx.conf.interface.saveConfig) await saveConfig(ctx);
   const state = await loadState(ctx.ifname);
   if (state && (state.ifindex === undefined || state.ifindex === (await ifindexOf(ctx.ifname)))) {
@@ -72,7 +72,7 @@ export async function down(target: QuickTarget): Promise<void> {
     await legacyTeardown(ctx);
   }
   await dropState(ctx.ifname);
-  await runHooks(ctx.conf.interface.postDown, ctx.ifname);
+  await runHooks(ctx.conf.interface.postDown, ctx);
 }
 
 export async function save(target: QuickTarget): Promise<void> {
