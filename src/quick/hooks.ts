@@ -8,7 +8,7 @@
  * line ending in a newline), and `hook`, the hook being run. wg-quick's bookkeeping (PROGRAM, ARGS,
  * SELF, HAVE_SET_DNS, HAVE_SET_FIREWALL) is not imitated.
  */
-import { hook, shellQuote, type HookShell } from '../cli/run.js';
+import { hook, shellQuote, type HookShell } from '../system/run.js';
 import type { QuickContext } from './context.js';
 
 /** The assignments that give a hook wg-quick's variables. */
