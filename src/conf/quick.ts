@@ -22,6 +22,8 @@
  * of an unquoted expansion); wgts takes them literally.
  */
 
+import type { ConfigEncoding } from './encoding.js';
+
 export interface QuickInterface {
   addresses: string[];
   dns: string[];
@@ -48,6 +50,8 @@ export interface QuickConfig {
    * wgText, which lacks the Address, DNS, MTU, hook... lines; a message must name the file's line.
    */
   wgLines: number[];
+  /** How the file's bytes were decoded into this text (set by the reader, see encoding.ts). */
+  encoding?: ConfigEncoding;
 }
 
 /** A wg-quick refusal; `message` is wg-quick's text without the program-name prefix. */
