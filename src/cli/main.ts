@@ -60,8 +60,8 @@ function usage(argv0: string): string {
 /**
  * Output that cannot be written. `wgts show | head -1`: wg dies of SIGPIPE without a word (the shell
  * reports 141); Node would throw EPIPE with a stack trace instead, so exit as quietly, with the
- * status the shell would show. Any other write error (`wgts genkey > /dev/full`: ENOSPC, EIO, EBADF):
- * one line and exit 1, as coreutils report a write error (stderr: see below). wg says nothing and exits 0 there (its
+ * status the shell would show. Any other write error (`wgts genkey > /dev/full`: ENOSPC, EIO):
+ * one line and exit 1, as coreutils report a write error. wg says nothing and exits 0 there (its
  * stdio buffer is flushed at exit unchecked), which would let a lost key pass for a written one.
  */
 let outputGuarded = false;

@@ -146,12 +146,12 @@ export async function haveProgram(program: string): Promise<boolean> {
   return r.exitCode === 0;
 }
 
-/** Replaces every `%i` by the interface name, as wg-quick does (no escape exists). */
 /** A word bash reads back as exactly `s`: single-quoted, each `'` written as `'\\''`. */
 export function shellQuote(s: string): string {
   return `'${s.replaceAll("'", "'\\''")}'`;
 }
 
+/** Replaces every `%i` by the interface name, as wg-quick does (no escape exists). */
 export function expandHook(text: string, ifname: string): string {
   return text.split('%i').join(ifname);
 }
