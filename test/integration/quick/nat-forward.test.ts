@@ -46,9 +46,9 @@ describe('--nat-via with a FORWARD DROP policy', () => {
     const cup = await quick(client, ['up', clConf]);
     expect(cup.code, cup.stderr).toBe(0);
 
-    // 5 pings, each with its own deadline: the first may wait for the handshake
-    const ping = await client.run(['ping', '-n', '-c', '5', '-i', '0.2', '-W', '3', '198.51.100.2'], { check: false });
-    expect(ping.stdout).toMatch(/ 0% packet loss/);
+    // 5 replies within a 20 s deadline (the first waits for the handshake; a loaded machine is slow)
+    const ping = await client.run(['ping', '-n', '-c', '5', '-i', '0.2', '-w', '20', '198.51.100.2'], { check: false });
+    expect(ping.stdout).toMatch(/ 5 received/);
 
     const down = await quick(gw, ['down', gwConf]);
     expect(down.code, down.stderr).toBe(0);
