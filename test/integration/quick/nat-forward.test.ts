@@ -48,7 +48,8 @@ describe('--nat-via with a FORWARD DROP policy', () => {
 
     // 5 replies within a 20 s deadline (the first waits for the handshake; a loaded machine is slow)
     const ping = await client.run(['ping', '-n', '-c', '5', '-i', '0.2', '-w', '20', '198.51.100.2'], { check: false });
-    expect(ping.stdout).toMatch(/ 5 received/);
+    const state = async () => (await client.run(['wg', 'show'], { check: false })).stdout + (await gw.sh('wg show; iptables -S FORWARD; nft list ruleset', { check: false })).stdout;
+    if (!/ 5 received/.test(ping.stdout)) expect(`${ping.stdout}${ping.stderr}\n${await state()}`).toMatch(/ 5 received/);
 
     const down = await quick(gw, ['down', gwConf]);
     expect(down.code, down.stderr).toBe(0);
