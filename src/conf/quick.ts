@@ -22,6 +22,8 @@
  * of an unquoted expansion); wgts takes them literally.
  */
 
+import type { ConfigEncoding } from './encoding.js';
+
 export interface QuickInterface {
   addresses: string[];
   dns: string[];
@@ -43,6 +45,13 @@ export interface QuickConfig {
   interface: QuickInterface;
   /** The configuration without wg-quick's keys, exactly as `wg-quick strip` prints it minus echo's final newline. */
   wgText: string;
+  /**
+   * For each line of wgText, its 1-based line number in the file: wg's errors count lines of
+   * wgText, which lacks the Address, DNS, MTU, hook... lines; a message must name the file's line.
+   */
+  wgLines: number[];
+  /** How the file's bytes were decoded into this text (set by the reader, see encoding.ts). */
+  encoding?: ConfigEncoding;
 }
 
 /** A wg-quick refusal; `message` is wg-quick's text without the program-name prefix. */
@@ -106,8 +115,11 @@ export function parseQuickConfig(text: string, file: string): QuickConfig {
     saveConfig: false,
   };
   let wgText = '';
+  const wgLines: number[] = [];
   let inInterface = false;
-  for (const line of readLines(text)) {
+  const lines = readLines(text);
+  for (let index = 0; index < lines.length; index++) {
+    const line = lines[index]!;
     const hash = line.indexOf('#');
     const stripped = hash < 0 ? line : line.slice(0, hash);
     const eq = stripped.indexOf('=');
@@ -117,8 +129,9 @@ export function parseQuickConfig(text: string, file: string): QuickConfig {
     if (sameWord(key, '[Interface]')) inInterface = true;
     if (inInterface && handleInterfaceKey(iface, key, value, line)) continue;
     wgText += line + '\n';
+    wgLines.push(index + 1);
   }
-  return { interface: iface, wgText };
+  return { interface: iface, wgText, wgLines };
 }
 
 /** The hook keys (lower case) and the list each one appends to. */

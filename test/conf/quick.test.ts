@@ -69,3 +69,15 @@ describe('resolveQuickTarget', () => {
     expect(() => resolveQuickTarget(arg, fs(existing))).toThrow(message);
   });
 });
+
+describe('parseQuickConfig: line numbers of the wg part', () => {
+  it('maps each line of wgText to its line in the file, past the lines wg-quick takes out', () => {
+    const text = '[Interface]\n# comment\nAddress = 10.0.0.1/24\nDNS = 1.1.1.1\nMTU = 1400\nPostUp = true\nTable = off\nBogus = 1\n\n[Peer]\nPublicKey = x\nAddress = kept\n';
+    const { wgText, wgLines } = parseQuickConfig(text, 'f');
+    const fileLines = text.split('\n');
+    const kept = wgText.split('\n').slice(0, -1);
+    expect(kept.length).toBe(wgLines.length);
+    kept.forEach((line, i) => expect(fileLines[wgLines[i]! - 1]).toBe(line));
+    expect(wgLines[kept.indexOf('Bogus = 1')]).toBe(8);
+  });
+});

@@ -528,6 +528,37 @@ describe('ipcSet / ipcGet semantics (protocol.md §5.2)', () => {
     expect(bind.mark).toBe(7);
   });
 
+  it('the first configuration binds: its port (a random one too) is reported before up and kept by up', async () => {
+    const { dev, bind } = await one();
+    expect(dev.ipcGet().listenPort).toBeUndefined();
+    expect(await uapiSet(dev, `set=1\nprivate_key=${keyToHex(generatePrivateKey())}\n\n`)).toBe(0);
+    expect(bind.closed).toBe(false);
+    const port = dev.ipcGet().listenPort!;
+    expect(port).toBeGreaterThan(0);
+    expect(port).toBe(bind.port);
+    await dev.up();
+    expect(dev.ipcGet().listenPort).toBe(port);
+    // down closes it; a configuration while down (after the first up) does not reopen it
+    await dev.down();
+    expect(bind.closed).toBe(true);
+    expect(await uapiSet(dev, `set=1\nlisten_port=5601\n\n`)).toBe(0);
+    expect(bind.closed).toBe(true);
+    expect(dev.ipcGet().listenPort).toBe(5601);
+    await dev.up();
+    expect(bind.port).toBe(5601);
+  });
+
+  it('before the first up, a new port rebinds at once and a port in use is refused with -98', async () => {
+    const { dev, net, bind } = await one();
+    expect(await uapiSet(dev, `set=1\nlisten_port=5611\nfwmark=9\n\n`)).toBe(0);
+    expect([bind.port, bind.mark, dev.isUp]).toEqual([5611, 9, false]);
+    await net.bind('192.0.2.9').open(5612);
+    expect(await uapiSet(dev, `set=1\nlisten_port=5612\n\n`)).toBe(-98);
+    expect(dev.ipcGet().listenPort).toBe(5611);
+    expect(await uapiSet(dev, `set=1\nlisten_port=5613\n\n`)).toBe(0);
+    expect(bind.port).toBe(5613);
+  });
+
   it('persistent keepalive 0 → N while up sends a keepalive (here: starts the handshake) at once', async () => {
     const { dev, net } = await one();
     const peer = k();
