@@ -1,6 +1,6 @@
 /**
  * The UAPI server: the unix stream socket `/var/run/wireguard/IFNAME.sock` that wg(8), wg-quick and
- * wgctrl-based tools talk to (protocol.md §5), served as wireguard-go's ipc/uapi_linux.go and
+ * wgctrl-based tools talk to (wireguard.com/xplatform), served as wireguard-go's ipc/uapi_linux.go and
  * device/uapi.go do:
  * - the directory is created 0755 and the socket bound under umask 077; a path that still accepts
  *   connections is refused ("in use"), a stale one is unlinked;

@@ -1,5 +1,5 @@
 /**
- * Secrets stay secret (TEAM.md "Security", style.md habit 10): private and preshared keys appear
+ * Secrets stay secret: private and preshared keys appear
  * only where the user asked for them.
  *
  * - Static: no console.* in src; no log or error call interpolates a private/preshared key; the
@@ -276,7 +276,7 @@ describe.skipIf(process.getuid?.() !== 0 || !hasWg)('live: a verbose daemon afte
     const shown = (await wgts(s, ['show', s.ifname], { WG_HIDE_KEYS: 'never' })).stdout;
     expect(shown).toContain(`private key: ${s.priv}`);
     expect(shown).toContain(`preshared key: ${psk}`);
-    // Asked for by name: always the real key (wg-tools.md §0, WG_HIDE_KEYS row).
+    // Asked for by name: always the real key (wg(8), WG_HIDE_KEYS).
     expect((await wgts(s, ['show', s.ifname, 'private-key'])).stdout).toBe(`${s.priv}\n`);
   });
 

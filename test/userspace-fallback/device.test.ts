@@ -1,6 +1,6 @@
 /**
  * Whole-device tests (in the manner of wireguard-go's device_test.go): two Devices over the
- * in-memory Bind and TUN fakes, configured with UAPI text through H4's parser, driven by a manual
+ * in-memory Bind and TUN fakes, configured with UAPI text through uapi/codec.ts, driven by a manual
  * clock. No sleeps: the network runs when the test pumps it, time when the test advances it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -109,7 +109,7 @@ describe('two devices over fakes', () => {
     expect(gb.peers[0]!.txBytes).toBe(ga.peers[0]!.rxBytes);
     const aSent = net.log.filter((d) => d.from.host === '192.0.2.1').reduce((n, d) => n + d.data.length, 0);
     expect(ga.peers[0]!.txBytes).toBe(BigInt(aSent));
-    // 84-byte ICMP padded to 96 → 128-byte data messages (protocol.md §2 item 11).
+    // 84-byte ICMP padded to 96 → 128-byte data messages (the WireGuard paper §5.4.6).
     expect(net.log.filter((d) => typeOf(d) === MESSAGE_DATA && d.data.length === 128).length).toBeGreaterThan(0);
   });
 
@@ -385,7 +385,7 @@ describe('lifecycle and key hygiene', () => {
   });
 });
 
-describe('netns.sh scenarios that need no kernel (protocol.md §8)', () => {
+describe('netns.sh scenarios that need no kernel (tools/testing/selftests/wireguard/netns.sh)', () => {
   it('item 1: byte counters after 10 pings from a fresh tunnel are 1372 rx / 1428 tx, mirrored', async () => {
     const { net, a, b } = await pair({ endpointOnB: true });
     for (let seq = 1; seq <= 10; seq++) ping(net, b, a, '10.0.0.2', '10.0.0.1', seq);
@@ -462,7 +462,7 @@ describe('netns.sh scenarios that need no kernel (protocol.md §8)', () => {
   });
 });
 
-describe('ipcSet / ipcGet semantics (protocol.md §5.2)', () => {
+describe('ipcSet / ipcGet semantics (wireguard.com/xplatform)', () => {
   async function one() {
     const clock = new ManualClock();
     const net = new FakeNetwork();
