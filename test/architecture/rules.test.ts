@@ -126,6 +126,11 @@ describe('planted violations are caught', () => {
     ]);
   });
 
+  it('a file over 600 lines', () => {
+    const b = broken({ 'conf/planted': 'export const x = 1;\n'.repeat(601) });
+    expect(b['no src file over 600 lines']).toEqual(['src/conf/planted.ts: 601 lines']);
+  });
+
   it('a listed core file that is gone', () => {
     const b = broken({ 'userspace-fallback/replay': null });
     expect(b['the listed core files exist']).toEqual(['src/userspace-fallback/replay.ts is listed in CORE but missing']);

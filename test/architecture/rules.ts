@@ -133,6 +133,11 @@ export const LEAVES: Record<string, readonly string[]> = {
   'userspace-fallback/bind': ['conf/model'], // the endpoint type only
 };
 
+/** One concern per file: a file past this many lines holds more than one. */
+export const MAX_LINES = 600;
+/** Over MAX_LINES today and being split (the ring, the workers and the link watch into files of their own). */
+export const OVERSIZE_BEING_SPLIT = new Set(['userspace-fallback/worker-io']);
+
 /** The one file whose Workers run eval'd source (its own functions' text), until it is split into worker modules. */
 export const EVAL_WORKER_FILE = 'userspace-fallback/worker-io';
 
@@ -164,6 +169,8 @@ export interface Tree {
   edges: Edge[];
   /** The code of each module without comments, strings or regular expressions (syntax.ts codeOf). */
   code: Map<string, string>;
+  /** Line count of each module. */
+  lines: Map<string, number>;
 }
 
 /** `@noble/hashes/blake2.js` -> `@noble/hashes`; `netlink/dist/raw.js` -> `netlink`; `fs/promises` -> `node:fs`. */
@@ -191,9 +198,11 @@ function read(mod: string, text: string): { code: string; sites: ImportSite[] } 
 export function treeOf(sources: readonly Source[]): Tree {
   const edges: Edge[] = [];
   const code = new Map<string, string>();
+  const lines = new Map<string, number>();
   for (const { mod, text } of sources) {
     const r = read(mod, text);
     code.set(mod, r.code);
+    lines.set(mod, text.split('\n').length - (text.endsWith('\n') ? 1 : 0));
     for (const i of r.sites) {
       const spec = i.spec;
       const internal = spec !== null && spec.startsWith('.');
@@ -201,7 +210,7 @@ export function treeOf(sources: readonly Source[]): Tree {
       edges.push({ from: mod, at: `src/${mod}.ts:${i.line}`, spec, target, internal, typeOnly: i.typeOnly });
     }
   }
-  return { mods: new Set(sources.map((s) => s.mod)), edges, code };
+  return { mods: new Set(sources.map((s) => s.mod)), edges, code, lines };
 }
 
 const folderOf = (mod: string) => mod.split('/')[0]!;
@@ -310,6 +319,9 @@ export const RULES: Record<string, (t: Tree) => string[]> = {
     for (const e of t.edges) if (e.internal && t.mods.has(e.target)) g.get(e.from)!.push(e.target);
     return cycles(g).map((c) => c.join(' <-> '));
   },
+
+  [`no src file over ${MAX_LINES} lines`]: (t) =>
+    [...t.lines].filter(([mod, n]) => n > MAX_LINES && !OVERSIZE_BEING_SPLIT.has(mod)).map(([mod, n]) => `src/${mod}.ts: ${n} lines`),
 
   'no eval(), no new Function, and eval-mode Workers only where listed': (t) =>
     [...t.code].flatMap(([mod, code]) => [
