@@ -78,6 +78,14 @@ describe('planted violations are caught', () => {
     ]);
   });
 
+  it('conf/ reading the environment, and a listed default that is gone', () => {
+    const b = broken({ 'conf/planted': `${BLIND}export const home = process.env['HOME'];\n`, 'conf/parse': 'export const x = 1;\n' });
+    expect(b['conf/ uses no global timer, no process, no wall clock (but the listed defaults)']?.sort()).toEqual([
+      'src/conf/parse.ts: listed in CONF_GLOBAL_DEFAULTS but uses none (remove it)',
+      'src/conf/planted.ts uses process',
+    ]);
+  });
+
   it('a core file importing a data-plane I/O edge', () => {
     const b = broken({ 'userspace-fallback/noise': withExtra('userspace-fallback/noise', "import { UdpBind } from './udp.js';\nvoid UdpBind;\n") });
     expect(b['the protocol core imports only core files, conf/, and its allowed Node modules']).toEqual([expect.stringContaining("imports './udp.js'")]);
