@@ -1,6 +1,6 @@
 /**
  * `wgts setconf | addconf | syncconf <interface> <file>` (setconf.c): one parser (conf/parse.ts),
- * three ways of applying it (wg-tools.md §1.7, upstream semantics).
+ * three ways of applying it (wg(8); syncconf with upstream's semantics, docs/compatibility.md).
  */
 import { readFile } from 'node:fs/promises';
 import { strerror } from '../conf/errno.js';

@@ -1,6 +1,6 @@
 /**
  * `wgts show { <interface> | all | interfaces } [field]` byte-for-byte like wg's show.c, plus
- * `--json [--show-keys]` (json.ts). wg-tools.md §1.4.
+ * `--json [--show-keys]` (json.ts). See wg(8), `show`.
  */
 import { formatEndpoint, formatIP } from '../conf/ip.js';
 import { keyIsZero } from '../conf/keys.js';

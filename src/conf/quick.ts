@@ -1,5 +1,5 @@
 /**
- * wg-quick's own pass over a configuration (linux.bash `parse_options`, wg-tools.md §3.2-3.3): the
+ * wg-quick's own pass over a configuration (linux.bash `parse_options`, wg-quick(8)): the
  * [Interface] additions wg-quick handles itself (Address, DNS, MTU, Table, PreUp, PostUp, PreDown,
  * PostDown, SaveConfig) are taken out; every other line is kept verbatim (trimmed as `read -r`
  * trims) and forms the text fed to `wg` and printed by `wg-quick strip`. The wg keys themselves are
@@ -16,7 +16,7 @@
  * - Address and DNS values are split on commas and blanks and accumulate; DNS items that are all
  *   digits and dots, or contain `:`, are name servers, the rest search domains; MTU and Table: last
  *   wins, empty = unset; hooks accumulate in order; SaveConfig is `true` or `false` in any case.
- * - Hooks (upstream 1.0.20260223, wg-tools.md §0): the value is taken from the line before the `#`
+ * - Hooks (upstream 1.0.20260223, docs/compatibility.md): the value is taken from the line before the `#`
  *   cut, so `#` and what follows reach bash unchanged (Debian's 2021 script cut it off).
  * Not imitated: bash would glob-expand Address/DNS words that contain `*`, `?` or `[` (an accident
  * of an unquoted expansion); wgts takes them literally.

@@ -1,6 +1,6 @@
 /**
- * From the command-line argument to a ready QuickContext: wg-quick's name/path rules (H1's
- * resolveQuickTarget), the world-accessible warning, the parsed file, and the lazily opened backend.
+ * From the command-line argument to a ready QuickContext: wg-quick's name/path rules (wg-quick(8):
+ * a bare name means /etc/wireguard/NAME.conf), the world-accessible warning, the parsed file, and the lazily opened backend.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';

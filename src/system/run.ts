@@ -1,5 +1,5 @@
 /**
- * The one subprocess runner of wgts, and the only importer of execa (style.md §5).
+ * The one subprocess runner of wgts, and the only importer of execa.
  *
  * Three ways to run something, all with argument arrays (a value read from a config file never
  * becomes shell syntax):

@@ -11,7 +11,7 @@
  * ipcSet) and closed on down().
  *
  * Configuration arrives as the shared model (src/conf/model.ts) through ipcSet, with UAPI semantics
- * (protocol.md §5.2): the whole request is validated before anything changes, and the result is 0
+ * (wireguard.com/xplatform, `set=1`): the whole request is validated before anything changes, and the result is 0
  * or a negative errno as wireguard-go returns it.
  */
 import { EADDRINUSE, EINVAL, EPROTO } from '../conf/errno.js';
@@ -25,10 +25,10 @@ import { clamp, publicKeyFromPrivate, randomBytes, wipeDataContext } from '../cr
 import { IndexTable } from './indextable.js';
 import { MAX_PEERS, UNDER_LOAD_AFTER_TIME } from './messages.js';
 import type { StaticIdentity } from './noise.js';
-import { DeviceStats, IndexEntry, Peer, type DeviceCore, type Logger } from './peer.js';
+import { DeviceStats, IndexEntry, Peer, type DeviceCore, type Logger, type PeerSender } from './peer.js';
 import { RateLimiter } from './ratelimiter.js';
 import { receivePacket, type HandshakeGate } from './receive.js';
-import { routeAndSend, sendKeepalive } from './send.js';
+import { routeAndSend, sendHandshakeInitiation, sendKeepalive, sendStagedPackets } from './send.js';
 import type { Tun } from './tun.js';
 
 export type { Logger } from './peer.js';
@@ -76,6 +76,7 @@ export class Device implements DeviceCore, HandshakeGate {
   readonly indexTable = new IndexTable<IndexEntry>(random32);
   readonly allowedIps = new AllowedIps<Peer>();
   readonly stats = new DeviceStats();
+  readonly sender: PeerSender = { sendHandshakeInitiation, sendKeepalive, sendStagedPackets };
   readonly cookieChecker: CookieChecker;
   readonly rateLimiter: RateLimiter;
   private readonly peers = new Map<string, Peer>();
@@ -271,7 +272,7 @@ export class Device implements DeviceCore, HandshakeGate {
     return 0;
   }
 
-  /** Sets (or with all zeros, removes) the private key (protocol.md §3.2). */
+  /** Sets (or with all zeros, removes) the private key (wireguard.com/xplatform, `private_key`). */
   private setPrivateKey(key: Uint8Array): void {
     const old = this.identity.privateKey;
     if (keyIsZero(key)) {

@@ -218,7 +218,7 @@ describe.skipIf(!hasWg)('show against the real wg', () => {
     await compare(['interfaces']);
     for (const f of FIELDS) {
       // Debian's wg 1.0.20210914 prints the interface name only on the first `all endpoints`
-      // line (a bug fixed upstream, wg-tools.md §0); we follow upstream, so we add it back to wg's.
+      // line (a bug fixed upstream, docs/compatibility.md); we follow upstream, so we add it back to wg's.
       const fixEndpoints =
         f === 'endpoints'
           ? (out: string) =>

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseQuickConfig, QuickConfigError, resolveQuickTarget } from '../../src/conf/quick.js';
 
-/** The [Interface] fields wg-quick takes out of a file (wg-tools.md §3.3). strip output is tested against wg-quick in test/cli/strip.test.ts. */
+/** The [Interface] fields wg-quick takes out of a file (wg-quick(8), CONFIGURATION). strip output is tested against wg-quick in test/cli/strip.test.ts. */
 describe('parseQuickConfig', () => {
   it('collects every wg-quick key with its value rules', () => {
     const { interface: q, wgText } = parseQuickConfig(
