@@ -3,8 +3,9 @@
  * flat, so they are parsed here by hand (no yargs): `--name value` or `--name=value`.
  *
  * serve:    answers DNS-SD queries about IFNAME's peers (their live endpoints) on the tunnel
- *           addresses of IFNAME, or on --listen addresses; a wildcard address needs
- *           --allow-wildcard, because the records reveal every peer's public address and port.
+ *           addresses of IFNAME, or on --listen addresses; IFNAME's own addresses answer only
+ *           what arrives through IFNAME; a wildcard address needs --allow-wildcard, because the
+ *           records reveal every peer's public address and port.
  * discover: asks a registry for the endpoints of IFNAME's peers and sets those that changed;
  *           once, or every --interval seconds until SIGINT/SIGTERM.
  */
@@ -100,6 +101,11 @@ function tunnelAddresses(ifname: string): string[] {
     .map((a) => a.address);
 }
 
+function sameAddress(a: string, b: string): boolean {
+  const [x, y] = [parseIP(a), parseIP(b)];
+  return !!x && !!y && Buffer.from(x).equals(Buffer.from(y));
+}
+
 function isWildcard(host: string): boolean {
   return (parseIP(host) ?? [1]).every((b) => b === 0);
 }
@@ -148,9 +154,15 @@ async function serve(argv0: string, args: string[], deps: RegistryDeps): Promise
   if (p.positional.length !== 1) throw new UsageError('serve takes exactly one interface');
   const ifname = checkIfname(p.positional[0]);
   const zone = normalizeZone(last(p, 'zone') ?? DEFAULT_ZONE);
-  let listen = (p.options.get('listen') ?? []).map((t) => parseHostPort(t, '--listen'));
+  // The interface's own addresses, default or named by --listen, take only queries that arrive
+  // through the interface (server.ts); any other address, wildcards included, anyone who reaches it.
+  const own = tunnelAddresses(ifname);
+  const isOwn = (host: string) => own.some((a) => sameAddress(a, host));
+  let listen = (p.options.get('listen') ?? [])
+    .map((t) => parseHostPort(t, '--listen'))
+    .map((l) => (isOwn(l.host) ? { ...l, device: ifname } : l));
   if (listen.length === 0) {
-    listen = tunnelAddresses(ifname).map((host) => ({ host, port: DNS_PORT }));
+    listen = own.map((host) => ({ host, port: DNS_PORT, device: ifname }));
     if (listen.length === 0) {
       process.stderr.write(`${argv0}: interface \`${ifname}' has no address to serve on; give --listen <address>[:<port>]\n`);
       return 1;
@@ -179,7 +191,8 @@ async function serve(argv0: string, args: string[], deps: RegistryDeps): Promise
     log: (m) => process.stderr.write(`${m}\n`),
   });
   process.stdout.write(
-    `${argv0}: serving ${serviceName(zone)} for ${ifname} on ${server.addresses.map((a) => fmt(a)).join(', ')}\n`,
+    `${argv0}: serving ${serviceName(zone)} for ${ifname} on ` +
+      `${server.addresses.map((a) => `${fmt(a)}${a.device ? ` (through ${a.device} only)` : ''}`).join(', ')}\n`,
   );
   await untilSignal(new AbortController());
   await server.close();

@@ -223,11 +223,11 @@ const DESIGNATED: Record<string, { files: readonly string[]; why: string }> = {
   '@noble/curves': { files: ['userspace-fallback/crypto'], why: 'X25519, if ever used at run time, in the one crypto module (today: a test oracle only)' },
   'node:crypto': { files: ['userspace-fallback/crypto'], why: 'OpenSSL X25519, ChaCha20-Poly1305, randomness: one auditable place' },
   koffi: {
-    files: ['userspace-fallback/crypto', 'userspace-fallback/native', 'userspace-fallback/worker-io'],
-    why: "FFI: libcrypto's ChaCha20-Poly1305 fast path in crypto.ts (H2's decision), libc syscalls (ioctl, poll, sendmmsg) in the I/O edges native.ts and the I/O workers",
+    files: ['userspace-fallback/crypto', 'userspace-fallback/native', 'userspace-fallback/worker-io', 'registry/bound-socket'],
+    why: "FFI: libcrypto's ChaCha20-Poly1305 fast path in crypto.ts (H2's decision), libc syscalls (ioctl, poll, sendmmsg) in the I/O edges native.ts and the I/O workers, SO_BINDTODEVICE for the registry's sockets",
   },
   'node:module': {
-    files: ['userspace-fallback/crypto', 'userspace-fallback/native'],
+    files: ['userspace-fallback/crypto', 'userspace-fallback/native', 'registry/bound-socket'],
     why: 'createRequire, only to load koffi lazily (the CLI never pays for it) or find its path for the workers',
   },
   'node:worker_threads': { files: ['userspace-fallback/worker-io'], why: 'the I/O workers and their shared rings live in one file' },
