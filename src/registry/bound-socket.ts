@@ -11,11 +11,11 @@
  * listen(2) itself). koffi is loaded on first use only, so commands that never serve do not pay for it.
  */
 import { createRequire } from 'node:module';
+import { AF_INET, AF_INET6, SOCKADDR_IN6_LEN, encodeSockaddrIn, encodeSockaddrIn6, parseSockaddr } from '../conf/sockaddr.js';
+import { errnoName } from '../conf/errno.js';
 import { parseAddress } from './ip.js';
 
-// Linux socket(7)/ip(7)/ipv6(7) constants (asm-generic: x86_64 and arm64 agree).
-const AF_INET = 2;
-const AF_INET6 = 10;
+// Linux socket(7)/ipv6(7) constants (asm-generic: x86_64 and arm64 agree).
 const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
 const SOCK_NONBLOCK = 0o4000;
@@ -25,7 +25,6 @@ const SO_REUSEADDR = 2;
 const SO_BINDTODEVICE = 25;
 const IPPROTO_IPV6 = 41;
 const IPV6_V6ONLY = 26;
-const ERRNO_NAMES: Record<number, string> = { 1: 'EPERM', 13: 'EACCES', 19: 'ENODEV', 98: 'EADDRINUSE', 99: 'EADDRNOTAVAIL' };
 
 interface Libc {
   socket(domain: number, type: number, protocol: number): number;
@@ -55,19 +54,15 @@ function load(): Libc {
 
 /** An Error like Node's system errors: `code` is the errno name, the message names the call. */
 function sysError(call: string, errno: number, where: string): Error {
-  const code = ERRNO_NAMES[errno] ?? `E${errno}`;
+  const code = errnoName(errno) ?? `E${errno}`;
   return Object.assign(new Error(`${call} ${where}: ${code}`), { code, errno });
 }
 
 /** sockaddr_in / sockaddr_in6 for a numeric address and port. */
-function sockaddr(host: string, port: number): Buffer {
+function sockaddr(host: string, port: number): Uint8Array {
   const ip = parseAddress(host);
   if (!ip) throw new RangeError(`\`${host}' is not a numeric address`);
-  const sa = Buffer.alloc(ip.family === 6 ? 28 : 16);
-  sa.writeUInt16LE(ip.family === 6 ? AF_INET6 : AF_INET, 0);
-  sa.writeUInt16BE(port, 2);
-  sa.set(ip.addr, ip.family === 6 ? 8 : 4);
-  return sa;
+  return ip.family === 6 ? encodeSockaddrIn6(ip.addr, port, 0) : encodeSockaddrIn(ip.addr, port);
 }
 
 /**
@@ -92,7 +87,7 @@ export function boundSocket(kind: 'udp' | 'tcp', host: string, port: number, dev
   if (c.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, dev.length) < 0) fail('setsockopt(SO_BINDTODEVICE)');
   const sa = sockaddr(host, port);
   if (c.bind(fd, sa, sa.length) < 0) fail('bind');
-  const out = Buffer.alloc(28);
-  if (c.getsockname(fd, out, new Uint32Array([28])) < 0) fail('getsockname');
-  return { fd, port: out.readUInt16BE(2) };
+  const out = new Uint8Array(SOCKADDR_IN6_LEN);
+  if (c.getsockname(fd, out, new Uint32Array([out.length])) < 0) fail('getsockname');
+  return { fd, port: parseSockaddr(out)!.port };
 }

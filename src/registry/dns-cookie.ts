@@ -7,7 +7,7 @@
  * RFC 9018's SipHash: only this process ever checks its cookies, so no other server must agree.
  * Pure: the secret and the clock come from the caller.
  */
-import { mac } from '../userspace-fallback/crypto.js';
+import { mac } from '../crypto/primitives.js';
 
 /** EDNS option code of COOKIE (RFC 7873 §4). */
 export const COOKIE_OPTION = 10;

@@ -20,7 +20,7 @@
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import type { WgPeer } from '../conf/model.js';
-import { randomBytes } from '../userspace-fallback/crypto.js';
+import { randomBytes } from '../crypto/primitives.js';
 import { reply, respond } from './records.js';
 import { boundSocket } from './bound-socket.js';
 import { COOKIE_OPTION, checkCookie, replyCookie } from './dns-cookie.js';
