@@ -13,6 +13,7 @@ import { keyFromBase64 } from '../../src/conf/keys.js';
 import type { WgPeer } from '../../src/conf/model.js';
 import { parseAddress } from '../../src/registry/ip.js';
 import { instanceName } from '../../src/registry/zone.js';
+import { newCookieJar, queryDns } from '../../src/registry/client.js';
 
 const ZONE = 'example.com';
 const SVC = `_wireguard._udp.${ZONE}`;
@@ -91,6 +92,16 @@ describe('UDP answer sizes', () => {
     for (const forged of [Buffer.concat([Buffer.alloc(8, 8), cookie.subarray(8)]), Buffer.from(cookie.map((b, i) => (i === 23 ? b ^ 1 : b)))]) {
       expect((await udp(port, q('TXT', [opt(forged)]))).msg.flag_tc).toBe(true);
     }
+  });
+
+  it("the registry's own client keeps the server cookie, so its next queries get whole UDP answers", async () => {
+    const port = await start();
+    const jar = newCookieJar();
+    const first = await queryDns({ host: '127.0.0.1', port }, NAME, 'TXT', { cookies: jar });
+    expect(first.answers).toHaveLength(1); // completed over TCP
+    expect(jar.server).toHaveLength(16);
+    const { msg } = await udp(port, q('TXT', [opt(Buffer.concat([jar.client, jar.server!]))]));
+    expect(msg.flag_tc).toBe(false);
   });
 
   it('answers FORMERR to a COOKIE option of a wrong length (RFC 7873 §5.2.2)', async () => {
