@@ -12,9 +12,11 @@
  *   answers), gets no records over UDP or TCP.
  * - While 200 connections trickle bytes at the server, the peer's TCP query is answered in 5 s.
  * - A client pipelining 200k queries without reading grows the server's RSS by at most 64 MiB.
+ * - When the interface is deleted and created again, the server binds to the new link.
  */
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab, SLOWDOWN, SUITE_TIMEOUT, labAvailable, waitFor, type Impl } from './lab.js';
 import { parseDig, type DigResult } from './dig-output.js';
@@ -46,6 +48,10 @@ export function defineHardeningSuite(impl: Impl): void {
     const R = lab.ifname('r');
     const P = lab.ifname('p');
     let serverPid = 0;
+    let serve: ChildProcess;
+    /** Creates and configures the registry's WireGuard device. */
+    let registryDevice: () => Promise<void>;
+    let peerToRegistry: () => Promise<void>;
     let wide: Record<31 | 40, string> = { 31: '', 40: '' };
 
     /** dig from a namespace; a failed dig (no answer, refused) resolves with its output, never throws. */
@@ -66,15 +72,23 @@ export function defineHardeningSuite(impl: Impl): void {
       await lab.ip('lan', ['route add 10.77.0.0/24 via 192.168.77.1']);
       const keys = { reg: await lab.keypair('reg'), peer: await lab.keypair('peer'), w31: await lab.keypair('w31'), w40: await lab.keypair('w40') };
       wide = { 31: keys.w31.publicKey, 40: keys.w40.publicKey };
-      await lab.wgDevice('reg', R, impl, `${REG}/24`);
+      registryDevice = async () => {
+        await lab.wgDevice('reg', R, impl, `${REG}/24`);
+        await lab.wg('reg', ['set', R, 'private-key', keys.reg.privateFile, 'listen-port', '51820',
+          'peer', keys.peer.publicKey, 'allowed-ips', '10.77.0.2/32',
+          'peer', keys.w31.publicKey, 'endpoint', '198.51.100.31:31031', 'allowed-ips', WIDE[31].join(','),
+          'peer', keys.w40.publicKey, 'endpoint', '[2001:db8::40]:40040', 'allowed-ips', WIDE[40].join(',')]);
+      };
+      await registryDevice();
       await lab.wgDevice('peer', P, impl, '10.77.0.2/24');
-      await lab.wg('reg', ['set', R, 'private-key', keys.reg.privateFile, 'listen-port', '51820',
-        'peer', keys.peer.publicKey, 'allowed-ips', '10.77.0.2/32',
-        'peer', keys.w31.publicKey, 'endpoint', '198.51.100.31:31031', 'allowed-ips', WIDE[31].join(','),
-        'peer', keys.w40.publicKey, 'endpoint', '[2001:db8::40]:40040', 'allowed-ips', WIDE[40].join(',')]);
-      await lab.wg('peer', ['set', P, 'private-key', keys.peer.privateFile,
-        'peer', keys.reg.publicKey, 'endpoint', '203.0.113.1:51820', 'allowed-ips', `${REG}/32`, 'persistent-keepalive', '25']);
-      const serve = lab.spawn('reg', [...lab.wgts(), 'registry', 'serve', R, '--zone', ZONE]);
+      // Also after the registry's device is created again: a peer set afresh handshakes at once,
+      // instead of after WireGuard's 15 s of unanswered data.
+      peerToRegistry = async () => {
+        await lab.wg('peer', ['set', P, 'private-key', keys.peer.privateFile, 'peer', keys.reg.publicKey, 'remove']);
+        await lab.wg('peer', ['set', P, 'peer', keys.reg.publicKey, 'endpoint', '203.0.113.1:51820', 'allowed-ips', `${REG}/32`, 'persistent-keepalive', '25']);
+      };
+      await peerToRegistry();
+      serve = lab.spawn('reg', [...lab.wgts(), 'registry', 'serve', R, '--zone', ZONE]);
       await waitFor('the registry to serve', 10_000, async () => {
         if (serve.exitCode !== null) throw new Error(lab.output(serve));
         return /serving/.test(lab.output(serve));
@@ -172,6 +186,20 @@ export function defineHardeningSuite(impl: Impl): void {
       expect(peak - before, `RSS ${before} -> peak ${peak}`).toBeLessThanOrEqual(64 * 1024 * 1024);
       // Still serving.
       expect((await dig('peer', ['+tcp', SVC, 'PTR'])).status).toBe('NOERROR');
+    }, SUITE_TIMEOUT);
+
+    it('answers through the interface again after it is deleted and created anew', async () => {
+      await lab.ip('reg', [`link del ${R}`]);
+      await waitFor(`${R} to be gone`, 10_000, async () => !existsSync(`/var/run/wireguard/${R}.sock`));
+      await registryDevice();
+      await peerToRegistry();
+      await waitFor('the tunnel again', 15_000, () => lab.ping('peer', REG));
+      await waitFor('the registry to bind to the new link', 15_000, async () => /created again/.test(lab.output(serve)));
+      for (const mode of ['+notcp', '+tcp']) {
+        const r = await dig('peer', [mode, SVC, 'PTR']);
+        expect(r.status, r.text).toBe('NOERROR');
+      }
+      expect(serve.exitCode).toBeNull();
     }, SUITE_TIMEOUT);
   });
 }
