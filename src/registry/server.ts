@@ -209,10 +209,15 @@ class ConnectionTable {
 /** The smallest DNS message: a 12-byte header. Shorter frames are dropped unread. */
 const HEADER_LEN = 12;
 
-/** Serves DNS over TCP on one connection: 2-byte length-prefixed messages, answered in order. */
+/**
+ * Serves DNS over TCP on one connection: 2-byte length-prefixed messages, answered in order. Read
+ * bytes wait unparsed in `buf` (at most what one read brought, plus an unfinished message) while
+ * the queue is full; reading pauses until the queue has room and the client takes its answers.
+ */
 function serveTcpConnection(conn: net.Socket, table: ConnectionTable, limits: ServerLimits, handle: (msg: Buffer) => Promise<Buffer | null>) {
   table.admit(conn);
   let buf: Buffer = Buffer.alloc(0);
+  let pos = 0;
   const queue: Buffer[] = [];
   let pumping = false;
   let deadline: NodeJS.Timeout | undefined;
@@ -224,25 +229,32 @@ function serveTcpConnection(conn: net.Socket, table: ConnectionTable, limits: Se
   arm();
   conn.on('close', () => clearTimeout(deadline));
   conn.on('error', () => table.drop(conn));
-  const blocked = () => queue.length >= limits.tcpMaxQueued || conn.writableNeedDrain;
+
+  const frameReady = () => buf.length - pos >= 2 && buf.length - pos >= 2 + buf.readUInt16BE(pos);
+  /** Moves complete messages from `buf` to the queue while it has room. */
+  const parse = () => {
+    while (queue.length < limits.tcpMaxQueued && frameReady()) {
+      const len = buf.readUInt16BE(pos);
+      // A copy, so a queued query does not keep a whole 64 KiB read buffer alive.
+      if (len >= HEADER_LEN) queue.push(Buffer.from(buf.subarray(pos + 2, pos + 2 + len)));
+      pos += 2 + len;
+    }
+  };
+  const blocked = () => queue.length >= limits.tcpMaxQueued || frameReady() || conn.writableNeedDrain;
+  const resumeIfFree = () => {
+    if (!conn.destroyed && conn.isPaused() && !blocked()) conn.resume();
+  };
+  conn.on('drain', () => {
+    void pump();
+    resumeIfFree();
+  });
 
   const pump = async () => {
     if (pumping) return;
     pumping = true;
-    while (queue.length > 0 && !conn.destroyed) {
-      if (conn.writableNeedDrain) {
-        // The client is not reading: wait for it (the deadline ends the wait if it never does).
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            conn.off('drain', done);
-            conn.off('close', done);
-            resolve();
-          };
-          conn.on('drain', done);
-          conn.on('close', done);
-        });
-        continue;
-      }
+    // While the client is not reading (writableNeedDrain), stop: 'drain' starts the pump again,
+    // and the deadline ends the connection if it never comes.
+    while (queue.length > 0 && !conn.destroyed && !conn.writableNeedDrain) {
       const out = await handle(queue.shift()!);
       if (conn.destroyed) break;
       if (out) {
@@ -252,21 +264,16 @@ function serveTcpConnection(conn: net.Socket, table: ConnectionTable, limits: Se
       }
       table.answered(conn);
       arm();
+      parse();
     }
     pumping = false;
-    if (!conn.destroyed && conn.isPaused() && !blocked()) conn.resume();
+    resumeIfFree();
   };
 
   conn.on('data', (data: Buffer) => {
-    buf = buf.length === 0 ? data : Buffer.concat([buf, data]);
-    let off = 0;
-    while (buf.length - off >= 2 && buf.length - off >= 2 + buf.readUInt16BE(off)) {
-      const len = buf.readUInt16BE(off);
-      // A copy, so one queued query does not keep a whole 64 KiB read buffer alive.
-      if (len >= HEADER_LEN) queue.push(Buffer.from(buf.subarray(off + 2, off + 2 + len)));
-      off += 2 + len;
-    }
-    buf = off === 0 ? buf : Buffer.from(buf.subarray(off));
+    buf = pos === buf.length ? data : Buffer.concat([buf.subarray(pos), data]);
+    pos = 0;
+    parse();
     if (blocked()) conn.pause();
     void pump();
   });
