@@ -128,11 +128,17 @@ async function answer(msg: Buffer, asker: Asker, ctx: AnswerContext): Promise<Bu
       ? []
       : [ednsOpt(cookie.kind === 'cookie' ? [{ code: COOKIE_OPTION, data: replyCookie(cookie.client, ctx.cookieSecret, clientAddr, nowS) }] : [])];
   response.additionals = [...(response.additionals ?? []), ...opt];
-  const out = encodeMessage(response);
+  // A record over 65535 bytes (a peer with thousands of allowed IPs) cannot even be encoded.
+  let out: Buffer | null = null;
+  try {
+    out = encodeMessage(response);
+  } catch {
+    out = null;
+  }
   const limit = sizeLimit(asker.transport, msg.length, ednsSizeOf(query), cookie.kind === 'cookie' && cookie.valid);
-  if (out.length <= limit) return out;
-  if (asker.transport === 'tcp') {
-    // Cannot be framed (a peer with thousands of allowed IPs): say so rather than send a cut record.
+  if (out && out.length <= limit) return out;
+  if (asker.transport === 'tcp' || !out) {
+    // Cannot be framed: say so rather than send a cut record.
     return encodeMessage({ ...reply(query, RCODE.SERVFAIL, false), additionals: opt });
   }
   // Header, question and OPT only, TC set (RFC 2181 §9, RFC 6891 §7): the client asks again over TCP.
@@ -298,6 +304,12 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
       return peers;
     }, opts.cacheMs ?? 500),
   };
+  // A bug must not end the server through an unhandled rejection: it costs that one answer.
+  const answerSafely = (msg: Buffer, asker: Asker) =>
+    answer(msg, asker, ctx).catch((err: unknown) => {
+      opts.log?.(`registry: cannot answer a query: ${(err as Error).message}`);
+      return null;
+    });
   const table = new ConnectionTable(limits.tcpMaxConnections);
   let udpInFlight = 0;
   const udp: dgram.Socket[] = [];
@@ -314,7 +326,7 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
       const sock = await bindUdp(addr, (s, msg, rinfo) => {
         if (udpInFlight >= limits.udpInFlight) return;
         udpInFlight++;
-        void answer(msg, { transport: 'udp', address: rinfo.address }, ctx)
+        void answerSafely(msg, { transport: 'udp', address: rinfo.address })
           .then((out) => {
             if (out) s.send(out, rinfo.port, rinfo.address);
           })
@@ -323,7 +335,7 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
       udp.push(sock);
       const port = sock.address().port;
       const onConnection = (c: net.Socket) =>
-        serveTcpConnection(c, table, limits, (m) => answer(m, { transport: 'tcp', address: c.remoteAddress ?? '' }, ctx));
+        serveTcpConnection(c, table, limits, (m) => answerSafely(m, { transport: 'tcp', address: c.remoteAddress ?? '' }));
       tcp.push(await listenTcp({ ...addr, port }, onConnection));
       addresses.push({ ...addr, port });
     }

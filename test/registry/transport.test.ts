@@ -159,6 +159,15 @@ describe('TCP', () => {
     expect(talker.destroyed).toBe(false);
   });
 
+  it('an answer that cannot be framed (over 65535 bytes) is SERVFAIL, not a cut record', async () => {
+    const huge: WgPeer = { ...wide, allowedIps: Array.from({ length: 3000 }, (_, i) => ({ ...parseAddress(`fd00:1234:5678:9abc::${i.toString(16)}:1`)!, cidr: 128 })) };
+    server = await startRegistryServer({ listen: [{ host: '127.0.0.1', port: 0 }], zone: ZONE, getPeers: async () => [huge], cacheMs: 0 });
+    const c = await connect(server.addresses[0]!.port);
+    const r = await ask(c, q('TXT'));
+    expect(r.flags! & 0xf).toBe(2);
+    expect(r.answers).toEqual([]);
+  });
+
   it('at the cap a new connection evicts the one that has gone longest without an answer', async () => {
     const port = await start({ tcpMaxConnections: 4 });
     const idle = await connect(port);
