@@ -8,13 +8,13 @@
  *   truncated (TC), keeping the OPT record (RFC 6891 §7). A client that has not shown a valid DNS
  *   cookie (RFC 7873, dns-cookie.ts) may be a spoofed source: its answers are at most
  *   AMPLIFICATION times the size of its query, larger ones are truncated and move to TCP.
- *   At most UDP_IN_FLIGHT queries are being answered at once; more are dropped.
- * - TCP: at most TCP_MAX_CONNECTIONS; a new connection beyond that evicts the one that has gone
+ *   At most `udpInFlight` queries are being answered at once; more are dropped.
+ * - TCP: at most `tcpMaxConnections`; a new connection beyond that evicts the one that has gone
  *   longest without an answered query, so idle or trickling connections cannot lock peers out.
- *   Each connection must complete a query within TCP_QUERY_MS of the last answer (or of its
- *   opening); bytes of an unfinished query do not extend that. Reading stops while TCP_MAX_QUEUED
+ *   Each connection must complete a query within `tcpQueryMs` of the last answer (or of its
+ *   opening); bytes of an unfinished query do not extend that. Reading stops while `tcpMaxQueued`
  *   queries wait or the client is not reading its answers (backpressure), so a client pipelining
- *   without reading makes the kernel's windows fill, not our memory.
+ *   without reading makes the kernel's windows fill, not our memory. (Values: DEFAULT_LIMITS.)
  * An undecodable packet is dropped; a failing device read answers SERVFAIL.
  */
 import * as dgram from 'node:dgram';
