@@ -150,6 +150,21 @@ export function defineHardeningSuite(impl: Impl): void {
         expect(r.status).toBe('NOERROR');
         expect(r.answer.length).toBe(3); // the peer itself and the two wide ones
       }
+      // The tunnel address named with --listen is bound to the interface all the same; the LAN
+      // address, named too, answers the LAN (as the man page says: whoever reaches it).
+      const both = lab.spawn('reg', [...lab.wgts(), 'registry', 'serve', R, '--zone', ZONE, '--listen', `${REG}:5353`, '--listen', '192.168.77.1:5353']);
+      await waitFor('the second server', 10_000, async () => {
+        if (both.exitCode !== null) throw new Error(lab.output(both));
+        return /serving/.test(lab.output(both));
+      });
+      expect(lab.output(both)).toContain(`${REG}:5353 (through ${R} only), 192.168.77.1:5353\n`);
+      for (const mode of ['+notcp', '+tcp']) {
+        expect((await dig('lan', ['-p', '5353', mode, SVC, 'PTR'])).ok).toBe(false);
+        expect((await dig('peer', ['-p', '5353', mode, SVC, 'PTR'])).status).toBe('NOERROR');
+        const open = await lab.exec('lan', ['dig', '@192.168.77.1', '-p', '5353', '+norecurse', '+tries=1', '+time=2', mode, SVC, 'PTR']);
+        expect(parseDig(open).status).toBe('NOERROR');
+      }
+      both.kill('SIGTERM');
     });
 
     it("during 200 trickling TCP connections a peer's TCP query is answered within 5 s", async () => {
