@@ -211,7 +211,9 @@ export function defineHardeningSuite(impl: Impl): void {
       await registryDevice();
       await peerToRegistry();
       await waitFor('the tunnel again', 15_000, () => lab.ping('peer', REG));
-      await waitFor('the registry to bind to the new link', 15_000, async () => /created again/.test(lab.output(serve)));
+      // It says so, then serves again (a second `serving` line, printed once the sockets are bound).
+      await waitFor('the registry to bind to the new link', 15_000, async () =>
+        /created again[^]*serving/.test(lab.output(serve)));
       for (const mode of ['+notcp', '+tcp']) {
         const r = await dig('peer', [mode, SVC, 'PTR']);
         expect(r.status, r.text).toBe('NOERROR');
