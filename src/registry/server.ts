@@ -103,7 +103,11 @@ interface AnswerContext {
   onDeviceError: (err: unknown) => void;
 }
 
-/** Encodes the answer to one query, or null if there is none to send. */
+/**
+ * Encodes the answer to one query, or null if there is none to send. Every answer, precomputed or
+ * not, passes the same gate: the cookie check, our cookie in the OPT record, and sizeLimit() for the
+ * transport (the amplification bound that man/wgts-registry.8 documents).
+ */
 async function answer(msg: Buffer, asker: Asker, ctx: AnswerContext): Promise<Buffer | null> {
   const query = decodeMessage(msg);
   if (!query) return null;
