@@ -2,7 +2,7 @@
 // UAPI `get` micro-benchmark (no root): the daemon's side (formatGetResponse over a 10,000-peer
 // device model, as wgts-userspace answers `get=1`) and the client's side (parseGetResponse, what
 // `wgts show` and the exporter do with the reply), interleaved rounds, median and worst.
-//   BENCH_PEERS=10000  BENCH_ROUNDS=15  BENCH_CODEC=path/to/codec.ts (another version, for A/B)
+//   BENCH_PEERS=10000  BENCH_ROUNDS=15  BENCH_CODEC=FILE (another version of src/uapi/codec.ts, for A/B)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
