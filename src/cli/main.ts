@@ -47,6 +47,11 @@ export const WGTS_COMMANDS: readonly Command[] = [
     'Serves or queries a DNS-SD registry of peer endpoints (NAT traversal)',
     async () => (await import('./registry.js')).registryCommand,
   ),
+  lazy(
+    'peer',
+    'Adds, removes and lists the peers of a server interface, with client configurations and QR codes',
+    async () => (await import('./peer.js')).peerCommand,
+  ),
 ];
 
 function usage(argv0: string): string {

@@ -1,0 +1,175 @@
+/**
+ * `peer add`: a new client of a server interface in one step, on the file the user already has.
+ * Everything that can be refused is checked before anything is written; then the files are staged,
+ * the device is changed, and the staged files are renamed into place — a failure at any point
+ * undoes what was done, so the file, the device and the output files change together or not at all.
+ * The client's private key lives only in memory (and in --out/--qr, if asked) and is wiped after.
+ */
+import { keyFromBase64, keyToBase64 } from '../conf/keys.js';
+import { wipeDevice, type Key } from '../conf/model.js';
+import { parseQuickConfig } from '../conf/quick.js';
+import { generatePresharedKey, generatePrivateKey, publicKeyFromPrivate } from '../userspace-fallback/crypto.js';
+import { allocate, formatPrefix, parsePrefixText, subnetOf, type Prefix } from './addresses.js';
+import { addToDevice, runningDevice } from './apply.js';
+import { clientConfigText, serverPeerBlock } from './blocks.js';
+import { interfaceValue, layout, rememberedEndpoint, withAppendedSection, withRememberedEndpoint } from './config-file.js';
+import { configTarget, lockConfig, readConfigText, stage, type Staged } from './files.js';
+import { InputError, checkEndpoint, checkName } from './input.js';
+
+export interface AddOptions {
+  iface: string;
+  name: string;
+  endpoint?: string;
+  /** `auto` or `ADDR[,ADDR6]`. */
+  ip?: string;
+  dns: string[];
+  /** Client AllowedIPs; undefined: full tunnel, unless `split`. */
+  allowedIps?: string[];
+  split: boolean;
+  keepalive?: number;
+  psk: boolean;
+  out?: string;
+  qr?: string;
+  /** Makes the PNG of --qr (the caller's, so this module needs no QR code). */
+  png?: (text: string) => Promise<Uint8Array>;
+}
+
+export interface AddResult {
+  ifname: string;
+  configFile: string;
+  name: string;
+  publicKey: string;
+  addresses: string[];
+  /** The client configuration (holds the client's private key: print it, don't keep it). */
+  clientConfig: string;
+  /** The interface was not up: only the file changed. */
+  offline: boolean;
+  /** The endpoint was remembered as the interface's default by this call. */
+  rememberedEndpoint?: string;
+}
+
+/** Full tunnel, both families: with only IPv4 inside, the client's IPv6 would leave outside it. */
+const FULL_TUNNEL = ['0.0.0.0/0', '::/0'];
+
+export async function addPeer(o: AddOptions): Promise<AddResult> {
+  checkName(o.name);
+  if (o.endpoint !== undefined) checkEndpoint(o.endpoint);
+  const { ifname, configFile } = await configTarget(o.iface);
+  const unlock = await lockConfig(configFile);
+  const secrets: Key[] = [];
+  const staged: Staged[] = [];
+  try {
+    const text = await readConfigText(configFile);
+    const l = layout(text);
+    if (!l.iface) throw new InputError(`${configFile} has no [Interface] section`);
+    const quick = parseQuickConfig(text, configFile);
+    if (l.peers.some((p) => p.name === Buffer.from(o.name, 'utf8').toString('latin1'))) throw new InputError(`a peer named \`${o.name}' already exists in ${configFile}`);
+
+    const remembered = rememberedEndpoint(l);
+    const endpoint = o.endpoint ?? remembered;
+    if (endpoint === undefined) {
+      throw new InputError(`no endpoint for ${ifname}: give --endpoint HOST:PORT (the address clients reach this server at); it is then remembered in ${configFile}`);
+    }
+    if (o.endpoint === undefined) checkEndpoint(endpoint); // a hand-edited remembered value
+
+    const own = quick.interface.addresses.map((a) => {
+      const p = parsePrefixText(a);
+      if (!p) throw new InputError(`${configFile}: Address \`${a}' is not an address`);
+      return p;
+    });
+
+    const running = await runningDevice(ifname);
+    const taken: Prefix[] = [];
+    for (const p of l.peers) for (const a of p.allowedIps) {
+      const prefix = parsePrefixText(a);
+      if (prefix) taken.push(prefix);
+    }
+    let serverPublic: Key | undefined;
+    if (running) {
+      for (const p of running.device.peers) for (const a of p.allowedIps) taken.push({ family: a.family, addr: a.addr, cidr: a.cidr });
+      serverPublic = running.device.publicKey?.slice();
+      wipeDevice(running.device);
+    }
+    const privText = interfaceValue(l, 'privatekey');
+    if (privText !== undefined) {
+      const serverPrivate = keyFromBase64(privText);
+      if (!serverPrivate) throw new InputError(`${configFile}: PrivateKey is not a valid key`);
+      secrets.push(serverPrivate);
+      serverPublic = publicKeyFromPrivate(serverPrivate);
+    }
+    if (!serverPublic) throw new InputError(`${ifname} has no private key, neither in ${configFile} nor on the running device`);
+
+    let addresses: Prefix[];
+    try {
+      addresses = allocate(own, taken, o.ip);
+    } catch (e) {
+      throw new InputError((e as Error).message);
+    }
+
+    const clientPrivate = generatePrivateKey();
+    secrets.push(clientPrivate);
+    const clientPublic = publicKeyFromPrivate(clientPrivate);
+    const psk = o.psk ? generatePresharedKey() : undefined;
+    if (psk) secrets.push(psk);
+
+    let newText = text;
+    let rememberedNow: string | undefined;
+    if (remembered === undefined) {
+      newText = withRememberedEndpoint(newText, l, endpoint);
+      rememberedNow = endpoint;
+    }
+    const block = serverPeerBlock({ name: o.name, publicKey: clientPublic, ...(psk ? { presharedKey: psk } : {}), allowedIps: addresses });
+    // The name is UTF-8 text; the file is handled as bytes (latin1), so encode it to bytes first.
+    newText = withAppendedSection(newText, layout(newText), block.map((line) => Buffer.from(line, 'utf8').toString('latin1')));
+
+    const allowed = o.allowedIps ?? (o.split ? dedupe(own.map((a) => formatPrefix(subnetOf(a)))) : FULL_TUNNEL);
+    const clientConfig = clientConfigText({
+      privateKey: clientPrivate,
+      addresses,
+      dns: o.dns,
+      serverPublicKey: serverPublic,
+      ...(psk ? { presharedKey: psk } : {}),
+      endpoint,
+      allowedIps: allowed,
+      ...(o.keepalive ? { keepalive: o.keepalive } : {}),
+    });
+
+    staged.push(await stage(configFile, Buffer.from(newText, 'latin1')));
+    if (o.out !== undefined) staged.push(await stage(o.out, clientConfig));
+    if (o.qr !== undefined) {
+      if (!o.png) throw new Error('no PNG encoder');
+      staged.push(await stage(o.qr, await o.png(clientConfig)));
+    }
+
+    let undoDevice: (() => Promise<void>) | undefined;
+    if (running) {
+      undoDevice = await addToDevice(running.backend, ifname, { publicKey: clientPublic, ...(psk ? { presharedKey: psk } : {}), allowedIps: addresses }, quick.interface.table);
+    }
+    try {
+      // The configuration file last: if an output file cannot be placed, the peer is not added.
+      for (const s of [...staged].reverse()) await s.commit();
+    } catch (e) {
+      await undoDevice?.();
+      throw e;
+    }
+    staged.length = 0;
+    return {
+      ifname,
+      configFile,
+      name: o.name,
+      publicKey: keyToBase64(clientPublic),
+      addresses: addresses.map(formatPrefix),
+      clientConfig,
+      offline: !running,
+      ...(rememberedNow ? { rememberedEndpoint: rememberedNow } : {}),
+    };
+  } finally {
+    for (const s of staged) await s.abort();
+    for (const k of secrets) k.fill(0);
+    await unlock();
+  }
+}
+
+function dedupe(list: string[]): string[] {
+  return [...new Set(list)];
+}
