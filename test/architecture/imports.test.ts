@@ -95,7 +95,10 @@ const FOLDERS: Record<string, { may: readonly string[]; why: string }> = {
   // src/quick/** holds the ordered steps of `wgts quick` (cli/quick.ts); it is the CLI's, split out
   // by size, so it may use the CLI's two shared services (narrowed below), never a subcommand.
   quick: { may: ['conf', 'cli', 'netlink'], why: 'wg-quick steps: the system through cli/run.ts, devices through cli/ipc.ts' },
-  cli: { may: ['conf', 'netlink', 'userspace-fallback', 'quick', 'registry'], why: 'argv -> model -> Backend -> text' },
+  // src/peer/** is `wgts peer`'s logic (allocation, file edits, apply): the CLI's shared services,
+  // quick's route and state helpers (same rules as `up`), the rtnetlink routes and the crypto module.
+  peer: { may: ['conf', 'cli', 'quick', 'netlink', 'userspace-fallback'], why: 'peer onboarding below the CLI: file edits pure, devices through cli/ipc.ts' },
+  cli: { may: ['conf', 'netlink', 'userspace-fallback', 'quick', 'registry', 'peer'], why: 'argv -> model -> Backend -> text' },
 };
 
 /** Modules another folder may import from userspace-fallback: the data plane is a separate process. */
@@ -134,8 +137,8 @@ describe('import direction', () => {
     expect(bad).toEqual([]);
   });
 
-  it('src/quick uses only cli/run.ts, cli/ipc.ts and cli/conf-io.ts from cli/', () => {
-    const { bad } = check((e) => !e.internal || folderOf(e.from) !== 'quick' || folderOf(e.target) !== 'cli' || CLI_SERVICES.has(e.target), []);
+  it('src/quick and src/peer use only cli/run.ts, cli/ipc.ts and cli/conf-io.ts from cli/', () => {
+    const { bad } = check((e) => !e.internal || !['quick', 'peer'].includes(folderOf(e.from)) || folderOf(e.target) !== 'cli' || CLI_SERVICES.has(e.target), []);
     expect(bad).toEqual([]);
   });
 
@@ -236,6 +239,7 @@ const DESIGNATED: Record<string, { files: readonly string[]; why: string }> = {
     files: ['userspace-fallback/daemon'],
     why: "wgts-userspace re-spawns itself into the background as wireguard-go does; it is a separate program and cannot use cli/run.ts (direction)",
   },
+  qrcode: { files: ['peer/qr'], why: 'QR codes of client configurations (PNG and terminal) from one file' },
   'dns-packet': { files: ['registry/wire'], why: 'the DNS wire format of the registry in one codec file' },
   netlink: {
     files: ['netlink/socket'],
