@@ -208,4 +208,32 @@ describe.skipIf(!haveZbar)('wgts peer on a wgts quick server (wgts-userspace)', 
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain("no peer named `laptop'");
   });
+
+  it("Table = 1234: the peer's route goes to that table as wg-quick puts it, and leaves with the peer", async () => {
+    const ifname = lab.ifname('t');
+    const conf = join(dir, `${ifname}.conf`);
+    writeFileSync(conf, `[Interface]\nAddress = 10.67.0.1/24\nListenPort = 51821\nTable = 1234\nPrivateKey = ${keyToBase64(generatePrivateKey())}\n`, { mode: 0o600 });
+    lab.defer(() => stopDaemon(server, ifname));
+    expect((await wgts(server, ['quick', 'up', conf])).code).toBe(0);
+    const add = await wgts(server, ['peer', 'add', ifname, '--name', 'site', '--endpoint', '10.97.1.1:51821']);
+    expect(add.code, add.stderr).toBe(0);
+    const routes = async () => (await server.ip(['-4', 'route', 'show', 'table', '1234', 'dev', ifname])).stdout;
+    expect(await routes()).toMatch(/^10\.67\.0\.2 /m);
+    expect((await wgts(server, ['peer', 'remove', ifname, 'site'])).code).toBe(0);
+    expect(await routes()).not.toMatch(/10\.67\.0\.2/);
+  });
+
+  it('an interface that is not up: only the file changes, and the listing says so', async () => {
+    const ifname = lab.ifname('d');
+    const conf = join(dir, `${ifname}.conf`);
+    writeFileSync(conf, `[Interface]\nAddress = 10.68.0.1/24\nPrivateKey = ${keyToBase64(generatePrivateKey())}\n# wgts: endpoint=vpn.example.com:51820\n`, { mode: 0o600 });
+    const add = await wgts(server, ['peer', 'add', conf, '--name', 'later']);
+    expect(add.code, add.stderr).toBe(0);
+    expect(add.stderr).toContain('is not up');
+    expect(add.stdout).toContain('Address = 10.68.0.2/32\n');
+    expect(add.stdout).toContain('Endpoint = vpn.example.com:51820\n');
+    const list = await wgts(server, ['peer', 'list', conf]);
+    expect(list.stdout).toMatch(/^later +\S+ +10\.68\.0\.2\/32 +- +- +-$/m);
+    expect(list.stdout).toContain('is not up');
+  });
 });
