@@ -148,7 +148,6 @@ async function runList(prog: string, args: string[]): Promise<number> {
 
 export const peerCommand: Command = {
   name: 'peer',
-  summary: 'Adds, removes and lists the peers of a server interface, with client configurations and QR codes',
   async run(argv0, args) {
     const prog = `${argv0} peer`;
     const [action, ...rest] = args;

@@ -8,7 +8,7 @@
 import { keyFromBase64, keyToBase64 } from '../conf/keys.js';
 import { wipeDevice, type Key } from '../conf/model.js';
 import { parseQuickConfig } from '../conf/quick.js';
-import { generatePresharedKey, generatePrivateKey, publicKeyFromPrivate } from '../userspace-fallback/crypto.js';
+import { generatePresharedKey, generatePrivateKey, publicKeyFromPrivate } from '../crypto/primitives.js';
 import { allocate, formatPrefix, parsePrefixText, subnetOf, type Prefix } from './addresses.js';
 import { addToDevice, runningDevice } from './apply.js';
 import { clientConfigText, serverPeerBlock } from './blocks.js';

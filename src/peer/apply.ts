@@ -9,7 +9,7 @@
 import { WgError, type Backend } from '../conf/backend.js';
 import { ENODEV, EPROTONOSUPPORT } from '../conf/errno.js';
 import type { Key, WgDevice } from '../conf/model.js';
-import { backendFor } from '../cli/ipc.js';
+import { backendFor } from '../system/ipc.js';
 import { ipRouteAdd, protoOf, routeCovered } from '../quick/ip.js';
 import { isAutoTable } from '../quick/routes.js';
 import * as rtnl from '../netlink/rtnl.js';

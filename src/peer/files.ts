@@ -7,7 +7,7 @@ import { open, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { QUICK_NAME_RE, resolveQuickTarget } from '../conf/quick.js';
-import { systemFs } from '../cli/conf-io.js';
+import { systemFs } from '../system/conf-io.js';
 import { loadState } from '../quick/journal.js';
 import { InputError } from './input.js';
 

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyToBase64 } from '../../../src/conf/keys.js';
-import { generatePrivateKey, publicKeyFromPrivate } from '../../../src/userspace-fallback/crypto.js';
+import { generatePrivateKey, publicKeyFromPrivate } from '../../../src/crypto/primitives.js';
 import { Lab, type Netns, run, waitFor } from '../helpers/netns.js';
 import { ensureBuilt, stopDaemon } from '../dataplane/fixture.js';
 
