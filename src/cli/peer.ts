@@ -151,6 +151,10 @@ export const peerCommand: Command = {
   async run(argv0, args) {
     const prog = `${argv0} peer`;
     const [action, ...rest] = args;
+    if (rest.some((a) => a === '--help' || a === '-h')) {
+      process.stdout.write(peerUsage(prog));
+      return 0;
+    }
     if (action === undefined || ['--help', '-h', 'help'].includes(action)) {
       (action === undefined ? process.stderr : process.stdout).write(peerUsage(prog));
       return action === undefined ? 1 : 0;

@@ -5,7 +5,7 @@
  * undoes what was done, so the file, the device and the output files change together or not at all.
  * The client's private key lives only in memory (and in --out/--qr, if asked) and is wiped after.
  */
-import { keyFromBase64, keyToBase64 } from '../conf/keys.js';
+import { keyFromBase64, keyToBase64, keysEqual } from '../conf/keys.js';
 import { wipeDevice, type Key } from '../conf/model.js';
 import { parseQuickConfig } from '../conf/quick.js';
 import { generatePresharedKey, generatePrivateKey, publicKeyFromPrivate } from '../crypto/primitives.js';
@@ -95,7 +95,12 @@ export async function addPeer(o: AddOptions): Promise<AddResult> {
       const serverPrivate = keyFromBase64(privText);
       if (!serverPrivate) throw new InputError(`${configFile}: PrivateKey is not a valid key`);
       secrets.push(serverPrivate);
-      serverPublic = publicKeyFromPrivate(serverPrivate);
+      const fromFile = publicKeyFromPrivate(serverPrivate);
+      // A client made for one key while the server answers with the other would never connect.
+      if (serverPublic && !keysEqual(serverPublic, fromFile)) {
+        throw new InputError(`the running ${ifname} has another private key than ${configFile}: restart it from the file, or fix the file`);
+      }
+      serverPublic = fromFile;
     }
     if (!serverPublic) throw new InputError(`${ifname} has no private key, neither in ${configFile} nor on the running device`);
 
