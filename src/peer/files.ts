@@ -34,13 +34,18 @@ export async function readConfigText(file: string): Promise<string> {
   return (await readFile(file)).toString('latin1');
 }
 
+/** How long a `peer` command waits for another one to finish with the same file. */
+const LOCK_WAIT_MS = 15_000;
+
 /**
- * Takes `<file>.lock` (O_EXCL, holding our pid). A lock whose process is gone is stale and taken
- * over; a live one is refused at once with its pid rather than waited on.
+ * Takes `<file>.lock` (O_EXCL, holding our pid), waiting (bounded) while another live `peer`
+ * command holds it, so scripts adding several peers at once get distinct addresses. A lock whose
+ * process is gone is stale and taken over.
  */
 export async function lockConfig(file: string): Promise<() => Promise<void>> {
   const lock = `${file}.lock`;
-  for (let attempt = 0; attempt < 2; attempt++) {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
     try {
       const fh = await open(lock, 'wx', 0o600);
       await fh.writeFile(`${process.pid}\n`);
@@ -48,14 +53,18 @@ export async function lockConfig(file: string): Promise<() => Promise<void>> {
       return () => rm(lock, { force: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
-        throw new InputError(`another wgts peer command (pid ${pid}) is changing ${file}; if none is, remove ${lock}`);
-      }
-      await unlink(lock).catch(() => undefined);
     }
+    const pid = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
+    if (Number.isInteger(pid) && pid > 0 && !alive(pid)) {
+      await unlink(lock).catch(() => undefined);
+      continue;
+    }
+    // No pid yet: the holder is between creating the file and writing to it.
+    if (Date.now() > deadline) {
+      throw new InputError(`another wgts peer command (pid ${pid || '?'}) is changing ${file}; if none is, remove ${lock}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
   }
-  throw new InputError(`cannot lock ${file}: remove ${lock} if no wgts peer command is running`);
 }
 
 function alive(pid: number): boolean {

@@ -232,8 +232,15 @@ describe.skipIf(!haveZbar)('wgts peer on a wgts quick server (wgts-userspace)', 
     expect(add.stderr).toContain('is not up');
     expect(add.stdout).toContain('Address = 10.68.0.2/32\n');
     expect(add.stdout).toContain('Endpoint = vpn.example.com:51820\n');
+    // Three at once: the lock hands out distinct addresses, none is lost from the file.
+    const many = await Promise.all(['a', 'b', 'c'].map((n) => wgts(server, ['peer', 'add', conf, '--name', n])));
+    for (const r of many) expect(r.code, r.stderr).toBe(0);
+    const addresses = many.map((r) => /^Address = (\S+)$/m.exec(r.stdout)?.[1]).sort();
+    expect(addresses).toEqual(['10.68.0.3/32', '10.68.0.4/32', '10.68.0.5/32']);
+    expect(readdirSync(dir).filter((f) => f.includes(ifname) && f !== `${ifname}.conf`)).toEqual([]);
     const list = await wgts(server, ['peer', 'list', conf]);
     expect(list.stdout).toMatch(/^later +\S+ +10\.68\.0\.2\/32 +- +- +-$/m);
+    expect(list.stdout.match(/^[abc] /gm)).toHaveLength(3);
     expect(list.stdout).toContain('is not up');
   });
 });
