@@ -77,6 +77,9 @@ async function runAdd(prog: string, args: string[]): Promise<number> {
   const where = result.offline ? `${result.configFile} (${result.ifname} is not up: applied at its next \`wgts quick up')` : `${result.ifname} and ${result.configFile}`;
   process.stderr.write(`Added peer \`${result.name}' (${result.addresses.join(', ')}) to ${where}\n`);
   if (result.rememberedEndpoint) process.stderr.write(`Endpoint ${result.rememberedEndpoint} remembered for ${result.ifname} in ${result.configFile}\n`);
+  if (result.saveConfig) {
+    process.stderr.write(`Warning: SaveConfig = true in ${result.configFile}: \`wgts quick down' rewrites it from the running state and drops its comments, the peer names too\n`);
+  }
   if (values.out !== undefined) process.stderr.write(`Client configuration written to ${values.out}\n`);
   else process.stdout.write(result.clientConfig);
   if (qr !== undefined) process.stderr.write(`QR code written to ${qr}\n`);

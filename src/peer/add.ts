@@ -46,6 +46,8 @@ export interface AddResult {
   offline: boolean;
   /** The endpoint was remembered as the interface's default by this call. */
   rememberedEndpoint?: string;
+  /** `SaveConfig = true`: wg-quick's save rewrites the file from the device, dropping every comment (the names too). */
+  saveConfig: boolean;
 }
 
 /** Full tunnel, both families: with only IPv4 inside, the client's IPv6 would leave outside it. */
@@ -166,6 +168,7 @@ export async function addPeer(o: AddOptions): Promise<AddResult> {
       addresses: addresses.map(formatPrefix),
       clientConfig,
       offline: !running,
+      saveConfig: quick.interface.saveConfig,
       ...(rememberedNow ? { rememberedEndpoint: rememberedNow } : {}),
     };
   } finally {
