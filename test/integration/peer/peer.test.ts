@@ -223,6 +223,26 @@ describe.skipIf(!haveZbar)('wgts peer on a wgts quick server (wgts-userspace)', 
     expect(await routes()).not.toMatch(/10\.67\.0\.2/);
   });
 
+  it('a failure after the device took the peer (its route) undoes it: file, device and outputs as before', async () => {
+    // A table name that no rt_tables file knows: `up` passes (no peers, no routes), the peer's route cannot be made.
+    const ifname = lab.ifname('f');
+    const conf = join(dir, `${ifname}.conf`);
+    writeFileSync(conf, `[Interface]\nAddress = 10.69.0.1/24\nListenPort = 51822\nTable = nosuchtable\nPrivateKey = ${keyToBase64(generatePrivateKey())}\n`, { mode: 0o600 });
+    lab.defer(() => stopDaemon(server, ifname));
+    const up = await wgts(server, ['quick', 'up', conf]);
+    expect(up.code, up.stderr).toBe(0);
+    const before = readFileSync(conf);
+    const files = readdirSync(dir).sort();
+    const r = await wgts(server, ['peer', 'add', ifname, '--name', 'x', '--endpoint', '10.97.1.1:51822', '--out', join(dir, 'x.conf'), '--qr', join(dir, 'x.png')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('nosuchtable');
+    expect(readFileSync(conf).equals(before)).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual(files);
+    const peers = await wgts(server, ['show', ifname, 'peers']);
+    expect(peers.code, peers.stderr).toBe(0);
+    expect(peers.stdout).toBe('');
+  });
+
   it('an interface that is not up: only the file changes, and the listing says so', async () => {
     const ifname = lab.ifname('d');
     const conf = join(dir, `${ifname}.conf`);
