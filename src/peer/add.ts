@@ -6,13 +6,13 @@
  * The client's private key lives only in memory (and in --out/--qr, if asked) and is wiped after.
  */
 import { keyFromBase64, keyToBase64, keysEqual } from '../conf/keys.js';
-import { wipeDevice, type Key } from '../conf/model.js';
+import { wipeDevice, type Key, type WgDevice } from '../conf/model.js';
 import { parseQuickConfig } from '../conf/quick.js';
 import { generatePresharedKey, generatePrivateKey, publicKeyFromPrivate } from '../crypto/primitives.js';
 import { allocate, formatPrefix, parsePrefixText, subnetOf, type Prefix } from './addresses.js';
 import { addToDevice, runningDevice } from './apply.js';
 import { clientConfigText, serverPeerBlock } from './blocks.js';
-import { interfaceValue, layout, rememberedEndpoint, withAppendedSection, withRememberedEndpoint } from './config-file.js';
+import { interfaceValue, layout, rememberedEndpoint, withAppendedSection, withRememberedEndpoint, type ConfigLayout } from './config-file.js';
 import { configTarget, lockConfig, readConfigText, stage, type Staged } from './files.js';
 import { InputError, checkEndpoint, checkName } from './input.js';
 
@@ -81,30 +81,14 @@ export async function addPeer(o: AddOptions): Promise<AddResult> {
     });
 
     const running = await runningDevice(ifname);
-    const taken: Prefix[] = [];
-    for (const p of l.peers) for (const a of p.allowedIps) {
-      const prefix = parsePrefixText(a);
-      if (prefix) taken.push(prefix);
+    let taken: Prefix[];
+    let serverPublic: Key;
+    try {
+      taken = peerPrefixes(l, running?.device);
+      serverPublic = serverPublicKey(l, running?.device, ifname, configFile, secrets);
+    } finally {
+      if (running) wipeDevice(running.device);
     }
-    let serverPublic: Key | undefined;
-    if (running) {
-      for (const p of running.device.peers) for (const a of p.allowedIps) taken.push({ family: a.family, addr: a.addr, cidr: a.cidr });
-      serverPublic = running.device.publicKey?.slice();
-      wipeDevice(running.device);
-    }
-    const privText = interfaceValue(l, 'privatekey');
-    if (privText !== undefined) {
-      const serverPrivate = keyFromBase64(privText);
-      if (!serverPrivate) throw new InputError(`${configFile}: PrivateKey is not a valid key`);
-      secrets.push(serverPrivate);
-      const fromFile = publicKeyFromPrivate(serverPrivate);
-      // A client made for one key while the server answers with the other would never connect.
-      if (serverPublic && !keysEqual(serverPublic, fromFile)) {
-        throw new InputError(`the running ${ifname} has another private key than ${configFile}: restart it from the file, or fix the file`);
-      }
-      serverPublic = fromFile;
-    }
-    if (!serverPublic) throw new InputError(`${ifname} has no private key, neither in ${configFile} nor on the running device`);
 
     let addresses: Prefix[];
     try {
@@ -176,6 +160,42 @@ export async function addPeer(o: AddOptions): Promise<AddResult> {
     for (const k of secrets) k.fill(0);
     await unlock();
   }
+}
+
+/** Every prefix a peer holds, in the file or on the running device: none of it is free. */
+function peerPrefixes(l: ConfigLayout, device: WgDevice | undefined): Prefix[] {
+  const taken: Prefix[] = [];
+  for (const p of l.peers) {
+    for (const a of p.allowedIps) {
+      const prefix = parsePrefixText(a);
+      if (prefix) taken.push(prefix);
+    }
+  }
+  for (const p of device?.peers ?? []) for (const a of p.allowedIps) taken.push({ family: a.family, addr: a.addr.slice(), cidr: a.cidr });
+  return taken;
+}
+
+/**
+ * The server's public key for the client's [Peer]: from the file's PrivateKey (the key the
+ * interface has after any restart), which must agree with the running device's — a client made
+ * for one key while the server answers with the other would never connect. Without a PrivateKey in
+ * the file (set by a hook), the device's. The decoded private key goes to `secrets` for wiping.
+ */
+function serverPublicKey(l: ConfigLayout, device: WgDevice | undefined, ifname: string, configFile: string, secrets: Key[]): Key {
+  const running = device?.publicKey;
+  const privText = interfaceValue(l, 'privatekey');
+  if (privText === undefined) {
+    if (!running) throw new InputError(`${ifname} has no private key, neither in ${configFile} nor on the running device`);
+    return running.slice();
+  }
+  const serverPrivate = keyFromBase64(privText);
+  if (!serverPrivate) throw new InputError(`${configFile}: PrivateKey is not a valid key`);
+  secrets.push(serverPrivate);
+  const fromFile = publicKeyFromPrivate(serverPrivate);
+  if (running && !keysEqual(running, fromFile)) {
+    throw new InputError(`the running ${ifname} has another private key than ${configFile}: restart it from the file, or fix the file`);
+  }
+  return fromFile;
 }
 
 function dedupe(list: string[]): string[] {
