@@ -25,8 +25,8 @@ export function peerUsage(prog: string): string {
   add: a new key pair, the next free address in each Address subnet, a [Peer] with
   \`# friendly_name=<name>' appended to the file and applied to the running interface; the
   client configuration is printed (or written to --out), with a QR code when stdout is a terminal.
-  The endpoint is --endpoint, else the one remembered as \`# wgts: endpoint=' in the file (the
-  first --endpoint given is remembered).
+  The endpoint is --endpoint (the port defaults to ListenPort), else the one remembered as
+  \`# wgts: endpoint=' in the file (the first --endpoint given is remembered).
 
 See wgts-peer(8) for more info and examples.
 `;

@@ -55,7 +55,6 @@ const FULL_TUNNEL = ['0.0.0.0/0', '::/0'];
 
 export async function addPeer(o: AddOptions): Promise<AddResult> {
   checkName(o.name);
-  if (o.endpoint !== undefined) checkEndpoint(o.endpoint);
   const { ifname, configFile } = await configTarget(o.iface);
   const unlock = await lockConfig(configFile);
   const secrets: Key[] = [];
@@ -68,11 +67,13 @@ export async function addPeer(o: AddOptions): Promise<AddResult> {
     if (l.peers.some((p) => p.name === Buffer.from(o.name, 'utf8').toString('latin1'))) throw new InputError(`a peer named \`${o.name}' already exists in ${configFile}`);
 
     const remembered = rememberedEndpoint(l);
-    const endpoint = o.endpoint ?? remembered;
-    if (endpoint === undefined) {
+    const given = o.endpoint ?? remembered;
+    if (given === undefined) {
       throw new InputError(`no endpoint for ${ifname}: give --endpoint HOST:PORT (the address clients reach this server at); it is then remembered in ${configFile}`);
     }
-    if (o.endpoint === undefined) checkEndpoint(endpoint); // a hand-edited remembered value
+    // A bare host gets the interface's ListenPort: the port clients must reach is the one it listens on.
+    const listenPort = interfaceValue(l, 'listenport');
+    const endpoint = checkEndpoint(isBareHost(given) && listenPort && /^[0-9]+$/.test(listenPort) ? `${given}:${listenPort}` : given);
 
     const own = quick.interface.addresses.map((a) => {
       const p = parsePrefixText(a);
@@ -196,6 +197,11 @@ function serverPublicKey(l: ConfigLayout, device: WgDevice | undefined, ifname: 
     throw new InputError(`the running ${ifname} has another private key than ${configFile}: restart it from the file, or fix the file`);
   }
   return fromFile;
+}
+
+/** `vpn.example.com`, `192.0.2.1` or `[2001:db8::1]`: a host without a port. */
+function isBareHost(endpoint: string): boolean {
+  return /^\[[^\]]*\]$/.test(endpoint) || !endpoint.includes(':');
 }
 
 function dedupe(list: string[]): string[] {

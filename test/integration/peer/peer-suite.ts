@@ -227,8 +227,9 @@ AllowedIPs = 10.66.0.2/32
       writeFileSync(conf, `[Interface]\nAddress = 10.67.0.1/24\nListenPort = 51821\nTable = 1234\nPrivateKey = ${keyToBase64(generatePrivateKey())}\n`, { mode: 0o600 });
       lab.defer(() => stopDaemon(server, ifname));
       expect((await wgts(server, ['quick', 'up', conf])).code).toBe(0);
-      const add = await wgts(server, ['peer', 'add', ifname, '--name', 'site', '--endpoint', '10.97.1.1:51821']);
+      const add = await wgts(server, ['peer', 'add', ifname, '--name', 'site', '--endpoint', '10.97.1.1']);
       expect(add.code, add.stderr).toBe(0);
+      expect(add.stdout).toContain('Endpoint = 10.97.1.1:51821\n'); // a bare host gets the ListenPort
       const routes = async () => (await server.ip(['-4', 'route', 'show', 'table', '1234', 'dev', ifname])).stdout;
       expect(await routes()).toMatch(/^10\.67\.0\.2 /m);
       expect((await wgts(server, ['peer', 'remove', ifname, 'site'])).code).toBe(0);
