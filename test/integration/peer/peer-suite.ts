@@ -198,7 +198,8 @@ AllowedIPs = 10.66.0.2/32
       await refused(['--name', 'x', '--ip', '10.66.0.3'], /already in use/);
       await refused(['--name', 'x', '--ip', '10.66.0.1'], /already in use/);
       await refused(['--name', 'x', '--ip', 'bogus'], /not an IPv4 or IPv6 address/);
-      await refused(['--name', 'x', '--endpoint', 'no-port'], /invalid endpoint/);
+      await refused(['--name', 'x', '--endpoint', 'vpn.example.com:0'], /invalid endpoint .*the port must be 1-65535/);
+      await refused(['--name', 'x', '--endpoint', 'not a host'], /invalid endpoint .*not a host name/);
       await refused(['--name', 'x', '--qr', join(dir, 'missing-dir', 'x.png')], /cannot write/);
     });
 
