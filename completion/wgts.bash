@@ -235,6 +235,7 @@ _wgts() {
 		;;
 	peer)
 		_wgts_peer "$cur" 1
+		;;
 	exporter)
 		# `wgts exporter [--listen ADDR:PORT] [IFACE...]`: an address is the user's to type.
 		[[ $prev == --listen || $prev == -l || $prev == = ]] && return
