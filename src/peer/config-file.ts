@@ -9,11 +9,13 @@
  *
  * Two comments carry what the file format has no key for:
  * - `# friendly_name=NAME` inside a [Peer] section: the peer's name, in the form
- *   prometheus_wireguard_exporter reads (3.4+); written exactly so, read with spaces tolerated.
+ *   prometheus_wireguard_exporter reads (3.4+); written exactly so, read by the rule `wgts exporter`
+ *   uses (conf/config-lines.ts), so both always agree on a peer's name.
  * - `# wgts: endpoint=HOST:PORT` inside the [Interface] section: the endpoint clients are given
  *   when `peer add` has no --endpoint. In the file, so it travels with the configuration (backups,
  *   copies to another server) and is seen and edited where the rest is; wg and wg-quick skip it.
  */
+import { friendlyName, readSections } from '../conf/config-lines.js';
 import { deleteWgSpaces } from '../conf/parse.js';
 
 export interface Line {
@@ -45,7 +47,6 @@ export interface ConfigLayout {
   eol: string;
 }
 
-const NAME_RE = /^[ \t]*#[ \t]*friendly_name[ \t]*=(.*)$/;
 const ENDPOINT_RE = /^[ \t]*#[ \t]*wgts:[ \t]*endpoint[ \t]*=(.*)$/;
 
 export function splitLines(text: string): Line[] {
@@ -60,6 +61,11 @@ export function splitLines(text: string): Line[] {
     start = end;
   }
   return lines;
+}
+
+/** The friendly name a line carries, by the exporter's rule, or undefined. */
+function nameOnLine(text: string): string | undefined {
+  return text.includes('friendly_name') ? friendlyName(readSections(text)[0]!) : undefined;
 }
 
 /** What wg sees of a line: no whitespace, nothing from `#` or NUL on. */
@@ -110,8 +116,8 @@ export function layout(text: string): ConfigLayout {
       return;
     }
     if (!current) return;
-    const name = NAME_RE.exec(line.text);
-    if (name && current.name === undefined) current.name = name[1]!.trim();
+    const name = nameOnLine(line.text);
+    if (name !== undefined) current.name = name; // the last one wins, as for the exporter
     const pub = valueOf(line.text, 'publickey');
     if (pub !== undefined) current.publicKey = pub;
     const allowed = valueOf(line.text, 'allowedips');
@@ -162,7 +168,7 @@ export function withAppendedSection(text: string, l: ConfigLayout, block: readon
 export function withoutSection(text: string, l: ConfigLayout, peer: PeerSection): string {
   let stop = peer.stop;
   if (stop < l.lines.length) {
-    while (stop - 1 > peer.header && /^[ \t]*#/.test(l.lines[stop - 1]!.text) && !NAME_RE.test(l.lines[stop - 1]!.text)) stop--;
+    while (stop - 1 > peer.header && /^[ \t]*#/.test(l.lines[stop - 1]!.text) && nameOnLine(l.lines[stop - 1]!.text) === undefined) stop--;
   }
   let start = peer.header;
   if (stop >= l.lines.length) {

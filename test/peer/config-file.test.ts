@@ -52,6 +52,14 @@ describe('layout', () => {
   });
 });
 
+describe('names as the exporter reads them', () => {
+  it('spaces around, several comments: the last wins (conf/config-lines.ts friendlyName)', () => {
+    const text = `[Peer]\n#friendly_name = Bob laptop \n# friendly_name=Bob's laptop\nPublicKey = ${K1}\n[Peer]\nPublicKey = ${K2}\n`;
+    const l = layout(text);
+    expect(l.peers.map((p) => p.name)).toEqual(["Bob's laptop", undefined]);
+  });
+});
+
 describe('append', () => {
   const block = ['[Peer]', '# friendly_name=carol', `PublicKey = ${K1}`, 'AllowedIPs = 10.8.0.4/32'];
 
