@@ -4,11 +4,10 @@
  * rename(2) once everything else has succeeded (so a failure leaves every file as it was).
  */
 import { open, readFile, rename, rm, unlink } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { QUICK_NAME_RE, resolveQuickTarget } from '../conf/quick.js';
 import { systemFs } from '../system/conf-io.js';
-import { loadState } from '../quick/journal.js';
+import { tunnelConfigPath } from '../quick/journal.js';
 import { InputError } from './input.js';
 
 /**
@@ -17,11 +16,7 @@ import { InputError } from './input.js';
  * a path to NAME.conf is taken as it is. Errors are wg-quick's (`... does not exist`).
  */
 export async function configTarget(arg: string): Promise<{ ifname: string; configFile: string }> {
-  let path = arg;
-  if (QUICK_NAME_RE.test(arg)) {
-    const state = await loadState(arg);
-    if (state?.configFile && existsSync(state.configFile)) path = state.configFile;
-  }
+  const path = QUICK_NAME_RE.test(arg) ? await tunnelConfigPath(arg) : arg;
   try {
     return resolveQuickTarget(path, systemFs);
   } catch (e) {

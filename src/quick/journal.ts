@@ -10,6 +10,7 @@ import { mkdir, readFile, readdir, readlink, rename, rm, writeFile } from 'node:
 import { join } from 'node:path';
 import { cmd } from '../system/run.js';
 import type { Family } from '../conf/model.js';
+import { QUICK_CONFIG_DIR } from '../conf/quick.js';
 import { ipLinkDelete, ipRuleDelete, tableId } from './ip.js';
 
 export type UndoAction =
@@ -68,6 +69,15 @@ export async function loadState(ifname: string): Promise<QuickState | undefined>
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The configuration file of the tunnel IFNAME in this network namespace: the one `quick up` was
+ * given (its state file records it), else wg-quick's /etc/wireguard/IFNAME.conf. For the commands
+ * that read what the device does not keep (peer names, endpoint host names) or edit the file.
+ */
+export async function tunnelConfigPath(ifname: string): Promise<string> {
+  return (await loadState(ifname))?.configFile ?? `${QUICK_CONFIG_DIR}/${ifname}.conf`;
 }
 
 export async function dropState(ifname: string): Promise<void> {
