@@ -1,11 +1,11 @@
 /**
  * `wgts peer add|remove|list` — onboarding clients of a server interface (src/peer/ does the work).
- * Flags are parsed with node:util's parseArgs (wg's positional grammar is not involved here).
+ * Flags are parsed with node:util's parseArgs through cli/flags.ts, as the other flag-style commands.
  * stdout carries only what scripts read (the client configuration, the listing); progress and notes
  * go to stderr. Exit status 1 on any refusal, with `<prog>: <message>`.
  */
-import { parseArgs } from 'node:util';
 import type { Command } from './command.js';
+import { UsageError, parseFlags, withUsage } from './flags.js';
 import { ago, formatBytes } from './show.js';
 import { stripAnsi } from './terminal.js';
 import { addPeer } from '../peer/add.js';
@@ -38,26 +38,21 @@ function fail(prog: string, message: string): number {
 }
 
 async function runAdd(prog: string, args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      name: { type: 'string' },
-      endpoint: { type: 'string' },
-      ip: { type: 'string' },
-      dns: { type: 'string' },
-      'allowed-ips': { type: 'string' },
-      split: { type: 'boolean' },
-      keepalive: { type: 'string' },
-      psk: { type: 'boolean' },
-      out: { type: 'string' },
-      qr: { type: 'string' },
-    },
+  const { values, positionals } = parseFlags(args, {
+    name: { type: 'string' },
+    endpoint: { type: 'string' },
+    ip: { type: 'string' },
+    dns: { type: 'string' },
+    'allowed-ips': { type: 'string' },
+    split: { type: 'boolean' },
+    keepalive: { type: 'string' },
+    psk: { type: 'boolean' },
+    out: { type: 'string' },
+    qr: { type: 'string' },
   });
-  if (positionals.length !== 1) return fail(prog, 'add takes exactly one interface');
-  if (values.name === undefined) return fail(prog, 'add needs --name <name>');
-  if (values['allowed-ips'] !== undefined && values.split) return fail(prog, '--allowed-ips and --split exclude each other');
+  if (positionals.length !== 1) throw new UsageError('add takes exactly one interface');
+  if (values.name === undefined) throw new UsageError('add needs --name <name>');
+  if (values['allowed-ips'] !== undefined && values.split) throw new UsageError('--allowed-ips and --split exclude each other');
   const qr = values.qr;
   if (qr !== undefined && !/\.png$/i.test(qr)) return fail(prog, `--qr writes a PNG image: give a file name ending in .png, not \`${qr}'`);
   const keepalive = values.keepalive !== undefined ? checkKeepalive(values.keepalive) : undefined;
@@ -88,8 +83,8 @@ async function runAdd(prog: string, args: string[]): Promise<number> {
 }
 
 async function runRemove(prog: string, args: string[]): Promise<number> {
-  const { positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: {} });
-  if (positionals.length !== 2) return fail(prog, 'remove takes an interface and a peer name or public key');
+  const { positionals } = parseFlags(args, {});
+  if (positionals.length !== 2) throw new UsageError('remove takes an interface and a peer name or public key');
   const r = await removePeer(positionals[0]!, positionals[1]!);
   const what = r.name !== undefined ? `\`${r.name}' (${r.publicKey})` : r.publicKey;
   const from = [r.onDevice ? r.ifname : '', r.inFile ? r.configFile : ''].filter((s) => s !== '').join(' and ');
@@ -142,8 +137,8 @@ function listJson(l: PeerListing): string {
 }
 
 async function runList(prog: string, args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { json: { type: 'boolean' } } });
-  if (positionals.length !== 1) return fail(prog, 'list takes exactly one interface');
+  const { values, positionals } = parseFlags(args, { json: { type: 'boolean' } });
+  if (positionals.length !== 1) throw new UsageError('list takes exactly one interface');
   const listing = await listPeers(positionals[0]!);
   process.stdout.write(values.json ? listJson(listing) : listText(listing, BigInt(Math.floor(Date.now() / 1000))));
   return 0;
@@ -168,11 +163,10 @@ export const peerCommand: Command = {
       return 1;
     }
     try {
-      return await handler(prog, rest);
+      return await withUsage(argv0, 'peer', peerUsage(prog), () => handler(prog, rest));
     } catch (e) {
-      // parseArgs' own errors (unknown option, missing value) carry code ERR_PARSE_ARGS_*.
       const code = (e as { code?: string }).code ?? '';
-      if (e instanceof InputError || code.startsWith('ERR_PARSE_ARGS')) return fail(prog, (e as Error).message);
+      if (e instanceof InputError) return fail(prog, e.message);
       if (code === 'EACCES' || code === 'EPERM') return fail(prog, `${(e as Error).message} (run as root)`);
       return fail(prog, e instanceof Error ? e.message : String(e));
     }
