@@ -174,6 +174,12 @@ AllowedIPs = 10.66.0.2/32
       expect(text.match(/PrivateKey/g)).toHaveLength(1);
     });
 
+    it('wgts lint finds nothing wrong with the edited file', async () => {
+      const lint = await wgts(server, ['lint', serverConf]);
+      expect(lint.stdout + lint.stderr).toBe('');
+      expect(lint.code).toBe(0);
+    });
+
     it('peer list shows names and addresses, as text and JSON', async () => {
       const r = await wgts(server, ['peer', 'list', serverIf]);
       expect(r.code, r.stderr).toBe(0);
