@@ -37,7 +37,7 @@ _wgts_quick() {
 	local -a words=("${COMP_WORDS[@]:i}")
 	local n=$((COMP_CWORD - i))
 	if ((n == 1)); then
-		_wgts_compgen $'up\ndown\nsave\nstrip' "$cur"
+		_wgts_compgen $'up\ndown\nreload\nsave\nstrip' "$cur"
 		return
 	fi
 	local action=${words[1]}
@@ -55,7 +55,7 @@ _wgts_quick() {
 			COMPREPLY+=( $(compgen -f -X '!*.conf' -- "$cur") $(compgen -d -- "$cur") )
 			compopt -o filenames 2>/dev/null
 			;;
-		down|save)
+		down|save|reload)
 			_wgts_compgen "$(_wgts_interfaces)" "$cur"
 			;;
 		esac
@@ -63,6 +63,15 @@ _wgts_quick() {
 	fi
 	if ((n == 3)) && [[ $action == up ]]; then
 		_wgts_compgen '--nat-via' "$cur"
+	elif ((n >= 3)) && [[ $action == reload ]]; then
+		local w flags=$'--hooks\n--nat-via\n--no-nat-via'
+		for w in "${words[@]:3:n-3}"; do
+			case $w in
+			--hooks) flags=${flags/--hooks/} ;;
+			--nat-via|--no-nat-via) flags=${flags/--nat-via/}; flags=${flags/--no-nat-via/}; flags=${flags/--no-/} ;;
+			esac
+		done
+		_wgts_compgen "$flags" "$cur"
 	fi
 }
 

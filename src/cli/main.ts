@@ -38,7 +38,7 @@ export const WG_COMMANDS: readonly CommandEntry[] = [
 export const WGTS_COMMANDS: readonly CommandEntry[] = [
   lazy(
     'quick',
-    'Brings a WireGuard interface up or down from a wg-quick configuration (up, down, save, strip)',
+    'Brings a WireGuard interface up or down from a wg-quick configuration (up, down, reload, save, strip)',
     async () => (await import('./quick.js')).quickCommand,
   ),
   lazy(

@@ -56,7 +56,7 @@ const FULL_TUNNEL = ['0.0.0.0/0', '::/0'];
 export async function addPeer(o: AddOptions): Promise<AddResult> {
   checkName(o.name);
   const { ifname, configFile } = await configTarget(o.iface);
-  const unlock = await lockConfig(configFile);
+  const unlock = await lockConfig(ifname);
   const secrets: Key[] = [];
   const staged: Staged[] = [];
   try {

@@ -1,13 +1,13 @@
 /**
- * The file side of `peer`: which configuration file an interface has, a lock so two `peer`
- * commands cannot hand out the same address, and staged 0600 writes that become visible only by
+ * The file side of `peer`: which configuration file an interface has, the tunnel's lock so two
+ * `peer` commands cannot hand out the same address, and staged 0600 writes that become visible only by
  * rename(2) once everything else has succeeded (so a failure leaves every file as it was).
  */
-import { open, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { QUICK_NAME_RE, resolveQuickTarget } from '../conf/quick.js';
 import { systemFs } from '../system/conf-io.js';
-import { tunnelConfigPath } from '../quick/journal.js';
+import { lockTunnel, tunnelConfigPath } from '../quick/journal.js';
 import { InputError } from './input.js';
 
 /**
@@ -29,46 +29,13 @@ export async function readConfigText(file: string): Promise<string> {
   return (await readFile(file)).toString('latin1');
 }
 
-/** How long a `peer` command waits for another one to finish with the same file. */
-const LOCK_WAIT_MS = 15_000;
-
 /**
- * Takes `<file>.lock` (O_EXCL, holding our pid), waiting (bounded) while another live `peer`
- * command holds it, so scripts adding several peers at once get distinct addresses. A lock whose
- * process is gone is stale and taken over.
+ * Holds the tunnel's lock (quick/journal.ts lockTunnel) while the file is read, edited and applied:
+ * two `peer` commands cannot hand out the same address, and `quick up|down|reload` never reads the
+ * file half-edited. Another holder is waited for, up to 15 s.
  */
-export async function lockConfig(file: string): Promise<() => Promise<void>> {
-  const lock = `${file}.lock`;
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  for (;;) {
-    try {
-      const fh = await open(lock, 'wx', 0o600);
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
-      return () => rm(lock, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    const pid = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
-    if (Number.isInteger(pid) && pid > 0 && !alive(pid)) {
-      await unlink(lock).catch(() => undefined);
-      continue;
-    }
-    // No pid yet: the holder is between creating the file and writing to it.
-    if (Date.now() > deadline) {
-      throw new InputError(`another wgts peer command (pid ${pid || '?'}) is changing ${file}; if none is, remove ${lock}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+export function lockConfig(ifname: string): Promise<() => Promise<void>> {
+  return lockTunnel(ifname, 15_000);
 }
 
 export interface Staged {

@@ -22,7 +22,7 @@ export interface RemoveResult {
 
 export async function removePeer(iface: string, which: string): Promise<RemoveResult> {
   const { ifname, configFile } = await configTarget(iface);
-  const unlock = await lockConfig(configFile);
+  const unlock = await lockConfig(ifname);
   try {
     const text = await readConfigText(configFile);
     const l = layout(text);

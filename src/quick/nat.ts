@@ -64,16 +64,17 @@ export async function addNat(ctx: QuickContext): Promise<void> {
   if (v4.length) await enableForwarding(ctx, 'net.ipv4.ip_forward');
   if (v6.length) await enableForwarding(ctx, 'net.ipv6.conf.all.forwarding');
   if (await haveProgram('nft')) {
+    const t = `inet wgts-nat-${ctx.ifname}`;
+    ctx.undo({ kind: 'cmd', step: 'nat', argv: ['nft', '-f', '-'], input: `add table ${t}\ndelete table ${t}\n`, bestEffort: true });
     await cmd(['nft', '-f', '-'], { input: natNftScript(ctx.ifname, via, nets) });
-    ctx.undo({ kind: 'cmd', step: 'nat', argv: ['nft', '-f', '-'], input: `delete table inet wgts-nat-${ctx.ifname}\n`, bestEffort: true });
     return;
   }
   for (const n of nets) {
     const tool = n.family === 4 ? 'iptables' : 'ip6tables';
     const rule = natRule(ctx.ifname, via, n.cidr);
     if ((await query([tool, '-t', 'nat', '-C', ...rule])).exitCode === 0) continue;
-    await cmd([tool, '-t', 'nat', '-A', ...rule]);
     ctx.undo({ kind: 'cmd', step: 'nat', argv: [tool, '-t', 'nat', '-D', ...rule], bestEffort: true });
+    await cmd([tool, '-t', 'nat', '-A', ...rule]);
   }
 }
 

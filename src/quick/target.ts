@@ -9,7 +9,7 @@ import { parseQuickConfig, resolveQuickTarget, type QuickConfig } from '../conf/
 import { systemFs } from '../system/conf-io.js';
 import { backendFor } from '../system/ipc.js';
 import type { QuickContext, QuickOptions } from './context.js';
-import type { UndoAction } from './journal.js';
+import type { Journal, UndoAction } from './journal.js';
 
 /** A user-facing failure: printed as `<prog>: <message>`, exit status `exitCode` (default 1). */
 export class QuickError extends Error {
@@ -57,14 +57,14 @@ export async function loadTarget(arg: string, options: QuickOptions): Promise<Qu
   return { ...resolved, conf, options };
 }
 
-export function makeContext(target: QuickTarget, journal: UndoAction[], holds: string[]): QuickContext {
+/** A context whose undo actions go to `journal` (the state file), or nowhere (down, save). */
+export function makeContext(target: QuickTarget, journal?: Journal): QuickContext {
   let backend: Promise<Backend> | undefined;
   return {
     ...target,
     backend: () => (backend ??= backendFor(target.ifname)),
-    undo: (action) => journal.push(action),
-    hold: (resource) => {
-      if (!holds.includes(resource)) holds.push(resource);
-    },
+    undo: (action) => (journal ? journal.record(action) : (_: UndoAction[]) => undefined),
+    hold: (resource) => journal?.hold(resource),
+    routes: [],
   };
 }

@@ -7,6 +7,7 @@
  */
 import { defineDifferentialSuite } from '../integration/quick/differential-suite.js';
 import { defineNoIpSuite } from '../integration/quick/no-ip-suite.js';
+import { defineReloadSuite } from '../integration/quick/reload-suite.js';
 
 // The whole corpus (issue 5: at least 10 configs on the kernel backend too); about 20 s a config
 // under TCG emulation.
@@ -14,3 +15,6 @@ defineDifferentialSuite('kernel', () => true);
 
 // wgts quick with every `ip` binary trapped, on the kernel backend (test/integration/quick/no-ip-suite.ts).
 defineNoIpSuite('kernel');
+
+// `wgts quick reload` with a ping stream through the tunnel (test/integration/quick/reload-suite.ts).
+defineReloadSuite('kernel');

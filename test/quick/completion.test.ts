@@ -86,7 +86,11 @@ describe('completion/wgts.bash', () => {
   });
 
   it('completes quick actions, config names, files, interfaces and --nat-via', () => {
-    expect(complete('wgts quick ')).toEqual(['down', 'save', 'strip', 'up']);
+    expect(complete('wgts quick ')).toEqual(['down', 'reload', 'save', 'strip', 'up']);
+    expect(complete('wgts quick reload ')).toEqual(['wgq0', 'wgq1']);
+    expect(complete('wgts quick reload wgq0 ')).toEqual(['--hooks', '--nat-via', '--no-nat-via']);
+    expect(complete('wgts quick reload wgq0 --hooks ')).toEqual(['--nat-via', '--no-nat-via']);
+    expect(complete('wgts quick reload wgq0 --no-nat-via ')).toEqual(['--hooks']);
     expect(complete('wgts quick up ')).toEqual(expect.arrayContaining(['home', 'office', 'local.conf']));
     expect(complete('wgts quick up ')).not.toContain('notes');
     expect(complete('wgts quick strip o')).toEqual(['office']);

@@ -174,6 +174,13 @@ AllowedIPs = 10.66.0.2/32
       expect(text.match(/PrivateKey/g)).toHaveLength(1);
     });
 
+    it("wgts quick reload of the edited file changes nothing: the peers and the phone's session stay", async () => {
+      const before = await handshakes();
+      const r = await wgts(server, ['quick', 'reload', serverConf]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(await handshakes()).toEqual(before);
+    });
+
     it('wgts lint finds nothing wrong with the edited file', async () => {
       const lint = await wgts(server, ['lint', serverConf]);
       expect(lint.stdout + lint.stderr).toBe('');

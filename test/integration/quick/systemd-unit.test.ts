@@ -1,8 +1,8 @@
 /**
  * The wgts-quick@.service command lines, run by hand as systemd would run them for an instance
  * (systemd is not PID 1 here): ExecStart brings the tunnel up from /etc/wireguard/IF.conf (a tmpfs in
- * the test's private mount namespace), ExecReload applies an added peer and a removed one through
- * syncconf of the stripped config without taking the link down, ExecStop removes everything.
+ * the test's private mount namespace), ExecReload (`wgts quick reload`) applies an added peer and a
+ * removed one without taking the link down, ExecStop removes everything.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
