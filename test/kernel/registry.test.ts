@@ -1,15 +1,17 @@
 /**
- * Issue 6's acceptance on the kernel backend, in the VM suite: the NAT-to-NAT scenario through a
+ * The registry's acceptance scenarios on the kernel backend, in the VM suite: the NAT-to-NAT scenario through a
  * registry peer and the relay (bounce server), the same code as the userspace runs
- * (test/integration/registry/{nat,relay}-suite.ts) with every WireGuard device a kernel
+ * (test/integration/registry/nat-suite.ts and relay-suite.ts) with every WireGuard device a kernel
  * `wireguard` link. Lab.wgDevice checks each one: link kind `wireguard` and no UAPI socket, so the
  * registry's `wgts registry serve` (reading peers) and `wgts registry discover` (setting endpoints,
  * adding peers) go through wgts's generic-netlink backend, and `wg` through the kernel's.
  * Deadlines are stretched ×5 for TCG (lab.ts SLOWDOWN, from WGTS_IN_VM). The docs/nat.md
- * walkthrough on the kernel is registry-docs.test.ts.
+ * walkthrough on the kernel is registry-docs.test.ts. The registry under attack
+ * (hardening-suite.ts) runs here too: its sockets bound to a kernel `wireguard` link.
  */
 import { defineNatSuite } from '../integration/registry/nat-suite.js';
 import { defineRelaySuite } from '../integration/registry/relay-suite.js';
+import { defineHardeningSuite } from '../integration/registry/hardening-suite.js';
 import { requireLab } from '../integration/registry/lab.js';
 import { requireVm } from './helpers.js';
 
@@ -19,3 +21,4 @@ requireLab('kernel');
 
 defineNatSuite('kernel');
 defineRelaySuite('kernel');
+defineHardeningSuite('kernel');
