@@ -14,6 +14,8 @@ export const sys = {
   open: libc.func('int open(const char *path, int flags)') as (path: string, flags: number) => number,
   close: libc.func('int close(int fd)') as (fd: number) => number,
   ioctl: libc.func('int ioctl(int fd, unsigned long req, void *arg)') as (fd: number, req: number, arg: Uint8Array) => number,
+  /** ioctl whose argument is a value, not a pointer (TUNSETOFFLOAD). */
+  ioctlValue: libc.func('int ioctl(int fd, unsigned long req, unsigned long arg)') as (fd: number, req: number, arg: number) => number,
   read: libc.func('long read(int fd, void *buf, unsigned long len)') as (fd: number, buf: Uint8Array, len: number) => number,
   write: libc.func('long write(int fd, const void *buf, unsigned long len)') as (fd: number, buf: Uint8Array, len: number) => number,
   pipe2: libc.func('int pipe2(void *fds, int flags)') as (fds: Int32Array, flags: number) => number,
@@ -65,6 +67,8 @@ export const SIOCGIFMTU = 0x8921;
 export const SIOCSIFMTU = 0x8922;
 export const IFF_TUN = 0x0001;
 export const IFF_NO_PI = 0x1000;
+export const IFF_VNET_HDR = 0x4000;
+export const TUNSETOFFLOAD = 0x400454d0;
 export const IFNAMSIZ = 16;
 
 /** An Error carrying an errno name in `code` (like Node's system errors) and the number in `errno`. */

@@ -52,8 +52,11 @@ export interface PacketSpec {
   id?: number;
   ttl?: number;
   tos?: number;
-  src?: number;
+  src?: number; // last byte of the source address (10.0.0.x / fd00::x), default 1
+  dst?: number; // last byte of the destination address, default 2
   sport?: number;
+  dport?: number;
+  window?: number;
   ipOptions?: Uint8Array; // IPv4 options, a multiple of 4 bytes
 }
 
@@ -73,7 +76,7 @@ export function buildPacket(s: PacketSpec): Uint8Array {
     p[6] = 0x40; // DF
     p[8] = s.ttl ?? 64;
     p[9] = s.protocol;
-    p.set([10, 0, 0, s.src ?? 1, 10, 0, 0, 2], 12);
+    p.set([10, 0, 0, s.src ?? 1, 10, 0, 0, s.dst ?? 2], 12);
     p.set(ipOpts, 20);
     const c = ~refSum(p.subarray(0, ihl)) & 0xffff;
     dv.setUint16(10, c);
@@ -83,16 +86,16 @@ export function buildPacket(s: PacketSpec): Uint8Array {
     p[6] = s.protocol;
     p[7] = s.ttl ?? 64;
     p.set([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, s.src ?? 1], 8);
-    p.set([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 24);
+    p.set([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, s.dst ?? 2], 24);
   }
   dv.setUint16(ihl, s.sport ?? 40000);
-  dv.setUint16(ihl + 2, 5201);
+  dv.setUint16(ihl + 2, s.dport ?? 5201);
   if (s.protocol === TCP) {
     dv.setUint32(ihl + 4, s.seq ?? 1000);
     dv.setUint32(ihl + 8, s.ack ?? 777);
     p[ihl + 12] = (l4h / 4) << 4;
     p[ihl + 13] = s.flags ?? 0x10;
-    dv.setUint16(ihl + 14, 502);
+    dv.setUint16(ihl + 14, s.window ?? 502);
     if (s.options) p.set(s.options, ihl + 20);
   } else {
     dv.setUint16(ihl + 4, l4h + s.payload.length);
