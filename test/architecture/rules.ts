@@ -53,7 +53,7 @@ export const CORE = new Set([
   'crypto/queue-slab',
   'uapi/codec',
   'uapi/ascii-writer',
-  ...['inet-checksum', 'virtio-net-hdr', 'gso-segment', 'gro-coalesce'].map((n) => `userspace-fallback/offload/${n}`),
+  ...['inet-checksum', 'virtio-net-hdr', 'gso-segment', 'gro-coalesce', 'tun-frames'].map((n) => `userspace-fallback/offload/${n}`),
   ...['messages', 'noise', 'cookie', 'replay', 'ratelimiter', 'allowedips', 'indextable', 'timers', 'peer', 'send', 'receive', 'device', 'clock', 'bind', 'tun'].map(
     (n) => `userspace-fallback/${n}`,
   ),

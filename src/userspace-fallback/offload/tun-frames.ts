@@ -1,0 +1,77 @@
+/**
+ * The TUN side's framing when the device was opened with IFF_VNET_HDR (tun-offload.ts): what the
+ * data plane reads and writes are whole IP packets, what the TUN reads and writes are
+ * virtio_net_hdr + packet, possibly a super-packet. Pure: the caller does the I/O.
+ *
+ * - `unframeRead`: one TUN read -> the packets in it (a TSO/USO super-packet cut by segmentPacket,
+ *   checksums finished), as views into an arena owned by this object and valid until the next call.
+ *   A read the header does not describe is dropped and counted.
+ * - `frameWrites`: the packets of one batch -> TUN write buffers, TCP segments of a flow coalesced
+ *   (coalesceTcp) so the host's stack takes a burst in one write.
+ */
+import { coalesceTcp } from './gro-coalesce.js';
+import { OffloadError, segmentPacket } from './gso-segment.js';
+import { VIRTIO_NET_HDR_LEN, decodeVirtioNetHdr, encodeVirtioNetHdr } from './virtio-net-hdr.js';
+
+/** Largest IP packet a TUN read or write carries. */
+const MAX_PACKET = 65535;
+/** Headers a segment may repeat: IPv6 (40) + extension headers + TCP with options (60), bounded. */
+const MAX_HEADERS = 256;
+
+export class TunFramer {
+  /** Reads dropped because their virtio_net_hdr did not fit the packet. */
+  malformed = 0;
+  /** Where segments are built: a super-packet's payload plus one copy of the headers per segment. */
+  private readonly arena: Uint8Array;
+  private readonly scratch = new Uint8Array(MAX_HEADERS + MAX_PACKET);
+
+  /** `maxSegments` bounds the packets one read may become (the batch the data plane takes). */
+  constructor(private readonly maxSegments = 128) {
+    this.arena = new Uint8Array(MAX_PACKET + maxSegments * MAX_HEADERS);
+  }
+
+  /** The packets in one TUN read (header included); an empty list for a malformed read. */
+  unframeRead(read: Uint8Array): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    if (read.length <= VIRTIO_NET_HDR_LEN) {
+      this.malformed++;
+      return out;
+    }
+    const hdr = decodeVirtioNetHdr(read, 0);
+    const pkt = read.subarray(VIRTIO_NET_HDR_LEN);
+    let used = 0;
+    try {
+      segmentPacket(
+        hdr,
+        pkt,
+        this.scratch,
+        (seg) => {
+          if (seg === pkt) {
+            out.push(pkt); // not cut: the read's own bytes (checksum finished in place if asked)
+            return;
+          }
+          if (used + seg.length > this.arena.length) throw new OffloadError('segments exceed the arena');
+          this.arena.set(seg, used);
+          out.push(this.arena.subarray(used, used + seg.length));
+          used += seg.length;
+        },
+        this.maxSegments,
+      );
+    } catch (err) {
+      if (!(err instanceof OffloadError)) throw err;
+      this.malformed++;
+      return [];
+    }
+    return out;
+  }
+
+  /** TUN write buffers (header + packet) for a batch of packets, in order, TCP flows coalesced. */
+  frameWrites(packets: readonly Uint8Array[]): Uint8Array[] {
+    return coalesceTcp(packets).map(({ hdr, packet }) => {
+      const buf = new Uint8Array(VIRTIO_NET_HDR_LEN + packet.length);
+      encodeVirtioNetHdr(hdr, buf, 0);
+      buf.set(packet, VIRTIO_NET_HDR_LEN);
+      return buf;
+    });
+  }
+}
