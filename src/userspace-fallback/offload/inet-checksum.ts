@@ -6,9 +6,24 @@
  * Sums are kept unfolded in a double (exact up to 2^53, far beyond 64 KiB of words) and folded once.
  */
 
+const HOST_LE = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
 /** Adds the words of bytes [start, end) of `buf` to `sum` (unfolded). */
 export function sumBytes(buf: Uint8Array, start: number, end: number, sum = 0): number {
   let i = start;
+  const at = buf.byteOffset + start;
+  if ((at & 3) === 0 && end - start >= 64) {
+    // 32-bit loads in host order: the ones' complement sum does not depend on how the bytes are
+    // grouped or on byte order, up to one swap at the end (RFC 1071 §2). Measured 3-4x faster
+    // than byte pairs for a 1420-byte packet (docs/benchmarks.md, "userspace offloads").
+    const n = (end - start) >>> 2;
+    const words = new Uint32Array(buf.buffer, at, n);
+    let s = 0;
+    for (let k = 0; k < n; k++) s += words[k]!;
+    s = foldSum(s);
+    sum += HOST_LE ? ((s & 0xff) << 8) | (s >>> 8) : s;
+    i = start + n * 4;
+  }
   // Four bytes per step: two words, without folding (the double has room for ~2^37 words).
   for (; i + 3 < end; i += 4) sum += ((buf[i]! << 8) | buf[i + 1]!) + ((buf[i + 2]! << 8) | buf[i + 3]!);
   for (; i + 1 < end; i += 2) sum += (buf[i]! << 8) | buf[i + 1]!;
