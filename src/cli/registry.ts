@@ -16,7 +16,7 @@ import { WgError } from '../conf/backend.js';
 import { wipeDevice, type WgPeer } from '../conf/model.js';
 import { strerror } from '../conf/errno.js';
 import { parseIP } from '../conf/ip.js';
-import { getDevice, listDevices, setDevice } from './ipc.js';
+import { getDevice, listDevices, setDevice } from '../system/ipc.js';
 import { DEFAULT_ZONE, normalizeZone, serviceName } from '../registry/zone.js';
 import { startRegistryServer, type ListenAddress } from '../registry/server.js';
 import { fmt, resolverFor } from '../registry/client.js';
@@ -144,7 +144,7 @@ export function describeError(err: unknown): string {
 }
 
 export interface RegistryDeps {
-  /** Where devices are read and written; every call picks the backend afresh (ipc.ts). */
+  /** Where devices are read and written; every call picks the backend afresh (system/ipc.ts). */
   backend: Backend;
 }
 
@@ -245,7 +245,6 @@ export async function repeat(interval: number, pass: () => Promise<boolean>): Pr
 export function makeRegistryCommand(deps: RegistryDeps): Command {
   return {
     name: 'registry',
-    summary: 'Serves or queries a DNS-SD registry of peer endpoints (NAT traversal)',
     async run(argv0, args) {
       const [verb, ...rest] = args;
       if (verb === undefined || ['-h', '--help', 'help'].includes(verb) || rest.includes('--help')) {

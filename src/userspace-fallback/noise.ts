@@ -32,7 +32,7 @@ import {
   kdf3,
   publicKeyFromPrivate,
   x25519,
-} from './crypto.js';
+} from '../crypto/primitives.js';
 import {
   AEAD_TAG_LEN,
   INIT_OFF_EPHEMERAL,

@@ -8,7 +8,7 @@
  *   (WG_UAPI_FD) and adopted there by node:net;
  * - each connection may carry several operations (`get=1` / `set=1`); an unknown operation line
  *   closes the connection; a `get=1` not followed by an empty line is EINVAL; a set is parsed whole
- *   by uapi.ts and applied by Device.ipcSet, so a malformed request changes nothing and answers
+ *   by uapi/codec.ts and applied by Device.ipcSet, so a malformed request changes nothing and answers
  *   `errno=-22`; an empty connection (wg's probe when listing) is simply closed;
  * - operations from all connections are applied one at a time;
  * - deletion of the socket file is watched (inotify through fs.watch), like wireguard-go's
@@ -19,12 +19,11 @@ import net from 'node:net';
 import { join } from 'node:path';
 import type { WgDevice } from '../conf/model.js';
 import { serialQueue, type Logger } from './device.js';
-import { formatGetResponse, parseSetRequest } from './uapi.js';
-import { SOCK_CLOEXEC, sys, sysError } from './native.js';
+import { formatGetResponse, parseSetRequest } from '../uapi/codec.js';
+import { AF_UNIX } from '../conf/sockaddr.js';
+import { SOCK_CLOEXEC, SOCK_STREAM, sys, sysError } from './native.js';
 
 export const DEFAULT_SOCKET_DIR = '/var/run/wireguard';
-const AF_UNIX = 1;
-const SOCK_STREAM = 1;
 /** A request larger than this is refused (the biggest selftest config is about 4 MB of text). */
 const MAX_REQUEST = 64 << 20;
 
