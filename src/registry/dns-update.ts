@@ -11,7 +11,7 @@ import type { Answer } from './wire.js';
 import { decodeMessage, encodeName, encodeRecord, rcodeOf } from './wire.js';
 import { presentRecord } from './presentation.js';
 import { signMessage, verifyResponse, type TsigKey } from './tsig.js';
-import { randomBytes } from '../userspace-fallback/crypto.js';
+import { randomBytes } from '../crypto/primitives.js';
 import type { DnsServerAddress } from './client.js';
 import { fmt } from './client.js';
 
