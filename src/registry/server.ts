@@ -8,6 +8,7 @@ import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import type { WgPeer } from '../conf/model.js';
 import { respond } from './records.js';
+import { buildView, type View } from './view.js';
 import { EDNS_SIZE, FLAG, RCODE, decodeMessage, ednsOpt, ednsSizeOf, encodeMessage, replyFlags, type Packet } from './wire.js';
 
 export interface ListenAddress {
@@ -20,7 +21,7 @@ export interface RegistryServerOptions {
   listen: ListenAddress[];
   /** Normalised zone (zone.ts normalizeZone). */
   zone: string;
-  /** The device's live peers; called at most once per `cacheMs` however many queries arrive. */
+  /** The device's live peers; called at most once per `cacheMs` however many queries arrive (each call rebuilds the answers). */
   getPeers: () => Promise<WgPeer[]>;
   cacheMs?: number;
   log?: (msg: string) => void;
@@ -61,7 +62,10 @@ async function answer(
   getPeers: () => Promise<WgPeer[]>,
   transport: 'udp' | 'tcp',
   onDeviceError: (err: unknown) => void,
+  getView: () => Promise<View>,
 ): Promise<Buffer | null> {
+  const stored = await getView().then((v) => v.lookup(msg), () => null);
+  if (stored) return stored;
   const query = decodeMessage(msg);
   if (!query) return null;
   let response: Packet | null;
@@ -150,12 +154,15 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
     if (text !== lastError) opts.log?.(text);
     lastError = text;
   };
-  const getPeers = sharedFetch(async () => {
-    const peers = await opts.getPeers();
+  // Answers are built once per refresh of the peer list (view.ts), not per query.
+  let view: View | undefined;
+  const getView = sharedFetch(async () => {
+    view = await buildView(await opts.getPeers(), opts.zone, view);
     lastError = null;
-    return peers;
+    return view;
   }, opts.cacheMs ?? 500);
-  const handle = (msg: Buffer, transport: 'udp' | 'tcp') => answer(msg, opts.zone, getPeers, transport, onDeviceError);
+  const getPeers = async () => (await getView()).peers;
+  const handle = (msg: Buffer, transport: 'udp' | 'tcp') => answer(msg, opts.zone, getPeers, transport, onDeviceError, getView);
   const udp: dgram.Socket[] = [];
   const tcp: net.Server[] = [];
   const addresses: ListenAddress[] = [];
