@@ -155,12 +155,17 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
     lastError = text;
   };
   // Answers are built once per refresh of the peer list (view.ts), not per query.
+  const cacheMs = opts.cacheMs ?? 500;
   let view: View | undefined;
+  let viewAt = 0;
   const getView = sharedFetch(async () => {
     view = await buildView(await opts.getPeers(), opts.zone, view);
+    viewAt = Date.now();
     lastError = null;
     return view;
-  }, opts.cacheMs ?? 500);
+  }, cacheMs);
+  // A UDP query the fresh view holds is answered at once, without a promise in between.
+  const stored = (msg: Buffer) => (view && Date.now() - viewAt < cacheMs ? view.lookup(msg) : null);
   const getPeers = async () => (await getView()).peers;
   const handle = (msg: Buffer, transport: 'udp' | 'tcp') => answer(msg, opts.zone, getPeers, transport, onDeviceError, getView);
   const udp: dgram.Socket[] = [];
@@ -173,6 +178,8 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
   try {
     for (const addr of opts.listen) {
       const sock = await bindUdp(addr, (s, msg, rinfo) => {
+        const hit = stored(msg);
+        if (hit) return void s.send(hit, rinfo.port, rinfo.address);
         void handle(msg, 'udp').then((out) => {
           if (out) s.send(out, rinfo.port, rinfo.address);
         });

@@ -43,8 +43,9 @@ export interface View {
   readonly peers: WgPeer[];
   /** The encoded answer to the raw query `msg`, or null if the view holds none for it. */
   lookup(msg: Buffer): Buffer | null;
-  /** Per-peer parts, for the next view to reuse. */
+  /** Per-peer parts and the PTR listing, for the next view to reuse. */
   readonly parts: Map<string, PeerEntries>;
+  readonly listing: { key: string; entry: [string, Entry] | null };
 }
 
 /** The lookup key: wire-format name bytes (latin1, ASCII letters lower-cased) and the type code. */
@@ -129,9 +130,17 @@ export async function buildView(peers: WgPeer[], zone: string, previous?: View):
     parts.set(signature, part);
     for (const [k, e] of part.entries) table.set(k, e);
   }
-  const listing = await entryFor(zone, serviceName(zone), 'PTR', peers);
+  // The PTR listing: rebuilt only when the peers with an endpoint changed, and not at all when it
+  // cannot fit (each PTR record takes more than its target's name).
+  const listed = peers.filter((p) => p.endpoint);
+  const listingKey = listed.map((p) => keyToBase64(p.publicKey)).join(' ');
+  let listing = previous?.listing.key === listingKey ? previous.listing.entry : undefined;
+  if (listing === undefined) {
+    const fits = listed.length * instanceName(new Uint8Array(32), zone).length < MAX_STORED;
+    listing = fits ? await entryFor(zone, serviceName(zone), 'PTR', peers) : null;
+  }
   if (listing) table.set(...listing);
-  return { peers, parts, lookup: (msg) => lookup(table, msg) };
+  return { peers, parts, listing: { key: listingKey, entry: listing }, lookup: (msg) => lookup(table, msg) };
 }
 
 /** The fast path: see the header comment for what qualifies. */
