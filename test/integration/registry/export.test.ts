@@ -28,6 +28,7 @@ describe.skipIf(!READY)(`registry export into nsd and Knot (${IMPL})`, () => {
   const lab = new Lab();
   const R = lab.ifname('r');
   const D = lab.ifname('d');
+  const N = lab.ifname('n');
   const keys: string[] = [];
   let exporter: ReturnType<Lab['spawn']>;
   let knot: ReturnType<Lab['spawn']>;
@@ -55,6 +56,7 @@ describe.skipIf(!READY)(`registry export into nsd and Knot (${IMPL})`, () => {
     await lab.addNamespaces('reg');
     await lab.wgDevice('reg', R, IMPL, '10.9.0.254/24');
     await lab.wgDevice('reg', D, IMPL, '10.9.1.254/24');
+    await lab.wgDevice('reg', N, IMPL, '10.9.2.254/24');
     const set = ['set', R];
     for (let i = 1; i <= PEERS; i++) {
       const { publicKey } = await lab.keypair(`p${i}`);
@@ -131,6 +133,17 @@ zone:
       const got = await lab.peers('reg', D);
       expect(got.length).toBe(PEERS);
       for (const p of got) expect(p.endpoint, p.publicKey).toBe(want.get(p.publicKey));
+    });
+
+    it('discover --add-new pointed at nsd adds the listed peers with the allowed IPs of their TXT records', async () => {
+      // nsd answers SRV without the TXT record: discover asks for it.
+      await lab.exec('reg', [...lab.wgts(), 'registry', 'discover', N, '--registry', NSD, '--zone', ZONE, '--add-new', '--keepalive', '0']);
+      const dump = (await lab.wg('reg', ['show', N, 'allowed-ips'])).trim().split('\n').map((l) => l.split('\t'));
+      expect(dump.length).toBe(PEERS - 1);
+      for (const [key, allowed] of dump) {
+        const i = keys.indexOf(key!) + 1;
+        expect(allowed, key).toBe(`10.9.0.${i}/32 fd09::${i}/128`);
+      }
     });
   });
 
