@@ -46,6 +46,18 @@ export const WGTS_COMMANDS: readonly CommandEntry[] = [
     'Serves or queries a DNS-SD registry of peer endpoints (NAT traversal)',
     async () => (await import('./registry.js')).registryCommand,
   ),
+  lazy('exporter', 'Serves peer metrics for Prometheus at /metrics', async () => (await import('./exporter.js')).exporterCommand),
+  lazy(
+    'reresolve',
+    "Re-resolves the hostnames of an interface's peer endpoints and updates those that moved",
+    async () => (await import('./reresolve.js')).reresolveCommand,
+  ),
+  lazy('lint', 'Checks a configuration file and reports every problem with a fix', async () => (await import('./lint.js')).lintCommand),
+  lazy(
+    'allowed-ips',
+    'Prints the fewest prefixes covering a set of prefixes minus another',
+    async () => (await import('./allowed-ips.js')).allowedIpsCommand,
+  ),
 ];
 
 function usage(argv0: string): string {

@@ -96,7 +96,8 @@ const FOLDERS: Record<string, { may: readonly string[]; why: string }> = {
   quick: { may: ['conf', 'crypto', 'netlink', 'uapi', 'system'], why: 'wg-quick steps: the system through system/run.ts, devices through system/ipc.ts' },
   registry: { may: ['conf', 'crypto', 'netlink', 'uapi', 'system'], why: 'peer discovery over DNS' },
   'userspace-fallback': { may: ['conf', 'crypto', 'netlink', 'uapi'], why: 'the data plane is its own program; it knows the model and nothing of the commands' },
-  cli: { may: ['conf', 'crypto', 'netlink', 'uapi', 'system', 'quick', 'registry'], why: 'argv -> model -> Backend -> text' },
+  metrics: { may: ['conf'], why: 'the Prometheus exposition of the model and its HTTP endpoint; devices are collected by the command' },
+  cli: { may: ['conf', 'crypto', 'netlink', 'uapi', 'system', 'quick', 'registry', 'metrics'], why: 'argv -> model -> Backend -> text' },
 };
 
 /** Entry points of the two bundles (scripts/build.mjs): imported by nothing in src. */
@@ -244,8 +245,8 @@ const DESIGNATED: Record<string, { files: readonly string[]; why: string }> = {
     files: ['system/conf-io'],
     why: 'the system resolver (getaddrinfo) lives in system/, and the commands pass it into the conf/ parsers',
   },
-  'node:http': { files: [], why: 'no HTTP anywhere' },
-  'node:https': { files: [], why: 'no HTTP anywhere' },
+  'node:http': { files: ['metrics/http-server'], why: "the exporter's one /metrics route; nothing else speaks HTTP" },
+  'node:https': { files: [], why: 'no HTTPS anywhere (the exporter serves plain HTTP, as Prometheus exporters do)' },
   'node:vm': { files: [], why: 'no code evaluation' },
 };
 
