@@ -13,10 +13,8 @@
  * (a miss, NXDOMAIN, a PTR listing too large for 512 bytes) is left to the server's general path.
  */
 import type { WgPeer } from '../conf/model.js';
-import { keyToBase64 } from '../conf/keys.js';
 import { respond } from './records.js';
 import { decodeMessage, ednsOpt, encodeMessage } from './wire.js';
-import { formatPrefix } from './ip.js';
 import { instanceName, serviceName } from './zone.js';
 
 /** The smallest UDP payload any client accepts (RFC 1035 §4.2.1): a stored answer fits it. */
@@ -104,10 +102,15 @@ function compressOwners(buf: Buffer): Buffer {
   return Buffer.concat(parts);
 }
 
-/** What a peer's answers depend on: key, endpoint, allowed IPs. */
+/** Bytes as a string that is cheap to build and compare (a Map key, not for display). */
+const raw = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+
+/** What a peer's answers depend on: key, endpoint, allowed IPs (rebuilt twice a second under load, so kept cheap). */
 function signatureOf(peer: WgPeer): string {
   const ep = peer.endpoint;
-  return `${keyToBase64(peer.publicKey)} ${ep ? `${ep.host} ${ep.port}` : '-'} ${peer.allowedIps.map(formatPrefix).join(',')}`;
+  let sig = `${raw(peer.publicKey)}${ep ? `${ep.host} ${ep.port}` : '-'}`;
+  for (const a of peer.allowedIps) sig += ` ${raw(a.addr)}/${a.cidr}`;
+  return sig;
 }
 
 /** Builds the view of `peers` for the normalised `zone`, reusing unchanged parts of `previous`. */
@@ -133,7 +136,7 @@ export async function buildView(peers: WgPeer[], zone: string, previous?: View):
   // The PTR listing: rebuilt only when the peers with an endpoint changed, and not at all when it
   // cannot fit (each PTR record takes more than its target's name).
   const listed = peers.filter((p) => p.endpoint);
-  const listingKey = listed.map((p) => keyToBase64(p.publicKey)).join(' ');
+  const listingKey = listed.map((p) => raw(p.publicKey)).join('');
   let listing = previous?.listing.key === listingKey ? previous.listing.entry : undefined;
   if (listing === undefined) {
     const fits = listed.length * instanceName(new Uint8Array(32), zone).length < MAX_STORED;
