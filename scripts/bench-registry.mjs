@@ -26,6 +26,9 @@ const IF = `wgrb${tag}`;
 const REGISTRY = '127.0.0.1';
 const NSD = '127.0.0.2';
 const FLOOR = '127.0.0.3';
+const BASE_ADDR = '127.0.0.4';
+/** BENCH_BASE=DIR: also the registry of another built checkout (e.g. the commit before a change). */
+const BASE = process.env.BENCH_BASE ? resolve(process.env.BENCH_BASE) : undefined;
 /**
  * The floor of any server on Node's dgram: answers every datagram with a fixed 200-byte reply (id
  * copied), no DNS work at all. It shows how much of the gap to nsd is the runtime's per-packet cost.
@@ -115,13 +118,14 @@ function dnsperf(server) {
   return { qps, lost };
 }
 
-const results = { registry: [], nsd: [], floor: [] };
+const results = { registry: [], nsd: [], floor: [], base: [] };
 let rss = {};
 try {
   sh(['ip', 'netns', 'add', NS]);
   nsx(['ip', 'link', 'set', 'lo', 'up']);
   nsx(['ip', 'addr', 'add', `${NSD}/8`, 'dev', 'lo']);
   nsx(['ip', 'addr', 'add', `${FLOOR}/8`, 'dev', 'lo']);
+  nsx(['ip', 'addr', 'add', `${BASE_ADDR}/8`, 'dev', 'lo']);
   const daemon = start(['node', join(ROOT, 'bin/wgts-userspace'), '-f', IF]);
   await waitFor(`${IF}`, 15_000, () => existsSync(`/var/run/wireguard/${IF}.sock`));
   const conf = ['[Interface]', `PrivateKey = ${randomBytes(32).toString('base64')}`, ''];
@@ -161,14 +165,16 @@ zone:
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', resolve(process.env.BENCH_PROFILE)] : [];
   const registry = start(['node', ...profile, join(ROOT, 'bin/wgts'), 'registry', 'serve', IF, '--zone', ZONE, '--listen', `${REGISTRY}:53`]);
   start(['node', '-e', FLOOR_SERVER]);
+  if (BASE) start(['node', join(BASE, 'bin/wgts'), 'registry', 'serve', IF, '--zone', ZONE, '--listen', `${BASE_ADDR}:53`]);
   const probe = (server) => nsx(['dig', `@${server}`, '+short', '+tries=1', '+time=2', names[0], 'SRV']).trim();
   await waitFor('the registry', 20_000, () => probe(REGISTRY));
   await waitFor('nsd', 20_000, () => probe(NSD));
-  await waitFor('the floor server', 20_000, () => nsx(['dig', `@${FLOOR}`, '+tries=1', '+time=2', 'x', 'A']).includes('NOERROR'));
+  if (BASE) await waitFor('the base registry', 20_000, () => probe(BASE_ADDR));
+  await waitFor('the floor server', 20_000, () => nsx(['ss', '-Hlun', 'src', `${FLOOR}:53`]).trim());
   if (probe(REGISTRY) !== probe(NSD)) throw new Error('the two servers answer differently');
 
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [label, server] of [['registry', REGISTRY], ['nsd', NSD], ['floor', FLOOR]]) {
+    for (const [label, server] of [['registry', REGISTRY], ['nsd', NSD], ['floor', FLOOR], ...(BASE ? [['base', BASE_ADDR]] : [])]) {
       const r = dnsperf(server);
       results[label].push(r);
       console.log(`round ${round + 1} ${label.padEnd(8)} ${Math.round(r.qps)} queries/s (${r.lost} lost)`);
@@ -189,6 +195,8 @@ const ratios = results.registry.map((r, i) => r.qps / results.nsd[i].qps);
 const ratioText = ratios.map((x) => x.toFixed(2)).join(' / ');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 const floorText = results.floor.map((r, i) => (r.qps / results.nsd[i].qps).toFixed(2)).join(' / ');
+const baseText = BASE ? results.base.map((r, i) => (r.qps / results.nsd[i].qps).toFixed(2)).join(' / ') : '-';
+if (BASE) console.log(`base registry / nsd ${baseText}`);
 console.log(`\nregistry ${fmt(results.registry)} k/s, nsd ${fmt(results.nsd)} k/s, ratio ${ratioText} (median ${median(ratios).toFixed(2)}); node floor / nsd ${floorText}; peak RSS registry ${rss.registry} MiB, nsd ${rss.nsd} MiB`);
 
 if (WRITE) {
@@ -200,8 +208,9 @@ if (WRITE) {
       '`wgts registry export --zone-file`) answering the same records of a wgts-userspace device, in one network namespace on ' +
       `loopback; dnsperf asks SRV for every peer in turn, 8 clients, 2 threads, one run per server per round, servers ` +
       'interleaved. Ratio = registry / nsd in the same round. Floor = a Node dgram server returning a fixed reply (no DNS work), ' +
-      '/ nsd in the same round: what any server on Node\'s UDP sockets can reach. RSS is the peak (VmHWM) after the runs.\n\n' +
-      '| date | commit | machine | peers | seconds | registry k queries/s | nsd k queries/s | ratio (median) | floor / nsd | RSS MiB registry / nsd |\n|---|---|---|---|---|---|---|---|---|---|\n';
+      '/ nsd in the same round: what any server on Node\'s UDP sockets can reach. Base (BENCH_BASE=DIR) = the registry of another ' +
+      'checkout / nsd in the same round. RSS is the peak (VmHWM) after the runs.\n\n' +
+      '| date | commit | machine | peers | seconds | registry k queries/s | nsd k queries/s | ratio (median) | floor / nsd | base / nsd | RSS MiB registry / nsd |\n|---|---|---|---|---|---|---|---|---|---|---|\n';
   }
   let commit = '-';
   try {
@@ -211,7 +220,7 @@ if (WRITE) {
   }
   const machine = `${cpus().length}x ${cpus()[0]?.model.trim().split(' ').slice(0, 2).join(' ') ?? '?'}, Linux ${release()}, node ${process.version}`;
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
-  text = text.replace(/\n*$/, '\n') + `| ${date} | ${commit} | ${machine} | ${PEERS} | ${SECONDS} | ${fmt(results.registry)} | ${fmt(results.nsd)} | ${ratioText} (${median(ratios).toFixed(2)}) | ${floorText} | ${rss.registry} / ${rss.nsd} |\n`;
+  text = text.replace(/\n*$/, '\n') + `| ${date} | ${commit} | ${machine} | ${PEERS} | ${SECONDS} | ${fmt(results.registry)} | ${fmt(results.nsd)} | ${ratioText} (${median(ratios).toFixed(2)}) | ${floorText} | ${baseText} | ${rss.registry} / ${rss.nsd} |\n`;
   writeFileSync(doc, text);
   console.log('appended a row to docs/benchmarks.md');
 }
