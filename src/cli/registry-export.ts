@@ -15,7 +15,20 @@ import { DEFAULT_ZONE, normalizeZone } from '../registry/zone.js';
 import { makeExporter } from '../registry/export.js';
 import { parseTsigKey } from '../registry/tsig.js';
 import type { ZoneApex } from '../registry/zone-file.js';
-import { checkIfname, describeError, parseHostPort, repeat, type RegistryDeps } from './registry.js';
+import type { Backend } from '../conf/backend.js';
+import type { ListenAddress } from '../registry/server.js';
+
+/**
+ * What export shares with the other registry verbs, passed in by registry.ts (which imports this
+ * file, so this file cannot import it back).
+ */
+export interface ExportContext {
+  backend: Backend;
+  checkIfname: (name: string | undefined) => string;
+  parseHostPort: (text: string, what: string) => ListenAddress;
+  describeError: (err: unknown) => string;
+  repeat: (interval: number, pass: () => Promise<boolean>) => Promise<number>;
+}
 
 /** SOA timers (RFC 1912 §2.2 ranges): secondaries also hear of changes by NOTIFY, if the server sends it. */
 const SOA_TIMERS = { refresh: 3600, retry: 600, expire: 1_209_600 } as const;
@@ -40,7 +53,8 @@ function domainName(text: string, what: string): string {
   }
 }
 
-export async function exportZone(argv0: string, args: string[], deps: RegistryDeps): Promise<number> {
+export async function exportZone(argv0: string, args: string[], ctx: ExportContext): Promise<number> {
+  const { checkIfname, parseHostPort, describeError, repeat } = ctx;
   let parsed;
   try {
     parsed = parseArgs({
@@ -106,7 +120,7 @@ export async function exportZone(argv0: string, args: string[], deps: RegistryDe
     update = { server, timeoutMs, ...(key && { key }) };
   }
 
-  const { backend } = deps;
+  const { backend } = ctx;
   // The records need public keys, endpoints and allowed IPs only: the keys read are wiped at once.
   const getPeers = async (): Promise<WgPeer[]> => {
     const device = await backend.get(ifname);

@@ -93,7 +93,7 @@ export function parseHostPort(text: string, what: string): ListenAddress {
   return { host, port };
 }
 
-export function checkIfname(name: string | undefined): string {
+function checkIfname(name: string | undefined): string {
   if (!name || name.length > 15 || name.includes('/')) throw new UsageError(`\`${name ?? ''}' is not an interface name`);
   return name;
 }
@@ -138,7 +138,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-export function describeError(err: unknown): string {
+function describeError(err: unknown): string {
   if (err instanceof WgError) return `${err.message}: ${strerror(err.errno)}`;
   return (err as Error).message;
 }
@@ -229,7 +229,7 @@ async function discover(argv0: string, args: string[], deps: RegistryDeps): Prom
  * Runs `pass` once (exit status 1 if it failed), or every `interval` seconds until SIGINT/SIGTERM
  * (failures are reported by `pass` and the loop goes on).
  */
-export async function repeat(interval: number, pass: () => Promise<boolean>): Promise<number> {
+async function repeat(interval: number, pass: () => Promise<boolean>): Promise<number> {
   if (interval === 0) return (await pass()) ? 0 : 1;
   const ac = new AbortController();
   const stopped = untilSignal(ac);
@@ -254,7 +254,7 @@ export function makeRegistryCommand(deps: RegistryDeps): Command {
       try {
         if (verb === 'serve') return await serve(argv0, rest, deps);
         if (verb === 'discover') return await discover(argv0, rest, deps);
-        if (verb === 'export') return await exportZone(argv0, rest, deps);
+        if (verb === 'export') return await exportZone(argv0, rest, { backend: deps.backend, checkIfname, parseHostPort, describeError, repeat });
         throw new UsageError(`unknown registry command \`${verb}'`);
       } catch (err) {
         if (err instanceof UsageError || err instanceof RangeError) {

@@ -6,14 +6,12 @@
  * the same message where they fit; each is signed with TSIG (tsig.ts) when a key is given and the
  * server's signed answer is checked.
  */
-import * as net from 'node:net';
 import type { Answer } from './wire.js';
 import { decodeMessage, encodeName, encodeRecord, rcodeOf } from './wire.js';
 import { presentRecord } from './presentation.js';
 import { signMessage, verifyResponse, type TsigKey } from './tsig.js';
 import { randomBytes } from '../crypto/primitives.js';
-import type { DnsServerAddress } from './client.js';
-import { fmt } from './client.js';
+import { fmt, tcpExchange, type DnsServerAddress } from './client.js';
 
 export type UpdateOp =
   | { op: 'add'; rr: Answer }
@@ -121,32 +119,6 @@ export function updateMessages(zone: string, ops: readonly UpdateOp[], maxBytes 
   }
   flush();
   return messages;
-}
-
-/** Sends one message over TCP and returns the answer (2-byte length framing, RFC 1035 §4.2.2). */
-function tcpExchange(server: DnsServerAddress, message: Buffer, timeoutMs: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const conn = net.connect({ host: server.host, port: server.port });
-    let buf = Buffer.alloc(0);
-    const done = (err: Error | null, out?: Buffer) => {
-      clearTimeout(timer);
-      conn.destroy();
-      if (err) reject(err);
-      else resolve(out!);
-    };
-    const timer = setTimeout(() => done(new Error(`no answer from ${fmt(server)} within ${timeoutMs} ms`)), timeoutMs);
-    conn.on('error', (err) => done(new Error(`cannot reach ${fmt(server)}: ${err.message}`)));
-    conn.on('connect', () => {
-      const len = Buffer.alloc(2);
-      len.writeUInt16BE(message.length);
-      conn.write(Buffer.concat([len, message]));
-    });
-    conn.on('data', (data) => {
-      buf = Buffer.concat([buf, data]);
-      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) done(null, buf.subarray(2, 2 + buf.readUInt16BE(0)));
-    });
-    conn.on('end', () => done(new Error(`${fmt(server)} closed the connection without answering`)));
-  });
 }
 
 export interface UpdateOptions {

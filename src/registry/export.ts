@@ -5,8 +5,6 @@
  * what changed since the last pass. A failed reload is retried at the next pass; after a failed
  * update the next pass replaces the whole record set, since what the server holds is then unknown.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { WgPeer } from '../conf/model.js';
 import type { Answer } from './wire.js';
 import { publishedRecords } from './published.js';
@@ -15,9 +13,7 @@ import { diffRecords, replaceAll, sendUpdates } from './dns-update.js';
 import type { TsigKey } from './tsig.js';
 import { queryDns, type DnsServerAddress } from './client.js';
 import { serviceName } from './zone.js';
-
-/** A reload command that hangs must not stall the export loop for good. */
-const RELOAD_TIMEOUT_MS = 60_000;
+import { query } from '../system/run.js';
 
 export interface ExportOptions {
   zone: string;
@@ -37,13 +33,10 @@ export interface Exporter {
 }
 
 async function runReload(command: string): Promise<void> {
-  try {
-    await promisify(execFile)('/bin/sh', ['-c', command], { timeout: RELOAD_TIMEOUT_MS, encoding: 'utf8' });
-  } catch (err) {
-    const e = err as { code?: unknown; stderr?: string; killed?: boolean; message: string };
-    const why = e.killed ? `still running after ${RELOAD_TIMEOUT_MS / 1000} s` : typeof e.code === 'number' ? `exit status ${e.code}` : e.message;
-    const said = e.stderr?.trim().split('\n').slice(-3).join(' / ');
-    throw new Error(`reload command \`${command}' failed (${why})${said ? `: ${said}` : ''}`);
+  const r = await query(['/bin/sh', '-c', command]);
+  if (r.exitCode !== 0) {
+    const said = r.stderr.trim().split('\n').slice(-3).join(' / ');
+    throw new Error(`reload command \`${command}' failed (exit status ${r.exitCode})${said ? `: ${said}` : ''}`);
   }
 }
 

@@ -2,15 +2,15 @@
  * TSIG (RFC 8945): HMAC signatures on DNS messages with a secret shared with the server, as Knot
  * and BIND require for dynamic updates. Signs a request, and checks the server's signed answer
  * against the request's MAC. dns-packet has no TSIG support, so the record is built here; the
- * HMAC comes from node:crypto. Key files are read in the two forms the servers' own tools write:
+ * HMAC comes from crypto/primitives.ts (OpenSSL). Key files are read in the two forms the servers' own tools write:
  * BIND's `tsig-keygen` (`key "name" { algorithm hmac-sha256; secret "..."; };`) and Knot's YAML
  * (`- id: name` / `algorithm:` / `secret:`). The secret is never put into an error message.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { bytesEqual, hmacSha, type ShaName } from '../crypto/primitives.js';
 import { encodeName } from './wire.js';
 
 /** Algorithms by the names RFC 8945 §6 gives them (hmac-md5 and GSS-TSIG are not supported). */
-const ALGORITHMS: Record<string, string> = {
+const ALGORITHMS: Record<string, ShaName> = {
   'hmac-sha1': 'sha1',
   'hmac-sha224': 'sha224',
   'hmac-sha256': 'sha256',
@@ -74,9 +74,7 @@ function variables(key: TsigKey, timeSigned: number, error = 0, other: Uint8Arra
 }
 
 function hmac(key: TsigKey, ...parts: Buffer[]): Buffer {
-  const h = createHmac(ALGORITHMS[key.algorithm]!, key.secret);
-  for (const p of parts) h.update(p);
-  return h.digest();
+  return Buffer.from(hmacSha(ALGORITHMS[key.algorithm]!, key.secret, ...parts));
 }
 
 function tsigRecord(key: TsigKey, timeSigned: number, mac: Buffer, originalId: number): Buffer {
@@ -154,7 +152,7 @@ export function verifyResponse(response: Buffer, tsigOffset: number, key: TsigKe
   const reqMac = Buffer.alloc(2);
   reqMac.writeUInt16BE(requestMac.length);
   const expected = hmac(key, reqMac, requestMac, unsigned, variables(key, timeSigned, error, other));
-  if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) return 'the answer\'s signature does not verify';
+  if (!bytesEqual(mac, expected)) return 'the answer\'s signature does not verify';
   if (Math.abs(Math.floor(now / 1000) - timeSigned) > fudge) return 'the answer\'s signature is outside its time window';
   return null;
 }

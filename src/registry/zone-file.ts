@@ -76,8 +76,10 @@ export interface ZoneFileResult {
 /**
  * Writes the zone file if its records differ from what `path` holds. A first file gets the
  * current Unix time as serial (so a file recreated later still counts up). Refuses to replace a
- * file it did not write. The new file keeps the old one's permissions (0644 for a first one:
- * the DNS server runs as its own user and holds nothing secret that the zone does not publish).
+ * file it did not write; an empty file counts as ours, so that the user can create it first with
+ * the owner and mode the DNS server needs (it reads the file as its own user). A new file is
+ * created owner-only (the zone lists every peer's public address) and then given the old file's
+ * mode and owner.
  */
 export async function writeZoneFile(
   path: string,
@@ -93,24 +95,25 @@ export async function writeZoneFile(
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   let serial = Math.floor(now() / 1000) % 2 ** 32;
-  if (old !== null) {
+  if (old) {
     const oldSerial = serialOf(old);
     if (oldSerial === null) throw new Error(`${path}: not written by wgts registry export; refusing to replace it`);
     if (renderZoneFile(apex, oldSerial, records, source) === old) return { changed: false, serial: oldSerial };
     serial = nextSerial(oldSerial);
   }
-  const mode = old === null ? 0o644 : (await stat(path)).mode & 0o7777;
-  await replaceFile(path, renderZoneFile(apex, serial, records, source), mode);
+  const st = old === null ? null : await stat(path);
+  await replaceFile(path, renderZoneFile(apex, serial, records, source), st);
   return { changed: true, serial };
 }
 
 /** Writes `<path>.tmp`, syncs it, renames it over `path`: readers see the old file or the new one. */
-async function replaceFile(path: string, text: string, mode: number): Promise<void> {
+async function replaceFile(path: string, text: string, like: { mode: number; uid: number; gid: number } | null): Promise<void> {
   const tmp = `${path}.tmp`;
   try {
-    const fh = await open(tmp, 'w', mode);
+    const fh = await open(tmp, 'w', 0o600);
     try {
-      await fh.chmod(mode);
+      await fh.chmod(like ? like.mode & 0o7777 : 0o600);
+      if (like) await fh.chown(like.uid, like.gid);
       await fh.writeFile(text);
       await fh.sync();
     } finally {

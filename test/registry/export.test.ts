@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -71,7 +71,7 @@ describe('zone file', () => {
         '',
       ].join('\n'),
     );
-    expect(statSync(path).mode & 0o777).toBe(0o644);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
   });
 
   it('keeps file and serial when nothing changed, whatever order the peers come in; one higher after a change', async () => {
@@ -84,6 +84,16 @@ describe('zone file', () => {
     const moved = [peer(ALICE, ['203.0.113.9', 7777], '10.0.0.1/32', 'fd00::1/128'), peers[0]!];
     expect(await writeZoneFile(path, apex, publishedRecords(moved, 'example.org', 0), 'wg0')).toEqual({ changed: true, serial: 6 });
     expect(readFileSync(path, 'utf8')).toContain(`${A}. 0 IN A 203.0.113.9`);
+  });
+
+  it('takes over an empty file, keeping its mode; the next file keeps it too', async () => {
+    const path = join(dir, 'e.zone');
+    writeFileSync(path, '', { mode: 0o640 });
+    chmodSync(path, 0o640);
+    expect((await writeZoneFile(path, apex, records, 'wg0')).changed).toBe(true);
+    expect(statSync(path).mode & 0o777).toBe(0o640);
+    await writeZoneFile(path, apex, records.slice(1), 'wg0');
+    expect(statSync(path).mode & 0o777).toBe(0o640);
   });
 
   it('refuses to replace a file it did not write, and leaves it as it was', async () => {
