@@ -8,8 +8,8 @@
  * are reused from the previous view.
  *
  * Only plain queries take this path: standard opcode, one IN question with an uncompressed name,
- * nothing else but an optional EDNS version 0 OPT record, and a stored answer of at most 512 bytes
- * (it fits whatever the transport allows, so no truncation decision is needed). Everything else
+ * nothing else but an optional EDNS version 0 OPT record without options, and a stored answer of at
+ * most 512 bytes; the server still checks its size against the limit for the query (server.ts). Everything else
  * (a miss, NXDOMAIN, a PTR listing too large for 512 bytes) is left to the server's general path.
  */
 import type { WgPeer } from '../conf/model.js';
@@ -166,9 +166,11 @@ function lookup(table: Map<string, Entry>, msg: Buffer): Buffer | null {
   const qtype = msg.readUInt16BE(nameEnd);
   let end = nameEnd + 4;
   if (arcount === 1) {
-    // An OPT record (RFC 6891 §6.1.2): root owner, version 0; its options are ignored as the general path does.
+    // An OPT record (RFC 6891 §6.1.2): root owner, version 0, no options (a cookie, RFC 7873, needs
+    // an answer of its own: the general path).
     if (end + 11 > msg.length || msg[end] !== 0 || msg.readUInt16BE(end + 1) !== TYPE_OPT || msg[end + 6] !== 0) return null;
-    end += 11 + msg.readUInt16BE(end + 9);
+    if (msg.readUInt16BE(end + 9) !== 0) return null;
+    end += 11;
   }
   if (end !== msg.length) return null;
   const entry = table.get(keyOf(msg.toString('latin1', 12, nameEnd), qtype));
