@@ -305,12 +305,10 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
     lastError = null;
     return view;
   }, cacheMs);
-  // A UDP query the fresh view holds is answered at once by its stored answer, when that passes the
-  // size gate of answer() for a query without a cookie (the view holds none for a query with EDNS options).
-  const stored = (msg: Buffer) => {
-    const hit = view && Date.now() - viewAt < cacheMs ? view.lookup(msg) : null;
-    return hit && hit.length <= sizeLimit('udp', msg.length, null, false) ? hit : null;
-  };
+  // A UDP query the fresh view holds is answered at once by its stored answer, through the size gate
+  // of answer() for a query without a cookie (the view holds none for a query with EDNS options).
+  const stored = (msg: Buffer) =>
+    view && Date.now() - viewAt < cacheMs ? view.lookup(msg, (edns) => sizeLimit('udp', msg.length, edns, false)) : null;
   const ctx: AnswerContext = {
     zone: opts.zone,
     cookieSecret: randomBytes(32),

@@ -9,12 +9,13 @@
  *
  * Only plain queries take this path: standard opcode, one IN question with an uncompressed name,
  * nothing else but an optional EDNS version 0 OPT record without options, and a stored answer of at
- * most 512 bytes; the server still checks its size against the limit for the query (server.ts). Everything else
+ * most 512 bytes; over the size limit the server sets for the query (server.ts sizeLimit), its
+ * stored truncated form goes out instead, as the general path would send. Everything else
  * (a miss, NXDOMAIN, a PTR listing too large for 512 bytes) is left to the server's general path.
  */
 import type { WgPeer } from '../conf/model.js';
 import { respond } from './records.js';
-import { decodeMessage, ednsOpt, encodeMessage } from './wire.js';
+import { FLAG, decodeMessage, ednsOpt, encodeMessage } from './wire.js';
 import { instanceName, serviceName } from './zone.js';
 
 /** The smallest UDP payload any client accepts (RFC 1035 §4.2.1): a stored answer fits it. */
@@ -28,6 +29,9 @@ interface Entry {
   plain: Buffer;
   /** The same with our OPT record appended, for queries that carry one. */
   edns: Buffer;
+  /** Header and question only, TC set (RFC 2181 §9): for a client whose size limit `plain`/`edns` exceed. */
+  truncated: Buffer;
+  truncatedEdns: Buffer;
 }
 
 /** A peer's stored answers, keyed by `<wire name lower-cased> <qtype>`, with what they were built from. */
@@ -39,8 +43,12 @@ interface PeerEntries {
 export interface View {
   /** The device's peers the view was built from (for the general path). */
   readonly peers: WgPeer[];
-  /** The encoded answer to the raw query `msg`, or null if the view holds none for it. */
-  lookup(msg: Buffer): Buffer | null;
+  /**
+   * The encoded answer to the raw query `msg`, or null if the view holds none for it. `limitFor`
+   * gives the largest answer allowed for the query's EDNS buffer size (null: no OPT record); a
+   * larger stored answer is sent truncated instead.
+   */
+  lookup(msg: Buffer, limitFor: (ednsSize: number | null) => number): Buffer | null;
   /** Per-peer parts and the PTR listing, for the next view to reuse. */
   readonly parts: Map<string, PeerEntries>;
   readonly listing: { key: string; entry: [string, Entry] | null };
@@ -64,7 +72,10 @@ async function entryFor(zone: string, name: string, type: StoredType, peers: WgP
   const plain = compressOwners(encodeMessage(response));
   const edns = compressOwners(encodeMessage({ ...response, additionals: [...(response.additionals ?? []), ednsOpt()] }));
   if (edns.length > MAX_STORED) return null;
-  return [keyOf(wireNameOf(name), TYPE_CODES[type]), { plain, edns }];
+  const cut = { ...response, flags: (response.flags ?? 0) | FLAG.TC, answers: [], authorities: [] };
+  const truncated = encodeMessage({ ...cut, additionals: [] });
+  const truncatedEdns = encodeMessage({ ...cut, additionals: [ednsOpt()] });
+  return [keyOf(wireNameOf(name), TYPE_CODES[type]), { plain, edns, truncated, truncatedEdns }];
 }
 
 /** The end of the name at `at` in a message we encoded (labels, or ending in a pointer). */
@@ -143,11 +154,11 @@ export async function buildView(peers: WgPeer[], zone: string, previous?: View):
     listing = fits ? await entryFor(zone, serviceName(zone), 'PTR', peers) : null;
   }
   if (listing) table.set(...listing);
-  return { peers, parts, listing: { key: listingKey, entry: listing }, lookup: (msg) => lookup(table, msg) };
+  return { peers, parts, listing: { key: listingKey, entry: listing }, lookup: (msg, limitFor) => lookup(table, msg, limitFor) };
 }
 
 /** The fast path: see the header comment for what qualifies. */
-function lookup(table: Map<string, Entry>, msg: Buffer): Buffer | null {
+function lookup(table: Map<string, Entry>, msg: Buffer, limitFor: (ednsSize: number | null) => number): Buffer | null {
   if (msg.length < 17) return null;
   // QR 0, opcode 0, only RD among AA/TC/RD; rcode 0; one question, no answers or authorities.
   if ((msg[2]! & 0xfe) !== 0 || (msg[3]! & 0x0f) !== 0) return null;
@@ -165,17 +176,20 @@ function lookup(table: Map<string, Entry>, msg: Buffer): Buffer | null {
   if (nameEnd + 4 > msg.length || msg.readUInt16BE(nameEnd + 2) !== 1) return null; // class IN
   const qtype = msg.readUInt16BE(nameEnd);
   let end = nameEnd + 4;
+  let ednsSize: number | null = null;
   if (arcount === 1) {
     // An OPT record (RFC 6891 §6.1.2): root owner, version 0, no options (a cookie, RFC 7873, needs
     // an answer of its own: the general path).
     if (end + 11 > msg.length || msg[end] !== 0 || msg.readUInt16BE(end + 1) !== TYPE_OPT || msg[end + 6] !== 0) return null;
     if (msg.readUInt16BE(end + 9) !== 0) return null;
+    ednsSize = msg.readUInt16BE(end + 3);
     end += 11;
   }
   if (end !== msg.length) return null;
   const entry = table.get(keyOf(msg.toString('latin1', 12, nameEnd), qtype));
   if (!entry) return null;
-  const out = Buffer.from(arcount === 1 ? entry.edns : entry.plain);
+  const full = arcount === 1 ? entry.edns : entry.plain;
+  const out = Buffer.from(full.length <= limitFor(ednsSize) ? full : arcount === 1 ? entry.truncatedEdns : entry.truncated);
   msg.copy(out, 0, 0, 2); // id
   out[2] = (out[2]! & 0xfe) | (msg[2]! & 0x01); // RD echoed
   msg.copy(out, 12, 12, nameEnd); // the question name as asked

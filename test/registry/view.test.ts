@@ -71,7 +71,7 @@ describe('precomputed view', () => {
               questions: [{ name, type: q.type, class: 'IN' }],
               ...(q.edns && { additionals: [ednsOpt()] }),
             });
-            const fast = view.lookup(msg);
+            const fast = view.lookup(msg, () => 65535);
             const peer = peers.find((p) => instanceName(p.publicKey, ZONE) === name.toLowerCase());
             if (peer?.endpoint && q.type !== 'PTR' && q.type !== 'MX') expect(fast, `${q.type} ${name}`).not.toBeNull();
             if (fast) {
@@ -90,12 +90,17 @@ describe('precomputed view', () => {
     const view = await buildView([peer], ZONE);
     const q = (extra: Partial<Packet>) =>
       encodeMessage({ type: 'query', id: 1, flags: 0, questions: [{ name: instanceName(peer.publicKey, ZONE), type: 'SRV', class: 'IN' }], ...extra });
-    expect(view.lookup(q({}))).not.toBeNull();
-    expect(view.lookup(q({ flags: 5 << 11 }))).toBeNull(); // UPDATE opcode
-    expect(view.lookup(q({ type: 'response' }))).toBeNull();
-    expect(view.lookup(Buffer.concat([q({}), Buffer.from([0])]))).toBeNull(); // trailing byte
-    expect(view.lookup(q({ additionals: [{ ...ednsOpt(), ednsVersion: 1 } as Answer] }))).toBeNull();
-    expect(view.lookup(q({ questions: [{ name: instanceName(peer.publicKey, ZONE), type: 'SRV', class: 'CH' }] }))).toBeNull();
-    expect(view.lookup(q({}).subarray(0, 20))).toBeNull();
+    expect(view.lookup(q({}), () => 65535)).not.toBeNull();
+    expect(view.lookup(q({ flags: 5 << 11 }), () => 65535)).toBeNull(); // UPDATE opcode
+    expect(view.lookup(q({ type: 'response' }), () => 65535)).toBeNull();
+    expect(view.lookup(Buffer.concat([q({}), Buffer.from([0])]), () => 65535)).toBeNull(); // trailing byte
+    expect(view.lookup(q({ additionals: [{ ...ednsOpt(), ednsVersion: 1 } as Answer] }), () => 65535)).toBeNull();
+    expect(view.lookup(q({ questions: [{ name: instanceName(peer.publicKey, ZONE), type: 'SRV', class: 'CH' }] }), () => 65535)).toBeNull();
+    expect(view.lookup(q({}).subarray(0, 20), () => 65535)).toBeNull();
+    // A query with an EDNS option (a cookie) needs an answer of its own.
+    expect(view.lookup(q({ additionals: [ednsOpt([{ code: 10, data: Buffer.alloc(8) }])] }), () => 65535)).toBeNull();
+    // Over the size limit: the stored truncated answer, TC set, the question echoed, nothing else.
+    const cut = decodeMessage(view.lookup(q({}), () => 100)!)!;
+    expect([cut.flag_tc, cut.answers?.length, cut.additionals?.length, cut.questions?.[0]?.type]).toEqual([true, 0, 0, 'SRV']);
   });
 });
