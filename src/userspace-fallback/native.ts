@@ -1,10 +1,10 @@
 /**
  * The few libc calls the I/O edges need that Node core does not offer: open + ioctl(TUNSETIFF) for
  * the TUN, socket/setsockopt(SO_MARK)/bind for UDP sockets with a mark, poll/read/write on raw fds.
- * The only importer of koffi in the project (the FFI; prebuilt per-platform binaries, no compiler at
- * install). Linux x86_64/arm64 constants; every call returns -1 and leaves errno in `errno()`.
+ * koffi is the FFI (prebuilt per-platform binaries, no compiler at install); the I/O workers load this
+ * module in their own isolates. Linux x86_64/arm64 constants; every call returns -1 and leaves errno
+ * in `errno()`.
  */
-import { createRequire } from 'node:module';
 import koffi from 'koffi';
 
 const libc = koffi.load('libc.so.6');
@@ -23,17 +23,20 @@ export const sys = {
   bind: libc.func('int bind(int fd, const void *addr, unsigned int len)') as (fd: number, addr: Uint8Array, len: number) => number,
   listen: libc.func('int listen(int fd, int backlog)') as (fd: number, backlog: number) => number,
   getsockname: libc.func('int getsockname(int fd, void *addr, void *len)') as (fd: number, addr: Uint8Array, len: Uint32Array) => number,
+  recvfrom: libc.func('long recvfrom(int fd, void *buf, unsigned long len, int flags, void *addr, void *alen)') as (
+    fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, alen: Uint32Array) => number,
+  poll: libc.func('int poll(void *fds, unsigned long n, int timeout)') as (fds: Uint8Array, n: number, timeout: number) => number,
+  prctl: libc.func('int prctl(int op, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)') as (
+    op: number, a2: number, a3: number, a4: number, a5: number) => number,
+  prctlName: libc.func('int prctl(int op, const char *name, unsigned long a3, unsigned long a4, unsigned long a5)') as (
+    op: number, name: string, a3: number, a4: number, a5: number) => number,
+  setrlimit: libc.func('int setrlimit(int resource, const void *rlim)') as (resource: number, rlim: BigUint64Array) => number,
   sendto: libc.func('long sendto(int fd, const void *buf, unsigned long len, int flags, const void *addr, unsigned int alen)') as (
     fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, alen: number) => number,
   if_nametoindex: libc.func('unsigned int if_nametoindex(const char *name)') as (name: string) => number,
   if_indextoname: libc.func('void *if_indextoname(unsigned int index, char *buf)') as (index: number, buf: Uint8Array) => unknown,
   errno: (): number => koffi.errno(),
 };
-
-/** Path of the koffi package, for worker threads that load it themselves (see worker-io.ts). */
-export function koffiPath(): string {
-  return createRequire(import.meta.url).resolve('koffi');
-}
 
 // Linux constants (asm-generic; x86_64 and arm64 agree on these).
 export const O_RDWR = 2;
@@ -66,11 +69,22 @@ export const SIOCSIFMTU = 0x8922;
 export const IFF_TUN = 0x0001;
 export const IFF_NO_PI = 0x1000;
 export const IFNAMSIZ = 16;
+export const MSG_DONTWAIT = 0x40;
+export const MSG_NOSIGNAL = 0x4000;
+export const POLLIN = 0x1;
+export const POLLOUT = 0x4;
+/** POLLERR | POLLHUP | POLLNVAL. */
+export const POLL_FAILED = 0x38;
+/** struct pollfd { int fd; short events; short revents; } */
+export const POLLFD_BYTES = 8;
+export const PR_SET_NAME = 15;
+export const PR_SET_DUMPABLE = 4;
+export const RLIMIT_CORE = 4;
 
 /** Errno numbers the edges react to (x86_64/arm64 generic). */
 export const E = {
-  EINTR: 4, EBADF: 9, EAGAIN: 11, EFAULT: 14, EBUSY: 16, ENODEV: 19, EINVAL: 22, EBADFD: 77,
-  EADDRINUSE: 98, EADDRNOTAVAIL: 99, EAFNOSUPPORT: 97, EPERM: 1, EACCES: 13,
+  EINTR: 4, EIO: 5, EBADF: 9, EAGAIN: 11, EFAULT: 14, EBUSY: 16, ENODEV: 19, EINVAL: 22, EBADFD: 77,
+  EADDRINUSE: 98, EADDRNOTAVAIL: 99, EAFNOSUPPORT: 97, EPERM: 1, EACCES: 13, ENOBUFS: 105,
 } as const;
 
 /** An Error carrying an errno name in `code` (like Node's system errors) and the number in `errno`. */

@@ -5,7 +5,7 @@
  * The sockets are made with libc through koffi (native.ts) instead of node:dgram, because dgram can
  * neither set SO_MARK (wg-quick's fwmark 51820 for full tunnels) nor hand out raw datagrams without a
  * callback and an rinfo object per packet. Receiving runs in the reader worker that also reads the
- * TUN (poll + recvfrom into a ring of the Bind's own, worker-io.ts), waking the main thread once per
+ * TUN (poll + recvfrom into a ring of the Bind's own, ring-reader.ts), waking the main thread once per
  * burst; sending copies the datagram into the ring of the writer worker that also writes the TUN
  * (sendto(), waiting for POLLOUT when the 7 MiB socket buffer is full), because sendto() on the main
  * thread was its largest cost in the profile.
@@ -23,7 +23,8 @@ import {
   AF_INET, AF_INET6, E, IPPROTO_IPV6, IPV6_V6ONLY, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET,
   SO_MARK, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF, SO_SNDBUFFORCE, int32, sys, sysError,
 } from './native.js';
-import { RingReader, SYNC_WRITES, acquireWriter, releaseWriter, reportPacketBug, type RingWriter } from './worker-io.js';
+import { RingReader, reportPacketBug } from './ring-reader.js';
+import { SYNC_WRITES, acquireWriter, releaseWriter, type RingWriter } from './ring-writer.js';
 
 /** wireguard-go asks for 7 MiB socket buffers (FORCE variants when privileged). */
 const SOCKET_BUFFER = 7 << 20;

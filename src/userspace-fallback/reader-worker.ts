@@ -1,0 +1,171 @@
+/**
+ * The reader worker (see ring-reader.ts for the why): one poll() over a wake pipe, every live
+ * source's fds and link-watch sockets; each readable fd is read in a burst straight into its
+ * source's ring, and the main thread is woken once per burst. Sources arrive and leave by message
+ * (read synchronously with receiveMessageOnPort: the worker never returns to its event loop), each
+ * announced by a byte on the wake pipe.
+ */
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { openLinkWatch, type LinkWatch } from './link-watch.js';
+import { E, POLLFD_BYTES, POLLIN, POLL_FAILED, PR_SET_NAME, sys } from './native.js';
+import { Ctrl, LEN_BYTES, SOCKADDR_BYTES, nextOffset, publish, reserveBlocking } from './ring.js';
+import type { ReaderRequest, ReaderMessage, SourceSpec } from './ring-reader.js';
+
+interface Source extends SourceSpec {
+  data: Uint8Array;
+  dv: DataView;
+  ctrl: Int32Array;
+  /** Record header: the length, and the sockaddr for UDP. */
+  hdr: number;
+  /** Room one record may take (header, largest packet, alignment). */
+  size: number;
+  w: number;
+  /** Ended (error or stop): out of the poll set until the main thread removes it. */
+  dead: boolean;
+  link: LinkWatch | undefined;
+}
+
+const port = parentPort!;
+const { wakeFd } = workerData as { wakeFd: number };
+sys.prctlName(PR_SET_NAME, 'wgts-rx', 0, 0, 0);
+const sources = new Map<number, Source>();
+const post = (m: ReaderMessage): void => port.postMessage(m);
+
+// The poll set: the wake pipe first, then each live source's fds and link socket; slots[i] says
+// whose entry i is.
+let pfd = new Uint8Array(0);
+let pv = new DataView(pfd.buffer);
+let slots: Array<{ src: Source; link: boolean } | undefined> = [];
+function rebuild(): void {
+  const fds = [wakeFd];
+  slots = [undefined];
+  for (const s of sources.values()) {
+    if (s.dead) continue;
+    for (const fd of s.fds) {
+      fds.push(fd);
+      slots.push({ src: s, link: false });
+    }
+    if (s.link) {
+      fds.push(s.link.fd);
+      slots.push({ src: s, link: true });
+    }
+  }
+  pfd = new Uint8Array(POLLFD_BYTES * fds.length);
+  pv = new DataView(pfd.buffer);
+  fds.forEach((fd, i) => {
+    pv.setInt32(i * POLLFD_BYTES, fd, true);
+    pv.setInt16(i * POLLFD_BYTES + 4, POLLIN, true);
+  });
+}
+
+const wakeBuf = new Uint8Array(256);
+/** Applies the main thread's requests (add, remove, exit); false on exit. */
+function control(): boolean {
+  sys.read(wakeFd, wakeBuf, wakeBuf.length);
+  for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
+    const op = m.message as ReaderRequest;
+    if (op.op === 'exit') return false;
+    if (op.op === 'add') {
+      const hdr = LEN_BYTES + (op.withAddr ? SOCKADDR_BYTES : 0);
+      const ctrl = new Int32Array(op.ctrlSab);
+      const id = op.id;
+      sources.set(id, {
+        ...op, data: new Uint8Array(op.sab), dv: new DataView(op.sab), ctrl, hdr, size: hdr + op.maxPacket + 4,
+        w: Atomics.load(ctrl, Ctrl.W), dead: false,
+        link: op.watchLink ? openLinkWatch(ctrl, (ev) => post({ ...ev, id })) : undefined,
+      });
+    } else {
+      sources.get(op.id)?.link?.close();
+      sources.delete(op.id);
+      post({ kind: 'removed', id: op.id });
+    }
+  }
+  rebuild();
+  return true;
+}
+
+function fail(s: Source, errno: number): false {
+  Atomics.store(s.ctrl, Ctrl.STATE, errno);
+  publish(s.ctrl);
+  return false;
+}
+
+const alen = new Uint32Array(1);
+/** Reads one burst from `fd` into the source's ring; false when the source ends (error or stop). */
+function burst(s: Source, fd: number, revents: number): boolean {
+  const { data, dv, ctrl, hdr, size, maxPacket, withAddr } = s;
+  let n = 0;
+  let emptyReads = 0;
+  // Publishes a partial burst before waiting for room (this holds up the other sources too: the
+  // main thread is behind on all of them then, and a ring holds thousands of packets).
+  const flushPartial = (): void => {
+    if (n > 0) publish(ctrl);
+    n = 0;
+  };
+  while (n < s.batch) {
+    const w = reserveBlocking(ctrl, dv, s.w, size, flushPartial);
+    if (w === -1) return false; // stopped
+    let len: number;
+    if (withAddr) {
+      alen[0] = SOCKADDR_BYTES;
+      len = sys.recvfrom(fd, data.subarray(w + hdr, w + hdr + maxPacket), maxPacket, 0, data.subarray(w + LEN_BYTES, w + hdr), alen);
+    } else {
+      len = sys.read(fd, data.subarray(w + hdr, w + hdr + maxPacket), maxPacket);
+    }
+    if (len < 0) {
+      const e = sys.errno();
+      if (e === E.EAGAIN) {
+        // POLLERR/POLLHUP/POLLNVAL with nothing to read: the fd is dead (TUN deleted).
+        if (n === 0 && emptyReads === 0 && (revents & POLL_FAILED) !== 0 && !withAddr) return fail(s, E.EBADFD);
+        break;
+      }
+      if (e === E.EINTR) continue;
+      if (withAddr && e !== E.EBADF && e !== E.EFAULT) {
+        // UDP: ICMP-reported errors (ECONNREFUSED...) are per-datagram, not fatal.
+        if (++emptyReads > 64) break;
+        continue;
+      }
+      return fail(s, e);
+    }
+    dv.setInt32(w, len, true);
+    s.w = nextOffset(w, hdr, len);
+    Atomics.store(ctrl, Ctrl.W, s.w);
+    n++;
+  }
+  if (n > 0) publish(ctrl);
+  return true;
+}
+
+rebuild();
+for (;;) {
+  for (let i = 0; i < slots.length; i++) pv.setInt16(i * POLLFD_BYTES + 6, 0, true);
+  const rc = sys.poll(pfd, slots.length, -1);
+  if (rc < 0) {
+    const e = sys.errno();
+    if (e === E.EINTR) continue;
+    for (const s of sources.values()) if (!s.dead) fail(s, e);
+    break;
+  }
+  if (pv.getInt16(6, true) !== 0) {
+    if (!control()) break;
+    continue; // the poll set changed
+  }
+  let changed = false;
+  for (let i = 1; i < slots.length; i++) {
+    const revents = pv.getInt16(i * POLLFD_BYTES + 6, true);
+    const slot = slots[i]!;
+    if (revents === 0 || slot.src.dead) continue;
+    const s = slot.src;
+    if (slot.link) {
+      if (!s.link!.read()) {
+        s.link!.close();
+        s.link = undefined;
+        changed = true;
+      }
+    } else if (!burst(s, pv.getInt32(i * POLLFD_BYTES, true), revents)) {
+      s.dead = true;
+      changed = true;
+    }
+  }
+  if (changed) rebuild();
+}
