@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // Data-plane benchmark (`npm run bench`, as root): TCP throughput (iperf3, both directions) and ping
-// RTT through wgts<->wgts, wgts<->wireguard-go and wireguard-go<->wireguard-go, each pair in two
-// fresh network namespaces joined by a veth pair on this machine, in one run; CPU (% of one core)
-// and peak RSS of each daemon during the transfer. Prints ratios against wireguard-go<->wireguard-go
-// and appends a row to docs/benchmarks.md ("Data plane").
+// RTT through wgts<->wgts, wgts<->wireguard-go@sid, wireguard-go@sid<->wireguard-go@sid (today's
+// wireguard-go, Debian sid's package, fetched by scripts/wireguard-go-sid.sh) and
+// wireguard-go<->wireguard-go (the host's, bookworm's 0.0.20220316), each pair in two fresh network
+// namespaces joined by a veth pair on this machine, in one run; CPU (% of one core) and peak RSS of
+// each daemon during the transfer. Prints ratios against wireguard-go@sid (and bookworm's) and
+// appends rows to docs/benchmarks.md ("Data plane").
 //
 //   BENCH_SECONDS=5   iperf3 duration per direction (default 5)
-//   BENCH_PAIRS=wgts-wgts,go-go   run only these pairs
+//   BENCH_PAIRS=wgts-wgts,gosid-gosid   run only these pairs (wgts, gosid, go, base)
 //   BENCH_ROUNDS=3    rounds (pairs interleaved); the median a->b run is reported
 //   BENCH_PROFILE=DIR write V8 CPU profiles of the wgts daemons into DIR (node --cpu-prof)
 //   BENCH_BASE=DIR    also run pair base-base: the wgts build in checkout DIR (built there; e.g. a
@@ -26,6 +28,16 @@ const SECONDS = Number(process.env.BENCH_SECONDS || 5);
 const WRITE = !process.argv.includes('--no-write');
 const PROFILE = process.env.BENCH_PROFILE ? resolve(process.env.BENCH_PROFILE) : undefined;
 const CLK_TCK = 100;
+/** Today's wireguard-go, or undefined (with a warning) when it cannot be fetched. */
+const GO_SID = (() => {
+  try {
+    return execFileSync('bash', [join(ROOT, 'scripts/wireguard-go-sid.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  } catch {
+    console.error('bench: today\'s wireguard-go (Debian sid) could not be fetched; its pairs are left out');
+    return undefined;
+  }
+})();
+const DAEMON = { go: ['wireguard-go'], gosid: [GO_SID] };
 const tag = Math.random().toString(16).slice(2, 8);
 
 const sh = (argv, opts = {}) => execFileSync(argv[0], argv.slice(1), { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], ...opts });
@@ -105,7 +117,7 @@ async function buildPair(a, b, n) {
     const bin = s.impl === 'base' ? join(BASE, 'bin/wgts-userspace') : WGTS;
     const flags = [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []), ...(s.impl === 'wgts' ? NODE_FLAGS : [])];
     const wgts = flags.length > 0 ? [process.execPath, ...flags, bin, s.ifname] : [bin, s.ifname];
-    nsx(s.ns, s.impl === 'go' ? ['wireguard-go', s.ifname] : wgts, { env });
+    nsx(s.ns, DAEMON[s.impl] ? [...DAEMON[s.impl], s.ifname] : wgts, { env });
     s.key = sh(['wg', 'genkey']).trim();
     s.pub = sh(['wg', 'pubkey'], { input: s.key }).trim();
     s.keyfile = join(keydir, s.ifname);
@@ -165,7 +177,7 @@ async function iperf({ a, b }, reverse) {
   }
   const t0 = performance.now();
   const c0 = [cpuTicks(a.pid), cpuTicks(b.pid)];
-  const th0 = a.impl !== 'go' ? threadTicks(a.pid) : undefined;
+  const th0 = !DAEMON[a.impl] ? threadTicks(a.pid) : undefined;
   const out = await new Promise((res, rej) => {
     const c = spawn('ip', ['netns', 'exec', a.ns, 'iperf3', '-c', b.inner, '-t', String(SECONDS), '-J', ...(reverse ? ['-R'] : [])]);
     let text = '';
@@ -174,7 +186,7 @@ async function iperf({ a, b }, reverse) {
   });
   const wall = (performance.now() - t0) / 1000;
   const c1 = [cpuTicks(a.pid), cpuTicks(b.pid)];
-  const th1 = a.impl !== 'go' ? threadTicks(a.pid) : undefined;
+  const th1 = !DAEMON[a.impl] ? threadTicks(a.pid) : undefined;
   server.kill();
   const threads = th0 && th1
     ? Object.fromEntries(Object.keys(th1).map((k) => [k, ((th1[k] - (th0[k] ?? 0)) / CLK_TCK / wall) * 100]))
@@ -194,8 +206,13 @@ function pingRtt({ a, b }) {
   return m ? Number(m[1]) : NaN;
 }
 
-const ALL = [['wgts', 'wgts'], ['wgts', 'go'], ['go', 'go'], ...(BASE ? [['base', 'base']] : [])];
-const NAMES = { wgts: 'wgts', go: 'wireguard-go', base: 'wgts@base' };
+const ALL = [
+  ['wgts', 'wgts'],
+  ...(GO_SID ? [['wgts', 'gosid'], ['gosid', 'gosid']] : []),
+  ['go', 'go'],
+  ...(BASE ? [['base', 'base']] : []),
+];
+const NAMES = { wgts: 'wgts', go: 'wireguard-go', gosid: 'wireguard-go@sid', base: 'wgts@base' };
 const wanted = process.env.BENCH_PAIRS ? process.env.BENCH_PAIRS.split(',') : undefined;
 const pairs = ALL.filter(([x, y]) => !wanted || wanted.includes(`${x}-${y}`));
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
@@ -232,15 +249,18 @@ const results = [...runs.values()].map((rs) => {
   return { ...med, rev: { ...med.rev, mbps: revs[Math.floor((revs.length - 1) / 2)] }, all: rs.map((r) => r.fwd.mbps) };
 });
 
-const base = results.find((r) => r.x === 'go' && r.y === 'go');
+/** Ratios are against today's wireguard-go; bookworm's stays as a second column. */
+const base = results.find((r) => r.x === 'gosid' && r.y === 'gosid');
+const old = results.find((r) => r.x === 'go' && r.y === 'go');
 /** Peak RSS a/b, the idle RSS (median over the runs) in parentheses: "134 (82) / 177 (83)". */
 const rssCell = (r) => [0, 1].map((i) => {
   const idle = runs.get(r.label).map((x) => x.idle[i]).sort((p, q) => p - q);
   return `${fmt(r.rss[i] / 1024)} (${fmt(idle[Math.floor((idle.length - 1) / 2)] / 1024)})`;
 }).join(' / ');
 const fmt = (v, d = 0) => (Number.isFinite(v) ? v.toFixed(d) : '-');
-const ratio = (r) => (base ? `${fmt(r.fwd.mbps / base.fwd.mbps, 2)} / ${fmt(r.rev.mbps / base.rev.mbps, 2)}` : '-');
-console.log(`\n${'pair'.padEnd(28)} ${'a->b Mbit/s'.padStart(12)} ${'b->a Mbit/s'.padStart(12)} ${'ratio'.padStart(12)} ${'RTT ms'.padStart(8)}  CPU% a/b (a->b)  RSS MiB a/b`);
+const ratio = (r, to = base) => (to ? `${fmt(r.fwd.mbps / to.fwd.mbps, 2)} / ${fmt(r.rev.mbps / to.rev.mbps, 2)}` : '-');
+const rttRatio = (r) => (base ? fmt(r.rtt / base.rtt, 2) : '-');
+console.log(`\n${'pair'.padEnd(36)} ${'a->b Mbit/s'.padStart(12)} ${'b->a Mbit/s'.padStart(12)} ${'ratio@sid'.padStart(12)} ${'ratio@bookworm'.padStart(15)} ${'RTT ms'.padStart(8)} ${'RTT@sid'.padStart(8)}  CPU% a/b (a->b)  RSS MiB a/b`);
 for (const r of results) {
   if (r.fwd.threads) {
     const t = Object.entries(r.fwd.threads).sort((p, q) => q[1] - p[1]).map(([k, v]) => `${k} ${fmt(v)}%`).join(', ');
@@ -249,12 +269,12 @@ for (const r of results) {
   }
 }
 for (const r of results) {
-  console.log(`${r.label.padEnd(28)} ${fmt(r.fwd.mbps).padStart(12)} ${fmt(r.rev.mbps).padStart(12)} ${ratio(r).padStart(12)} ${fmt(r.rtt, 3).padStart(8)}  ${fmt(r.fwd.cpu[0])}/${fmt(r.fwd.cpu[1])}`.padEnd(96) + `  ${rssCell(r)}`);
+  console.log(`${r.label.padEnd(36)} ${fmt(r.fwd.mbps).padStart(12)} ${fmt(r.rev.mbps).padStart(12)} ${ratio(r).padStart(12)} ${ratio(r, old).padStart(15)} ${fmt(r.rtt, 3).padStart(8)} ${rttRatio(r).padStart(8)}  ${fmt(r.fwd.cpu[0])}/${fmt(r.fwd.cpu[1])}`.padEnd(128) + `  ${rssCell(r)}`);
 }
 
 if (WRITE) {
   const doc = join(ROOT, 'docs/benchmarks.md');
-  const heading = '## Data plane (`npm run bench`)';
+  const heading = '## Data plane against today\'s wireguard-go (`npm run bench`)';
   let text = existsSync(doc) ? readFileSync(doc, 'utf8') : '# Benchmarks\n';
   if (!text.includes(heading)) {
     // The section goes before the first other section: scripts that append to the end of the file
@@ -268,8 +288,10 @@ if (WRITE) {
       'idle (handshake done, before the load); the last column splits the wgts daemon\'s CPU by thread (main = the JS ' +
       'thread with the protocol and crypto; rx/tx = the reader and writer I/O workers, mostly kernel time in their ' +
       'syscalls; other = V8 and GC threads). ' +
-      'Ratio = throughput / wireguard-go<->wireguard-go in the same run (a->b / b->a).\n\n' +
-      '| date | commit | machine | pair | a->b Mbit/s | b->a Mbit/s | ratio | RTT ms | CPU % a/b | RSS MiB a/b | wgts (a) CPU % by thread, a->b |\n|---|---|---|---|---|---|---|---|---|---|---|\n';
+      'Ratio = throughput / wireguard-go@sid<->wireguard-go@sid (Debian sid\'s 0.0.20250522, with batched I/O and ' +
+      'offloads) in the same run (a->b / b->a); the bookworm column divides by bookworm\'s wireguard-go 0.0.20220316; ' +
+      'RTT@sid = RTT / wireguard-go@sid\'s.\n\n' +
+      '| date | commit | machine | pair | a->b Mbit/s | b->a Mbit/s | ratio | ratio@bookworm | RTT ms | RTT@sid | CPU % a/b | RSS MiB a/b | wgts (a) CPU % by thread, a->b |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n';
     writeFileSync(doc, text + (tail ? `\n${tail}` : ''));
   }
   let commit = '-';
@@ -281,7 +303,7 @@ if (WRITE) {
   const machine = `${cpus().length}x ${cpus()[0]?.model.trim() ?? '?'}, Linux ${release()}, node ${process.version}`;
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
   const rows = results.map((r) =>
-    `| ${date} | ${commit} | ${machine} | ${r.label} | ${fmt(r.fwd.mbps)} | ${fmt(r.rev.mbps)} | ${ratio(r)} | ${fmt(r.rtt, 3)} | ` +
+    `| ${date} | ${commit} | ${machine} | ${r.label} | ${fmt(r.fwd.mbps)} | ${fmt(r.rev.mbps)} | ${ratio(r)} | ${ratio(r, old)} | ${fmt(r.rtt, 3)} | ${rttRatio(r)} | ` +
     `${fmt(r.fwd.cpu[0])}/${fmt(r.fwd.cpu[1])} | ${rssCell(r)} | ` +
     `${r.fwd.threads ? Object.entries(r.fwd.threads).sort((p, q) => q[1] - p[1]).map(([k, v]) => `${k} ${fmt(v)}`).join(', ') : '-'} |`);
   // Rows go at the end of the section's table (the section is the last one the script owns).

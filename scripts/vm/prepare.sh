@@ -18,6 +18,8 @@
 # host's modprobe, which loads the later ones inside the VM, reads .ko.xz itself).
 
 VM_SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib/suite-apt.sh
+source "$VM_SCRIPTS_DIR/../lib/suite-apt.sh"
 VM_BOOT_MODULES=(virtio_pci 9pnet_virtio 9p overlay wireguard)
 VM_SUITE=${WGTS_VM_KERNEL:-}
 VM_APT_OPTS=() # apt-get/apt-cache options that select WGTS_VM_KERNEL's suite (none: the host's sources)
@@ -41,13 +43,9 @@ vm_ensure_tools() {
 
 # With WGTS_VM_KERNEL=SUITE: a sources list and package lists for that suite in CACHE/apt-SUITE/.
 vm_apt_setup() {
-	local dir=$1/apt-$VM_SUITE
 	[ -n "$VM_SUITE" ] || return 0
-	case "$VM_SUITE" in *[!a-z0-9-]*) vm_die "WGTS_VM_KERNEL=$VM_SUITE: expected a Debian suite name (sid, forky, ...)" ;; esac
-	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
-	echo "deb http://deb.debian.org/debian $VM_SUITE main" > "$dir/sources.list"
-	VM_APT_OPTS=(-o "Dir::Etc::sourcelist=$dir/sources.list" -o Dir::Etc::sourceparts=/nonexistent
-		-o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache")
+	suite_apt_setup "$1" "$VM_SUITE" || vm_die "WGTS_VM_KERNEL=$VM_SUITE: expected a Debian suite name (sid, forky, ...)"
+	VM_APT_OPTS=("${SUITE_APT_OPTS[@]}")
 }
 vm_apt_get() { apt-get "${VM_APT_OPTS[@]}" "$@"; }
 vm_apt_cache() { apt-cache "${VM_APT_OPTS[@]}" "$@"; }
