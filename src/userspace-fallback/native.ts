@@ -123,3 +123,15 @@ export function int32(v: number): Buffer {
   b.writeInt32LE(v | 0, 0);
   return b;
 }
+
+/**
+ * Keeps the daemon's keys out of core files and away from other users' debuggers: RLIMIT_CORE 0 (no
+ * core dump on a crash) and PR_SET_DUMPABLE 0 (also makes /proc/PID/mem and ptrace root-only), as
+ * root daemons holding secrets do (prctl(2), setrlimit(2)). Returns what failed, if anything.
+ */
+export function protectProcess(): string | undefined {
+  const failed: string[] = [];
+  if (sys.setrlimit(RLIMIT_CORE, new BigUint64Array(2)) < 0) failed.push(`setrlimit(RLIMIT_CORE): errno ${sys.errno()}`);
+  if (sys.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) failed.push(`prctl(PR_SET_DUMPABLE): errno ${sys.errno()}`);
+  return failed.length > 0 ? `Cannot disable core dumps: ${failed.join(', ')}` : undefined;
+}

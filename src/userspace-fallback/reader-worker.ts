@@ -6,10 +6,15 @@
  * announced by a byte on the wake pipe.
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { equalBytes, mac } from './crypto.js';
 import { openLinkWatch, type LinkWatch } from './link-watch.js';
+import { INIT_OFF_MAC1, MAC_LEN, MESSAGE_COOKIE_REPLY, MESSAGE_DATA, MESSAGE_INITIATION, RESP_OFF_MAC1, validMessageType } from './messages.js';
 import { E, POLLFD_BYTES, POLLIN, POLL_FAILED, PR_SET_NAME, sys } from './native.js';
-import { Ctrl, LEN_BYTES, SOCKADDR_BYTES, nextOffset, publish, reserveBlocking } from './ring.js';
-import type { ReaderRequest, ReaderMessage, SourceSpec } from './ring-reader.js';
+import { Ctrl, LEN_BYTES, SOCKADDR_BYTES, nextOffset, publish, reserve, reserveBlocking } from './ring.js';
+import {
+  GATE_HS_DROPPED, GATE_JUNK, GATE_KEY_OFFSET, GATE_KEY_SET, GATE_MAC1_FAILED,
+  type ReaderRequest, type ReaderMessage, type SourceSpec,
+} from './ring-reader.js';
 
 interface Source extends SourceSpec {
   data: Uint8Array;
@@ -23,6 +28,53 @@ interface Source extends SourceSpec {
   /** Ended (error or stop): out of the poll set until the main thread removes it. */
   dead: boolean;
   link: LinkWatch | undefined;
+  /** The handshake lane (see RingReaderOptions.handshakes). */
+  lane: Lane | undefined;
+}
+
+interface Lane {
+  data: Uint8Array;
+  dv: DataView;
+  ctrl: Int32Array;
+  w: number;
+  gate: Int32Array;
+  key: Uint8Array;
+}
+
+/**
+ * Where a datagram of a device's UDP source goes: 'data' stays in the data ring, 'handshake' moves
+ * to the handshake lane, anything else is dropped here (counted): no valid type and size, or a mac1
+ * that does not verify (checked before anything costly, as WireGuard's DoS protection intends).
+ */
+function sort(lane: Lane, p: Uint8Array): 'data' | 'handshake' | 'drop' {
+  const type = validMessageType(p);
+  if (type === MESSAGE_DATA) return 'data';
+  if (type === 0) {
+    Atomics.add(lane.gate, GATE_JUNK, 1);
+    return 'drop';
+  }
+  if (type === MESSAGE_COOKIE_REPLY) return 'handshake';
+  const macOff = type === MESSAGE_INITIATION ? INIT_OFF_MAC1 : RESP_OFF_MAC1;
+  if (Atomics.load(lane.gate, GATE_KEY_SET) === 1 && equalBytes(mac(lane.key, p.subarray(0, macOff)), p.subarray(macOff, macOff + MAC_LEN))) {
+    return 'handshake';
+  }
+  Atomics.add(lane.gate, GATE_MAC1_FAILED, 1);
+  return 'drop';
+}
+
+/** Copies a record (sockaddr and datagram) to the handshake lane; dropped when the lane is full. */
+function toLane(lane: Lane, sa: Uint8Array, p: Uint8Array): void {
+  const hdr = LEN_BYTES + SOCKADDR_BYTES;
+  const w = reserve(lane.dv, lane.w, Atomics.load(lane.ctrl, Ctrl.R), hdr + p.length + 3);
+  if (w === -1) {
+    Atomics.add(lane.gate, GATE_HS_DROPPED, 1);
+    return;
+  }
+  lane.dv.setInt32(w, p.length, true);
+  lane.data.set(sa, w + LEN_BYTES);
+  lane.data.set(p, w + hdr);
+  lane.w = nextOffset(w, hdr, p.length);
+  Atomics.store(lane.ctrl, Ctrl.W, lane.w);
 }
 
 const port = parentPort!;
@@ -73,6 +125,11 @@ function control(): boolean {
         ...op, data: new Uint8Array(op.sab), dv: new DataView(op.sab), ctrl, hdr, size: hdr + op.maxPacket + 4,
         w: Atomics.load(ctrl, Ctrl.W), dead: false,
         link: op.watchLink ? openLinkWatch(ctrl, (ev) => post({ ...ev, id })) : undefined,
+        lane: op.handshakes && {
+          data: new Uint8Array(op.handshakes.sab), dv: new DataView(op.handshakes.sab), ctrl: new Int32Array(op.handshakes.ctrlSab),
+          w: Atomics.load(new Int32Array(op.handshakes.ctrlSab), Ctrl.W), gate: new Int32Array(op.handshakes.gateSab, 0, GATE_KEY_OFFSET / 4),
+          key: new Uint8Array(op.handshakes.gateSab, GATE_KEY_OFFSET, 32),
+        },
       });
     } else {
       sources.get(op.id)?.link?.close();
@@ -127,10 +184,16 @@ function burst(s: Source, fd: number, revents: number): boolean {
       }
       return fail(s, e);
     }
+    n++; // a handshake or a drop counts too: a burst stays bounded
+    if (s.lane) {
+      const p = data.subarray(w + hdr, w + hdr + len);
+      const where = sort(s.lane, p);
+      if (where === 'handshake') toLane(s.lane, data.subarray(w + LEN_BYTES, w + hdr), p);
+      if (where !== 'data') continue; // the slot in the data ring is reused
+    }
     dv.setInt32(w, len, true);
     s.w = nextOffset(w, hdr, len);
     Atomics.store(ctrl, Ctrl.W, s.w);
-    n++;
   }
   if (n > 0) publish(ctrl);
   return true;

@@ -25,7 +25,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { LinkEvent } from './link-watch.js';
 import { E, O_CLOEXEC, O_NONBLOCK, sys } from './native.js';
-import { Ctrl, LEN_BYTES, SOCKADDR_BYTES, WRAP, newRing, nextOffset, release } from './ring.js';
+import { Ctrl, LEN_BYTES, SOCKADDR_BYTES, WRAP, newRing, nextOffset, release, used } from './ring.js';
 import { endWorker, startWorker, waitAsync } from './workers.js';
 
 export type { LinkEvent } from './link-watch.js';
@@ -63,7 +63,33 @@ export interface RingReaderOptions {
   onError(errno: number): void;
   /** Link notifications of the interface named by setLinkIndex() (the TUN's reader; link-watch.ts). */
   onLink?(ev: LinkEvent): void;
+  /**
+   * UDP of a device: handshake messages take a path of their own (see HandshakeLane). The worker
+   * sorts each datagram by type and size, checks mac1 of initiations and responses with the key
+   * given to setMac1Key() and drops what fails, and puts handshake messages in a bounded ring of
+   * their own (dropped when full). The main thread takes them after the data, at most
+   * `budgetMs` of work per turn, so data of established sessions never waits behind a flood.
+   */
+  handshakes?: HandshakeLane;
 }
+
+export interface HandshakeLane {
+  /** Called with up to `batch` handshake messages (views valid during the call). */
+  onPackets(packets: Uint8Array[], addrs: Uint8Array[]): void;
+  /** Ring size in bytes (default 1 MiB: about 5800 initiations, the kernel queues 4096). */
+  capacity?: number;
+  /** Main-thread time per turn for handshakes (default 2 ms). */
+  budgetMs?: number;
+}
+
+/** Gate words shared with the worker: [0] = 1 when the mac1 key (bytes 16..47) is valid. */
+export const GATE_KEY_SET = 0;
+export const GATE_COUNTERS = 1; // [1] mac1 failures, [2] handshake ring full drops, [3] junk drops
+export const GATE_MAC1_FAILED = 1;
+export const GATE_HS_DROPPED = 2;
+export const GATE_JUNK = 3;
+export const GATE_KEY_OFFSET = 16;
+export const GATE_BYTES = GATE_KEY_OFFSET + 32;
 
 /** A source as the reader worker is told of it. */
 export interface SourceSpec {
@@ -74,6 +100,8 @@ export interface SourceSpec {
   withAddr: boolean;
   batch: number;
   watchLink: boolean;
+  /** The handshake lane's ring and the gate (mac1 key, counters), when the source has one. */
+  handshakes?: { sab: SharedArrayBuffer; ctrlSab: SharedArrayBuffer; gateSab: SharedArrayBuffer };
 }
 
 /** What the main thread asks of the reader worker. */
@@ -174,6 +202,8 @@ export class RingReader {
   private removed = false;
   private readonly packets: Uint8Array[] = [];
   private readonly addrs: Uint8Array[] = [];
+  /** The handshake lane (UDP of a device): its ring and the gate shared with the worker. */
+  private readonly hs: { data: Uint8Array; dv: DataView; ctrl: Int32Array; gate: Int32Array; gateBytes: Uint8Array } | undefined;
 
   constructor(private readonly opts: RingReaderOptions) {
     const ring = newRing(opts.capacity ?? 4 << 20);
@@ -182,6 +212,43 @@ export class RingReader {
     this.ctrl = new Int32Array(ring.ctrlSab);
     this.hdr = LEN_BYTES + (opts.withAddr ? SOCKADDR_BYTES : 0);
     this.batch = opts.batch ?? 128;
+    if (opts.handshakes) {
+      if (!opts.withAddr) throw new Error('a handshake lane needs source addresses');
+      const hr = newRing(opts.handshakes.capacity ?? 1 << 20);
+      const gateSab = new SharedArrayBuffer(GATE_BYTES);
+      this.hs = {
+        data: new Uint8Array(hr.sab), dv: new DataView(hr.sab), ctrl: new Int32Array(hr.ctrlSab),
+        gate: new Int32Array(gateSab, 0, GATE_KEY_OFFSET / 4), gateBytes: new Uint8Array(gateSab),
+      };
+    }
+  }
+
+  /** The key incoming handshakes' mac1 is checked with (HASH(LABEL_MAC1 || our public key)); null drops them all. */
+  setMac1Key(key: Uint8Array | null): void {
+    const hs = this.hs;
+    if (!hs) return;
+    Atomics.store(hs.gate, GATE_KEY_SET, 0);
+    if (key === null) {
+      hs.gateBytes.fill(0, GATE_KEY_OFFSET);
+      return;
+    }
+    hs.gateBytes.set(key, GATE_KEY_OFFSET);
+    Atomics.store(hs.gate, GATE_KEY_SET, 1);
+  }
+
+  /** How full the handshake ring is (0..1): the kernel's measure of "under load". */
+  handshakeBacklog(): number {
+    const hs = this.hs;
+    if (!hs) return 0;
+    return used(Atomics.load(hs.ctrl, Ctrl.W), Atomics.load(hs.ctrl, Ctrl.R), hs.data.length) / hs.data.length;
+  }
+
+  /** Datagrams the worker dropped: bad mac1, handshake ring full, neither data nor handshake. */
+  gateCounters(): { mac1Failed: number; handshakesDropped: number; junk: number } {
+    const g = this.hs?.gate;
+    return g
+      ? { mac1Failed: Atomics.load(g, GATE_MAC1_FAILED), handshakesDropped: Atomics.load(g, GATE_HS_DROPPED), junk: Atomics.load(g, GATE_JUNK) }
+      : { mac1Failed: 0, handshakesDropped: 0, junk: 0 };
   }
 
   /** The link watch's state so far (a caller that arrives late learns whether it is subscribed). */
@@ -192,6 +259,10 @@ export class RingReader {
     this.id = readerThread.add(this, {
       fds: this.opts.fds, sab: this.data.buffer as SharedArrayBuffer, ctrlSab: this.ctrl.buffer as SharedArrayBuffer,
       maxPacket: this.opts.maxPacket, withAddr: this.opts.withAddr, batch: this.batch, watchLink: !!this.opts.onLink,
+      handshakes: this.hs && {
+        sab: this.hs.data.buffer as SharedArrayBuffer, ctrlSab: this.hs.ctrl.buffer as SharedArrayBuffer,
+        gateSab: this.hs.gateBytes.buffer as SharedArrayBuffer,
+      },
     });
     void this.loop();
   }
@@ -239,10 +310,57 @@ export class RingReader {
         this.fail(state);
         return;
       }
+      // Data first: handshakes get a bounded slice of this turn, and what is left waits for the next
+      // turn (after whatever else the event loop has, data of the other rings included).
+      if (this.hs && this.drainHandshakes()) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        continue;
+      }
+      // The worker bumps this ring's SEQ for the handshake lane too: one wait covers both.
       const res = waitAsync(ctrl, Ctrl.SEQ, seq);
       if (res.async) await res.value;
       else await new Promise<void>((resolve) => setImmediate(resolve));
     }
+  }
+
+  /**
+   * Hands handshake messages to their callback, `batch` at a time, until the ring is empty or this
+   * turn's budget is spent. True if some are left.
+   */
+  private drainHandshakes(): boolean {
+    const hs = this.hs!;
+    const lane = this.opts.handshakes!;
+    const { packets, addrs } = this;
+    const hdr = LEN_BYTES + SOCKADDR_BYTES;
+    const batch = 16;
+    const end = performance.now() + (lane.budgetMs ?? 2);
+    let r = hs.ctrl[Ctrl.R]!;
+    let w = Atomics.load(hs.ctrl, Ctrl.W);
+    while (r !== w && !this.stopped) {
+      if (performance.now() >= end) return true;
+      packets.length = 0;
+      addrs.length = 0;
+      while (r !== w && packets.length < batch) {
+        const len = hs.dv.getInt32(r, true);
+        if (len === WRAP) {
+          r = 0;
+          continue;
+        }
+        packets.push(hs.data.subarray(r + hdr, r + hdr + len));
+        addrs.push(hs.data.subarray(r + LEN_BYTES, r + hdr));
+        r = nextOffset(r, hdr, len);
+      }
+      try {
+        if (packets.length > 0) lane.onPackets(packets, addrs);
+      } catch (err) {
+        reportPacketBug(err);
+      } finally {
+        release(hs.ctrl, r);
+      }
+      if (Atomics.load(this.ctrl, Ctrl.W) !== this.ctrl[Ctrl.R]) this.drain(); // data that came meanwhile first
+      w = Atomics.load(hs.ctrl, Ctrl.W);
+    }
+    return false;
   }
 
   /** Hands everything in the ring to the callback, `batch` packets at a time, freeing space after each. */

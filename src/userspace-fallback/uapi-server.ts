@@ -22,7 +22,7 @@
 import { existsSync, mkdirSync, statSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import type { WgDevice } from '../conf/model.js';
+import { wipeDevice, type WgDevice } from '../conf/model.js';
 import { serialQueue, type Logger } from './device.js';
 import { IPC_ERROR_INVALID, IPC_ERROR_IO, SetParser, formatGetResponse, redactKeys } from './uapi.js';
 import { SOCK_CLOEXEC, sys, sysError } from './native.js';
@@ -259,7 +259,10 @@ export class UapiServer {
             }
             const text = await this.serial(async () => {
               try {
-                return formatGetResponse(this.target.ipcGet());
+                const state = this.target.ipcGet();
+                const text = formatGetResponse(state);
+                wipeDevice(state); // its key copies (the text is a string, which JS cannot wipe)
+                return text;
               } catch (err) {
                 this.log.error(`UAPI get failed: ${(err as Error).message}`);
                 return formatGetResponse({ name: '', peers: [] }, IPC_ERROR_IO);

@@ -30,6 +30,9 @@ import { SYNC_WRITES, acquireWriter, releaseWriter, type RingWriter } from './ri
 const SOCKET_BUFFER = 7 << 20;
 /** Largest UDP payload. */
 const MAX_DATAGRAM = 65535;
+/** Handshake lane fill that means "under load" (kernel: 512 of 4096 queued), and how long it lasts. */
+const UNDER_LOAD_BACKLOG = 1 / 8;
+const UNDER_LOAD_AFTER_MS = 1000;
 
 interface Sock {
   fd: number;
@@ -96,7 +99,18 @@ export function endpointOf(sa: Uint8Array): WgEndpoint {
   return { family: 6, host, port };
 }
 
+export interface UdpBindOptions {
+  /**
+   * A device's Bind: datagrams are sorted in the reader worker, handshake messages checked (mac1)
+   * and queued on a lane of their own (RingReaderOptions.handshakes). Off, every datagram is
+   * delivered as it came (a plain UDP transport).
+   */
+  handshakeLane?: boolean;
+}
+
 export class UdpBind implements Bind {
+  constructor(private readonly opts: UdpBindOptions = {}) {}
+
   private socks: Sock[] = [];
   /** Our ring in the reader worker, which polls both sockets. */
   private reader: RingReader | undefined;
@@ -110,6 +124,8 @@ export class UdpBind implements Bind {
   private writer: RingWriter | undefined;
   /** Datagrams dropped on send (no socket for the family, buffer full, unreachable...). */
   sendErrors = 0;
+  private mac1Key: Uint8Array | null = null;
+  private lastUnderLoad = -Infinity;
 
   async open(port: number): Promise<number> {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw sysError(`invalid port ${port}`, E.EINVAL);
@@ -179,22 +195,45 @@ export class UdpBind implements Bind {
   }
 
   private startReader(): void {
+    const deliver = (packets: Uint8Array[], addrs: Uint8Array[]): void => {
+      for (let i = 0; i < packets.length; i++) {
+        try {
+          this.receiveCb(packets[i]!, this.fromSockaddr(addrs[i]!));
+        } catch (err) {
+          reportPacketBug(err); // one bad datagram must not cost the rest of the burst
+        }
+      }
+    };
     this.reader = new RingReader({
       fds: this.socks.map((s) => s.fd),
       maxPacket: MAX_DATAGRAM,
       withAddr: true,
-      onPackets: (packets, addrs) => {
-        for (let i = 0; i < packets.length; i++) {
-          try {
-            this.receiveCb(packets[i]!, this.fromSockaddr(addrs[i]!));
-          } catch (err) {
-            reportPacketBug(err); // one bad datagram must not cost the rest of the burst
-          }
-        }
-      },
+      onPackets: deliver,
       onError: () => undefined,
+      handshakes: this.opts.handshakeLane ? { onPackets: deliver } : undefined,
     });
+    this.reader.setMac1Key(this.mac1Key);
     this.reader.start();
+  }
+
+  /** Bind: the key incoming handshakes' mac1 must verify with (checked in the reader worker). */
+  setMac1Key(key: Uint8Array | null): void {
+    this.mac1Key = key && key.slice();
+    this.reader?.setMac1Key(this.mac1Key);
+  }
+
+  /**
+   * Bind: under load while the handshake lane is at least 1/8 full, and for a second after (the
+   * kernel's receive.c measure, its queue of 4096 against 512).
+   */
+  underLoad(now: number): boolean {
+    if ((this.reader?.handshakeBacklog() ?? 0) >= UNDER_LOAD_BACKLOG) this.lastUnderLoad = now;
+    return now - this.lastUnderLoad < UNDER_LOAD_AFTER_MS;
+  }
+
+  /** Datagrams the reader worker dropped before the main thread saw them. */
+  gateCounters(): { mac1Failed: number; handshakesDropped: number; junk: number } | undefined {
+    return this.reader?.gateCounters();
   }
 
   private fromSockaddr(sa: Uint8Array): WgEndpoint {
