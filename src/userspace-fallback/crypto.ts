@@ -145,6 +145,16 @@ export function mac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
   return h.digest();
 }
 
+/**
+ * MAC with one fixed key, for checking many messages (mac1 of every incoming handshake): the key's
+ * block is absorbed once and each message starts from a copy of that state (a third of the work of
+ * mac() for a 116-byte message).
+ */
+export function macWithKey(key: Uint8Array): (msg: Uint8Array) => Uint8Array {
+  const keyed = blake2s.create({ key, dkLen: MAC_LEN });
+  return (msg) => keyed.clone().update(msg).digest();
+}
+
 /** HMAC-BLAKE2s (RFC 2104, 64-byte block, 32-byte output). Used only inside the KDF. */
 export function hmac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
   const h = createHmac('blake2s256', key);

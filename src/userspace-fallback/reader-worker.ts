@@ -6,11 +6,11 @@
  * announced by a byte on the wake pipe.
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { equalBytes, mac } from './crypto.js';
+import { equalBytes, macWithKey } from './crypto.js';
 import { openLinkWatch, type LinkWatch } from './link-watch.js';
 import { INIT_OFF_MAC1, MAC_LEN, MESSAGE_COOKIE_REPLY, MESSAGE_DATA, MESSAGE_INITIATION, RESP_OFF_MAC1, validMessageType } from './messages.js';
 import { E, POLLFD_BYTES, POLLIN, POLL_FAILED, PR_SET_NAME, sys } from './native.js';
-import { Ctrl, LEN_BYTES, SOCKADDR_BYTES, nextOffset, publish, reserve, reserveBlocking } from './ring.js';
+import { Ctrl, LEN_BYTES, SOCKADDR_BYTES, nextOffset, publish, reserve, reserveBlocking, used } from './ring.js';
 import {
   GATE_HS_DROPPED, GATE_JUNK, GATE_KEY_OFFSET, GATE_KEY_SET, GATE_MAC1_FAILED,
   type ReaderRequest, type ReaderMessage, type SourceSpec,
@@ -39,12 +39,23 @@ interface Lane {
   w: number;
   gate: Int32Array;
   key: Uint8Array;
+  /** mac1 with the key of generation `generation` (see RingReader.setMac1Key). */
+  mac1: ((msg: Uint8Array) => Uint8Array) | undefined;
+  generation: number;
+}
+
+const LANE_HDR = LEN_BYTES + SOCKADDR_BYTES;
+
+function isZero(p: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (p[i] !== 0) return false;
+  return true;
 }
 
 /**
  * Where a datagram of a device's UDP source goes: 'data' stays in the data ring, 'handshake' moves
- * to the handshake lane, anything else is dropped here (counted): no valid type and size, or a mac1
- * that does not verify (checked before anything costly, as WireGuard's DoS protection intends).
+ * to the handshake lane, anything else is dropped here (counted): no valid type and size, a lane
+ * that is full (checked first: dropping then costs nothing), or a mac1 that does not verify
+ * (checked before anything costly, as WireGuard's DoS protection intends).
  */
 function sort(lane: Lane, p: Uint8Array): 'data' | 'handshake' | 'drop' {
   const type = validMessageType(p);
@@ -53,23 +64,30 @@ function sort(lane: Lane, p: Uint8Array): 'data' | 'handshake' | 'drop' {
     Atomics.add(lane.gate, GATE_JUNK, 1);
     return 'drop';
   }
-  if (type === MESSAGE_COOKIE_REPLY) return 'handshake';
-  const macOff = type === MESSAGE_INITIATION ? INIT_OFF_MAC1 : RESP_OFF_MAC1;
-  if (Atomics.load(lane.gate, GATE_KEY_SET) === 1 && equalBytes(mac(lane.key, p.subarray(0, macOff)), p.subarray(macOff, macOff + MAC_LEN))) {
-    return 'handshake';
+  const r = Atomics.load(lane.ctrl, Ctrl.R);
+  // The last quarter of the lane is kept for messages a flood of fresh initiations does not send:
+  // initiations that carry a mac2 (a peer that got our cookie reply), responses and cookie replies.
+  const fresh = type === MESSAGE_INITIATION && isZero(p, INIT_OFF_MAC1 + MAC_LEN, INIT_OFF_MAC1 + 2 * MAC_LEN);
+  if ((fresh && used(lane.w, r, lane.data.length) > lane.data.length * 0.75) || reserve(lane.dv, lane.w, r, LANE_HDR + p.length + 3) === -1) {
+    Atomics.add(lane.gate, GATE_HS_DROPPED, 1);
+    return 'drop';
   }
+  if (type === MESSAGE_COOKIE_REPLY) return 'handshake';
+  const generation = Atomics.load(lane.gate, GATE_KEY_SET);
+  if (generation !== 0 && generation !== lane.generation) {
+    lane.mac1 = macWithKey(lane.key.slice());
+    lane.generation = generation;
+  }
+  const macOff = type === MESSAGE_INITIATION ? INIT_OFF_MAC1 : RESP_OFF_MAC1;
+  if (generation !== 0 && equalBytes(lane.mac1!(p.subarray(0, macOff)), p.subarray(macOff, macOff + MAC_LEN))) return 'handshake';
   Atomics.add(lane.gate, GATE_MAC1_FAILED, 1);
   return 'drop';
 }
 
-/** Copies a record (sockaddr and datagram) to the handshake lane; dropped when the lane is full. */
+/** Copies a record (sockaddr and datagram) to the handshake lane (sort() found room for it). */
 function toLane(lane: Lane, sa: Uint8Array, p: Uint8Array): void {
-  const hdr = LEN_BYTES + SOCKADDR_BYTES;
+  const hdr = LANE_HDR;
   const w = reserve(lane.dv, lane.w, Atomics.load(lane.ctrl, Ctrl.R), hdr + p.length + 3);
-  if (w === -1) {
-    Atomics.add(lane.gate, GATE_HS_DROPPED, 1);
-    return;
-  }
   lane.dv.setInt32(w, p.length, true);
   lane.data.set(sa, w + LEN_BYTES);
   lane.data.set(p, w + hdr);
@@ -128,7 +146,7 @@ function control(): boolean {
         lane: op.handshakes && {
           data: new Uint8Array(op.handshakes.sab), dv: new DataView(op.handshakes.sab), ctrl: new Int32Array(op.handshakes.ctrlSab),
           w: Atomics.load(new Int32Array(op.handshakes.ctrlSab), Ctrl.W), gate: new Int32Array(op.handshakes.gateSab, 0, GATE_KEY_OFFSET / 4),
-          key: new Uint8Array(op.handshakes.gateSab, GATE_KEY_OFFSET, 32),
+          key: new Uint8Array(op.handshakes.gateSab, GATE_KEY_OFFSET, 32), mac1: undefined, generation: 0,
         },
       });
     } else {

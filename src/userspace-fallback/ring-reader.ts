@@ -82,7 +82,7 @@ export interface HandshakeLane {
   budgetMs?: number;
 }
 
-/** Gate words shared with the worker: [0] = 1 when the mac1 key (bytes 16..47) is valid. */
+/** Gate words shared with the worker: [0] = the mac1 key's generation (bytes 16..47), 0 when none. */
 export const GATE_KEY_SET = 0;
 export const GATE_COUNTERS = 1; // [1] mac1 failures, [2] handshake ring full drops, [3] junk drops
 export const GATE_MAC1_FAILED = 1;
@@ -223,6 +223,8 @@ export class RingReader {
     }
   }
 
+  private keyGeneration = 0;
+
   /** The key incoming handshakes' mac1 is checked with (HASH(LABEL_MAC1 || our public key)); null drops them all. */
   setMac1Key(key: Uint8Array | null): void {
     const hs = this.hs;
@@ -233,7 +235,7 @@ export class RingReader {
       return;
     }
     hs.gateBytes.set(key, GATE_KEY_OFFSET);
-    Atomics.store(hs.gate, GATE_KEY_SET, 1);
+    Atomics.store(hs.gate, GATE_KEY_SET, ++this.keyGeneration);
   }
 
   /** How full the handshake ring is (0..1): the kernel's measure of "under load". */
@@ -313,7 +315,11 @@ export class RingReader {
       // Data first: handshakes get a bounded slice of this turn, and what is left waits for the next
       // turn (after whatever else the event loop has, data of the other rings included).
       if (this.hs && this.drainHandshakes()) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        // Handshakes left over: the next slice after a pause (or at once when data arrives), so a
+        // flood takes at most about a third of this thread and the reader worker keeps its share of
+        // the CPU; what does not fit waits in the lane, and the worker drops when the lane is full.
+        const res = waitAsync(ctrl, Ctrl.SEQ, Atomics.load(ctrl, Ctrl.SEQ), 2 * (this.opts.handshakes!.budgetMs ?? 2));
+        if (res.async) await res.value;
         continue;
       }
       // The worker bumps this ring's SEQ for the handshake lane too: one wait covers both.
