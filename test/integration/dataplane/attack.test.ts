@@ -70,13 +70,14 @@ describe('wgts-userspace under attack (beside wireguard-go)', () => {
   let ga: Side; // wireguard-go, the comparison target
   let gb: Side;
   let c: Netns; // the attacker
+  let cLink: string; // c's link toward a
   let pid: number;
 
   beforeAll(async () => {
     [a, b] = await makePair(lab, 'wgts', 'go');
     [ga, gb] = await makePair(lab, 'go', 'go');
     c = await lab.netns();
-    await lab.veth(a.ns, '10.98.1.1/24', c, '10.98.1.2/24');
+    [, cLink] = await lab.veth(a.ns, '10.98.1.1/24', c, '10.98.1.2/24');
     await lab.veth(ga.ns, '10.98.2.1/24', c, '10.98.2.2/24');
     await ping(b, a.inner4, { count: 1 });
     await ping(gb, ga.inner4, { count: 1 });
@@ -116,9 +117,13 @@ describe('wgts-userspace under attack (beside wireguard-go)', () => {
   it('a new peer completes its handshake under the flood, through a cookie reply', async () => {
     const cookies = b.ns.spawn(['tcpdump', '-l', '-n', '-i', b.link, `udp and src port ${a.port} and udp[8] = 3`]);
     await waitFor(() => cookies.stderr().includes('listening on'), { what: 'tcpdump for cookie replies' });
+    const toAttacker = c.spawn(['tcpdump', '-l', '-n', '-i', cLink, `udp and src port ${a.port} and udp[8] = 3`]);
+    await waitFor(() => toAttacker.stderr().includes('listening on'), { what: 'tcpdump in the attacker namespace' });
     const f = flood(a, '10.98.1.1', 60_000, 45);
     try {
-      await new Promise((r) => setTimeout(r, 1000));
+      // Under load: a answers the flood with cookie replies.
+      await waitFor(() => toAttacker.stdout().split('\n').filter(Boolean).length > 10, { what: 'cookie replies to the flood', timeout: 20_000 });
+      toAttacker.kill();
       // A fresh peer on b's side: its initiation meets a device under load.
       await wg(b, ['set', b.ifname, 'peer', a.publicKey, 'remove']);
       await wg(b, ['set', b.ifname, 'peer', a.publicKey, 'allowed-ips', `${a.inner4}/32,${a.inner6}/128`, 'endpoint', `${a.outer4}:${a.port}`]);
