@@ -9,7 +9,7 @@ import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_thread
 import { equalBytes, macWithKey } from './crypto.js';
 import { openLinkWatch, type LinkWatch } from './link-watch.js';
 import { INIT_OFF_MAC1, MAC_LEN, MESSAGE_COOKIE_REPLY, MESSAGE_DATA, MESSAGE_INITIATION, RESP_OFF_MAC1, validMessageType } from './messages.js';
-import { E, POLLFD_BYTES, POLLIN, POLL_FAILED, PR_SET_NAME, sys } from './native.js';
+import { DatagramBatch, E, POLLFD_BYTES, POLLIN, POLL_FAILED, PR_SET_NAME, sys } from './native.js';
 import { Ctrl, LEN_BYTES, SOCKADDR_BYTES, nextOffset, publish, reserve, reserveBlocking, used } from './ring.js';
 import {
   GATE_HS_DROPPED, GATE_JUNK, GATE_KEY_OFFSET, GATE_KEY_SET, GATE_MAC1_FAILED,
@@ -165,8 +165,15 @@ function fail(s: Source, errno: number): false {
   return false;
 }
 
-const alen = new Uint32Array(1);
-/** Reads one burst from `fd` into the source's ring; false when the source ends (error or stop). */
+/** UDP datagrams per recvmmsg() call. */
+const UDP_BATCH = 32;
+let udpBatch: DatagramBatch | undefined;
+
+/**
+ * Reads one burst from `fd` into the source's ring; false when the source ends (error or stop).
+ * UDP is read with recvmmsg() into native memory and copied into the ring (sorted first for a
+ * device's source, see sort()); the TUN is read with read() straight into the ring.
+ */
 function burst(s: Source, fd: number, revents: number): boolean {
   const { data, dv, ctrl, hdr, size, maxPacket, withAddr } = s;
   let n = 0;
@@ -177,41 +184,62 @@ function burst(s: Source, fd: number, revents: number): boolean {
     if (n > 0) publish(ctrl);
     n = 0;
   };
-  while (n < s.batch) {
+  let read = 0;
+  while (read < s.batch) {
+    if (withAddr) {
+      udpBatch ??= new DatagramBatch(UDP_BATCH, maxPacket);
+      const got = udpBatch.receive(fd, s.batch - read);
+      if (got < 0) {
+        const e = sys.errno();
+        if (e === E.EAGAIN) break;
+        if (e === E.EINTR) continue;
+        // UDP: ICMP-reported errors (ECONNREFUSED...) are per-datagram, not fatal.
+        if (e !== E.EBADF && e !== E.EFAULT && ++emptyReads <= 64) continue;
+        if (e !== E.EBADF && e !== E.EFAULT) break;
+        return fail(s, e);
+      }
+      if (got === 0) break;
+      read += got;
+      for (let i = 0; i < got; i++) {
+        const p = udpBatch.payload(i);
+        const sa = udpBatch.source(i);
+        if (s.lane) {
+          const where = sort(s.lane, p);
+          if (where === 'handshake') {
+            toLane(s.lane, sa, p);
+            n++;
+          }
+          if (where !== 'data') continue;
+        }
+        const w = reserveBlocking(ctrl, dv, s.w, hdr + p.length + 4, flushPartial);
+        if (w === -1) return false; // stopped
+        dv.setInt32(w, p.length, true);
+        data.set(sa, w + LEN_BYTES);
+        data.set(p, w + hdr);
+        s.w = nextOffset(w, hdr, p.length);
+        Atomics.store(ctrl, Ctrl.W, s.w);
+        n++;
+      }
+      continue;
+    }
     const w = reserveBlocking(ctrl, dv, s.w, size, flushPartial);
     if (w === -1) return false; // stopped
-    let len: number;
-    if (withAddr) {
-      alen[0] = SOCKADDR_BYTES;
-      len = sys.recvfrom(fd, data.subarray(w + hdr, w + hdr + maxPacket), maxPacket, 0, data.subarray(w + LEN_BYTES, w + hdr), alen);
-    } else {
-      len = sys.read(fd, data.subarray(w + hdr, w + hdr + maxPacket), maxPacket);
-    }
+    const len = sys.read(fd, data.subarray(w + hdr, w + hdr + maxPacket), maxPacket);
     if (len < 0) {
       const e = sys.errno();
       if (e === E.EAGAIN) {
         // POLLERR/POLLHUP/POLLNVAL with nothing to read: the fd is dead (TUN deleted).
-        if (n === 0 && emptyReads === 0 && (revents & POLL_FAILED) !== 0 && !withAddr) return fail(s, E.EBADFD);
+        if (read === 0 && (revents & POLL_FAILED) !== 0) return fail(s, E.EBADFD);
         break;
       }
       if (e === E.EINTR) continue;
-      if (withAddr && e !== E.EBADF && e !== E.EFAULT) {
-        // UDP: ICMP-reported errors (ECONNREFUSED...) are per-datagram, not fatal.
-        if (++emptyReads > 64) break;
-        continue;
-      }
       return fail(s, e);
     }
-    n++; // a handshake or a drop counts too: a burst stays bounded
-    if (s.lane) {
-      const p = data.subarray(w + hdr, w + hdr + len);
-      const where = sort(s.lane, p);
-      if (where === 'handshake') toLane(s.lane, data.subarray(w + LEN_BYTES, w + hdr), p);
-      if (where !== 'data') continue; // the slot in the data ring is reused
-    }
+    read++;
     dv.setInt32(w, len, true);
     s.w = nextOffset(w, hdr, len);
     Atomics.store(ctrl, Ctrl.W, s.w);
+    n++;
   }
   if (n > 0) publish(ctrl);
   return true;
