@@ -207,7 +207,8 @@ function burst(s: Source, fd: number, revents: number): boolean {
           const where = sort(s.lane, p);
           if (where === 'handshake') {
             toLane(s.lane, sa, p);
-            n++;
+            // Wake the main thread for it only when it sleeps with an empty lane (Ctrl.SLEEPING).
+            if (Atomics.load(ctrl, Ctrl.SLEEPING) !== 0) n++;
           }
           if (where !== 'data') continue;
         }

@@ -318,14 +318,24 @@ export class RingReader {
         // Handshakes left over: the next slice after a pause (or at once when data arrives), so a
         // flood takes at most about a third of this thread and the reader worker keeps its share of
         // the CPU; what does not fit waits in the lane, and the worker drops when the lane is full.
+        // The worker bumps SEQ for data only while the lane is busy, so this wait ends on data or time.
         const res = waitAsync(ctrl, Ctrl.SEQ, Atomics.load(ctrl, Ctrl.SEQ), 2 * (this.opts.handshakes!.budgetMs ?? 2));
         if (res.async) await res.value;
         continue;
       }
-      // The worker bumps this ring's SEQ for the handshake lane too: one wait covers both.
+      if (this.hs) {
+        // Idle with an empty lane: announce it, then look again (a handshake queued meanwhile is
+        // either seen now, or the worker sees SLEEPING and bumps SEQ for it).
+        Atomics.store(ctrl, Ctrl.SLEEPING, 1);
+        if (Atomics.load(this.hs.ctrl, Ctrl.W) !== Atomics.load(this.hs.ctrl, Ctrl.R)) {
+          Atomics.store(ctrl, Ctrl.SLEEPING, 0);
+          continue;
+        }
+      }
       const res = waitAsync(ctrl, Ctrl.SEQ, seq);
       if (res.async) await res.value;
       else await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.hs) Atomics.store(ctrl, Ctrl.SLEEPING, 0);
     }
   }
 

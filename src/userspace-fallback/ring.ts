@@ -21,7 +21,11 @@ export const Ctrl = {
   RSEQ: 3,
   /** Reader rings: 0, or the errno that ended the source. Writer ring: 1 once told to stop. */
   STATE: 4,
-  /** Writer ring: 1 while the worker sleeps on SEQ (the producer notifies only then). */
+  /**
+   * Writer ring: 1 while the worker sleeps on SEQ (the producer notifies only then). Reader ring
+   * with a handshake lane: 1 while the main thread waits with an empty lane (the worker wakes it
+   * for handshakes only then; otherwise the main thread takes them on its own schedule).
+   */
   SLEEPING: 5,
   /** Reader ring with a link watch: the ifindex whose link events the worker reports (0: none). */
   LINK_INDEX: 6,
