@@ -34,6 +34,13 @@ const SOCK_STREAM = 1;
 export const MAX_LINE = 64 << 10;
 /** A set request larger than this is refused (the biggest selftest config is about 4 MB of text). */
 export const MAX_SET_REQUEST = 16 << 20;
+/**
+ * How long, and how much of, a refused request's remaining input is still read (and dropped) before
+ * the connection closes: the client gets to read the answer, and the garbage the reads leave for the
+ * collector stays small.
+ */
+const REFUSED_DRAIN_MS = 3000;
+const REFUSED_DRAIN_BYTES = 2 << 20;
 /** Connections served at once; more are closed on accept (each may hold a request in parsing). */
 export const MAX_CONNECTIONS = 64;
 
@@ -203,13 +210,21 @@ export class UapiServer {
     let parser: SetParser | undefined;
     let setBytes = 0;
 
+    /** Set once a request was refused: what the client still sends is read and dropped. */
+    let refused = false;
     const fail = (errno: number, why: string): void => {
       this.log.error(`UAPI: ${why}`);
       parser?.discard();
       parser = undefined;
       queue = [];
+      refused = true;
+      // Answer and close our side, but keep reading (and dropping) for a moment: a client still
+      // writing its request would otherwise get EPIPE at once and may never read the answer
+      // (wireguard-go reads the rest of the line). Bounded in time and bytes, never buffered.
       sock.end(`errno=${errno}\n\n`);
-      sock.destroySoon();
+      const timer = setTimeout(() => sock.destroy(), REFUSED_DRAIN_MS);
+      timer.unref();
+      sock.once('close', () => clearTimeout(timer));
     };
 
     const applySet = async (p: SetParser): Promise<void> => {
@@ -231,11 +246,11 @@ export class UapiServer {
 
     /** Handles the queued lines in order; async steps (get, set) pause the socket meanwhile. */
     const pump = async (): Promise<void> => {
-      if (busy) return;
+      if (busy || refused) return;
       busy = true;
       sock.pause();
       try {
-        while (head < queue.length && !sock.destroyed) {
+        while (head < queue.length && !sock.destroyed && !refused) {
           const line = queue[head++]!;
           if (mode === 'idle') {
             if (line === 'set=1') {
@@ -303,7 +318,13 @@ export class UapiServer {
       }
     };
 
+    let dropped = 0;
     sock.on('data', (chunk: Buffer) => {
+      if (refused) {
+        dropped += chunk.length;
+        if (dropped > REFUSED_DRAIN_BYTES) sock.destroy();
+        return;
+      }
       if (!lines.push(chunk, queue)) {
         // wireguard-go reads a set with bufio.Scanner (64 KiB lines): errno=-5, then the rest of
         // the line reads as an invalid operation and the connection closes. Refused at once here,

@@ -1,6 +1,6 @@
 /**
  * UdpBind over real sockets on loopback (no namespace needed: nothing leaves the host's lo), and
- * the sockaddr <-> endpoint conversions. Also exercises the worker rings (worker-io.ts): receive
+ * the sockaddr <-> endpoint conversions. Also exercises the worker rings (ring-reader.ts, ring-writer.ts): receive
  * and send bursts large enough to wrap the 4 MiB rings several times, checked for order and content,
  * and the sharing of one reader and one writer thread by every bind of the process.
  */
@@ -19,7 +19,7 @@ afterEach(async () => {
   await Promise.all(binds.splice(0).map((b) => b.close()));
 });
 
-/** This process's I/O worker threads, by the names they give themselves (worker-io.ts). */
+/** This process's I/O worker threads, by the names they give themselves (reader-worker.ts, writer-worker.ts). */
 function ioThreads(): { rx: number; tx: number } {
   const names = readdirSync('/proc/self/task').map((t) => {
     try {
