@@ -1,4 +1,5 @@
-# bash completion for wgts(8), wgts quick (wgts-quick(8)) and wgts registry (wgts-registry(8)).
+# bash completion for wgts(8), wgts quick (wgts-quick(8)), wgts registry (wgts-registry(8)), and
+# wgts exporter, reresolve, lint and allowed-ips (wgts-exporter(8) ... wgts-allowed-ips(8)).
 # Commands come from `wgts --help`, so new subcommands are completed without editing this file;
 # interfaces from `wgts show interfaces`, peers from `wgts show IF peers`, configuration names from
 # /etc/wireguard/*.conf.
@@ -175,6 +176,38 @@ _wgts() {
 		;;
 	registry)
 		_wgts_registry "$cur" 1
+		;;
+	exporter)
+		# `wgts exporter [--listen ADDR:PORT] [IFACE...]`: an address is the user's to type.
+		[[ $prev == --listen || $prev == -l || $prev == = ]] && return
+		if [[ $cur == -* ]]; then
+			_wgts_compgen '--listen' "$cur"
+		else
+			_wgts_compgen "$(_wgts_interfaces)" "$cur"
+		fi
+		;;
+	reresolve)
+		# `wgts reresolve IFACE [--force]`
+		if [[ $cur == -* ]]; then
+			_wgts_compgen '--force' "$cur"
+		elif ((COMP_CWORD == 2)) || [[ $prev == --force ]]; then
+			_wgts_compgen "$(_wgts_interfaces)" "$cur"
+		fi
+		;;
+	lint)
+		# `wgts lint [--json] FILE|NAME...`: configuration names and files.
+		if [[ $cur == -* ]]; then
+			_wgts_compgen '--json' "$cur"
+		else
+			_wgts_compgen "$(_wgts_config_names)" "$cur"
+			local IFS=$'\n'
+			COMPREPLY+=( $(compgen -f -X '!*.conf' -- "$cur") $(compgen -d -- "$cur") )
+			compopt -o filenames 2>/dev/null
+		fi
+		;;
+	allowed-ips)
+		# `wgts allowed-ips CIDR,... [--exclude CIDR,...]`: prefixes are the user's to type.
+		[[ $cur == -* ]] && _wgts_compgen '--exclude' "$cur"
 		;;
 	esac
 }

@@ -5,7 +5,7 @@
 import { fstatSync } from 'node:fs';
 import type { Command } from './command.js';
 import { keyToBase64 } from '../conf/keys.js';
-import { generatePresharedKey, generatePrivateKey } from '../userspace-fallback/crypto.js';
+import { generatePresharedKey, generatePrivateKey } from '../crypto/primitives.js';
 
 const WORLD_ACCESSIBLE_WARNING =
   'Warning: writing to world accessible file.\nConsider setting the umask to 077 and trying again.\n';
@@ -48,12 +48,10 @@ export function writeOut(text: string): Promise<void> {
 
 export const genkeyCommand: Command = {
   name: 'genkey',
-  summary: 'Generates a new private key and writes it to stdout',
   run: (argv0, args) => writeFreshKey(argv0, 'genkey', args, true),
 };
 
 export const genpskCommand: Command = {
   name: 'genpsk',
-  summary: 'Generates a new preshared key and writes it to stdout',
   run: (argv0, args) => writeFreshKey(argv0, 'genpsk', args, false),
 };

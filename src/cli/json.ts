@@ -28,7 +28,7 @@
 import { formatEndpoint, formatIP } from '../conf/ip.js';
 import { keyIsZero, keyToBase64 } from '../conf/keys.js';
 import { wipeDevice, type Key, type WgDevice, type WgPeer } from '../conf/model.js';
-import { errorText } from './ipc.js';
+import { errorText } from '../system/ipc.js';
 import { listOrReport, type ShowIo } from './show-io.js';
 
 export const JSON_SCHEMA_VERSION = 1;

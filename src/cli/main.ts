@@ -7,21 +7,20 @@
  * few wgts-only options (`quick --nat-via`, `registry --zone`) do not justify a second parser.
  */
 import { basename } from 'node:path';
-import type { Command } from './command.js';
-/** The version wg would print is upstream's; ours is the package's. */
-export const WGTS_VERSION = '0.1.0';
+import { WGTS_VERSION } from '../conf/version.js';
+import type { Command, CommandEntry } from './command.js';
 
 /**
  * A table row whose module is loaded only when the command runs: `wgts --version` and `wgts genkey`
  * must not pay for compiling show, quick, the registry's DNS code or execa (docs/benchmarks.md,
  * "Cold start"). The summaries live here, in wg.c's table style; the modules keep only `run`.
  */
-function lazy(name: string, summary: string, load: () => Promise<Command>): Command {
+function lazy(name: string, summary: string, load: () => Promise<Command>): CommandEntry {
   return { name, summary, run: async (argv0, args) => (await load()).run(argv0, args) };
 }
 
 /** wg's subcommands, in wg's order, then wgts' own. */
-export const WG_COMMANDS: readonly Command[] = [
+export const WG_COMMANDS: readonly CommandEntry[] = [
   lazy('show', 'Shows the current configuration and device information', async () => (await import('./show.js')).showCommand),
   lazy(
     'showconf',
@@ -36,7 +35,7 @@ export const WG_COMMANDS: readonly Command[] = [
   lazy('genpsk', 'Generates a new preshared key and writes it to stdout', async () => (await import('./genkey.js')).genpskCommand),
   lazy('pubkey', 'Reads a private key from stdin and writes a public key to stdout', async () => (await import('./pubkey.js')).pubkeyCommand),
 ];
-export const WGTS_COMMANDS: readonly Command[] = [
+export const WGTS_COMMANDS: readonly CommandEntry[] = [
   lazy(
     'quick',
     'Brings a WireGuard interface up or down from a wg-quick configuration (up, down, save, strip)',
@@ -46,6 +45,18 @@ export const WGTS_COMMANDS: readonly Command[] = [
     'registry',
     'Serves or queries a DNS-SD registry of peer endpoints (NAT traversal)',
     async () => (await import('./registry.js')).registryCommand,
+  ),
+  lazy('exporter', 'Serves peer metrics for Prometheus at /metrics', async () => (await import('./exporter.js')).exporterCommand),
+  lazy(
+    'reresolve',
+    "Re-resolves the hostnames of an interface's peer endpoints and updates those that moved",
+    async () => (await import('./reresolve.js')).reresolveCommand,
+  ),
+  lazy('lint', 'Checks a configuration file and reports every problem with a fix', async () => (await import('./lint.js')).lintCommand),
+  lazy(
+    'allowed-ips',
+    'Prints the fewest prefixes covering a set of prefixes minus another',
+    async () => (await import('./allowed-ips.js')).allowedIpsCommand,
   ),
 ];
 

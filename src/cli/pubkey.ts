@@ -9,7 +9,7 @@
  */
 import type { Command } from './command.js';
 import { KEY_B64_LEN, keyFromBase64, keyToBase64 } from '../conf/keys.js';
-import { publicKeyFromPrivate } from '../userspace-fallback/crypto.js';
+import { publicKeyFromPrivate } from '../crypto/primitives.js';
 import { writeOut } from './genkey.js';
 
 /** wg's char_is_space: space, \t, \n, \v, \f, \r. */
@@ -58,7 +58,6 @@ export async function pubkeyFromStream(input: AsyncIterable<Uint8Array>): Promis
 
 export const pubkeyCommand: Command = {
   name: 'pubkey',
-  summary: 'Reads a private key from stdin and writes a public key to stdout',
   async run(argv0, args) {
     if (args.length !== 0) {
       process.stderr.write(`Usage: ${argv0} pubkey\n`);

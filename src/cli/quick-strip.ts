@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseQuickConfig, resolveQuickTarget } from '../conf/quick.js';
-import { systemFs } from './conf-io.js';
+import { systemFs } from '../system/conf-io.js';
 // One copy of wg-quick's world-accessible check and its message, shared with `quick up/down/save`.
 import { worldAccessibleWarning } from '../quick/target.js';
 

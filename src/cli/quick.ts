@@ -7,7 +7,7 @@
 import { realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Command } from './command.js';
-import { foreground, haveProgram } from './run.js';
+import { foreground, haveProgram } from '../system/run.js';
 import { runStrip } from './quick-strip.js';
 import { down, save } from '../quick/down.js';
 import { up, exitCodeOf, messageOf } from '../quick/up.js';
@@ -80,7 +80,6 @@ function preferOwnDirectory(): void {
 
 export const quickCommand: Command = {
   name: 'quick',
-  summary: 'Brings a WireGuard interface up or down from a wg-quick configuration (up, down, save, strip)',
   async run(argv0, args) {
     const prog = `${argv0} quick`;
     if (args.length === 1 && ['--help', '-h', 'help'].includes(args[0]!)) {

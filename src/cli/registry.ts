@@ -15,7 +15,7 @@ import { WgError } from '../conf/backend.js';
 import { wipeDevice, type WgPeer } from '../conf/model.js';
 import { strerror } from '../conf/errno.js';
 import { parseIP } from '../conf/ip.js';
-import { getDevice, listDevices, setDevice } from './ipc.js';
+import { getDevice, listDevices, setDevice } from '../system/ipc.js';
 import { DEFAULT_ZONE, normalizeZone, serviceName } from '../registry/zone.js';
 import { startRegistryServer, type ListenAddress } from '../registry/server.js';
 import { fmt, resolverFor } from '../registry/client.js';
@@ -139,7 +139,7 @@ function describeError(err: unknown): string {
 }
 
 export interface RegistryDeps {
-  /** Where devices are read and written; every call picks the backend afresh (ipc.ts). */
+  /** Where devices are read and written; every call picks the backend afresh (system/ipc.ts). */
   backend: Backend;
 }
 
@@ -232,7 +232,6 @@ async function discover(argv0: string, args: string[], deps: RegistryDeps): Prom
 export function makeRegistryCommand(deps: RegistryDeps): Command {
   return {
     name: 'registry',
-    summary: 'Serves or queries a DNS-SD registry of peer endpoints (NAT traversal)',
     async run(argv0, args) {
       const [verb, ...rest] = args;
       if (verb === undefined || ['-h', '--help', 'help'].includes(verb) || rest.includes('--help')) {

@@ -5,9 +5,9 @@
 import { FieldError } from '../conf/parse.js';
 import { parseSetArgs } from '../conf/args.js';
 import { wipeDevice, type WgDevice } from '../conf/model.js';
-import { SYSTEM_IO } from './conf-io.js';
+import { SYSTEM_IO } from '../system/conf-io.js';
 import type { Command } from './command.js';
-import { errorHint, errorText, setDevice } from './ipc.js';
+import { errorHint, errorText, setDevice } from '../system/ipc.js';
 
 /** wg copies the name into a char[IFNAMSIZ] with strncpy: at most 15 bytes are kept. */
 export function deviceName(arg: string): string {
@@ -32,7 +32,6 @@ export const SET_USAGE =
 
 export const setCommand: Command = {
   name: 'set',
-  summary: 'Change the current configuration, add peers, remove peers, or change peers',
   async run(argv0, args) {
     if (args.length < 2 || ['-h', '--help', 'help'].includes(args[0]!)) {
       process.stderr.write(`Usage: ${argv0} set ${SET_USAGE}\n`);

@@ -7,9 +7,9 @@ import { strerror } from '../conf/errno.js';
 import { KEY_LEN, wipeDevice, type WgDevice } from '../conf/model.js';
 import { ConfigError, parseConfig } from '../conf/parse.js';
 import { syncDiff } from '../conf/sync.js';
-import { SYSTEM_IO } from './conf-io.js';
+import { SYSTEM_IO } from '../system/conf-io.js';
 import type { Command } from './command.js';
-import { errorText, getDevice } from './ipc.js';
+import { errorText, getDevice } from '../system/ipc.js';
 import { applyDevice, deviceName } from './set.js';
 
 type Mode = 'setconf' | 'addconf' | 'syncconf';
@@ -66,16 +66,13 @@ async function run(mode: Mode, argv0: string, args: string[]): Promise<number> {
 
 export const setconfCommand: Command = {
   name: 'setconf',
-  summary: 'Applies a configuration file to a WireGuard interface',
   run: (argv0, args) => run('setconf', argv0, args),
 };
 export const addconfCommand: Command = {
   name: 'addconf',
-  summary: 'Appends a configuration file to a WireGuard interface',
   run: (argv0, args) => run('addconf', argv0, args),
 };
 export const syncconfCommand: Command = {
   name: 'syncconf',
-  summary: 'Synchronizes a configuration file to a WireGuard interface',
   run: (argv0, args) => run('syncconf', argv0, args),
 };

@@ -4,7 +4,7 @@
  * so show.ts and json.ts both import it and not each other.
  */
 import type { WgDevice } from '../conf/model.js';
-import { errorText, getDevice, listDevices } from './ipc.js';
+import { errorText, getDevice, listDevices } from '../system/ipc.js';
 
 /** Everything show touches outside itself, so tests can drive it (time, terminal, backends). */
 export interface ShowIo {

@@ -7,7 +7,7 @@ import { keyIsZero } from '../conf/keys.js';
 import { wipeDevice, type Key, type WgDevice, type WgPeer } from '../conf/model.js';
 import { formatKey } from '../conf/write.js';
 import type { Command } from './command.js';
-import { errorText } from './ipc.js';
+import { errorText } from '../system/ipc.js';
 import { showJson } from './json.js';
 import { listOrReport, processIo, type ShowIo } from './show-io.js';
 import { BOLD, CYAN, GREEN, RED, RESET, YELLOW, colorMode, hideKeys, terminalPrinter } from './terminal.js';
@@ -274,6 +274,5 @@ export async function runShow(argv0: string, args: string[], io: ShowIo): Promis
 
 export const showCommand: Command = {
   name: 'show',
-  summary: 'Shows the current configuration and device information',
   run: (argv0, args) => runShow(argv0, args, processIo()),
 };

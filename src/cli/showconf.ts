@@ -2,11 +2,10 @@
 import { wipeDevice, type WgDevice } from '../conf/model.js';
 import { formatConfig } from '../conf/write.js';
 import type { Command } from './command.js';
-import { errorText, getDevice } from './ipc.js';
+import { errorText, getDevice } from '../system/ipc.js';
 
 export const showconfCommand: Command = {
   name: 'showconf',
-  summary: "Shows the current configuration of a given WireGuard interface, for use with `setconf'",
   async run(argv0, args) {
     if (args.length !== 1) {
       process.stderr.write(`Usage: ${argv0} showconf <interface>\n`);

@@ -30,7 +30,7 @@ import {
 export interface SetArgsOptions extends ResolveOptions {
   /** Interface name put into the model (default ''). */
   name?: string;
-  /** Reads a key file (the commands pass readFileSync, cli/conf-io.ts); throw an error with a Node `code` on failure. */
+  /** Reads a key file (the commands pass readFileSync, system/conf-io.ts); throw an error with a Node `code` on failure. */
   readFile: (path: string) => Uint8Array;
 }
 

@@ -9,18 +9,24 @@ export const EPERM = 1;
 export const ENOENT = 2;
 export const EINTR = 4;
 export const EIO = 5;
+export const EBADF = 9;
+export const EAGAIN = 11;
 export const EACCES = 13;
+export const EFAULT = 14;
+export const EEXIST = 17;
 export const ENODEV = 19;
 export const EINVAL = 22;
 export const ENAMETOOLONG = 36;
 export const EPROTO = 71;
 export const EBADMSG = 74;
+export const EBADFD = 77;
 export const EMSGSIZE = 90;
 export const EPROTONOSUPPORT = 93;
 export const EOPNOTSUPP = 95;
 export const EAFNOSUPPORT = 97;
 export const EADDRINUSE = 98;
 export const EADDRNOTAVAIL = 99;
+export const ENETDOWN = 100;
 export const ENETUNREACH = 101;
 export const ENOBUFS = 105;
 
@@ -32,13 +38,13 @@ const TABLE: ReadonlyArray<readonly [number, string, string]> = [
   [EIO, 'EIO', 'Input/output error'],
   [6, 'ENXIO', 'No such device or address'],
   [7, 'E2BIG', 'Argument list too long'],
-  [9, 'EBADF', 'Bad file descriptor'],
-  [11, 'EAGAIN', 'Resource temporarily unavailable'],
+  [EBADF, 'EBADF', 'Bad file descriptor'],
+  [EAGAIN, 'EAGAIN', 'Resource temporarily unavailable'],
   [12, 'ENOMEM', 'Cannot allocate memory'],
   [EACCES, 'EACCES', 'Permission denied'],
-  [14, 'EFAULT', 'Bad address'],
+  [EFAULT, 'EFAULT', 'Bad address'],
   [16, 'EBUSY', 'Device or resource busy'],
-  [17, 'EEXIST', 'File exists'],
+  [EEXIST, 'EEXIST', 'File exists'],
   [ENODEV, 'ENODEV', 'No such device'],
   [20, 'ENOTDIR', 'Not a directory'],
   [21, 'EISDIR', 'Is a directory'],
@@ -52,13 +58,14 @@ const TABLE: ReadonlyArray<readonly [number, string, string]> = [
   [61, 'ENODATA', 'No data available'],
   [EPROTO, 'EPROTO', 'Protocol error'],
   [EBADMSG, 'EBADMSG', 'Bad message'],
+  [EBADFD, 'EBADFD', 'File descriptor in bad state'],
   [EMSGSIZE, 'EMSGSIZE', 'Message too long'],
   [EPROTONOSUPPORT, 'EPROTONOSUPPORT', 'Protocol not supported'],
   [EOPNOTSUPP, 'EOPNOTSUPP', 'Operation not supported'],
   [EAFNOSUPPORT, 'EAFNOSUPPORT', 'Address family not supported by protocol'],
   [EADDRINUSE, 'EADDRINUSE', 'Address already in use'],
   [EADDRNOTAVAIL, 'EADDRNOTAVAIL', 'Cannot assign requested address'],
-  [100, 'ENETDOWN', 'Network is down'],
+  [ENETDOWN, 'ENETDOWN', 'Network is down'],
   [ENETUNREACH, 'ENETUNREACH', 'Network is unreachable'],
   [104, 'ECONNRESET', 'Connection reset by peer'],
   [ENOBUFS, 'ENOBUFS', 'No buffer space available'],
@@ -69,11 +76,17 @@ const TABLE: ReadonlyArray<readonly [number, string, string]> = [
 
 const byNumber = new Map<number, string>(TABLE.map(([n, , s]) => [n, s]));
 const byName = new Map<string, number>(TABLE.map(([n, name]) => [name, n]));
+const byNumberName = new Map<number, string>(TABLE.map(([n, name]) => [n, name]));
 
 /** errno number for a name such as 'ENOENT' (Node's `err.code`); undefined if unknown. */
 export function errnoOf(name: string): number | undefined {
   if (name === 'ENOTSUP') return EOPNOTSUPP; // glibc's alias
   return byName.get(name);
+}
+
+/** The name of an errno number ('ENOENT'); undefined if unknown. */
+export function errnoName(errno: number): string | undefined {
+  return byNumberName.get(errno);
 }
 
 /** glibc's strerror text for an errno number or name. */

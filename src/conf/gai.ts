@@ -1,7 +1,7 @@
 /**
  * getaddrinfo's failures as wg reports them: the EAI_* names, glibc's gai_strerror texts, and the
  * error a host lookup throws. Shared by parse.ts (which retries and reports) and the system lookup
- * the commands pass in (cli/conf-io.ts).
+ * the commands pass in (system/conf-io.ts).
  */
 
 /** glibc's gai_strerror text for EAI_SERVICE (also parse_port's message). */

@@ -124,11 +124,3 @@ export function keysEqual(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) acc |= a[i]! ^ b[i]!;
   return acc === 0;
 }
-
-/** Clamps a Curve25519 private key in place, exactly as wg does. Returns the same array. */
-export function clampPrivateKey(key: Key): Key {
-  key[0]! &= 248;
-  key[31]! &= 127;
-  key[31]! |= 64;
-  return key;
-}

@@ -99,9 +99,9 @@ export type ServiceLookup = (name: string) => number | null;
 export interface ResolveOptions {
   /** Replaces resolution entirely (after wg's syntax checks): tests, or callers with their own resolver. */
   resolveEndpoint?: (value: string) => Promise<WgEndpoint>;
-  /** The host lookup, inside wg's retry loop (the commands pass the system resolver, cli/conf-io.ts). */
+  /** The host lookup, inside wg's retry loop (the commands pass the system resolver, system/conf-io.ts). */
   lookup: HostLookup;
-  /** Port names, for ListenPort and endpoints (the commands pass /etc/services, cli/conf-io.ts). */
+  /** Port names, for ListenPort and endpoints (the commands pass /etc/services, system/conf-io.ts). */
   services: ServiceLookup;
   /** Where WG_ENDPOINT_RESOLUTION_RETRIES is read (default process.env). */
   env?: Record<string, string | undefined>;

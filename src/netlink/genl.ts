@@ -3,6 +3,7 @@
  * (GENL_ID_CTRL, CTRL_CMD_GETFAMILY) and requests to a resolved family. The role of wg's mnlg.c.
  */
 import { WgError } from '../conf/backend.js';
+import { ENOENT, EPROTONOSUPPORT } from '../conf/errno.js';
 import { AttrWriter, attrTable, getU16 } from './attr.js';
 import {
   NETLINK_GENERIC,
@@ -20,8 +21,6 @@ export const CTRL_CMD_GETFAMILY = 3;
 export const CTRL_ATTR_FAMILY_ID = 1;
 export const CTRL_ATTR_FAMILY_NAME = 2;
 
-const ENOENT = 2;
-const EPROTONOSUPPORT = 93;
 
 /** Starts a generic netlink message: nlmsghdr + genlmsghdr {cmd, version, 0}. */
 export function newGenlMessage(family: number, cmd: number, version: number, flags: number, limit = Infinity): AttrWriter {

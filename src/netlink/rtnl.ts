@@ -7,6 +7,8 @@
  * resulting kernel state is the same as the `ip` command's.
  */
 import { WgError } from '../conf/backend.js';
+import { EINVAL, ENETUNREACH, ENODEV } from '../conf/errno.js';
+import { AF_INET, AF_INET6, AF_UNSPEC } from '../conf/sockaddr.js';
 import { formatIP, parseIP } from '../conf/ip.js';
 import type { Family } from '../conf/model.js';
 import { AttrWriter, attrTable, forEachAttr, getStr, getU32 } from './attr.js';
@@ -74,12 +76,6 @@ export const RT_SCOPE_LINK = 253;
 export const RT_SCOPE_NOWHERE = 255;
 export const RTN_UNICAST = 1;
 
-const AF_UNSPEC = 0;
-const AF_INET = 2;
-const AF_INET6 = 10;
-const EINVAL = 22;
-const ENODEV = 19;
-const ENETUNREACH = 101;
 
 function afOf(family: Family): number {
   return family === 4 ? AF_INET : AF_INET6;

@@ -9,6 +9,7 @@
  */
 import { RawNetlinkSocket } from 'netlink/dist/raw.js';
 import { WgError } from '../conf/backend.js';
+import { EIO, EPROTO } from '../conf/errno.js';
 import { AttrWriter } from './attr.js';
 import { NLMSG_HDRLEN } from './constants.js';
 
@@ -31,8 +32,6 @@ export const NLM_F_REPLACE = 0x100;
 export const NLM_F_EXCL = 0x200;
 export const NLM_F_CREATE = 0x400;
 
-const EIO = 5;
-const EPROTO = 71;
 
 /** One received netlink message: header fields and the payload after the 16-byte nlmsghdr. */
 export interface NlMessage {

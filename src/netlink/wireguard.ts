@@ -5,12 +5,14 @@
  * kernel's uapi header. The pure halves (encodeSetMessages, decodeDevice) are tested against byte
  * fixtures; getDevice/setDevice add the socket.
  */
-import { readFileSync, readdirSync } from 'node:fs';
 import { WgError } from '../conf/backend.js';
+import { EINTR, EINVAL, ENAMETOOLONG, EPROTO } from '../conf/errno.js';
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../conf/ip.js';
+import { AF_INET, AF_INET6, encodeSockaddrIn, encodeSockaddrIn6, parseSockaddr } from '../conf/sockaddr.js';
 import { KEY_LEN, wipeDevice, type WgAllowedIp, type WgDevice, type WgEndpoint, type WgPeer } from '../conf/model.js';
 import { AttrWriter, NLA_HDRLEN, NLA_TYPE_MASK, getStr } from './attr.js';
 import { GenlSocket, genlAttrs, newGenlMessage } from './genl.js';
+import { ifindexOfName, ifnameOfIndex } from './ifindex.js';
 import { createLink, deleteLink } from './rtnl.js';
 import { NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST } from './socket.js';
 
@@ -49,9 +51,6 @@ export const WGALLOWEDIP_A_IPADDR = 2;
 export const WGALLOWEDIP_A_CIDR_MASK = 3;
 export const WGALLOWEDIP_A_FLAGS = 4;
 
-export const AF_INET = 2;
-export const AF_INET6 = 10;
-
 /** wg's SOCKET_BUFFER_SIZE: min(page size, 8192) — 4096 on the platforms Node runs wgts on. */
 export const SET_MESSAGE_LIMIT = 4096;
 
@@ -64,44 +63,17 @@ export const SET_MESSAGE_LIMIT = 4096;
  */
 const DUMP_RECV_BUFFER = 32768;
 
-const EINVAL = 22;
-const EINTR = 4;
-const ENAMETOOLONG = 36;
-const EPROTO = 71;
 const IFNAMSIZ = 16;
 
 // ---------------------------------------------------------------------------------------------
 // Endpoints: raw sockaddr_in / sockaddr_in6 as the kernel takes and gives them.
-
-function ifindexOfName(name: string): number | undefined {
-  try {
-    const n = Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8').trim());
-    return Number.isInteger(n) && n > 0 ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function ifnameOfIndex(index: number): string | undefined {
-  try {
-    for (const name of readdirSync('/sys/class/net')) if (ifindexOfName(name) === index) return name;
-  } catch {
-    /* no sysfs: numeric scope */
-  }
-  return undefined;
-}
 
 /** sockaddr bytes for an endpoint (host must be numeric; `%scope` by name or number). */
 export function encodeSockaddr(ep: WgEndpoint): Uint8Array {
   if (ep.family === 4) {
     const addr = parseIPv4(ep.host);
     if (!addr) throw new WgError(EINVAL, `invalid IPv4 endpoint address ${ep.host}`);
-    const out = new Uint8Array(16);
-    const v = new DataView(out.buffer);
-    v.setUint16(0, AF_INET, true);
-    v.setUint16(2, ep.port, false);
-    out.set(addr, 4);
-    return out;
+    return encodeSockaddrIn(addr, ep.port);
   }
   const pct = ep.host.indexOf('%');
   const addr = parseIPv6(pct < 0 ? ep.host : ep.host.slice(0, pct));
@@ -113,13 +85,7 @@ export function encodeSockaddr(ep: WgEndpoint): Uint8Array {
     if (idx === undefined || idx > 0xffffffff) throw new WgError(EINVAL, `unknown scope in endpoint ${ep.host}`);
     scope = idx;
   }
-  const out = new Uint8Array(28);
-  const v = new DataView(out.buffer);
-  v.setUint16(0, AF_INET6, true);
-  v.setUint16(2, ep.port, false);
-  out.set(addr, 8);
-  v.setUint32(24, scope, true);
-  return out;
+  return encodeSockaddrIn6(addr, ep.port, scope);
 }
 
 /**
@@ -127,23 +93,16 @@ export function encodeSockaddr(ep: WgEndpoint): Uint8Array {
  * as `%ifname` for link-local addresses when the interface exists, else as a number).
  */
 export function decodeSockaddr(p: Uint8Array): WgEndpoint | undefined {
-  if (p.length < 2) return undefined;
-  const family = p[0]! | (p[1]! << 8); // host order
-  const port = (p[2]! << 8) | p[3]!; // network order
-  if (family === AF_INET && p.length === 16) {
-    return { family: 4, host: formatIPv4(p.subarray(4, 8)), port };
+  const f = parseSockaddr(p, true);
+  if (f === undefined) return undefined;
+  const { addr, port, scope } = f;
+  if (f.family === 4) return { family: 4, host: formatIPv4(addr), port };
+  let host = formatIPv6(addr);
+  if (scope !== 0) {
+    const linkLocal = (addr[0] === 0xfe && (addr[1]! & 0xc0) === 0x80) || (addr[0] === 0xff && (addr[1]! & 0x0f) === 0x02);
+    host += `%${(linkLocal && ifnameOfIndex(scope)) || scope}`;
   }
-  if (family === AF_INET6 && p.length === 28) {
-    const addr = p.subarray(8, 24);
-    let host = formatIPv6(addr);
-    const scope = (p[24]! | (p[25]! << 8) | (p[26]! << 16) | (p[27]! << 24)) >>> 0;
-    if (scope !== 0) {
-      const linkLocal = (addr[0] === 0xfe && (addr[1]! & 0xc0) === 0x80) || (addr[0] === 0xff && (addr[1]! & 0x0f) === 0x02);
-      host += `%${(linkLocal && ifnameOfIndex(scope)) || scope}`;
-    }
-    return { family: 6, host, port };
-  }
-  return undefined;
+  return { family: 6, host, port };
 }
 
 // ---------------------------------------------------------------------------------------------

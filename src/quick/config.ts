@@ -5,11 +5,11 @@
  * No undo of its own: deleting the link takes the configuration with it.
  */
 import { ConfigError, formatConfigError, parseConfig } from '../conf/parse.js';
-import { SYSTEM_IO } from '../cli/conf-io.js';
-import { errorText } from '../cli/ipc.js';
+import { SYSTEM_IO } from '../system/conf-io.js';
+import { errorText } from '../system/ipc.js';
 import { QuickError } from './target.js';
 import type { WgDevice } from '../conf/model.js';
-import { narrate } from '../cli/run.js';
+import { narrate } from '../system/run.js';
 import type { QuickContext } from './context.js';
 
 /** Parses the stripped config into the model (done before anything is created, to fail early). */

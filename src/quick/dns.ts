@@ -9,7 +9,7 @@
  * - neither: refused before anything is created (see preflight in up.ts), not a half-up tunnel.
  */
 import { lstat, readFile } from 'node:fs/promises';
-import { cmd, haveProgram, query } from '../cli/run.js';
+import { cmd, haveProgram, query } from '../system/run.js';
 import type { QuickContext } from './context.js';
 
 export type DnsTool = 'resolvconf' | 'resolvectl' | 'none';

@@ -4,16 +4,17 @@
  * For a tunnel not brought up by wgts (no state file, e.g. by wg-quick) it falls back to wg-quick's
  * own teardown. As in wg-quick, a failing PreDown aborts and leaves the tunnel up.
  */
-import { backendFor, listDevices } from '../cli/ipc.js';
+import { backendFor, listDevices } from '../system/ipc.js';
 import { wipeDevice } from '../conf/model.js';
-import { cmd } from '../cli/run.js';
+import { cmd } from '../system/run.js';
 import { RT_TABLE_MAIN } from '../netlink/rtnl.js';
 import type { QuickContext } from './context.js';
 import { resolvconfPrefix } from './dns.js';
 import { removeFirewallLegacy } from './firewall.js';
 import { runHooks } from './hooks.js';
 import { ipLinkDelete, ipRuleDelete, listRules } from './ip.js';
-import { dropState, ifindexOf, loadState, replay } from './journal.js';
+import { ifindexOfName } from '../netlink/ifindex.js';
+import { dropState, loadState, replay } from './journal.js';
 import { isAutoTable, runtimeAllowedIps } from './routes.js';
 import { saveConfig } from './save.js';
 import { QuickError, type QuickTarget, makeContext } from './target.js';
@@ -66,7 +67,7 @@ export async function down(target: QuickTarget): Promise<void> {
   await runHooks(ctx.conf.interface.preDown, ctx.ifname);
   if (ctx.conf.interface.saveConfig) await saveConfig(ctx);
   const state = await loadState(ctx.ifname);
-  if (state && (state.ifindex === undefined || state.ifindex === (await ifindexOf(ctx.ifname)))) {
+  if (state && (state.ifindex === undefined || state.ifindex === ifindexOfName(ctx.ifname))) {
     await replay(state.journal, ctx.ifname);
   } else {
     await legacyTeardown(ctx);

@@ -6,7 +6,7 @@
  * `-m comment --comment "wg-quick(8) rule for IF"`. The table keeps wg-quick's name so that either
  * tool's `down` can remove the other's rules. Undo: delete the table / the same rules with -D.
  */
-import { cmd, haveProgram, query } from '../cli/run.js';
+import { cmd, haveProgram, query } from '../system/run.js';
 import type { QuickContext } from './context.js';
 import { familyOf, linkAddresses as addressesOf } from './ip.js';
 

@@ -17,11 +17,11 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WgError } from '../conf/backend.js';
-import { strerror } from '../conf/errno.js';
+import { EEXIST, EINVAL, ENETDOWN, ENODEV, EOPNOTSUPP, strerror } from '../conf/errno.js';
 import { formatIP, parseIPv6 } from '../conf/ip.js';
 import type { Family } from '../conf/model.js';
 import * as rtnl from '../netlink/rtnl.js';
-import { RunError, narrateCommand } from '../cli/run.js';
+import { RunError, narrateCommand } from '../system/run.js';
 
 export type Proto = '-4' | '-6';
 
@@ -33,11 +33,6 @@ export function protoOf(family: Family): Proto {
   return family === 4 ? '-4' : '-6';
 }
 
-const EEXIST = 17;
-const ENODEV = 19;
-const EINVAL = 22;
-const EOPNOTSUPP = 95;
-const ENETDOWN = 100;
 
 /** What ip prints and its exit status, for a failure found before or after asking the kernel. */
 export class IpFailure extends Error {

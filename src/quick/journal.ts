@@ -8,7 +8,7 @@
  */
 import { mkdir, readFile, readdir, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cmd } from '../cli/run.js';
+import { cmd } from '../system/run.js';
 import type { Family } from '../conf/model.js';
 import { ipLinkDelete, ipRuleDelete, tableId } from './ip.js';
 
@@ -65,15 +65,6 @@ export async function loadState(ifname: string): Promise<QuickState | undefined>
     const parsed = JSON.parse(await readFile(await statePath(ifname), 'utf8')) as QuickState;
     if (parsed.ifname !== ifname || !Array.isArray(parsed.journal)) return undefined;
     return parsed;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The current ifindex of a link, from sysfs (this network namespace's view). */
-export async function ifindexOf(ifname: string): Promise<number | undefined> {
-  try {
-    return Number((await readFile(`/sys/class/net/${ifname}/ifindex`, 'utf8')).trim());
   } catch {
     return undefined;
   }

@@ -8,7 +8,7 @@
  * and drops its routes.
  */
 import { access, stat } from 'node:fs/promises';
-import { cmd, haveProgram, narrate } from '../cli/run.js';
+import { cmd, haveProgram, narrate } from '../system/run.js';
 import type { QuickContext } from './context.js';
 import { ipLinkAddWireguard, linkExists } from './ip.js';
 

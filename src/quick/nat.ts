@@ -14,7 +14,7 @@
  * Configs with the classic PostUp/PostDown iptables lines keep working unchanged (hooks are hooks).
  */
 import { formatIP, maskPrefix, parseIP } from '../conf/ip.js';
-import { cmd, haveProgram, query } from '../cli/run.js';
+import { cmd, haveProgram, query } from '../system/run.js';
 import { originalSysctl } from './journal.js';
 import { linkExists } from './link.js';
 import type { QuickContext } from './context.js';

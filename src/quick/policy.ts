@@ -9,7 +9,7 @@
  * Each rule's undo deletes that rule by its priority (read back after adding), so `down` removes
  * this tunnel's rules only — wg-quick deletes every `suppress_prefixlength 0` rule, another tunnel's too.
  */
-import { cmd, narrate, query } from '../cli/run.js';
+import { cmd, narrate, query } from '../system/run.js';
 import { wipeDevice } from '../conf/model.js';
 import { RT_TABLE_MAIN } from '../netlink/rtnl.js';
 import { familyFlag } from './address.js';

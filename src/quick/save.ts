@@ -8,7 +8,7 @@
 import { open, rename, rm } from 'node:fs/promises';
 import { wipeDevice } from '../conf/model.js';
 import { formatConfig } from '../conf/write.js';
-import { haveProgram, narrate, query } from '../cli/run.js';
+import { haveProgram, narrate, query } from '../system/run.js';
 import { dnsTool, resolvconfIsSymlink, resolvconfPrefix, resolvedDns } from './dns.js';
 import { linkAddresses, linkMtu } from './ip.js';
 import type { QuickContext } from './context.js';

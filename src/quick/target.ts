@@ -6,8 +6,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Backend } from '../conf/backend.js';
 import { parseQuickConfig, resolveQuickTarget, type QuickConfig } from '../conf/quick.js';
-import { systemFs } from '../cli/conf-io.js';
-import { backendFor } from '../cli/ipc.js';
+import { systemFs } from '../system/conf-io.js';
+import { backendFor } from '../system/ipc.js';
 import type { QuickContext, QuickOptions } from './context.js';
 import type { UndoAction } from './journal.js';
 

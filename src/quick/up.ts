@@ -9,7 +9,8 @@ import { parseWgPart, pushConfig } from './config.js';
 import type { QuickContext } from './context.js';
 import { dnsTool, setDns } from './dns.js';
 import { runHooks } from './hooks.js';
-import { type UndoAction, ifindexOf, replay, saveState } from './journal.js';
+import { ifindexOfName } from '../netlink/ifindex.js';
+import { type UndoAction, replay, saveState } from './journal.js';
 import { addLink, linkExists } from './link.js';
 import { setMtuUp } from './mtu.js';
 import { addNat, checkNat } from './nat.js';
@@ -70,7 +71,7 @@ export async function up(target: QuickTarget): Promise<void> {
         });
       }
     }
-    const ifindex = await ifindexOf(ctx.ifname);
+    const ifindex = ifindexOfName(ctx.ifname);
     await saveState({ ifname: ctx.ifname, configFile: ctx.configFile, ...(ifindex !== undefined ? { ifindex } : {}), journal, holds });
   } finally {
     process.off('SIGINT', onSignal);

@@ -7,7 +7,7 @@
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { FLAG, decodeMessage, ednsOpt, encodeMessage, type DecodedPacket } from './wire.js';
-import { randomBytes } from '../userspace-fallback/crypto.js';
+import { randomBytes } from '../crypto/primitives.js';
 
 export interface DnsServerAddress {
   host: string;

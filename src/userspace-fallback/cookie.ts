@@ -12,7 +12,7 @@
  * layouts, which is fine).
  */
 import type { Clock } from './clock.js';
-import { equalBytes, hash, mac, randomBytes, xaeadOpen, xaeadSeal } from './crypto.js';
+import { equalBytes, hash, mac, randomBytes, xaeadOpen, xaeadSeal } from '../crypto/primitives.js';
 import {
   COOKIE_LEN,
   COOKIE_NONCE_LEN,

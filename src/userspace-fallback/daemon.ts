@@ -22,6 +22,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { WGTS_VERSION } from '../conf/version.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { Device, serialQueue } from './device.js';
 import { logLevelFromEnv, makeLogger } from './log.js';
@@ -30,7 +31,6 @@ import { createTun, tunFromFd, type LinuxTun } from './tun-linux.js';
 import { DEFAULT_SOCKET_DIR, UapiServer, bindUapiSocket, socketPath } from './uapi-server.js';
 import { UdpBind } from './udp.js';
 
-const VERSION = '0.1.0';
 
 /** The real clock: monotonic `now`, wall-clock from the epoch, timers on the event loop. */
 export const systemClock: Clock = {
@@ -64,7 +64,7 @@ export async function main(argv: string[]): Promise<number> {
   let foreground = false;
   let name: string | undefined;
   if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
-    process.stdout.write(`wgts-userspace v${VERSION}\n\nUserspace WireGuard daemon for Linux (wgts).\n`);
+    process.stdout.write(`wgts-userspace v${WGTS_VERSION}\n\nUserspace WireGuard daemon for Linux (wgts).\n`);
     return 0;
   }
   if (args.length === 2 && (args[0] === '-f' || args[0] === '--foreground')) {

@@ -20,7 +20,7 @@ import { AllowedIps } from './allowedips.js';
 import type { Bind } from './bind.js';
 import type { Clock } from './clock.js';
 import { CookieChecker, mac1Key } from './cookie.js';
-import { importPrivateKey, publicKeyFromPrivate, randomBytes, wipeDataContext } from './crypto.js';
+import { clamp, importPrivateKey, publicKeyFromPrivate, randomBytes, wipeDataContext } from '../crypto/primitives.js';
 import { IndexTable } from './indextable.js';
 import { MAX_PEERS, UNDER_LOAD_AFTER_TIME } from './messages.js';
 import type { StaticIdentity } from './noise.js';
@@ -266,8 +266,7 @@ export class Device implements DeviceCore, HandshakeGate {
       this.identity.imported = null;
     } else {
       const priv = key.slice(); // key material
-      priv[0]! &= 248;
-      priv[31]! = (priv[31]! & 127) | 64;
+      clamp(priv);
       if (old !== null && old.every((b, i) => b === priv[i])) {
         priv.fill(0);
         return; // unchanged: keep sessions

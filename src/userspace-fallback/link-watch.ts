@@ -5,11 +5,12 @@
  * with IFF_UP decoded. Riding on the reader costs no extra isolate. The socket lives in the network
  * namespace the daemon was started in, like the UDP sockets (rtnetlink(7)).
  */
+import { EAGAIN, EINTR, ENOBUFS } from '../conf/errno.js';
 import {
   AF_NETLINK, IFF_UP, IFINFO_OFF_FLAGS, IFINFO_OFF_INDEX, IFINFOMSG_BYTES, NETLINK_ROUTE, NLMSG_HDRLEN,
   RTMGRP_LINK, RTM_DELLINK, RTM_NEWLINK, SOCKADDR_NL_BYTES,
 } from '../netlink/constants.js';
-import { E, MSG_DONTWAIT, SOCK_CLOEXEC, sys } from './native.js';
+import { MSG_DONTWAIT, SOCK_CLOEXEC, sys } from './native.js';
 import { Ctrl } from './ring.js';
 
 /**
@@ -61,9 +62,9 @@ export function openLinkWatch(ctrl: Int32Array, report: (ev: LinkEvent) => void)
       const n = sys.recvfrom(fd, buf, buf.length, MSG_DONTWAIT, from, flen);
       if (n < 0) {
         const e = sys.errno();
-        if (e === E.EAGAIN) return true;
-        if (e === E.EINTR) continue;
-        if (e === E.ENOBUFS) {
+        if (e === EAGAIN) return true;
+        if (e === EINTR) continue;
+        if (e === ENOBUFS) {
           report({ kind: 'resync' });
           continue;
         }

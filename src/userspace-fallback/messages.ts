@@ -1,8 +1,10 @@
 /**
  * Wire format and protocol limits (the kernel's messages.h, wireguard-go's constants.go):
  * message types, exact sizes and offsets (protocol.md §1.7), and the timing/volume constants of
- * §3.1. All multi-byte integers on the wire are little endian. Imports nothing.
+ * §3.1. All multi-byte integers on the wire are little endian.
  */
+import { KEY_LEN } from '../conf/model.js';
+import { AEAD_TAG_LEN, MAC_LEN } from '../crypto/primitives.js';
 
 // ---- message types (the whole 32-bit LE word: type byte + 3 zero bytes) ----
 export const MESSAGE_INITIATION = 1;
@@ -11,10 +13,10 @@ export const MESSAGE_COOKIE_REPLY = 3;
 export const MESSAGE_DATA = 4;
 
 // ---- sizes ----
-export const KEY_LEN = 32;
-export const AEAD_TAG_LEN = 16;
+// Key, tag and MAC sizes are defined with the model and the primitives; re-exported so the
+// layout below reads whole.
+export { AEAD_TAG_LEN, KEY_LEN, MAC_LEN };
 export const TIMESTAMP_LEN = 12;
-export const MAC_LEN = 16;
 export const COOKIE_LEN = 16;
 export const COOKIE_NONCE_LEN = 24;
 

@@ -6,6 +6,7 @@
  * in `errno()`.
  */
 import koffi from 'koffi';
+import { errnoName } from '../conf/errno.js';
 
 const libc = koffi.load('libc.so.6');
 
@@ -49,8 +50,7 @@ export const F_SETFL = 4;
 export const F_GETFD = 1;
 export const F_SETFD = 2;
 export const FD_CLOEXEC = 1;
-export const AF_INET = 2;
-export const AF_INET6 = 10;
+export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
 export const SOCK_NONBLOCK = 0o4000;
 export const SOCK_CLOEXEC = 0o2000000;
@@ -83,15 +83,9 @@ export const PR_SET_NAME = 15;
 export const PR_SET_DUMPABLE = 4;
 export const RLIMIT_CORE = 4;
 
-/** Errno numbers the edges react to (x86_64/arm64 generic). */
-export const E = {
-  EINTR: 4, EIO: 5, EBADF: 9, EAGAIN: 11, EFAULT: 14, EBUSY: 16, ENODEV: 19, EINVAL: 22, EBADFD: 77,
-  EADDRINUSE: 98, EADDRNOTAVAIL: 99, EAFNOSUPPORT: 97, EPERM: 1, EACCES: 13, ENOBUFS: 105,
-} as const;
-
 /** An Error carrying an errno name in `code` (like Node's system errors) and the number in `errno`. */
 export function sysError(what: string, errno: number): Error & { code: string; errno: number } {
-  const name = Object.entries(E).find(([, n]) => n === errno)?.[0] ?? `E${errno}`;
+  const name = errnoName(errno) ?? `E${errno}`;
   const err = new Error(`${what}: ${name}`) as Error & { code: string; errno: number };
   err.code = name;
   err.errno = errno;

@@ -33,7 +33,7 @@ import {
   publicKeyFromPrivate,
   x25519,
   type ImportedPrivateKey,
-} from './crypto.js';
+} from '../crypto/primitives.js';
 import {
   AEAD_TAG_LEN,
   INIT_OFF_EPHEMERAL,

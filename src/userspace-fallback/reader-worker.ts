@@ -6,10 +6,11 @@
  * announced by a byte on the wake pipe.
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { equalBytes, macWithKey } from './crypto.js';
+import { EAGAIN, EBADF, EBADFD, EFAULT, EINTR } from '../conf/errno.js';
+import { equalBytes, macWithKey } from '../crypto/primitives.js';
 import { openLinkWatch, type LinkWatch } from './link-watch.js';
 import { INIT_OFF_MAC1, MAC_LEN, MESSAGE_COOKIE_REPLY, MESSAGE_DATA, MESSAGE_INITIATION, RESP_OFF_MAC1, validMessageType } from './messages.js';
-import { DatagramBatch, E, POLLFD_BYTES, POLLIN, POLL_FAILED, PR_SET_NAME, sys } from './native.js';
+import { DatagramBatch, POLLFD_BYTES, POLLIN, POLL_FAILED, PR_SET_NAME, sys } from './native.js';
 import { Ctrl, LEN_BYTES, SOCKADDR_BYTES, nextOffset, publish, reserve, reserveBlocking, used } from './ring.js';
 import {
   GATE_HS_DROPPED, GATE_JUNK, GATE_KEY_OFFSET, GATE_KEY_SET, GATE_MAC1_FAILED,
@@ -191,11 +192,11 @@ function burst(s: Source, fd: number, revents: number): boolean {
       const got = udpBatch.receive(fd, s.batch - read);
       if (got < 0) {
         const e = sys.errno();
-        if (e === E.EAGAIN) break;
-        if (e === E.EINTR) continue;
+        if (e === EAGAIN) break;
+        if (e === EINTR) continue;
         // UDP: ICMP-reported errors (ECONNREFUSED...) are per-datagram, not fatal.
-        if (e !== E.EBADF && e !== E.EFAULT && ++emptyReads <= 64) continue;
-        if (e !== E.EBADF && e !== E.EFAULT) break;
+        if (e !== EBADF && e !== EFAULT && ++emptyReads <= 64) continue;
+        if (e !== EBADF && e !== EFAULT) break;
         return fail(s, e);
       }
       if (got === 0) break;
@@ -228,12 +229,12 @@ function burst(s: Source, fd: number, revents: number): boolean {
     const len = sys.read(fd, data.subarray(w + hdr, w + hdr + maxPacket), maxPacket);
     if (len < 0) {
       const e = sys.errno();
-      if (e === E.EAGAIN) {
+      if (e === EAGAIN) {
         // POLLERR/POLLHUP/POLLNVAL with nothing to read: the fd is dead (TUN deleted).
-        if (read === 0 && (revents & POLL_FAILED) !== 0) return fail(s, E.EBADFD);
+        if (read === 0 && (revents & POLL_FAILED) !== 0) return fail(s, EBADFD);
         break;
       }
-      if (e === E.EINTR) continue;
+      if (e === EINTR) continue;
       return fail(s, e);
     }
     read++;
@@ -252,7 +253,7 @@ for (;;) {
   const rc = sys.poll(pfd, slots.length, -1);
   if (rc < 0) {
     const e = sys.errno();
-    if (e === E.EINTR) continue;
+    if (e === EINTR) continue;
     for (const s of sources.values()) if (!s.dead) fail(s, e);
     break;
   }

@@ -11,8 +11,8 @@
  * Hostile packets return after counting; nothing here throws for a bad packet.
  */
 import type { WgEndpoint } from '../conf/model.js';
-import { openData, writeNonce } from './crypto.js';
-import { view } from './queue-slab.js';
+import { openData, writeNonce } from '../crypto/primitives.js';
+import { view } from '../crypto/queue-slab.js';
 import { consumeInitiation, consumeResponse, beginSession } from './noise.js';
 import { MacState, type CookieChecker } from './cookie.js';
 import {

@@ -23,8 +23,9 @@
  * be closed. The worker starts with its first source and ends with its last.
  */
 import type { Worker } from 'node:worker_threads';
+import { EIO } from '../conf/errno.js';
 import type { LinkEvent } from './link-watch.js';
-import { E, O_CLOEXEC, O_NONBLOCK, sys } from './native.js';
+import { O_CLOEXEC, O_NONBLOCK, sys } from './native.js';
 import { Ctrl, LEN_BYTES, SOCKADDR_BYTES, WRAP, newRing, nextOffset, release, used } from './ring.js';
 import { endWorker, startWorker, waitAsync } from './workers.js';
 
@@ -175,7 +176,7 @@ class ReaderThread {
       this.readers.clear();
       sys.close(wakeFds[0]!);
       sys.close(wakeFds[1]!);
-      for (const r of readers) r.fail(E.EIO);
+      for (const r of readers) r.fail(EIO);
     };
     worker.on('error', died);
     worker.on('exit', died);

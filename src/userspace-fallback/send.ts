@@ -8,8 +8,8 @@
  * straight from the TUN buffers (no staging copy). The only per-packet allocations are the output
  * datagram and what node:crypto returns; nonces live in one buffer per keypair.
  */
-import { sealPadded, tai64n, writeNonce } from './crypto.js';
-import { allocPacket } from './queue-slab.js';
+import { sealPadded, tai64n, writeNonce } from '../crypto/primitives.js';
+import { allocPacket } from '../crypto/queue-slab.js';
 import {
   createInitiation,
   createResponse,

@@ -36,9 +36,11 @@
  * A real deletion is reported by the TUN reader (EBADFD) and by RTM_DELLINK, whichever comes first.
  */
 import { readFileSync } from 'node:fs';
+import { EINVAL } from '../conf/errno.js';
+import { AF_INET } from '../conf/sockaddr.js';
 import type { Tun } from './tun.js';
 import {
-  AF_INET, IFF_NO_PI, IFF_TUN, IFNAMSIZ, O_CLOEXEC, O_RDWR, SIOCGIFFLAGS, SIOCGIFMTU, SIOCSIFMTU, SOCK_CLOEXEC, SOCK_DGRAM,
+  IFF_NO_PI, IFF_TUN, IFNAMSIZ, O_CLOEXEC, O_RDWR, SIOCGIFFLAGS, SIOCGIFMTU, SIOCSIFMTU, SOCK_CLOEXEC, SOCK_DGRAM,
   TUNGETIFF, TUNSETIFF, ifreq, setNonBlocking, sys, sysError,
 } from './native.js';
 import { RingReader, type LinkEvent } from './ring-reader.js';
@@ -52,7 +54,7 @@ const MAX_PACKET = 65535;
 /** Creates the TUN device `name` (or attaches to it if it exists and is free) and sets its MTU. */
 export function createTun(name: string, mtu = DEFAULT_MTU): LinuxTun {
   if (name.length === 0 || name.length >= IFNAMSIZ || name.includes('/')) {
-    throw sysError(`invalid interface name '${name}'`, 22);
+    throw sysError(`invalid interface name '${name}'`, EINVAL);
   }
   const fd = sys.open('/dev/net/tun', O_RDWR | O_CLOEXEC);
   if (fd < 0) throw sysError('open /dev/net/tun', sys.errno());

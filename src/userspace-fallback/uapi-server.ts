@@ -8,7 +8,7 @@
  *   (WG_UAPI_FD) and adopted there by node:net;
  * - each connection may carry several operations (`get=1` / `set=1`); an unknown operation line
  *   closes the connection; a `get=1` not followed by an empty line is EINVAL (and closes); a set is
- *   parsed line by line as it arrives (uapi.ts SetParser) and applied whole by Device.ipcSet, so a
+ *   parsed line by line as it arrives (uapi/codec.ts SetParser) and applied whole by Device.ipcSet, so a
  *   malformed request changes nothing and answers `errno=-22`; a set that ends at EOF without its
  *   empty line is applied and answered, as wireguard-go does; an empty connection (wg's probe when
  *   listing) is simply closed;
@@ -24,12 +24,11 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { wipeDevice, type WgDevice } from '../conf/model.js';
 import { serialQueue, type Logger } from './device.js';
-import { IPC_ERROR_INVALID, IPC_ERROR_IO, SetParser, formatGetResponse, redactKeys } from './uapi.js';
-import { SOCK_CLOEXEC, sys, sysError } from './native.js';
+import { IPC_ERROR_INVALID, IPC_ERROR_IO, SetParser, formatGetResponse, redactKeys } from '../uapi/codec.js';
+import { AF_UNIX } from '../conf/sockaddr.js';
+import { SOCK_CLOEXEC, SOCK_STREAM, sys, sysError } from './native.js';
 
 export const DEFAULT_SOCKET_DIR = '/var/run/wireguard';
-const AF_UNIX = 1;
-const SOCK_STREAM = 1;
 /** Longest UAPI line, as wireguard-go's bufio.Scanner (64 KiB); a longer one is refused at once. */
 export const MAX_LINE = 64 << 10;
 /** A set request larger than this is refused (the biggest selftest config is about 4 MB of text). */

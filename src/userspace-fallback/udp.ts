@@ -17,10 +17,12 @@
  * flow from one peer allocates nothing per packet.
  */
 import type { WgEndpoint } from '../conf/model.js';
+import { EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT, EINVAL } from '../conf/errno.js';
 import { formatIPv4, formatIPv6Go, parseIPv4, parseIPv6 } from '../conf/ip.js';
+import { AF_INET, AF_INET6, parseSockaddr, encodeSockaddrIn, encodeSockaddrIn6 } from '../conf/sockaddr.js';
 import type { Bind } from './bind.js';
 import {
-  AF_INET, AF_INET6, E, IPPROTO_IPV6, IPV6_V6ONLY, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET,
+  IPPROTO_IPV6, IPV6_V6ONLY, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET,
   SO_MARK, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF, SO_SNDBUFFORCE, int32, sys, sysError,
 } from './native.js';
 import { RingReader, reportPacketBug } from './ring-reader.js';
@@ -50,26 +52,11 @@ export function sockaddrOf(ep: WgEndpoint): { sa: Uint8Array; family: 4 | 6 } | 
     scope = /^[0-9]+$/.test(zone) ? Number(zone) : ifIndex(zone);
   }
   const v4 = host.includes(':') ? null : parseIPv4(host);
-  if (v4) return { sa: sockaddr4(v4, ep.port), family: 4 };
+  if (v4) return { sa: encodeSockaddrIn(v4, ep.port), family: 4 };
   const v6 = parseIPv6(host);
   if (!v6) return null;
-  if (isV4Mapped(v6)) return { sa: sockaddr4(v6.subarray(12), ep.port), family: 4 };
-  const sa = new Uint8Array(28);
-  const dv = new DataView(sa.buffer);
-  dv.setUint16(0, AF_INET6, true);
-  dv.setUint16(2, ep.port, false);
-  sa.set(v6, 8);
-  dv.setUint32(24, scope, true);
-  return { sa, family: 6 };
-}
-
-function sockaddr4(addr: Uint8Array, port: number): Uint8Array {
-  const sa = new Uint8Array(16);
-  const dv = new DataView(sa.buffer);
-  dv.setUint16(0, AF_INET, true);
-  dv.setUint16(2, port, false);
-  sa.set(addr, 4);
-  return sa;
+  if (isV4Mapped(v6)) return { sa: encodeSockaddrIn(v6.subarray(12), ep.port), family: 4 };
+  return { sa: encodeSockaddrIn6(v6, ep.port, scope), family: 6 };
 }
 
 function isV4Mapped(a: Uint8Array): boolean {
@@ -88,12 +75,10 @@ function ifIndexToName(index: number): string {
 
 /** The endpoint a received sockaddr names (Go's text form). */
 export function endpointOf(sa: Uint8Array): WgEndpoint {
-  const dv = new DataView(sa.buffer, sa.byteOffset, sa.byteLength);
-  const fam = dv.getUint16(0, true);
-  const port = dv.getUint16(2, false);
-  if (fam === AF_INET) return { family: 4, host: formatIPv4(sa.subarray(4, 8)), port };
-  const addr = sa.subarray(8, 24);
-  const scope = dv.getUint32(24, true);
+  const f = parseSockaddr(sa);
+  if (f === undefined) throw new RangeError('received a source address that is neither AF_INET nor AF_INET6');
+  const { addr, port, scope } = f;
+  if (f.family === 4) return { family: 4, host: formatIPv4(addr), port };
   if (isV4Mapped(addr)) return { family: 4, host: formatIPv4(addr.subarray(12)), port };
   const host = formatIPv6Go(addr) + (scope !== 0 ? `%${ifIndexToName(scope)}` : '');
   return { family: 6, host, port };
@@ -128,7 +113,7 @@ export class UdpBind implements Bind {
   private lastUnderLoad = -Infinity;
 
   async open(port: number): Promise<number> {
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw sysError(`invalid port ${port}`, E.EINVAL);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw sysError(`invalid port ${port}`, EINVAL);
     if (this.socks.length > 0 && port !== 0 && port === this.port) return this.port;
     const fresh = this.bindPair(port);
     const old = this.socks;
@@ -157,16 +142,16 @@ export class UdpBind implements Bind {
         } catch (err) {
           const code = (err as { errno?: number }).errno;
           // No IPv6 on this host or namespace: run v4-only, as wireguard-go does.
-          if (code !== E.EAFNOSUPPORT && code !== E.EADDRNOTAVAIL) throw err;
+          if (code !== EAFNOSUPPORT && code !== EADDRNOTAVAIL) throw err;
         }
         return { socks, port: bound };
       } catch (err) {
         for (const s of socks) sys.close(s.fd);
         lastErr = err as Error;
-        if ((err as { errno?: number }).errno !== E.EADDRINUSE) break;
+        if ((err as { errno?: number }).errno !== EADDRINUSE) break;
       }
     }
-    throw lastErr ?? sysError('bind', E.EADDRINUSE);
+    throw lastErr ?? sysError('bind', EADDRINUSE);
   }
 
   private makeSocket(family: 4 | 6, port: number): { sock: Sock; port: number } {
@@ -182,7 +167,7 @@ export class UdpBind implements Bind {
       if (this.mark !== 0 && sys.setsockopt(fd, SOL_SOCKET, SO_MARK, int32(this.mark), 4) < 0) {
         throw sysError('setsockopt(SO_MARK)', sys.errno());
       }
-      const sa = family === 4 ? sockaddr4(new Uint8Array(4), port) : sockaddrOf({ family: 6, host: '::', port })!.sa;
+      const sa = family === 4 ? encodeSockaddrIn(new Uint8Array(4), port) : encodeSockaddrIn6(new Uint8Array(16), port, 0);
       if (sys.bind(fd, sa, sa.length) < 0) throw sysError(`bind ${family === 4 ? '0.0.0.0' : '[::]'}:${port}`, sys.errno());
       const out = new Uint8Array(28);
       const len = new Uint32Array([28]);

@@ -4,7 +4,8 @@
  * other failure drops the packet.
  */
 import { workerData } from 'node:worker_threads';
-import { E, MSG_NOSIGNAL, POLLFD_BYTES, POLLOUT, PR_SET_NAME, sys } from './native.js';
+import { EAGAIN, EINTR } from '../conf/errno.js';
+import { MSG_NOSIGNAL, POLLFD_BYTES, POLLOUT, PR_SET_NAME, sys } from './native.js';
 import { Ctrl, WRAP, WRITER_HDR, WRITER_OFF_FD, WRITER_OFF_SA, WRITER_OFF_SALEN, nextOffset } from './ring.js';
 
 /** Attempts per packet while the socket buffer stays full (each waits up to POLLOUT_WAIT_MS). */
@@ -34,8 +35,8 @@ function send(fd: number, payload: Uint8Array, salen: number, sa: Uint8Array): v
     const rc = salen !== 0 ? sys.sendto(fd, payload, payload.length, MSG_NOSIGNAL, sa, salen) : sys.write(fd, payload, payload.length);
     if (rc >= 0) return;
     const e = sys.errno();
-    if (e === E.EINTR) continue;
-    if (e !== E.EAGAIN) return; // unreachable, closed fd...: dropped
+    if (e === EINTR) continue;
+    if (e !== EAGAIN) return; // unreachable, closed fd...: dropped
     pv.setInt32(0, fd, true);
     pv.setInt16(4, POLLOUT, true);
     pv.setInt16(6, 0, true);

@@ -1,5 +1,5 @@
 /**
- * The module map of style.md ("What wgts takes from them"), checked on the import lines of src/**:
+ * The module map of README's "Layout", checked on the import lines of src/**:
  * which folder may import which, that the protocol core of userspace-fallback does no I/O of its
  * own, and that each third-party package (and each Node module that means I/O or native code) is
  * imported only by the files designated for it.
@@ -84,32 +84,21 @@ interface Known {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Which src folders each folder may import (its own is always allowed). bin/ is outside src:
- * it imports only the two bundles (checked below).
+ * Which src folders each folder may import (its own is always allowed); the layers of README's
+ * "Layout", lowest first. bin/ is outside src: it imports only the two bundles (checked below).
  */
 const FOLDERS: Record<string, { may: readonly string[]; why: string }> = {
   conf: { may: [], why: 'pure data, the containers.h + config.c role: every other folder speaks it, it speaks none' },
+  crypto: { may: ['conf'], why: 'the primitives of the WireGuard paper, shared by the CLI (keys), the registry and the data plane' },
   netlink: { may: ['conf'], why: 'a translator between the model and kernel attributes' },
-  'userspace-fallback': {
-    may: ['conf', 'netlink'],
-    why: 'the data plane is its own program; it knows the model, the netlink numbers its link watch reads (narrowed below), nothing of the CLI',
-  },
-  registry: { may: ['conf', 'userspace-fallback'], why: 'peer discovery over DNS; randomness from crypto.ts (narrowed below)' },
-  // src/quick/** holds the ordered steps of `wgts quick` (cli/quick.ts); it is the CLI's, split out
-  // by size, so it may use the CLI's two shared services (narrowed below), never a subcommand.
-  quick: { may: ['conf', 'cli', 'netlink'], why: 'wg-quick steps: the system through cli/run.ts, devices through cli/ipc.ts' },
-  cli: { may: ['conf', 'netlink', 'userspace-fallback', 'quick', 'registry'], why: 'argv -> model -> Backend -> text' },
+  uapi: { may: ['conf', 'crypto'], why: 'the UAPI text protocol: the codec both ends speak and the client Backend' },
+  system: { may: ['conf', 'crypto', 'netlink', 'uapi'], why: 'system I/O shared by cli and quick: subprocesses, files and resolver, backend choice' },
+  quick: { may: ['conf', 'crypto', 'netlink', 'uapi', 'system'], why: 'wg-quick steps: the system through system/run.ts, devices through system/ipc.ts' },
+  registry: { may: ['conf', 'crypto', 'netlink', 'uapi', 'system'], why: 'peer discovery over DNS' },
+  'userspace-fallback': { may: ['conf', 'crypto', 'netlink', 'uapi'], why: 'the data plane is its own program; it knows the model and nothing of the commands (from netlink/ only the numbers, narrowed below)' },
+  metrics: { may: ['conf'], why: 'the Prometheus exposition of the model and its HTTP endpoint; devices are collected by the command' },
+  cli: { may: ['conf', 'crypto', 'netlink', 'uapi', 'system', 'quick', 'registry', 'metrics'], why: 'argv -> model -> Backend -> text' },
 };
-
-/** Modules another folder may import from userspace-fallback: the data plane is a separate process. */
-const DATA_PLANE_PUBLIC = new Set([
-  'userspace-fallback/crypto', // randomness and X25519 for genkey/pubkey and the registry (the one crypto importer)
-  'userspace-fallback/uapi-client', // the Backend over the UAPI socket, for cli/ipc.ts
-  'userspace-fallback/uapi', // the UAPI text codec the client speaks
-]);
-
-/** What src/quick/** may import from cli/: the subprocess runner and the backend chooser. */
-const CLI_SERVICES = new Set(['cli/run', 'cli/ipc', 'cli/conf-io']);
 
 /** Entry points of the two bundles (scripts/build.mjs): imported by nothing in src. */
 const ENTRY_POINTS = new Set(['cli/main', 'userspace-fallback/daemon']);
@@ -120,20 +109,21 @@ describe('import direction', () => {
     expect([...folders].filter((f) => !(f in FOLDERS))).toEqual([]);
   });
 
-  it('folders import only the folders style.md allows', () => {
+  it('folders import only the folders their layer allows', () => {
     const { bad } = check((e) => {
-      if (!e.internal) return true;
+      if (!e.internal || e.target.startsWith('..')) return true; // outside src: the test below
       const [a, b] = [folderOf(e.from), folderOf(e.target)];
       return a === b || (FOLDERS[a]?.may.includes(b) ?? false);
     }, []);
     expect(bad).toEqual([]);
   });
 
-  it('other folders reach the data plane only through crypto.ts and the UAPI client', () => {
-    const { bad } = check(
-      (e) => !e.internal || folderOf(e.target) !== 'userspace-fallback' || folderOf(e.from) === 'userspace-fallback' || DATA_PLANE_PUBLIC.has(e.target),
-      [],
-    );
+  it('nothing outside src/cli imports src/cli, and nothing outside the data plane imports it', () => {
+    const { bad } = check((e) => {
+      if (!e.internal) return true;
+      const [a, b] = [folderOf(e.from), folderOf(e.target)];
+      return a === b || (b !== 'cli' && b !== 'userspace-fallback');
+    }, []);
     expect(bad).toEqual([]);
   });
 
@@ -145,13 +135,9 @@ describe('import direction', () => {
     expect(bad).toEqual([]);
   });
 
-  it('src/quick uses only cli/run.ts, cli/ipc.ts and cli/conf-io.ts from cli/', () => {
-    const { bad } = check((e) => !e.internal || folderOf(e.from) !== 'quick' || folderOf(e.target) !== 'cli' || CLI_SERVICES.has(e.target), []);
-    expect(bad).toEqual([]);
-  });
-
-  it('nothing in src imports an entry point, and nothing imports outside src', () => {
-    const { bad } = check((e) => !e.internal || (!ENTRY_POINTS.has(e.target) && !e.target.startsWith('..')), []);
+  it('nothing in src imports an entry point, and nothing imports outside src but the version from package.json', () => {
+    const outside = (e: Edge) => e.target.startsWith('..') && !(e.from === 'conf/version' && e.target === '../package.json');
+    const { bad } = check((e) => !e.internal || (!ENTRY_POINTS.has(e.target) && !outside(e)), []);
     expect(bad).toEqual([]);
   });
 
@@ -172,18 +158,21 @@ describe('import direction', () => {
 // 2. The protocol core of userspace-fallback does no I/O.
 // ---------------------------------------------------------------------------------------------
 
-/** style.md's "protocol core (imports no I/O)", plus queue-slab.ts (the packet buffers) and the three interfaces. */
-const CORE = new Set(
-  ['crypto', 'messages', 'noise', 'cookie', 'replay', 'ratelimiter', 'allowedips', 'indextable', 'timers', 'peer', 'send', 'receive', 'device', 'queue-slab', 'uapi', 'clock', 'bind', 'tun'].map(
+/** The protocol core (imports no I/O): the primitives, the packet buffers, the UAPI codec, and the data plane's steps and three interfaces. */
+const CORE = new Set([
+  'crypto/primitives',
+  'crypto/queue-slab',
+  'uapi/codec',
+  ...['messages', 'noise', 'cookie', 'replay', 'ratelimiter', 'allowedips', 'indextable', 'timers', 'peer', 'send', 'receive', 'device', 'clock', 'bind', 'tun'].map(
     (n) => `userspace-fallback/${n}`,
   ),
-);
+]);
 
 /** Node modules the core may load, per file, with the reason. */
 const CORE_NODE: Record<string, readonly string[]> = {
   // OpenSSL's X25519/ChaCha20-Poly1305 via node:crypto; createRequire loads koffi lazily for the
-  // libcrypto ChaCha20-Poly1305 fast path (H2's measured choice, see the comment in crypto.ts).
-  'userspace-fallback/crypto': ['node:crypto', 'node:module'],
+  // libcrypto ChaCha20-Poly1305 fast path (the measured choice, see the comment in crypto/primitives.ts).
+  'crypto/primitives': ['node:crypto', 'node:module'],
 };
 
 /** Code with comments and string contents removed, so prose may name what the code must not use. */
@@ -229,26 +218,26 @@ describe('protocol core', () => {
 
 /** Package -> the files allowed to import it, and why those. */
 const DESIGNATED: Record<string, { files: readonly string[]; why: string }> = {
-  '@noble/hashes': { files: ['userspace-fallback/crypto'], why: 'keyed 16-byte BLAKE2s, which node:crypto lacks; crypto.ts is the one crypto module' },
-  '@noble/ciphers': { files: ['userspace-fallback/crypto'], why: 'XChaCha20-Poly1305 for cookie replies, which node:crypto lacks' },
-  '@noble/curves': { files: ['userspace-fallback/crypto'], why: 'X25519, if ever used at run time, in the one crypto module (today: a test oracle only)' },
-  'node:crypto': { files: ['userspace-fallback/crypto'], why: 'OpenSSL X25519, ChaCha20-Poly1305, randomness: one auditable place' },
+  '@noble/hashes': { files: ['crypto/primitives'], why: 'keyed 16-byte BLAKE2s, which node:crypto lacks; crypto/primitives.ts is the one crypto module' },
+  '@noble/ciphers': { files: ['crypto/primitives'], why: 'XChaCha20-Poly1305 for cookie replies, which node:crypto lacks' },
+  '@noble/curves': { files: ['crypto/primitives'], why: 'X25519, if ever used at run time, in the one crypto module (today: a test oracle only)' },
+  'node:crypto': { files: ['crypto/primitives'], why: 'OpenSSL X25519, ChaCha20-Poly1305, randomness: one auditable place' },
   koffi: {
-    files: ['userspace-fallback/crypto', 'userspace-fallback/native'],
-    why: "FFI: libcrypto's ChaCha20-Poly1305 fast path in crypto.ts, libc syscalls (ioctl, poll, recvfrom, sendto) in native.ts, which the I/O workers load too",
+    files: ['crypto/primitives', 'userspace-fallback/native'],
+    why: "FFI: libcrypto's ChaCha20-Poly1305 fast path in crypto/primitives.ts, libc syscalls (ioctl, poll, recvmmsg, sendto) in native.ts, which the I/O workers load too",
   },
   'node:module': {
-    files: ['userspace-fallback/crypto'],
+    files: ['crypto/primitives'],
     why: 'createRequire, only to load koffi lazily (the CLI never pays for it)',
   },
   'node:worker_threads': {
     files: ['userspace-fallback/workers', 'userspace-fallback/reader-worker', 'userspace-fallback/writer-worker', 'userspace-fallback/ring-reader', 'userspace-fallback/ring-writer'],
     why: 'workers.ts starts the I/O workers (module files of their own); the workers and their main-thread ends use the API',
   },
-  execa: { files: ['cli/run'], why: 'run.ts is the one subprocess runner: argument arrays, `[#] cmd` narration, one error type' },
+  execa: { files: ['system/run'], why: 'run.ts is the one subprocess runner: argument arrays, `[#] cmd` narration, one error type' },
   'node:child_process': {
     files: ['userspace-fallback/daemon'],
-    why: "wgts-userspace re-spawns itself into the background as wireguard-go does; it is a separate program and cannot use cli/run.ts (direction)",
+    why: "wgts-userspace re-spawns itself into the background as wireguard-go does; it is a separate program and does not load system/run.ts's execa for one spawn",
   },
   'dns-packet': { files: ['registry/wire'], why: 'the DNS wire format of the registry in one codec file' },
   netlink: {
@@ -260,19 +249,19 @@ const DESIGNATED: Record<string, { files: readonly string[]; why: string }> = {
     why: "the data plane's Bind, and the registry's DNS client and server",
   },
   'node:net': {
-    files: ['userspace-fallback/uapi-server', 'userspace-fallback/uapi-client', 'registry/client', 'registry/server'],
+    files: ['userspace-fallback/uapi-server', 'uapi/client', 'registry/client', 'registry/server'],
     why: 'the UAPI unix socket (both ends) and DNS over TCP in the registry',
   },
   'node:dns': {
-    files: ['cli/conf-io'],
-    why: 'the system resolver (getaddrinfo) lives with the commands, which pass it into the conf/ parsers (style.md: parse.ts gets it passed in)',
+    files: ['system/conf-io'],
+    why: 'the system resolver (getaddrinfo) lives in system/, and the commands pass it into the conf/ parsers',
   },
-  'node:http': { files: [], why: 'no HTTP anywhere' },
-  'node:https': { files: [], why: 'no HTTP anywhere' },
+  'node:http': { files: ['metrics/http-server'], why: "the exporter's one /metrics route; nothing else speaks HTTP" },
+  'node:https': { files: [], why: 'no HTTPS anywhere (the exporter serves plain HTTP, as Prometheus exporters do)' },
   'node:vm': { files: [], why: 'no code evaluation' },
 };
 
-/** Rule right, code not there yet. (Empty: conf/'s Node-backed defaults moved to cli/conf-io.ts.) */
+/** Rule right, code not there yet. (Empty: conf/'s Node-backed defaults moved to system/conf-io.ts.) */
 const KNOWN_PACKAGE_EXCEPTIONS: readonly Known[] = [];
 
 /** conf/ is pure data: no Node module at all. parse/args/quick take their I/O as required options. */
@@ -325,20 +314,23 @@ describe('third-party packages', () => {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Modules style.md says import nothing (or only the model): everything else builds on them, so a
+ * Modules that import nothing (or only the model): everything else builds on them, so a
  * new import here is a new dependency for the whole tree.
  */
 const LEAVES: Record<string, readonly string[]> = {
   'conf/model': [],
   'conf/errno': [],
+  'conf/sockaddr': [],
+  'conf/version': ['../package.json'],
+  'netlink/ifindex': [],
   'conf/ip': [],
   'conf/keys': ['conf/model'],
   'conf/backend': ['conf/model'],
   'cli/command': [],
   'cli/terminal': [],
-  'cli/run': [], // the subprocess runner: usable from cli/ and quick/ without cycles
+  'system/run': [], // the subprocess runner: usable from cli/ and quick/ without cycles
   'netlink/attr': [],
-  'userspace-fallback/messages': [],
+  'userspace-fallback/messages': ['conf/model', 'crypto/primitives'], // key, tag and MAC sizes only
   'userspace-fallback/allowedips': [],
   'userspace-fallback/indextable': [],
   'userspace-fallback/clock': [],

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pubkeyFromStream } from '../../src/cli/pubkey.js';
 import { keyFromBase64, keyToBase64 } from '../../src/conf/keys.js';
-import { generatePrivateKey, randomBytes } from '../../src/userspace-fallback/crypto.js';
+import { generatePrivateKey, randomBytes } from '../../src/crypto/primitives.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const WGTS = join(ROOT, 'bin/wgts');

@@ -16,10 +16,10 @@ import { keyFromBase64 } from '../../src/conf/keys.js';
 import type { WgDevice, WgPeer } from '../../src/conf/model.js';
 import { SHOW_FIELDS, ago, formatBytes, prettyTime, runShow, type ShowIo } from '../../src/cli/show.js';
 import { stripAnsi } from '../../src/cli/terminal.js';
-import { UapiBackend } from '../../src/userspace-fallback/uapi-client.js';
-import { getDevice } from '../../src/cli/ipc.js';
+import { UapiBackend } from '../../src/uapi/client.js';
+import { getDevice } from '../../src/system/ipc.js';
 import { keyToBase64 } from '../../src/conf/keys.js';
-import { publicKeyFromPrivate } from '../../src/userspace-fallback/crypto.js';
+import { publicKeyFromPrivate } from '../../src/crypto/primitives.js';
 import { FakeUapiServer, runWgAgainst } from '../fakes/uapi-server.js';
 
 const hasWg = spawnSync('wg', ['--version']).status === 0 && process.getuid?.() === 0;

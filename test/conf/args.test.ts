@@ -13,7 +13,7 @@ import { parseSetArgs } from '../../src/conf/args.js';
 import { FieldError } from '../../src/conf/parse.js';
 import { keyToBase64 } from '../../src/conf/keys.js';
 import type { WgDevice } from '../../src/conf/model.js';
-import { SYSTEM_IO } from '../../src/cli/conf-io.js';
+import { SYSTEM_IO } from '../../src/system/conf-io.js';
 
 const PUB = 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=';
 const PUB2 = 'TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=';

@@ -23,7 +23,7 @@ import { ConfigError, deleteWgSpaces, parseConfig } from '../../src/conf/parse.j
 import { formatAllowedIp, formatConfig } from '../../src/conf/write.js';
 import { keyToBase64 } from '../../src/conf/keys.js';
 import type { WgDevice, WgPeer } from '../../src/conf/model.js';
-import { SYSTEM_IO } from '../../src/cli/conf-io.js';
+import { SYSTEM_IO } from '../../src/system/conf-io.js';
 
 const CORPUS = resolve(import.meta.dirname, '../corpus');
 const NS = `wgts-h1-${randomBytes(3).toString('hex')}`;

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { ConfigError, parseConfig } from '../../src/conf/parse.js';
-import { SYSTEM_IO } from '../../src/cli/conf-io.js';
+import { SYSTEM_IO } from '../../src/system/conf-io.js';
 
 const PUB = 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=';
 const PRIV = 'EDRNiaB2U1iLSZQ8NaYcY44fdsXkajsZcWX0Ozxm8k0=';

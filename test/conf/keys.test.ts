@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { clampPrivateKey, keyFromBase64, keyFromHex, keyIsZero, keysEqual, keyToBase64, keyToHex } from '../../src/conf/keys.js';
+import { keyFromBase64, keyFromHex, keyIsZero, keysEqual, keyToBase64, keyToHex } from '../../src/conf/keys.js';
 
 describe('keys', () => {
   it('base64 round-trips against Buffer for random keys', () => {
@@ -39,10 +39,5 @@ describe('keys', () => {
     expect(keyIsZero(k)).toBe(false);
     expect(keysEqual(k, Uint8Array.from(k))).toBe(true);
     expect(keysEqual(k, new Uint8Array(32))).toBe(false);
-  });
-  it('clamps as wg does', () => {
-    const k = clampPrivateKey(new Uint8Array(32).fill(0xff));
-    expect(k[0]).toBe(248);
-    expect(k[31]).toBe(127);
   });
 });

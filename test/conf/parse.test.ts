@@ -17,7 +17,7 @@ import {
 import { formatConfig } from '../../src/conf/write.js';
 import { keyToBase64 } from '../../src/conf/keys.js';
 import type { WgAllowedIp, WgDevice, WgPeer } from '../../src/conf/model.js';
-import { SYSTEM_IO } from '../../src/cli/conf-io.js';
+import { SYSTEM_IO } from '../../src/system/conf-io.js';
 
 const PUB = 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=';
 

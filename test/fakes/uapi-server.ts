@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { WgDevice } from '../../src/conf/model.js';
-import { formatGetResponse } from '../../src/userspace-fallback/uapi.js';
+import { formatGetResponse } from '../../src/uapi/codec.js';
 
 export class FakeUapiServer {
   /** The state answered to `get=1`. */

@@ -14,7 +14,7 @@ import { formatConfig } from '../../src/conf/write.js';
 import { NetlinkBackend } from '../../src/netlink/backend.js';
 import { createLink } from '../../src/netlink/rtnl.js';
 import { bigConfig, WGTS } from './helpers.js';
-import { SYSTEM_IO } from '../../src/cli/conf-io.js';
+import { SYSTEM_IO } from '../../src/system/conf-io.js';
 
 const PEERS = Number(process.env.BENCH_PEERS ?? 10_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);

@@ -14,7 +14,7 @@ import { formatConfig } from '../../src/conf/write.js';
 import { keyFromBase64, keyToBase64 } from '../../src/conf/keys.js';
 import { spawn } from 'node:child_process';
 import { bigConfig, requireVm, sh, testKeyB64, wg, wgtsImplements, wgtsInProcess } from './helpers.js';
-import { SYSTEM_IO } from '../../src/cli/conf-io.js';
+import { SYSTEM_IO } from '../../src/system/conf-io.js';
 
 requireVm();
 

@@ -22,7 +22,7 @@ import {
   setMessageFactory,
   usesAllowedIpRemoval,
 } from '../../src/netlink/wireguard.js';
-import { SYSTEM_IO } from '../../src/cli/conf-io.js';
+import { SYSTEM_IO } from '../../src/system/conf-io.js';
 
 interface Fixture {
   config: string;

@@ -55,6 +55,19 @@ describe('completion/wgts.bash', () => {
     expect(complete('wgts sh')).toEqual(['show', 'showconf']);
   });
 
+  it('completes the options and operands of exporter, reresolve, lint and allowed-ips', () => {
+    expect(complete('wgts exporter ')).toEqual(['wgq0', 'wgq1']);
+    expect(complete('wgts exporter --')).toEqual(['--listen']);
+    expect(complete('wgts exporter --listen ')).toEqual([]);
+    expect(complete('wgts reresolve ')).toEqual(['wgq0', 'wgq1']);
+    expect(complete('wgts reresolve wgq0 --')).toEqual(['--force']);
+    expect(complete('wgts reresolve wgq0 ')).toEqual([]);
+    expect(complete('wgts lint ')).toEqual(['home', 'local.conf', 'office']);
+    expect(complete('wgts lint --')).toEqual(['--json']);
+    expect(complete('wgts allowed-ips 0.0.0.0/0 --')).toEqual(['--exclude']);
+    expect(complete('wgts allowed-ips ')).toEqual([]);
+  });
+
   it('completes interfaces, all/interfaces and show fields', () => {
     expect(complete('wgts show ')).toEqual(['all', 'interfaces', 'wgq0', 'wgq1']);
     expect(complete('wgts show wgq0 all')).toEqual(['allowed-ips']);

@@ -5,8 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Device, serialQueue } from '../../src/userspace-fallback/device.js';
-import { parseSetRequest } from '../../src/userspace-fallback/uapi.js';
-import { generatePrivateKey, publicKeyFromPrivate } from '../../src/userspace-fallback/crypto.js';
+import { parseSetRequest } from '../../src/uapi/codec.js';
+import { generatePrivateKey, publicKeyFromPrivate } from '../../src/crypto/primitives.js';
 import { keyToHex } from '../../src/conf/keys.js';
 import { MESSAGE_COOKIE_REPLY, MESSAGE_DATA, MESSAGE_INITIATION, MESSAGE_RESPONSE, REJECT_AFTER_MESSAGES, REKEY_AFTER_MESSAGES, REKEY_AFTER_TIME } from '../../src/userspace-fallback/messages.js';
 import { ManualClock } from '../fakes/clock.js';

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { dataCryptoBackend } from '../../src/userspace-fallback/crypto.js';
+import { dataCryptoBackend } from '../../src/crypto/primitives.js';
 
 function have(cmd: string): boolean {
   try {

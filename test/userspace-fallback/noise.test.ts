@@ -6,7 +6,7 @@ import {
   HandshakeState, Keypair, Keypairs, type StaticIdentity,
 } from '../../src/userspace-fallback/noise.js';
 import { CookieChecker, CookieGenerator, cookieKey, mac1Key, MacState } from '../../src/userspace-fallback/cookie.js';
-import { aeadSeal, aeadSealInto, generatePrivateKey, hash, kdf2, publicKeyFromPrivate, tai64n, writeNonce } from '../../src/userspace-fallback/crypto.js';
+import { aeadSeal, aeadSealInto, generatePrivateKey, hash, kdf2, publicKeyFromPrivate, tai64n, writeNonce } from '../../src/crypto/primitives.js';
 import { INIT_OFF_MAC1, RESP_OFF_MAC1 } from '../../src/userspace-fallback/messages.js';
 import { ManualClock } from '../fakes/clock.js';
 

@@ -11,14 +11,14 @@
  *   leaves them. After each syncconf, wg's device gets those cleared explicitly.
  * - `allowed-ips +x`: Debian cannot add without replacing; the wg side runs the equivalent
  *   replacement with the union. (`-x` needs a newer wireguard-go than 0.0.20220316, so it is not
- *   exercised here; see test/userspace-fallback/uapi.test.ts for the request text.)
+ *   exercised here; see test/uapi/codec.test.ts for the request text.)
  * - set usage text: upstream shows `[+|-]` in the allowed-ips syntax.
  * - A random listen port (setconf/syncconf without ListenPort) differs between the devices: the
  *   ListenPort line is compared only while the port is fixed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyToBase64 } from '../../../src/conf/keys.js';
-import { generatePresharedKey, generatePrivateKey, publicKeyFromPrivate } from '../../../src/userspace-fallback/crypto.js';
+import { generatePresharedKey, generatePrivateKey, publicKeyFromPrivate } from '../../../src/crypto/primitives.js';
 import type { Netns } from '../helpers/netns.js';
 import { ManageLab, confShape, haveTools } from './lab.js';
 

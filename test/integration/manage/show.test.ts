@@ -15,7 +15,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyToBase64 } from '../../../src/conf/keys.js';
-import { generatePresharedKey, generatePrivateKey, publicKeyFromPrivate } from '../../../src/userspace-fallback/crypto.js';
+import { generatePresharedKey, generatePrivateKey, publicKeyFromPrivate } from '../../../src/crypto/primitives.js';
 import { run, type Netns, type RunResult } from '../helpers/netns.js';
 import { SHOW_FIELDS } from '../../../src/cli/show.js';
 import { ManageLab, confShape, haveTools, inBatches, prettyBlocks, sortedLines } from './lab.js';

@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyToBase64 } from '../../../src/conf/keys.js';
-import { generatePrivateKey, publicKeyFromPrivate } from '../../../src/userspace-fallback/crypto.js';
+import { generatePrivateKey, publicKeyFromPrivate } from '../../../src/crypto/primitives.js';
 import { waitFor, type Netns } from '../helpers/netns.js';
 import { ManageLab, confShape, haveTools, sortedLines } from './lab.js';
 

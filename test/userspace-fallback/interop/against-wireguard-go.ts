@@ -10,7 +10,7 @@ import dgram from 'node:dgram';
 import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Device } from '../../../src/userspace-fallback/device.js';
-import { dataCryptoBackend, generatePresharedKey, generatePrivateKey, publicKeyFromPrivate } from '../../../src/userspace-fallback/crypto.js';
+import { dataCryptoBackend, generatePresharedKey, generatePrivateKey, publicKeyFromPrivate } from '../../../src/crypto/primitives.js';
 import { keyToBase64 } from '../../../src/conf/keys.js';
 import type { WgEndpoint } from '../../../src/conf/model.js';
 import type { Bind } from '../../../src/userspace-fallback/bind.js';

@@ -17,7 +17,7 @@ import { formatEndpoint, formatIPv4, formatIPv6, formatIPv6Go, parseIPv4, parseI
 import { keyFromHex, keyIsZero, keyToHex } from '../conf/keys.js';
 import type { WgAllowedIp, WgDevice, WgEndpoint, WgPeer } from '../conf/model.js';
 import { emptyDevice, emptyPeer, wipeDevice } from '../conf/model.js';
-import { publicKeyFromPrivate } from './crypto.js';
+import { publicKeyFromPrivate } from '../crypto/primitives.js';
 
 /** wireguard-go's UAPI error codes (ipc/uapi_unix.go): negated Linux errno numbers. */
 export const IPC_ERROR_IO = -EIO;

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import {
-  aeadOpen, aeadOpenInto, aeadSeal, aeadSealInto, generatePrivateKey, hash, kdf1, kdf2, kdf3, mac,
+  aeadOpen, aeadOpenInto, aeadSeal, aeadSealInto, clamp, generatePrivateKey, hash, kdf1, kdf2, kdf3, mac,
   publicKeyFromPrivate, randomBytes, tai64n, x25519, xaeadOpen, xaeadSeal,
-} from '../../src/userspace-fallback/crypto.js';
-import { dataCryptoBackend, openData, sealPadded, setDataCryptoBackend, writeNonce } from '../../src/userspace-fallback/crypto.js';
+} from '../../src/crypto/primitives.js';
+import { dataCryptoBackend, openData, sealPadded, setDataCryptoBackend, writeNonce } from '../../src/crypto/primitives.js';
 import { blake2s } from '@noble/hashes/blake2.js';
 import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
 
@@ -57,6 +57,13 @@ describe('crypto vectors', () => {
 });
 
 describe('crypto behaviour', () => {
+  it('clamps exactly the bits RFC 7748 decodeScalar25519 sets and clears, in place', () => {
+    const ones = new Uint8Array(32).fill(0xff);
+    expect(clamp(ones)).toBe(ones);
+    expect([...ones]).toEqual([0xf8, ...new Array<number>(30).fill(0xff), 0x7f]);
+    const zeros = new Uint8Array(32);
+    expect([...clamp(zeros)]).toEqual([...new Array<number>(31).fill(0), 0x40]);
+  });
   it('generated keys are clamped and agree on a shared secret', () => {
     const a = generatePrivateKey(), b = generatePrivateKey();
     expect(a[0]! & 7).toBe(0);

@@ -3,7 +3,7 @@
  * `node:crypto` and `@noble/*` in the project.
  *
  * Choice of implementation, measured on Node 20 on this machine (x86-64, see the benchmark in
- * test/userspace-fallback/crypto.test.ts, "speed" block, which prints the numbers):
+ * test/crypto/primitives.test.ts, "speed" block, which prints the numbers):
  * - X25519: OpenSSL through node:crypto with the raw 32-byte keys imported as JWK takes ~75 µs per
  *   shared secret (28 µs private import + 10 µs public import + 34 µs derivation) against
  *   ~860 µs for noble's constant-time BigInt ladder, so OpenSSL it is (DER import is far slower). OpenSSL refuses an all-zero shared secret
@@ -35,10 +35,9 @@ import { createRequire } from 'node:module';
 import { blake2s } from '@noble/hashes/blake2.js';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { keysEqual } from '../conf/keys.js';
-import type { Key } from '../conf/model.js';
+import { KEY_LEN, type Key } from '../conf/model.js';
 import { allocPacket, view } from './queue-slab.js';
 
-export const KEY_LEN = 32;
 export const HASH_LEN = 32;
 export const MAC_LEN = 16;
 export const AEAD_TAG_LEN = 16;
@@ -53,7 +52,7 @@ export function randomBytes(n: number): Uint8Array {
 }
 
 /** Clamps a Curve25519 scalar in place (RFC 7748 §5 decodeScalar25519, as wg does). */
-function clamp(k: Uint8Array): Uint8Array {
+export function clamp(k: Uint8Array): Uint8Array {
   k[0]! &= 248;
   k[31]! &= 127;
   k[31]! |= 64;
@@ -381,21 +380,28 @@ function sealFfi(a: OpenSslAead, key: Uint8Array, nonce: Uint8Array, plaintext: 
   const body = view(out, outOff, len);
   body.set(plaintext);
   if (padLen) body.fill(0, plaintext.length);
-  a.init(a.ctx, null, null, key, nonce, 1);
-  if (len) a.update(a.ctx, body, a.outl, body, len); // in place
   const tag = view(out, outOff + len, AEAD_TAG_LEN);
-  a.final(a.ctx, tag, a.outl); // writes nothing for a stream cipher
-  a.ctrl(a.ctx, EVP_CTRL_AEAD_GET_TAG, AEAD_TAG_LEN, tag);
+  // Each EVP call answers 1 on success. A failure would leave plaintext or a stale tag in `out`:
+  // throw, so the packet is dropped rather than sent.
+  const ok =
+    a.init(a.ctx, null, null, key, nonce, 1) === 1 &&
+    (len === 0 || a.update(a.ctx, body, a.outl, body, len) === 1) && // in place
+    a.final(a.ctx, tag, a.outl) === 1 && // writes nothing for a stream cipher
+    a.ctrl(a.ctx, EVP_CTRL_AEAD_GET_TAG, AEAD_TAG_LEN, tag) === 1;
+  if (!ok) {
+    body.fill(0);
+    throw new Error('OpenSSL ChaCha20-Poly1305 seal failed');
+  }
   return len + AEAD_TAG_LEN;
 }
 
 function openFfi(a: OpenSslAead, key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array): Uint8Array | null {
   const ctLen = sealed.length - AEAD_TAG_LEN;
   const out = ctLen ? allocPacket(ctLen) : EMPTY;
-  a.init(a.ctx, null, null, key, nonce, 0);
+  if (a.init(a.ctx, null, null, key, nonce, 0) !== 1) return null;
   // OpenSSL reads the expected tag from this buffer, it does not write it.
-  a.ctrl(a.ctx, EVP_CTRL_AEAD_SET_TAG, AEAD_TAG_LEN, view(sealed, ctLen, AEAD_TAG_LEN));
-  if (ctLen) a.update(a.ctx, out, a.outl, sealed, ctLen); // reads only the first ctLen bytes
+  if (a.ctrl(a.ctx, EVP_CTRL_AEAD_SET_TAG, AEAD_TAG_LEN, view(sealed, ctLen, AEAD_TAG_LEN)) !== 1) return null;
+  if (ctLen && a.update(a.ctx, out, a.outl, sealed, ctLen) !== 1) return null; // reads only the first ctLen bytes
   return a.final(a.ctx, out, a.outl) === 1 ? out : null;
 }
 

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { cmd, expandHook, haveProgram, hook, query, RunError, setNarrator } from '../../src/cli/run.js';
+import { cmd, expandHook, haveProgram, hook, query, RunError, setNarrator } from '../../src/system/run.js';
 
 describe('run.ts', () => {
   const lines: string[] = [];

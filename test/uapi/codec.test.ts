@@ -7,8 +7,8 @@ import {
   formatSetRequest,
   parseGetResponse,
   parseSetRequest,
-} from '../../src/userspace-fallback/uapi.js';
-import { publicKeyFromPrivate } from '../../src/userspace-fallback/crypto.js';
+} from '../../src/uapi/codec.js';
+import { publicKeyFromPrivate } from '../../src/crypto/primitives.js';
 
 const k = (b: number) => new Uint8Array(32).fill(b);
 const hex = (b: number) => keyToHex(k(b));

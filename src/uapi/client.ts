@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { WgError, type Backend } from '../conf/backend.js';
 import { EBADMSG, EINVAL, EPROTO, errnoOf } from '../conf/errno.js';
 import type { WgDevice } from '../conf/model.js';
-import { formatSetRequest, parseGetResponse } from './uapi.js';
+import { formatSetRequest, parseGetResponse } from './codec.js';
 
 const SOCK_SUFFIX = '.sock';
 

@@ -7,7 +7,7 @@ import { WgError, type Backend } from '../conf/backend.js';
 import { EPROTO, strerror } from '../conf/errno.js';
 import type { WgDevice } from '../conf/model.js';
 import { NetlinkBackend } from '../netlink/backend.js';
-import { UapiBackend } from '../userspace-fallback/uapi-client.js';
+import { UapiBackend } from '../uapi/client.js';
 
 let uapi: UapiBackend | undefined;
 let kernel: NetlinkBackend | undefined;
