@@ -321,11 +321,13 @@ const floods = FLOOD_RATE > 0 ? [...runs.values()].map((rs) => {
   const med = (f) => { const v = rs.map(f).sort((p, q) => p - q); return v[Math.floor((v.length - 1) / 2)]; };
   return { label: rs[0].label, x: rs[0].x, median: med((r) => r.flood.median), loss: med((r) => r.flood.loss), sent: rs.map((r) => r.flood.sent).join('; ') };
 }) : [];
-const floodBase = floods.find((f) => f.x === 'gosid') ?? floods.find((f) => f.x === 'go');
+const floodBase = floods.find((f) => f.x === 'gosid');
+const floodOld = floods.find((f) => f.x === 'go');
+const floodRatio = (f, to) => (to ? fmt(f.median / to.median, 2) : '-');
 if (floods.length > 0) {
-  console.log(`\nestablished-peer RTT under a ${FLOOD_RATE}/s handshake flood of a (median over rounds; ratio to ${floodBase ? NAMES[floodBase.x] : '-'}):`);
+  console.log(`\nestablished-peer RTT under a ${FLOOD_RATE}/s handshake flood of a (median over rounds; ratio to wireguard-go@sid, bookworm's):`);
   for (const f of floods) {
-    console.log(`${f.label.padEnd(36)} ${fmt(f.median, 2).padStart(9)} ms  loss ${fmt(100 * f.loss)}%  ratio ${floodBase ? fmt(f.median / floodBase.median, 1) : '-'}  (generator: ${f.sent})`);
+    console.log(`${f.label.padEnd(36)} ${fmt(f.median, 2).padStart(9)} ms  loss ${fmt(100 * f.loss)}%  ratio ${floodRatio(f, floodBase)} / ${floodRatio(f, floodOld)}  (generator: ${f.sent})`);
   }
 }
 
@@ -382,15 +384,17 @@ if (WRITE) {
       ls.splice(at, 0, fh, '', 'scripts/bench.mjs with BENCH_FLOOD_RATE (default 60000): while a third namespace floods side a ' +
         'with scripts/flood.py (three of four datagrams handshake initiations with a valid mac1, one junk; the rate ' +
         'the generator reached is noted), b pings a through the tunnel (80 pings, 50 ms apart). Median over the ' +
-        'rounds; ratio = median RTT / wireguard-go@sid\'s (bookworm\'s when sid\'s is missing) in the same run.', '',
-        '| date | commit | machine | pair (a flooded) | flood/s | median RTT ms | loss % | ratio | generator |', '|---|---|---|---|---|---|---|---|---|', '');
+        'rounds; ratio = median RTT / wireguard-go@sid\'s in the same run, ratio@bookworm the same against bookworm\'s ' +
+        'wireguard-go 0.0.20220316.', '',
+        '| date | commit | machine | pair (a flooded) | flood/s | median RTT ms | loss % | ratio | ratio@bookworm | generator |',
+        '|---|---|---|---|---|---|---|---|---|---|', '');
     }
     const fhAt = ls.indexOf(fh);
     let fend = fhAt + 1;
     while (fend < ls.length && !ls[fend].startsWith('## ')) fend++;
     while (fend > fhAt && ls[fend - 1].trim() === '') fend--;
     ls.splice(fend, 0, ...floods.map((f) =>
-      `| ${date} | ${commit} | ${machine} | ${f.label} | ${FLOOD_RATE} | ${fmt(f.median, 2)} | ${fmt(100 * f.loss)} | ${floodBase ? fmt(f.median / floodBase.median, 1) : '-'} | ${f.sent} |`));
+      `| ${date} | ${commit} | ${machine} | ${f.label} | ${FLOOD_RATE} | ${fmt(f.median, 2)} | ${fmt(100 * f.loss)} | ${floodRatio(f, floodBase)} | ${floodRatio(f, floodOld)} | ${f.sent} |`));
     writeFileSync(doc, ls.join('\n').replace(/\n*$/, '\n'));
   }
 }

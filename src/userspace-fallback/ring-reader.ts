@@ -83,9 +83,12 @@ export interface HandshakeLane {
   budgetMs?: number;
 }
 
-/** Gate words shared with the worker: [0] = the mac1 key's generation (bytes 16..47), 0 when none. */
+/**
+ * The gate shared with the worker: word 0 is the mac1 key's generation (0: no key), words 1-3 count
+ * what the worker dropped (mac1 failed, lane full, neither data nor handshake; see gateCounters()),
+ * the key is at byte GATE_KEY_OFFSET.
+ */
 export const GATE_KEY_SET = 0;
-export const GATE_COUNTERS = 1; // [1] mac1 failures, [2] handshake ring full drops, [3] junk drops
 export const GATE_MAC1_FAILED = 1;
 export const GATE_HS_DROPPED = 2;
 export const GATE_JUNK = 3;

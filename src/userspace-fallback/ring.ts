@@ -33,8 +33,6 @@ export const Ctrl = {
   STOP: 7,
   /** Writer ring: records the worker has finished with (sent, written or dropped), wrapping at 2^32. */
   DONE: 8,
-  /** Records dropped by the producer because the ring was full (wrapping at 2^32). */
-  DROPPED: 9,
 } as const;
 
 /** Size of the control array in bytes (room for a few more words). */
