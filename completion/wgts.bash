@@ -36,7 +36,7 @@ _wgts_quick() {
 	local -a words=("${COMP_WORDS[@]:i}")
 	local n=$((COMP_CWORD - i))
 	if ((n == 1)); then
-		_wgts_compgen $'up\ndown\nsave\nstrip' "$cur"
+		_wgts_compgen $'up\ndown\nreload\nsave\nstrip' "$cur"
 		return
 	fi
 	local action=${words[1]}
@@ -54,7 +54,7 @@ _wgts_quick() {
 			COMPREPLY+=( $(compgen -f -X '!*.conf' -- "$cur") $(compgen -d -- "$cur") )
 			compopt -o filenames 2>/dev/null
 			;;
-		down|save)
+		down|save|reload)
 			_wgts_compgen "$(_wgts_interfaces)" "$cur"
 			;;
 		esac
@@ -62,6 +62,15 @@ _wgts_quick() {
 	fi
 	if ((n == 3)) && [[ $action == up ]]; then
 		_wgts_compgen '--nat-via' "$cur"
+	elif ((n >= 3)) && [[ $action == reload ]]; then
+		local w flags=$'--hooks\n--nat-via\n--no-nat-via'
+		for w in "${words[@]:3:n-3}"; do
+			case $w in
+			--hooks) flags=${flags/--hooks/} ;;
+			--nat-via|--no-nat-via) flags=${flags/--nat-via/}; flags=${flags/--no-nat-via/}; flags=${flags/--no-/} ;;
+			esac
+		done
+		_wgts_compgen "$flags" "$cur"
 	fi
 }
 
@@ -117,10 +126,25 @@ _wgts() {
 	local cmd=${COMP_WORDS[1]}
 	case $cmd in
 	show)
-		if ((COMP_CWORD == 2)); then
-			_wgts_compgen "$(_wgts_interfaces)"$'\nall\ninterfaces' "$cur"
+		# `show [IF|all|interfaces] [FIELD]`, or `show --json [--show-keys] [IF|all]` in any order.
+		local j json=0 keys=0 target=0
+		for ((j = 2; j < COMP_CWORD; j++)); do
+			case ${COMP_WORDS[j]} in
+			--json) json=1 ;;
+			--show-keys) keys=1 ;;
+			*) target=1 ;;
+			esac
+		done
+		if ((json || keys)); then
+			local opts=''
+			((json)) || opts+=$'--json\n'
+			((keys)) || opts+=$'--show-keys\n'
+			((target)) || opts+="$(_wgts_interfaces)"$'\nall'
+			_wgts_compgen "$opts" "$cur"
+		elif ((COMP_CWORD == 2)); then
+			_wgts_compgen "$(_wgts_interfaces)"$'\nall\ninterfaces\n--json' "$cur"
 		elif ((COMP_CWORD == 3)) && [[ $prev != interfaces ]]; then
-			_wgts_compgen $'public-key\nprivate-key\nlisten-port\nfwmark\npeers\npreshared-keys\nendpoints\nallowed-ips\nlatest-handshakes\ntransfer\npersistent-keepalive\ndump' "$cur"
+			_wgts_compgen $'public-key\nprivate-key\nlisten-port\nfwmark\npeers\npreshared-keys\nendpoints\nallowed-ips\nlatest-handshakes\ntransfer\npersistent-keepalive\ndump\n--json' "$cur"
 		fi
 		;;
 	showconf)

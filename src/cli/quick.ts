@@ -1,6 +1,7 @@
 /**
- * `wgts quick up|down|save|strip CONFIG_FILE|INTERFACE` — wg-quick(8), with rollback, a NAT gateway
- * option and a journal so `down` removes exactly what `up` added. The steps live in src/quick/.
+ * `wgts quick up|down|reload|save|strip CONFIG_FILE|INTERFACE` — wg-quick(8), with rollback, a NAT
+ * gateway option, a live reload and a journal so `down` removes exactly what `up` added. The steps
+ * live in src/quick/.
  * Exit codes as wg-quick: usage → 1 (help → 0, on stderr); a fatal error → `<prog>: <message>`, 1;
  * a failing command keeps its own exit status (127 for a missing program).
  */
@@ -11,11 +12,13 @@ import { foreground, haveProgram } from '../system/run.js';
 import { runStrip } from './quick-strip.js';
 import { down, save } from '../quick/down.js';
 import { up, exitCodeOf, messageOf } from '../quick/up.js';
+import { reload } from '../quick/reload.js';
 import { QuickError, loadTarget } from '../quick/target.js';
 import type { QuickOptions } from '../quick/context.js';
 
 export function quickUsage(prog: string): string {
   return `Usage: ${prog} [ up | down | save | strip ] [ CONFIG_FILE | INTERFACE ] [ --nat-via IFACE ]
+       ${prog} reload [ CONFIG_FILE | INTERFACE ] [ --hooks ] [ --nat-via IFACE | --no-nat-via ]
 
   CONFIG_FILE is a configuration file, whose filename is the interface name
   followed by \`.conf'. Otherwise, INTERFACE is an interface name, with
@@ -39,30 +42,45 @@ export function quickUsage(prog: string): string {
   With \`up', --nat-via IFACE also makes this host a NAT gateway for the
   tunnel's subnets out of IFACE (forwarding on, masquerade); \`down' undoes it.
 
+  \`reload' applies what changed in the file to a tunnel that is up, without
+  taking it down: peers (sessions of unchanged peers are kept), addresses,
+  MTU, routes, Table, DNS, NAT. Hooks run only with --hooks (old PreDown and
+  PostDown, new PreUp and PostUp). A failure puts everything back.
+
 See wgts-quick(8) for more info and examples.
 `;
 }
 
 interface Parsed {
-  action: 'up' | 'down' | 'save' | 'strip';
+  action: 'up' | 'down' | 'reload' | 'save' | 'strip';
   target: string;
   options: QuickOptions;
+  hooks: boolean;
+  noNatVia: boolean;
 }
+
+const ACTIONS = ['up', 'down', 'reload', 'save', 'strip'] as const;
 
 function parseArgs(args: string[]): Parsed | undefined {
   const rest: string[] = [];
   const options: QuickOptions = {};
+  let hooks = false;
+  let noNatVia = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--nat-via' && i + 1 < args.length) options.natVia = args[++i]!;
     else if (a.startsWith('--nat-via=')) options.natVia = a.slice('--nat-via='.length);
+    else if (a === '--hooks') hooks = true;
+    else if (a === '--no-nat-via') noNatVia = true;
     else rest.push(a);
   }
   if (rest.length !== 2) return undefined;
   const [action, target] = rest as [string, string];
-  if (action !== 'up' && action !== 'down' && action !== 'save' && action !== 'strip') return undefined;
-  if (options.natVia !== undefined && action !== 'up') return undefined;
-  return { action, target, options };
+  if (!(ACTIONS as readonly string[]).includes(action)) return undefined;
+  if (options.natVia !== undefined && action !== 'up' && action !== 'reload') return undefined;
+  if ((hooks || noNatVia) && action !== 'reload') return undefined;
+  if (noNatVia && options.natVia !== undefined) return undefined;
+  return { action: action as Parsed['action'], target, options, hooks, noNatVia };
 }
 
 /** Like wg-quick: the directory of our own executable is searched first (so `wgts-userspace` beside it wins). */
@@ -106,10 +124,12 @@ export const quickCommand: Command = {
       const target = await loadTarget(parsed.target, parsed.options);
       if (parsed.action === 'up') await up(target);
       else if (parsed.action === 'down') await down(target);
+      else if (parsed.action === 'reload') await reload(target, { hooks: parsed.hooks, noNatVia: parsed.noNatVia });
       else await save(target);
       return 0;
     } catch (e) {
-      process.stderr.write(`${prog}: ${messageOf(e)}\n`);
+      const bytes = e instanceof QuickError ? e.bytes : undefined;
+      process.stderr.write(bytes ? Buffer.concat([Buffer.from(`${prog}: `), bytes, Buffer.from('\n')]) : `${prog}: ${messageOf(e)}\n`);
       return e instanceof QuickError ? e.exitCode : exitCodeOf(e);
     }
   },

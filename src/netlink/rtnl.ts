@@ -75,6 +75,7 @@ export const RT_SCOPE_UNIVERSE = 0;
 export const RT_SCOPE_LINK = 253;
 export const RT_SCOPE_NOWHERE = 255;
 export const RTN_UNICAST = 1;
+export const RTN_UNREACHABLE = 7;
 
 
 function afOf(family: Family): number {
@@ -272,19 +273,25 @@ export async function listAddresses(ifname: string): Promise<Prefix[]> {
 // ---------------------------------------------------------------------------------------------
 // Routes
 
-/** A device route: `ip route add DST dev IFNAME [table T] [metric M]`. */
+/**
+ * A device route: `ip route add DST dev IFNAME [table T] [metric M]`; or, with `type`
+ * RTN_UNREACHABLE and no device, `ip route add unreachable DST [table T] [metric M]`.
+ */
 export interface RouteSpec {
   dst: Prefix | string;
-  ifname: string;
+  ifname?: string;
   /** Routing table id (default main, 254). */
   table?: number;
   metric?: number;
+  /** rtm_type (default RTN_UNICAST). */
+  type?: number;
 }
 
 async function routeMessage(type: number, flags: number, r: RouteSpec): Promise<AttrWriter> {
   const dst = typeof r.dst === 'string' ? parsePrefix(r.dst) : r.dst;
   const table = r.table ?? RT_TABLE_MAIN;
-  const index = await indexOf(r.ifname);
+  const index = r.ifname === undefined ? undefined : await indexOf(r.ifname);
+  const routeType = r.type ?? RTN_UNICAST;
   const msg = newMessage(type, flags, RTMSG_LEN);
   const h = NLMSG_HDRLEN;
   msg.setU8(h, afOf(dst.family));
@@ -292,15 +299,16 @@ async function routeMessage(type: number, flags: number, r: RouteSpec): Promise<
   msg.setU8(h + 4, table < 256 ? table : RT_TABLE_UNSPEC);
   if (type === RTM_NEWROUTE) {
     msg.setU8(h + 5, RTPROT_BOOT);
-    // As iproute2 scopes a route without gateway: link for IPv4, universe for IPv6.
-    msg.setU8(h + 6, dst.family === 4 ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE);
-    msg.setU8(h + 7, RTN_UNICAST);
-  } else if (dst.family === 4) {
-    msg.setU8(h + 6, RT_SCOPE_NOWHERE); // delete: any scope (iproute2 does the same)
+    // As iproute2 scopes a route: a unicast one without gateway link for IPv4, everything else universe.
+    msg.setU8(h + 6, dst.family === 4 && routeType === RTN_UNICAST ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE);
+    msg.setU8(h + 7, routeType);
+  } else {
+    if (dst.family === 4) msg.setU8(h + 6, RT_SCOPE_NOWHERE); // delete: any scope (iproute2 does the same)
+    if (r.type !== undefined) msg.setU8(h + 7, r.type);
   }
   if (dst.len > 0) msg.put(RTA_DST, dst.addr);
   msg.putU32(RTA_TABLE, table);
-  msg.putU32(RTA_OIF, index);
+  if (index !== undefined) msg.putU32(RTA_OIF, index);
   if (r.metric !== undefined) msg.putU32(RTA_PRIORITY, r.metric);
   return msg;
 }

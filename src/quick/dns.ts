@@ -84,6 +84,6 @@ export async function setDns(ctx: QuickContext): Promise<void> {
   const name = `${await resolvconfPrefix()}${ctx.ifname}`;
   let input = dns.map((d) => `nameserver ${d}\n`).join('');
   if (dnsSearch.length > 0) input += `search ${dnsSearch.join(' ')}\n`;
-  await cmd(['resolvconf', '-a', name, '-m', '0', '-x'], { input });
   ctx.undo({ kind: 'cmd', step: 'dns', argv: ['resolvconf', '-d', name, '-f'], bestEffort: true });
+  await cmd(['resolvconf', '-a', name, '-m', '0', '-x'], { input });
 }

@@ -42,24 +42,28 @@ export async function addFirewall(ctx: QuickContext, proto: '-4' | '-6', table: 
   const addrs = await linkAddresses(ctx.ifname, proto);
   const pf = proto === '-4' ? 'ip' : 'ip6';
   if (await haveProgram('nft')) {
-    await cmd(['nft', '-f', '-'], { input: nftScript(pf, ctx.ifname, table, addrs) });
+    // Recorded before the change; `add` then `delete` in one transaction succeeds whether or not
+    // the table came to exist.
     ctx.undo({
       kind: 'cmd',
       step: 'firewall',
+      family: familyOf(proto),
       argv: ['nft', '-f', '-'],
-      input: `delete table ${pf} wg-quick-${ctx.ifname}\n`,
+      input: `add table ${pf} wg-quick-${ctx.ifname}\ndelete table ${pf} wg-quick-${ctx.ifname}\n`,
       bestEffort: true,
     });
+    await cmd(['nft', '-f', '-'], { input: nftScript(pf, ctx.ifname, table, addrs) });
   } else {
     const restore = proto === '-4' ? 'iptables-restore' : 'ip6tables-restore';
-    await cmd([restore, '-n'], { input: iptablesScript(ctx.ifname, table, addrs, '-I') });
     ctx.undo({
       kind: 'cmd',
       step: 'firewall',
+      family: familyOf(proto),
       argv: [restore, '-n'],
       input: iptablesScript(ctx.ifname, table, addrs, '-D'),
       bestEffort: true,
     });
+    await cmd([restore, '-n'], { input: iptablesScript(ctx.ifname, table, addrs, '-I') });
   }
 }
 

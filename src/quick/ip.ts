@@ -284,6 +284,15 @@ export async function ipAddressAdd(proto: Proto, address: string, ifname: string
   );
 }
 
+/** `ip -4|-6 address del ADDR dev IF`. */
+export async function ipAddressDelete(proto: Proto, address: string, ifname: string): Promise<void> {
+  await ipChange(['ip', proto, 'address', 'del', address, 'dev', ifname], async () => {
+    const prefix = ipPrefix(proto, address);
+    await deviceIndex(ifname);
+    await rtnl.deleteAddress(ifname, prefix);
+  });
+}
+
 /** The addresses on IF, as `ip` prints them (`ADDR/LEN`), in the kernel's order; [] without the link. */
 export async function linkAddresses(ifname: string, family?: Family): Promise<string[]> {
   let list: rtnl.Prefix[];
@@ -307,6 +316,44 @@ export async function ipRouteAdd(proto: Proto, cidr: string, ifname: string, tab
     await deviceIndex(ifname);
     await rtnl.addRoute({ dst, ifname, table: id });
   }, (errno) => (errno === ENETDOWN ? `Error: ${proto === '-4' ? 'Device for nexthop' : 'Nexthop device'} is not up.` : undefined));
+}
+
+/** `ip -4|-6 route delete CIDR dev IF [table T]`. */
+export async function ipRouteDelete(proto: Proto, cidr: string, ifname: string, table?: string): Promise<void> {
+  const argv = ['ip', proto, 'route', 'delete', cidr, 'dev', ifname, ...(table !== undefined ? ['table', table] : [])];
+  await ipChange(argv, async () => {
+    const dst = ipPrefix(proto, cidr);
+    const id = table === undefined ? rtnl.RT_TABLE_MAIN : await tableId(table);
+    await deviceIndex(ifname);
+    await rtnl.deleteRoute({ dst, ifname, table: id });
+  });
+}
+
+/** A route without device (an `unreachable` fallback) by its table and metric. */
+export interface DevicelessRoute {
+  family: Family;
+  dst: string;
+  table: number;
+  metric: number;
+  type: number;
+}
+
+function devicelessArgv(verb: 'add' | 'delete', r: DevicelessRoute): string[] {
+  return ['ip', protoOf(r.family), 'route', verb, 'unreachable', r.dst, 'table', tableText(r.table), 'metric', String(r.metric)];
+}
+
+/** `ip -4|-6 route add unreachable DST table T metric M`. */
+export async function ipRouteAddSpec(r: DevicelessRoute): Promise<void> {
+  await ipChange(devicelessArgv('add', r), () => rtnl.addRoute({ dst: r.dst, table: r.table, metric: r.metric, type: r.type }));
+}
+
+/** `ip -4|-6 route delete unreachable DST table T metric M`; a route that is not there is not an error. */
+export async function ipRouteDeleteSpec(r: DevicelessRoute): Promise<void> {
+  const there = (await rtnl.listRoutes(r.family, r.table)).some(
+    (x) => x.type === r.type && x.metric === r.metric && x.dst.len === rtnl.parsePrefix(r.dst).len,
+  );
+  if (!there) return;
+  await ipChange(devicelessArgv('delete', r), () => rtnl.deleteRoute({ dst: r.dst, table: r.table, metric: r.metric, type: r.type }));
 }
 
 function prefixCovers(route: rtnl.Prefix, p: rtnl.Prefix): boolean {

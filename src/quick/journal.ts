@@ -1,24 +1,52 @@
 /**
  * The undo journal: every step of `up` records, as plain data, how to take back what it did.
- * Rollback replays the journal in reverse at once; `up` saves it to a state file so `down` (another
- * process, maybe much later) removes exactly what this `up` added — not another tunnel's rules.
+ * Rollback replays the journal in reverse at once; `down` (another process, maybe much later)
+ * replays the state file so it removes exactly what this `up` added — not another tunnel's rules.
+ *
+ * Crash safety: the state file is written before the first change and again, synced (file and
+ * directory), each time an undo is recorded — and an undo is recorded BEFORE the change it takes
+ * back wherever the undo is harmless when the change never happened (deleting a link that is not
+ * there, `nft` add-then-delete of a table, `resolvconf -d -f`). A change whose undo needs what the
+ * kernel answers (a rule's priority) is recorded first as an intent and amended after. So after
+ * SIGKILL, OOM or power loss at any point, the state file names everything that may exist, and
+ * `down` (or the next `up`) removes it.
  *
  * State files live in /run/wgts/quick/, one per interface and network namespace (the same name may
  * exist in several namespaces), mode 0600 in a 0700 directory.
  */
-import { mkdir, readFile, readdir, readlink, rename, rm, writeFile } from 'node:fs/promises';
+import { closeSync, constants, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { mkdir, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cmd } from '../system/run.js';
 import type { Family } from '../conf/model.js';
-import { ipLinkDelete, ipRuleDelete, tableId } from './ip.js';
+import { RTN_UNREACHABLE } from '../netlink/rtnl.js';
+import { ipLinkDelete, ipRouteDeleteSpec, ipRuleDelete, linkExists, listRules, tableId } from './ip.js';
 
 export type UndoAction =
   /** Run a command (narrated); `bestEffort` failures are reported but do not stop the replay. */
-  | { kind: 'cmd'; step: string; argv: string[]; input?: string; shown?: string; bestEffort?: boolean; rollbackOnly?: boolean }
+  | { kind: 'cmd'; step: string; argv: string[]; input?: string; shown?: string; bestEffort?: boolean; rollbackOnly?: boolean; family?: Family }
   /** Delete the link over rtnetlink (narrated `ip link delete dev IF`): takes routes, addresses, a userspace daemon. */
   | { kind: 'link-delete'; step: string; ifname: string; bestEffort?: boolean; rollbackOnly?: boolean }
-  /** Delete one policy rule by priority and table over rtnetlink (`ip -4|-6 rule delete pref N table T`). */
-  | { kind: 'rule-delete'; step: string; family: Family; priority: number; table: number; bestEffort?: boolean; rollbackOnly?: boolean }
+  /**
+   * Delete one policy rule by priority and table over rtnetlink (`ip -4|-6 rule delete pref N table T`).
+   * Without `priority` (an intent: the rule may or may not have been added when the process died)
+   * the rule is found by its fields: the lowest-priority match not named by another tunnel's journal
+   * (the kernel puts a rule added without priority above all others but the local one).
+   */
+  | {
+      kind: 'rule-delete';
+      step: string;
+      family: Family;
+      priority?: number;
+      table: number;
+      fwmark?: number;
+      invert?: boolean;
+      suppressPrefixlen?: number;
+      bestEffort?: boolean;
+      rollbackOnly?: boolean;
+    }
+  /** Delete a route that outlives the link (`ip -4|-6 route delete unreachable DST table T metric M`); absent is fine. */
+  | { kind: 'route-delete'; step: string; family: Family; dst: string; table: number; metric: number; unreachable: true; rollbackOnly?: boolean }
   /**
    * Put a sysctl back to `previous`, unless another live wgts tunnel in this namespace still needs it
    * (its state file has a `holds` entry for the same key) — NAT forwarding is shared.
@@ -28,12 +56,40 @@ export type UndoAction =
 export interface QuickState {
   ifname: string;
   configFile: string;
-  /** The link's ifindex when `up` finished: a state file for an older link of the same name is stale. */
+  /** The link's ifindex, recorded as soon as `up` made it: a state file for an older link of the same name is stale. */
   ifindex?: number;
   /** Journal in the order `up` recorded it; replayed in reverse. */
   journal: UndoAction[];
   /** Shared resources this tunnel relies on (e.g. `sysctl:net.ipv4.ip_forward`). */
   holds: string[];
+  /** What `up` (or the last reload) applied, for `reload` to compare with the file; set once up finished. */
+  applied?: Applied;
+  /** A reload is under way (or was killed): `applied` may not describe the tunnel. */
+  reloading?: boolean;
+}
+
+/** A route `up` added on the link (it goes with the link: no undo of its own). */
+export interface AppliedRoute {
+  cidr: string;
+  /** As given to `ip route add ... table T`; undefined for the main table. */
+  table?: string;
+  /** The default route of the auto-table policy (rules, firewall, fallback in table `table`). */
+  policy?: boolean;
+}
+
+export interface Applied {
+  addresses: string[];
+  /** The MTU set on the link, and whether it was computed (no MTU line). */
+  mtu: number;
+  autoMtu: boolean;
+  dns: string[];
+  dnsSearch: string[];
+  table?: string;
+  routes: AppliedRoute[];
+  natVia?: string;
+  /** The hooks of the file that is in force, for `reload --hooks` (the old PreDown/PostDown). */
+  preDown: string[];
+  postDown: string[];
 }
 
 export const STATE_DIR = process.env.WGTS_QUICK_STATE_DIR ?? '/run/wgts/quick';
@@ -52,12 +108,124 @@ async function statePath(ifname: string): Promise<string> {
   return join(STATE_DIR, `${ifname}@${await netnsId()}.json`);
 }
 
-export async function saveState(state: QuickState): Promise<void> {
-  await mkdir(STATE_DIR, { recursive: true, mode: 0o700 });
-  const path = await statePath(state.ifname);
+/** Writes `text` to `path` so that either the old or the new content survives a crash, synced to disk. */
+function writeDurably(path: string, text: string): void {
   const tmp = `${path}.tmp`;
-  await writeFile(tmp, JSON.stringify(state, null, 1) + '\n', { mode: 0o600 });
-  await rename(tmp, path);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+  try {
+    const bytes = Buffer.from(text);
+    for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  const dir = openSync(STATE_DIR, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}
+
+/**
+ * The state file of one tunnel, kept on disk as it changes: every record() is written and synced
+ * before the caller goes on to make the change (synchronous on purpose: nothing else may run
+ * between the record and the change it announces).
+ */
+export class Journal {
+  private constructor(
+    readonly state: QuickState,
+    private readonly path: string,
+  ) {}
+
+  /** Starts a state file (before anything is created), or takes over an existing one (reload). */
+  static async open(state: QuickState): Promise<Journal> {
+    await mkdir(STATE_DIR, { recursive: true, mode: 0o700 });
+    const journal = new Journal(state, await statePath(state.ifname));
+    journal.persist();
+    return journal;
+  }
+
+  persist(): void {
+    writeDurably(this.path, JSON.stringify(this.state, null, 1) + '\n');
+  }
+
+  get actions(): UndoAction[] {
+    return this.state.journal;
+  }
+
+  /** Records an undo; returns a function that replaces it (an intent made precise) by other actions. */
+  record(action: UndoAction): (replacement: UndoAction[]) => void {
+    this.state.journal.push(action);
+    this.persist();
+    return (replacement) => {
+      const at = this.state.journal.indexOf(action);
+      if (at >= 0) this.state.journal.splice(at, 1, ...replacement);
+      else this.state.journal.push(...replacement);
+      this.persist();
+    };
+  }
+
+  hold(resource: string): void {
+    if (this.state.holds.includes(resource)) return;
+    this.state.holds.push(resource);
+    this.persist();
+  }
+
+  /** Forgets actions already undone (reload), and holds nothing records any more. */
+  forget(actions: readonly UndoAction[], holds: readonly string[] = []): void {
+    this.state.journal = this.state.journal.filter((a) => !actions.includes(a));
+    this.state.holds = this.state.holds.filter((h) => !holds.includes(h));
+    this.persist();
+  }
+
+  update(change: Partial<Pick<QuickState, 'ifindex' | 'applied' | 'configFile' | 'reloading'>>): void {
+    Object.assign(this.state, change);
+    this.persist();
+  }
+
+  async drop(): Promise<void> {
+    await rm(this.path, { force: true });
+  }
+}
+
+/**
+ * One `wgts quick` command at a time per interface and namespace (say `systemctl reload` while
+ * someone runs `down`): `IF@NETNS.lock`, created exclusively, holds the owner's pid. A lock whose
+ * owner is dead (killed) is taken over. Resolves to the release function.
+ */
+export async function lockTunnel(ifname: string): Promise<() => Promise<void>> {
+  await mkdir(STATE_DIR, { recursive: true, mode: 0o700 });
+  const path = (await statePath(ifname)).replace(/\.json$/, '.lock');
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      try {
+        writeSync(fd, `${process.pid}\n`);
+      } finally {
+        closeSync(fd);
+      }
+      return () => rm(path, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
+    }
+    const owner = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && (await stat(`/proc/${owner}`).then(() => true, () => false))) {
+      throw new Error(`another \`wgts quick' (pid ${owner}) is working on \`${ifname}'; try again when it is done`);
+    }
+    await rm(path, { force: true }); // its owner is gone
+  }
+}
+
+/** Runs `fn` holding the tunnel's lock (see lockTunnel). */
+export async function withTunnelLock<T>(ifname: string, fn: () => Promise<T>): Promise<T> {
+  const release = await lockTunnel(ifname);
+  try {
+    return await fn();
+  } finally {
+    await release();
+  }
 }
 
 export async function loadState(ifname: string): Promise<QuickState | undefined> {
@@ -148,15 +316,40 @@ async function undoOne(action: UndoAction, ifname: string): Promise<void> {
       });
       return;
     case 'link-delete':
+      // recorded before the link was made, or the link went with its userspace daemon: nothing to do
+      if (!(await linkExists(action.ifname))) return;
       await ipLinkDelete(action.ifname);
       return;
-    case 'rule-delete':
-      await ipRuleDelete({ family: action.family, priority: action.priority, table: action.table });
+    case 'rule-delete': {
+      const priority = action.priority ?? (await unclaimedRule(action, ifname));
+      if (priority === undefined) return;
+      await ipRuleDelete({ family: action.family, priority, table: action.table });
+      return;
+    }
+    case 'route-delete':
+      await ipRouteDeleteSpec({ family: action.family, dst: action.dst, table: action.table, metric: action.metric, type: RTN_UNREACHABLE });
       return;
     case 'sysctl':
       if (!(await heldElsewhere(action.holds, ifname))) await cmd(['sysctl', '-q', `${action.key}=${action.previous}`]);
       return;
   }
+}
+
+/** The priority of the rule an intent stands for (see UndoAction), if one is there. */
+async function unclaimedRule(action: Extract<UndoAction, { kind: 'rule-delete' }>, ifname: string): Promise<number | undefined> {
+  const claimed = new Set<number>();
+  for (const o of await otherStates(ifname)) {
+    for (const a of o.journal ?? []) if (a.kind === 'rule-delete' && a.family === action.family && a.priority !== undefined) claimed.add(a.priority);
+  }
+  const matches = (await listRules(action.family)).filter(
+    (r) =>
+      r.table === action.table &&
+      r.fwmark === action.fwmark &&
+      Boolean(r.invert) === Boolean(action.invert) &&
+      r.suppressPrefixlen === action.suppressPrefixlen &&
+      !claimed.has(r.priority),
+  );
+  return matches.length > 0 ? Math.min(...matches.map((r) => r.priority)) : undefined;
 }
 
 /**
@@ -172,7 +365,7 @@ export async function replay(journal: readonly UndoAction[], ifname: string, rol
     try {
       await undoOne(action, ifname);
     } catch (e) {
-      if (action.kind !== 'sysctl' && action.bestEffort) continue;
+      if ((action.kind === 'cmd' || action.kind === 'link-delete' || action.kind === 'rule-delete') && action.bestEffort) continue;
       firstError ??= e;
     }
   }

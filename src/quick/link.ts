@@ -50,6 +50,8 @@ async function addUserspaceLink(ifname: string, impl: string): Promise<void> {
 /** Step "link": kernel link, else the userspace fallback. Undo: delete the link. */
 export async function addLink(ctx: QuickContext): Promise<void> {
   const { ifname } = ctx;
+  // Recorded first (deleting a link that never came is a no-op): a crash mid-creation leaves nothing unnamed.
+  ctx.undo({ kind: 'link-delete', step: 'link', ifname });
   const impl = process.env.WG_QUICK_USERSPACE_IMPLEMENTATION || DEFAULT_USERSPACE;
   if (process.env.WGTS_FORCE_USERSPACE === '1') {
     narrate(`[!] WGTS_FORCE_USERSPACE=1: using the userspace implementation, not the kernel module.`);
@@ -63,6 +65,4 @@ export async function addLink(ctx: QuickContext): Promise<void> {
       await addUserspaceLink(ifname, impl);
     }
   }
-  // Whatever the implementation left behind, deleting the link is how it is undone.
-  ctx.undo({ kind: 'link-delete', step: 'link', ifname });
 }

@@ -8,14 +8,24 @@
  *
  * Each rule's undo deletes that rule by its priority (read back after adding), so `down` removes
  * this tunnel's rules only — wg-quick deletes every `suppress_prefixlength 0` rule, another tunnel's too.
+ *
+ * Beyond wg-quick, no leak in the clear: before the rules, table N gets `unreachable default metric
+ * 4294967295`, behind the device route (metric 0). While the device is there it changes nothing;
+ * when the device is gone (its userspace daemon died, the link was deleted by hand, or it is down)
+ * its route goes with it and the fallback answers: traffic meant for the tunnel is dropped with
+ * "unreachable" instead of falling through the rules to the main table and out of the physical
+ * interface. wg-quick leaves the rules pointing at an empty table. `down` removes it.
  */
 import { cmd, narrate, query } from '../system/run.js';
 import { wipeDevice } from '../conf/model.js';
-import { RT_TABLE_MAIN } from '../netlink/rtnl.js';
+import { RTN_UNREACHABLE, RT_TABLE_MAIN } from '../netlink/rtnl.js';
 import { familyFlag } from './address.js';
 import { addFirewall } from './firewall.js';
 import type { QuickContext } from './context.js';
-import { type IpRule, familyOf, ipRouteAdd, ipRuleAdd, tableHasRoutes } from './ip.js';
+import { type IpRule, familyOf, ipRouteAdd, ipRouteAddSpec, ipRuleAdd, tableHasRoutes } from './ip.js';
+
+/** The metric of the fallback: the largest, so any device route in the table wins. */
+export const FALLBACK_METRIC = 0xffffffff;
 
 /** The table/fwmark to use: the device's fwmark if set, else the first table free in both families. */
 export async function chooseTable(ctx: QuickContext): Promise<number> {
@@ -34,20 +44,44 @@ export async function chooseTable(ctx: QuickContext): Promise<number> {
   return table;
 }
 
-/** `ip rule add ...`, then an undo that deletes exactly the rule that appeared (by priority). */
+/**
+ * `ip rule add ...` with an intent recorded first (the rule by its fields), made precise afterwards:
+ * an undo that deletes exactly the rule that appeared (by priority).
+ */
 async function addRule(ctx: QuickContext, rule: IpRule): Promise<void> {
-  for (const priority of await ipRuleAdd(rule)) {
-    ctx.undo({ kind: 'rule-delete', step: 'rules', family: rule.family, priority, table: rule.table, bestEffort: true });
+  const base = { kind: 'rule-delete', step: 'rules', family: rule.family, table: rule.table, bestEffort: true } as const;
+  const amend = ctx.undo({
+    ...base,
+    ...(rule.fwmark !== undefined ? { fwmark: rule.fwmark } : {}),
+    ...(rule.invert ? { invert: true } : {}),
+    ...(rule.suppressPrefixlen !== undefined ? { suppressPrefixlen: rule.suppressPrefixlen } : {}),
+  });
+  let priorities: number[];
+  try {
+    priorities = await ipRuleAdd(rule);
+  } catch (e) {
+    amend([]); // refused: nothing was added, and the intent must not match someone else's rule
+    throw e;
   }
+  amend(priorities.map((priority) => ({ ...base, priority })));
+}
+
+/** The unreachable fallback of table N (see top), recorded before it is added. */
+async function addFallback(ctx: QuickContext, cidr: string, table: number): Promise<void> {
+  const route = { family: familyOf(familyFlag(cidr)), dst: cidr, table, metric: FALLBACK_METRIC } as const;
+  ctx.undo({ kind: 'route-delete', step: 'fallback', ...route, unreachable: true });
+  await ipRouteAddSpec({ ...route, type: RTN_UNREACHABLE });
 }
 
 export async function addDefaultRoute(ctx: QuickContext, cidr: string): Promise<void> {
   const table = await chooseTable(ctx);
   const proto = familyFlag(cidr);
   const family = familyOf(proto);
+  await addFallback(ctx, cidr, table);
   await addRule(ctx, { family, invert: true, fwmark: table, table });
   await addRule(ctx, { family, table: RT_TABLE_MAIN, suppressPrefixlen: 0 });
   await ipRouteAdd(proto, cidr, ctx.ifname, String(table));
+  ctx.routes.push({ cidr, table: String(table), policy: true });
   if (proto === '-4') {
     const key = 'net.ipv4.conf.all.src_valid_mark';
     const current = (await query(['sysctl', '-n', key])).stdout.trim();

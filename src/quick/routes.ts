@@ -49,10 +49,12 @@ export async function addRoutes(ctx: QuickContext): Promise<void> {
     const proto = familyFlag(cidr);
     if (!isAutoTable(table)) {
       await ipRouteAdd(proto, cidr, ctx.ifname, table!);
+      ctx.routes.push({ cidr, table: table! });
     } else if (cidr.endsWith('/0')) {
       await addDefaultRoute(ctx, cidr);
-    } else {
-      if (!(await routeCovered(ctx.ifname, cidr))) await ipRouteAdd(proto, cidr, ctx.ifname);
+    } else if (!(await routeCovered(ctx.ifname, cidr))) {
+      await ipRouteAdd(proto, cidr, ctx.ifname);
+      ctx.routes.push({ cidr });
     }
   }
 }

@@ -3,15 +3,22 @@
  * If a step fails — or SIGINT/SIGTERM arrives — everything already done is undone in reverse and the
  * user is told which step failed and why. Checks that need nothing created (config syntax, name in
  * use, DNS tooling, --nat-via) run first, so most mistakes never create a half-made tunnel.
+ *
+ * The journal is on disk from before the first change (journal.ts), so a `up` killed outright is
+ * cleaned up by `down`; and an `up` that finds the state file of an earlier run whose link is gone
+ * (killed, or its userspace daemon died) first removes what that run left (policy rules, nft tables,
+ * NAT, DNS) — without its hooks — so nothing is duplicated.
  */
 import { addAddresses } from './address.js';
 import { parseWgPart, pushConfig } from './config.js';
 import type { QuickContext } from './context.js';
 import { dnsTool, setDns } from './dns.js';
 import { runHooks } from './hooks.js';
+import { type Applied, Journal, loadState, dropState, replay, withTunnelLock } from './journal.js';
 import { ifindexOfName } from '../netlink/ifindex.js';
-import { type UndoAction, replay, saveState } from './journal.js';
 import { addLink, linkExists } from './link.js';
+import { linkMtu } from './ip.js';
+import { narrate } from '../system/run.js';
 import { setMtuUp } from './mtu.js';
 import { addNat, checkNat } from './nat.js';
 import { addRoutes } from './routes.js';
@@ -33,23 +40,64 @@ async function preflight(ctx: QuickContext): Promise<void> {
   if (natProblem) throw new QuickError(natProblem);
 }
 
+/** Removes what an earlier run of this tunnel left behind (its link is gone: see preflight). */
+export async function clearStale(ifname: string): Promise<void> {
+  const stale = await loadState(ifname);
+  if (!stale) return;
+  narrate(`[!] Removing what an earlier \`up' of ${ifname} left behind (it was killed, or its device went away)`);
+  try {
+    await replay(stale.journal, ifname);
+  } catch (e) {
+    narrate(`[!] Some of it could not be removed: ${messageOf(e)}`);
+  }
+  await dropState(ifname);
+}
+
+/** What this `up` applied, kept in the state file for `reload`. */
+export async function appliedOf(ctx: QuickContext): Promise<Applied> {
+  const i = ctx.conf.interface;
+  return {
+    addresses: [...i.addresses],
+    mtu: (await linkMtu(ctx.ifname)) ?? 0,
+    autoMtu: i.mtuText === undefined,
+    dns: [...i.dns],
+    dnsSearch: [...i.dnsSearch],
+    ...(i.table !== undefined ? { table: i.table } : {}),
+    routes: ctx.routes,
+    ...(ctx.options.natVia !== undefined ? { natVia: ctx.options.natVia } : {}),
+    preDown: [...i.preDown],
+    postDown: [...i.postDown],
+  };
+}
+
 export async function up(target: QuickTarget): Promise<void> {
-  const journal: UndoAction[] = [];
-  const holds: string[] = [];
-  const ctx = makeContext(target, journal, holds);
-  await preflight(ctx);
-  const device = await parseWgPart(ctx);
+  await withTunnelLock(target.ifname, () => upLocked(target));
+}
+
+async function upLocked(target: QuickTarget): Promise<void> {
+  await preflight(makeContext(target));
+  const device = await parseWgPart(target);
+  await clearStale(target.ifname);
+  const journal = await Journal.open({ ifname: target.ifname, configFile: target.configFile, journal: [], holds: [] });
+  const ctx = makeContext(target, journal);
 
   const steps: Step[] = [
-    { name: 'link', run: addLink },
-    { name: 'PreUp', run: (c) => runHooks(c.conf.interface.preUp, c.ifname) },
+    {
+      name: 'link',
+      run: async (c) => {
+        await addLink(c);
+        const ifindex = ifindexOfName(c.ifname);
+        if (ifindex !== undefined) journal.update({ ifindex });
+      },
+    },
+    { name: 'PreUp', run: (c) => runHooks(c.conf.interface.preUp, c) },
     { name: 'config', run: (c) => pushConfig(c, device) },
     { name: 'address', run: addAddresses },
     { name: 'mtu', run: setMtuUp },
     { name: 'dns', run: setDns },
     { name: 'routes', run: addRoutes },
     { name: 'nat', run: addNat },
-    { name: 'PostUp', run: (c) => runHooks(c.conf.interface.postUp, c.ifname) },
+    { name: 'PostUp', run: (c) => runHooks(c.conf.interface.postUp, c) },
   ];
 
   let interrupted: NodeJS.Signals | undefined;
@@ -64,24 +112,25 @@ export async function up(target: QuickTarget): Promise<void> {
         await step.run(ctx);
         if (interrupted) throw new QuickError(`interrupted by ${interrupted}`);
       } catch (e) {
-        await rollBack(journal, ctx.ifname);
+        await rollBack(journal);
         throw new QuickError(`step \`${step.name}' failed: ${messageOf(e)}; everything done before it was undone`, {
           cause: e,
           exitCode: exitCodeOf(e),
         });
       }
     }
-    const ifindex = ifindexOfName(ctx.ifname);
-    await saveState({ ifname: ctx.ifname, configFile: ctx.configFile, ...(ifindex !== undefined ? { ifindex } : {}), journal, holds });
+    journal.update({ applied: await appliedOf(ctx) });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
 }
 
-async function rollBack(journal: UndoAction[], ifname: string): Promise<void> {
+/** Undoes a failed up; the state file stays only if something could not be undone (for `down`). */
+async function rollBack(journal: Journal): Promise<void> {
   try {
-    await replay(journal, ifname, true);
+    await replay(journal.actions, journal.state.ifname, true);
+    await journal.drop();
   } catch (e) {
     process.stderr.write(`[!] rollback was incomplete: ${messageOf(e)}\n`);
   }

@@ -1,9 +1,9 @@
 /**
  * The few libc calls the I/O edges need that Node core does not offer: open + ioctl(TUNSETIFF) for
  * the TUN, socket/setsockopt(SO_MARK)/bind for UDP sockets with a mark, poll/read/write on raw fds.
- * koffi is the FFI (prebuilt per-platform binaries, no compiler at install); the I/O workers load this
- * module in their own isolates. Linux x86_64/arm64 constants; every call returns -1 and leaves errno
- * in `errno()`.
+ * koffi is the FFI (prebuilt per-platform binaries, no compiler at install); crypto/openssl-ffi.ts
+ * uses it too, for libcrypto, and the I/O workers load this module in their own isolates. Linux
+ * x86_64/arm64 constants; every call returns -1 and leaves errno in `errno()`.
  */
 import koffi from 'koffi';
 import { errnoName } from '../conf/errno.js';

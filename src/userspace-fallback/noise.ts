@@ -1,5 +1,5 @@
 /**
- * Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s as WireGuard uses it (protocol.md §1.1–1.5; the kernel's
+ * Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s as WireGuard uses it (the WireGuard paper §5.4.2–5.4.5; the kernel's
  * noise.c structure, written afresh):
  *
  *   IKpsk2:
@@ -76,7 +76,7 @@ export type HandshakeState = (typeof HandshakeState)[keyof typeof HandshakeState
 
 /**
  * The device's static identity. privateKey is key material; `imported` is the same key inside
- * OpenSSL, made once per key (crypto.ts importPrivateKey) and used for every DH with it.
+ * OpenSSL, made once per key (crypto/primitives.ts importPrivateKey) and used for every DH with it.
  */
 export interface StaticIdentity {
   privateKey: Uint8Array | null;
@@ -506,7 +506,7 @@ export function beginSession(hs: Handshake, now: number): Keypair | null {
 }
 
 /**
- * The three keypair slots of a peer (protocol.md §3.2). `onDestroy` is told about every keypair
+ * The three keypair slots of a peer (previous, current, next, as in the kernel's noise.c). `onDestroy` is told about every keypair
  * that leaves the slots (release its index; its keys are zeroed here).
  */
 export class Keypairs {

@@ -14,9 +14,9 @@ describe('man/wgts-quick.8', () => {
   it('covers what `wgts quick --help` lists', () => {
     const text = spawnSync('groff', ['-man', '-Tutf8', '-P-cbou', 'man/wgts-quick.8'], { encoding: 'utf8' }).stdout;
     const usage = quickUsage('wgts quick');
-    for (const word of ['up', 'down', 'save', 'strip', '--nat-via']) expect(usage).toContain(word);
+    for (const word of ['up', 'down', 'reload', 'save', 'strip', '--nat-via', '--hooks', '--no-nat-via']) expect(usage).toContain(word);
     for (const word of [
-      'up', 'down', 'save', 'strip', 'Address', 'DNS', 'MTU', 'Table', 'PreUp', 'PostUp', 'PreDown', 'PostDown',
+      'up', 'down', 'reload', '--hooks', '--no-nat-via', 'CRASH SAFETY', 'unreachable', 'save', 'strip', 'Address', 'DNS', 'MTU', 'Table', 'PreUp', 'PostUp', 'PreDown', 'PostDown',
       'SaveConfig', '--nat-via', 'WG_QUICK_USERSPACE_IMPLEMENTATION', 'WG_ENDPOINT_RESOLUTION_RETRIES',
       'WGTS_QUICK_STATE_DIR', 'wgts-quick@.service', 'wgts-quick.target', 'EXIT STATUS',
     ]) {

@@ -42,14 +42,19 @@ cd ${JSON.stringify(dir)} && MANPATH=${JSON.stringify(join(dir, 'man'))} systemd
     expect(r.status).toBe(0);
   });
 
-  it('is the wg-quick@ unit for wgts: oneshot, RemainAfterExit, reload by syncconf of the stripped config', () => {
+  it('is the wg-quick@ unit for wgts: oneshot, RemainAfterExit, reload by `wgts quick reload`', () => {
     const unit = readFileSync(resolve('systemd/wgts-quick@.service'), 'utf8');
     for (const line of [
       'Type=oneshot',
       'RemainAfterExit=yes',
-      'ExecStart=wgts quick up %i',
+      'ExecStart=wgts quick up %i $WGTS_QUICK_OPTS',
+      'Environment=WGTS_QUICK_OPTS=',
+      // optional: a missing file is no error (the leading `-`)
+      'EnvironmentFile=-/etc/default/wgts-quick-%i',
+      // wg-quick@NAME and wgts-quick@NAME would fight over the same interface
+      'Conflicts=wg-quick@%i.service',
       'ExecStop=wgts quick down %i',
-      "ExecReload=bash -c 'exec wgts syncconf %i <(exec wgts quick strip %i)'",
+      'ExecReload=wgts quick reload %i',
       'Environment=WG_ENDPOINT_RESOLUTION_RETRIES=infinity',
       'PartOf=wgts-quick.target',
       'Before=wgts-quick.target',

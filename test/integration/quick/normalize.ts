@@ -1,5 +1,5 @@
 /**
- * The Debian-vs-upstream deltas the differential test allows for (wg-tools.md §0), applied to the
+ * The Debian-vs-upstream deltas the differential test allows for (docs/compatibility.md), applied to the
  * `[#]` narration of `up`, plus the places where wgts narrates its own equivalent of a `wg` call.
  *
  * Debian wg-quick 1.0.20210914 → upstream 1.0.20260223 (what wgts follows):
@@ -16,14 +16,24 @@
  * as `[#] wireguard-go IF` (the wgts-userspace run compares wgts' own data plane with wireguard-go).
  * wgts-only spellings: `wgts set IF fwmark N` for `wg set IF fwmark N`; `nft -f -` (script on stdin)
  * for `nft -f /dev/fd/63`; `iptables-restore -n` is the same.
+ * wgts-only addition: the unreachable fallback behind a policy default route (no leak while the
+ * device is gone, src/quick/policy.ts) — its narration and its route; asserted in crash.test.ts.
  */
+
+const FALLBACK_ROUTE = /^unreachable default (dev lo )?table \d+ metric 4294967295 ?( pref medium)?\n/gm;
+const FALLBACK_NARRATION = /^\[#\] ip -[46] route (add|delete) unreachable \S+\/0 table \d+ metric 4294967295$/;
+
+/** A state snapshot without wgts' unreachable fallback routes. */
+export function withoutFallback(snapshot: string): string {
+  return snapshot.replace(FALLBACK_ROUTE, '');
+}
 
 const PUSH = '[#] <config push>';
 
 export function normalizeUp(stderr: string, tool: 'debian' | 'wgts'): string[] {
   let lines = stderr.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
-  lines = lines.filter((l) => !/^[┌│└]/.test(l));
+  lines = lines.filter((l) => !/^[┌│└]/.test(l) && !(tool === 'wgts' && FALLBACK_NARRATION.test(l)));
   lines = lines.map((l) =>
     l
       .replace(/^\[#\] wg setconf \S+ \/dev\/fd\/\d+$/, PUSH)

@@ -43,12 +43,20 @@ const FAILURES: Failure[] = [
 describe('wgts quick up rolls back every step', () => {
   for (const f of FAILURES) {
     it(`a failing ${f.step}${f.spec?.nft ? ' (nft fails)' : ''}${f.config.includes('nosuchtable') ? ' (unknown table)' : ''}${f.interrupt ? ' (SIGTERM)' : ''} leaves the namespace as it began`, () => {
-      const r = runScenario({ tool: bin(), ifname: uniqueName(), config: f.config, noDown: true, ...f.spec });
+      const r = runScenario({
+        tool: bin(),
+        ifname: uniqueName(),
+        config: f.config,
+        noDown: true,
+        between: 'ls -A $WGTS_QUICK_STATE_DIR > $OUT/extra',
+        ...f.spec,
+      });
       expect(r.upRc).not.toBe(0);
       if (f.interrupt) expect(r.upErr).toContain('failed: interrupted by SIGTERM;');
       expect(r.upErr).toMatch(new RegExp(`wgts quick: step \`${f.step}' failed: .+; everything done before it was undone`));
       expect(maskVolatile(r.afterUp)).toBe(maskVolatile(r.before));
-      // The journal (state file) is only written by a successful up.
+      // The journal (state file), on disk from the start, goes once everything is undone.
+      expect(r.extra).toBe('');
       expect(r.afterDown).toBe(r.afterUp);
     });
   }
