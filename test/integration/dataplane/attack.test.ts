@@ -7,7 +7,7 @@
  * manages (printed), and the latency bounds asserted are the robust ones; the wgts/wireguard-go
  * ratio is recorded by `npm run bench` (docs/benchmarks.md).
  */
-import { openSync, readFileSync, readSync, closeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -181,7 +181,7 @@ describe('wgts-userspace under attack (beside wireguard-go)', () => {
     await ping(b, a.inner4, { timeout: 20_000, count: 3 });
   }, 60_000);
 
-  it('after the floods (thousands of handshake DHs) the raw private key is in memory at most 4 times', () => {
+  it('after the floods (thousands of handshake DHs) the raw private key is in memory at most 4 times; no core dumps, cwd /', () => {
     const key = Buffer.from(a.privateKey, 'base64');
     const clamped = Buffer.from(key);
     clamped[0]! &= 248;
@@ -189,6 +189,9 @@ describe('wgts-userspace under attack (beside wireguard-go)', () => {
     const copies = copiesInMemory(pid, key) + (clamped.equals(key) ? 0 : copiesInMemory(pid, clamped));
     console.log(`raw private key copies in /proc/${pid}/mem: ${copies}`);
     expect(copies).toBeLessThanOrEqual(4);
+    // No core file can take them to disk, and the daemon holds no directory of its caller's.
+    expect(readFileSync(`/proc/${pid}/limits`, 'latin1')).toMatch(/^Max core file size\s+0\s+0\s/m);
+    expect(readlinkSync(`/proc/${pid}/cwd`)).toBe('/');
   });
 
   it('refuses 100 MB UAPI lines (four at once) within 3 s with little memory, and keeps serving wg show and the tunnel', async () => {
