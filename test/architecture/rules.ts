@@ -36,7 +36,10 @@ export const FOLDERS: Record<string, { may: readonly string[]; why: string }> = 
     why: 'the data plane is its own program; it knows the model and nothing of the commands (of netlink/, only the numbers its link watch reads)',
   },
   metrics: { may: ['conf'], why: 'the Prometheus exposition of the model and its HTTP endpoint; devices are collected by the command' },
-  cli: { may: ['conf', 'crypto', 'netlink', 'uapi', 'system', 'quick', 'registry', 'metrics'], why: 'argv -> model -> Backend -> text' },
+  // src/peer/** is `wgts peer`'s logic: allocation and file edits (pure), one peer applied to the
+  // device with quick's route rules, the QR codes; the commands' system services like quick.
+  peer: { may: ['conf', 'crypto', 'netlink', 'system', 'quick'], why: 'peer onboarding: file edits pure, devices through system/ipc.ts, routes as quick makes them' },
+  cli: { may: ['conf', 'crypto', 'netlink', 'uapi', 'system', 'quick', 'registry', 'metrics', 'peer'], why: 'argv -> model -> Backend -> text' },
 };
 
 /** Entry points of the two bundles (scripts/build.mjs): imported by nothing in src. */
@@ -84,11 +87,11 @@ export const DESIGNATED: Record<string, { files: readonly string[]; why: string 
   '@noble/curves': { files: ['crypto/primitives'], why: 'X25519, if ever used at run time, in the one crypto module (today: a test oracle only)' },
   'node:crypto': { files: ['crypto/primitives'], why: 'OpenSSL X25519, ChaCha20-Poly1305, randomness: one auditable place' },
   koffi: {
-    files: ['crypto/openssl-ffi', 'userspace-fallback/native'],
-    why: "FFI: libcrypto's ChaCha20-Poly1305 in crypto/openssl-ffi.ts, libc syscalls (ioctl, poll, recvmmsg, sendto) in native.ts, which the I/O workers load too",
+    files: ['crypto/openssl-ffi', 'userspace-fallback/native', 'registry/bound-socket'],
+    why: "FFI: libcrypto's ChaCha20-Poly1305 in crypto/openssl-ffi.ts, libc syscalls (ioctl, poll, recvmmsg, sendto) in native.ts, which the I/O workers load too, SO_BINDTODEVICE for the registry's sockets (bound-socket.ts)",
   },
   'node:module': {
-    files: ['crypto/openssl-ffi', 'userspace-fallback/native'],
+    files: ['crypto/openssl-ffi', 'userspace-fallback/native', 'registry/bound-socket'],
     why: 'createRequire, only to load koffi lazily (the CLI never pays for it) or find its path for the workers',
   },
   'node:worker_threads': {
@@ -100,6 +103,7 @@ export const DESIGNATED: Record<string, { files: readonly string[]; why: string 
     files: ['userspace-fallback/daemon'],
     why: "wgts-userspace re-spawns itself into the background as wireguard-go does; it is a separate program and does not load system/run.ts's execa for one spawn",
   },
+  qrcode: { files: ['peer/qr'], why: 'QR codes of client configurations (PNG and terminal) from one file' },
   'dns-packet': { files: ['registry/wire'], why: 'the DNS wire format of the registry in one codec file' },
   netlink: {
     files: ['netlink/socket'],
