@@ -34,13 +34,13 @@ import { addFirewall } from './firewall.js';
 import { runHooks } from './hooks.js';
 import { familyOf, ipAddressAdd, ipAddressDelete, ipRouteAdd, ipRouteDelete, ipLinkSetMtuUp, linkMtu, routeCovered } from './ip.js';
 import { type Applied, type AppliedRoute, Journal, type UndoAction, loadState, replay, withTunnelLock } from './journal.js';
-import { ifindexOfName } from '../netlink/ifindex.js';
 import { autoMtu } from './mtu.js';
 import { addNat, checkNat, networkOf } from './nat.js';
 import { addDefaultRoute, chooseTable } from './policy.js';
 import { isAutoTable, orderRoutes } from './routes.js';
 import { QuickError, type QuickTarget, makeContext } from './target.js';
 import { appliedOf, exitCodeOf, messageOf } from './up.js';
+import { ifindexOfName } from './system.js';
 
 export interface ReloadOptions {
   /** Run the old PreDown/PostDown and the new PreUp/PostUp. */
