@@ -126,10 +126,25 @@ _wgts() {
 	local cmd=${COMP_WORDS[1]}
 	case $cmd in
 	show)
-		if ((COMP_CWORD == 2)); then
-			_wgts_compgen "$(_wgts_interfaces)"$'\nall\ninterfaces' "$cur"
+		# `show [IF|all|interfaces] [FIELD]`, or `show --json [--show-keys] [IF|all]` in any order.
+		local j json=0 keys=0 target=0
+		for ((j = 2; j < COMP_CWORD; j++)); do
+			case ${COMP_WORDS[j]} in
+			--json) json=1 ;;
+			--show-keys) keys=1 ;;
+			*) target=1 ;;
+			esac
+		done
+		if ((json || keys)); then
+			local opts=''
+			((json)) || opts+=$'--json\n'
+			((keys)) || opts+=$'--show-keys\n'
+			((target)) || opts+="$(_wgts_interfaces)"$'\nall'
+			_wgts_compgen "$opts" "$cur"
+		elif ((COMP_CWORD == 2)); then
+			_wgts_compgen "$(_wgts_interfaces)"$'\nall\ninterfaces\n--json' "$cur"
 		elif ((COMP_CWORD == 3)) && [[ $prev != interfaces ]]; then
-			_wgts_compgen $'public-key\nprivate-key\nlisten-port\nfwmark\npeers\npreshared-keys\nendpoints\nallowed-ips\nlatest-handshakes\ntransfer\npersistent-keepalive\ndump' "$cur"
+			_wgts_compgen $'public-key\nprivate-key\nlisten-port\nfwmark\npeers\npreshared-keys\nendpoints\nallowed-ips\nlatest-handshakes\ntransfer\npersistent-keepalive\ndump\n--json' "$cur"
 		fi
 		;;
 	showconf)

@@ -3,7 +3,7 @@
 # kernel into the cache, and builds the initramfs. Defines vm_prepare CACHE_DIR, which sets
 # VM_KVER, VM_TREE (unpacked package root, depmod'd), VM_KERNEL (vmlinuz) and VM_INITRD.
 #
-# The recipe (issue 7 §4): the linux-image-*-amd64 package that linux-image-amd64 depends on,
+# The recipe: the linux-image-*-amd64 package that linux-image-amd64 depends on,
 # `apt-get download` + `dpkg -x` into the cache, `depmod -b`, then an initramfs of busybox-static plus
 # the modules `modprobe -S KVER -d TREE --show-depends` lists for virtio_pci, 9pnet_virtio, 9p,
 # overlay and wireguard. Everything lands in the cache dir and is reused by later runs.

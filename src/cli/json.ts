@@ -29,7 +29,7 @@ import { formatEndpoint, formatIP } from '../conf/ip.js';
 import { keyIsZero, keyToBase64 } from '../conf/keys.js';
 import { wipeDevice, type Key, type WgDevice, type WgPeer } from '../conf/model.js';
 import { errorText } from '../system/ipc.js';
-import { listOrReport, type ShowIo } from './show-io.js';
+import { isHelp, listOrReport, type ShowIo } from './show-io.js';
 
 export const JSON_SCHEMA_VERSION = 1;
 
@@ -97,15 +97,19 @@ export function stringifyJson(value: unknown): string {
   return text.replace(/"\\u0000big:(-?[0-9]+)"/g, '$1');
 }
 
-function jsonUsage(io: ShowIo, argv0: string): void {
+export function jsonUsage(io: ShowIo, argv0: string): void {
   io.err(`Usage: ${argv0} show --json [--show-keys] [<interface> | all]\n`);
 }
 
 /** `show` with --json / --show-keys among its arguments. Exit codes and stderr as plain `show`. */
-export async function showJson(argv0: string, args: string[], io: ShowIo): Promise<number> {
+export async function showJson(argv0: string, args: string[], io: ShowIo, help: (io: ShowIo, argv0: string) => void): Promise<number> {
   const json = args.includes('--json');
   const showKeys = args.includes('--show-keys');
   const rest = args.filter((a) => a !== '--json' && a !== '--show-keys');
+  if (rest.length === 1 && isHelp(rest[0])) {
+    help(io, argv0);
+    return 0;
+  }
   if (!json || rest.length > 1 || rest[0] === 'interfaces') {
     jsonUsage(io, argv0);
     return 1;

@@ -6,7 +6,9 @@
  * per-subcommand help quirks) and wg-quick's exact usage texts cannot be produced through it, and the
  * few wgts-only options (`quick --nat-via`, `registry --zone`) do not justify a second parser.
  */
+import { writeSync } from 'node:fs';
 import { basename } from 'node:path';
+import { strerror } from '../conf/errno.js';
 import { WGTS_VERSION } from '../conf/version.js';
 import type { Command, CommandEntry } from './command.js';
 
@@ -68,19 +70,28 @@ function usage(argv0: string): string {
 }
 
 /**
- * `wgts show | head -1`: wg dies of SIGPIPE without a word (the shell reports 141); Node would
- * throw EPIPE with a stack trace instead. Exit as quietly, with the status the shell would show.
+ * Output that cannot be written. `wgts show | head -1`: wg dies of SIGPIPE without a word (the shell
+ * reports 141); Node would throw EPIPE with a stack trace instead, so exit as quietly, with the
+ * status the shell would show. Any other write error (`wgts genkey > /dev/full`: ENOSPC, EIO):
+ * one line and exit 1, as coreutils report a write error. wg says nothing and exits 0 there (its
+ * stdio buffer is flushed at exit unchecked), which would let a lost key pass for a written one.
  */
-let pipeGuarded = false;
-function quietOnClosedPipe(): void {
-  if (pipeGuarded) return;
-  pipeGuarded = true;
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE') process.exit(128 + 13);
-      throw err;
-    });
-  }
+let outputGuarded = false;
+function guardOutput(argv0: string): void {
+  if (outputGuarded) return;
+  outputGuarded = true;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(128 + 13);
+    try {
+      writeSync(2, `${argv0}: write error: ${strerror(err.code ?? 'EIO')}\n`);
+    } catch {
+      // stderr is unwritable too: the exit status is all that is left
+    }
+    process.exit(1);
+  });
+  // Diagnostics that cannot be written are dropped: a closed or full stderr must not stop
+  // `quick up` half-way; the exit status still tells the outcome.
+  process.stderr.on('error', () => undefined);
 }
 
 /**
@@ -88,8 +99,8 @@ function quietOnClosedPipe(): void {
  * basename is printed in usage lines as wg prints its argv[0].
  */
 export async function main(argv: string[]): Promise<number> {
-  quietOnClosedPipe();
   const argv0 = basename(argv[0] ?? 'wgts');
+  guardOutput(argv0);
   const args = argv.slice(1);
   if (args.length === 1 && ['-v', '--version', 'version'].includes(args[0]!)) {
     process.stdout.write(`wgts v${WGTS_VERSION} - wireguard-tools compatible\n`);

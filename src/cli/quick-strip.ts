@@ -5,6 +5,7 @@
  * `<argv0> quick: <wg-quick's message>`, exit 1.
  */
 import { readFileSync } from 'node:fs';
+import { decodeConfig, encodeConfig } from '../conf/encoding.js';
 import { parseQuickConfig, resolveQuickTarget } from '../conf/quick.js';
 import { systemFs } from '../system/conf-io.js';
 // One copy of wg-quick's world-accessible check and its message, shared with `quick up/down/save`.
@@ -26,9 +27,10 @@ export async function runStrip(argv0: string, target: string, io: StripIo = proc
     const { configFile } = resolveQuickTarget(target, systemFs);
     const warning = await worldAccessibleWarning(configFile);
     if (warning) io.stderr(`${warning}\n`);
-    // bash reads bytes (LC_ALL=C): latin1 in and out keeps every byte as it was.
-    const { wgText } = parseQuickConfig(readFileSync(configFile, 'latin1'), configFile);
-    io.stdout(Buffer.from(wgText + '\n', 'latin1'));
+    // bash reads bytes (LC_ALL=C): decoded and encoded the same way, every byte stays as it was.
+    const { text, encoding } = decodeConfig(readFileSync(configFile));
+    const { wgText } = parseQuickConfig(text, configFile);
+    io.stdout(encodeConfig(wgText + '\n', encoding));
     return 0;
   } catch (e) {
     // wg-quick's own refusals; anything else (an unreadable file) is reported the same way.

@@ -128,7 +128,8 @@ export const quickCommand: Command = {
       else await save(target);
       return 0;
     } catch (e) {
-      process.stderr.write(`${prog}: ${messageOf(e)}\n`);
+      const bytes = e instanceof QuickError ? e.bytes : undefined;
+      process.stderr.write(bytes ? Buffer.concat([Buffer.from(`${prog}: `), bytes, Buffer.from('\n')]) : `${prog}: ${messageOf(e)}\n`);
       return e instanceof QuickError ? e.exitCode : exitCodeOf(e);
     }
   },

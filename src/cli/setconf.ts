@@ -1,10 +1,11 @@
 /**
  * `wgts setconf | addconf | syncconf <interface> <file>` (setconf.c): one parser (conf/parse.ts),
- * three ways of applying it (wg-tools.md §1.7, upstream semantics).
+ * three ways of applying it (wg(8); syncconf with upstream's semantics, docs/compatibility.md).
  */
 import { readFile } from 'node:fs/promises';
 import { strerror } from '../conf/errno.js';
 import { KEY_LEN, wipeDevice, type WgDevice } from '../conf/model.js';
+import { decodeConfig, encodeConfig, type ConfigEncoding } from '../conf/encoding.js';
 import { ConfigError, parseConfig } from '../conf/parse.js';
 import { syncDiff } from '../conf/sync.js';
 import { SYSTEM_IO } from '../system/conf-io.js';
@@ -29,8 +30,9 @@ async function run(mode: Mode, argv0: string, args: string[]): Promise<number> {
   }
   const [name, file] = args as [string, string];
   let text: string;
+  let encoding: ConfigEncoding = 'latin1';
   try {
-    text = (await readFile(file)).toString('latin1');
+    ({ text, encoding } = decodeConfig(await readFile(file)));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
     // fopen succeeds on a directory and getline then fails at once: wg applies an empty file.
@@ -45,7 +47,8 @@ async function run(mode: Mode, argv0: string, args: string[]): Promise<number> {
     device = await parseConfig(text, { file, lookup: SYSTEM_IO.lookup, services: SYSTEM_IO.services });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`${err.message}\n${err.trailer ? `${err.trailer}\n` : ''}`);
+    // wg echoes the file's bytes (an unrecognized line, a bad value): print them as read.
+    process.stderr.write(encodeConfig(`${err.message}\n${err.trailer ? `${err.trailer}\n` : ''}`, encoding));
     return 1;
   }
   device.name = deviceName(name);

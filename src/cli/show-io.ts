@@ -39,3 +39,6 @@ export async function listOrReport(io: ShowIo): Promise<string[] | null> {
     return null;
   }
 }
+
+/** wg's help words for `show` (a lone argument). */
+export const isHelp = (arg: string | undefined): boolean => arg === '-h' || arg === '--help' || arg === 'help';

@@ -1,6 +1,6 @@
 /**
  * `wgts show { <interface> | all | interfaces } [field]` byte-for-byte like wg's show.c, plus
- * `--json [--show-keys]` (json.ts). wg-tools.md §1.4.
+ * `--json [--show-keys]` (json.ts). See wg(8), `show`.
  */
 import { formatEndpoint, formatIP } from '../conf/ip.js';
 import { keyIsZero } from '../conf/keys.js';
@@ -8,8 +8,8 @@ import { wipeDevice, type Key, type WgDevice, type WgPeer } from '../conf/model.
 import { formatKey } from '../conf/write.js';
 import type { Command } from './command.js';
 import { errorText } from '../system/ipc.js';
-import { showJson } from './json.js';
-import { listOrReport, processIo, type ShowIo } from './show-io.js';
+import { jsonUsage, showJson } from './json.js';
+import { isHelp, listOrReport, processIo, type ShowIo } from './show-io.js';
 import { BOLD, CYAN, GREEN, RED, RESET, YELLOW, colorMode, hideKeys, terminalPrinter } from './terminal.js';
 
 export type { ShowIo } from './show-io.js';
@@ -31,6 +31,12 @@ export const SHOW_FIELDS = [
 
 function showUsage(io: ShowIo, argv0: string): void {
   io.err(`Usage: ${argv0} show { <interface> | all | interfaces } [${SHOW_FIELDS.join(' | ')}]\n`);
+}
+
+/** Asked-for help: wg's usage line, then the --json form wgts adds. Errors print wg's line alone. */
+function showHelp(io: ShowIo, argv0: string): void {
+  showUsage(io, argv0);
+  jsonUsage(io, argv0);
 }
 
 const key = (k: Key): string => formatKey(k);
@@ -209,7 +215,7 @@ function uglyPrint(device: WgDevice, field: string, withInterface: boolean, io: 
 
 /** show_main, with wg's argument rules, messages and exit codes. `args` excludes "show". */
 export async function runShow(argv0: string, args: string[], io: ShowIo): Promise<number> {
-  if (args.includes('--json') || args.includes('--show-keys')) return showJson(argv0, args, io);
+  if (args.includes('--json') || args.includes('--show-keys')) return showJson(argv0, args, io, showHelp);
   if (args.length > 2) {
     showUsage(io, argv0);
     return 1;
@@ -252,8 +258,8 @@ export async function runShow(argv0: string, args: string[], io: ShowIo): Promis
     if (names.length) io.out(names.join(' ') + '\n');
     return 0;
   }
-  if (field === undefined && (first === '-h' || first === '--help' || first === 'help')) {
-    showUsage(io, argv0);
+  if (field === undefined && isHelp(first)) {
+    showHelp(io, argv0);
     return 0;
   }
   let device: WgDevice;

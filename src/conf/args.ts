@@ -1,5 +1,5 @@
 /**
- * `wgts set <iface> ...` arguments to the device model (wg's config_read_cmd, wg-tools.md §1.6),
+ * `wgts set <iface> ...` arguments to the device model (wg's config_read_cmd in config.c; wg(8) `set`),
  * reusing the field parsers of parse.ts.
  *
  * - `listen-port`, `fwmark`, `private-key` are device options, accepted only before the first

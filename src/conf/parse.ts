@@ -1,7 +1,7 @@
 /**
  * wg(8) configuration text to the device model: the grammar of wireguard-tools' config.c, which
- * `setconf`, `addconf` and `syncconf` read (wg-tools.md §2), and the field parsers that `wg set`
- * arguments share (§1.6, used by args.ts).
+ * `setconf`, `addconf` and `syncconf` read (wg(8), CONFIGURATION FILE FORMAT), and the field parsers that
+ * `wg set` arguments share (used by args.ts).
  *
  * The grammar, line by line (each line as getline gives it, split on '\n' only):
  * - everything from the first `#` is a comment; there is no quoting, so `#` never reaches a value;

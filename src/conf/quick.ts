@@ -1,5 +1,5 @@
 /**
- * wg-quick's own pass over a configuration (linux.bash `parse_options`, wg-tools.md §3.2-3.3): the
+ * wg-quick's own pass over a configuration (linux.bash `parse_options`, wg-quick(8)): the
  * [Interface] additions wg-quick handles itself (Address, DNS, MTU, Table, PreUp, PostUp, PreDown,
  * PostDown, SaveConfig) are taken out; every other line is kept verbatim (trimmed as `read -r`
  * trims) and forms the text fed to `wg` and printed by `wg-quick strip`. The wg keys themselves are
@@ -16,11 +16,13 @@
  * - Address and DNS values are split on commas and blanks and accumulate; DNS items that are all
  *   digits and dots, or contain `:`, are name servers, the rest search domains; MTU and Table: last
  *   wins, empty = unset; hooks accumulate in order; SaveConfig is `true` or `false` in any case.
- * - Hooks (upstream 1.0.20260223, wg-tools.md §0): the value is taken from the line before the `#`
+ * - Hooks (upstream 1.0.20260223, docs/compatibility.md): the value is taken from the line before the `#`
  *   cut, so `#` and what follows reach bash unchanged (Debian's 2021 script cut it off).
  * Not imitated: bash would glob-expand Address/DNS words that contain `*`, `?` or `[` (an accident
  * of an unquoted expansion); wgts takes them literally.
  */
+
+import type { ConfigEncoding } from './encoding.js';
 
 export interface QuickInterface {
   addresses: string[];
@@ -43,6 +45,13 @@ export interface QuickConfig {
   interface: QuickInterface;
   /** The configuration without wg-quick's keys, exactly as `wg-quick strip` prints it minus echo's final newline. */
   wgText: string;
+  /**
+   * For each line of wgText, its 1-based line number in the file: wg's errors count lines of
+   * wgText, which lacks the Address, DNS, MTU, hook... lines; a message must name the file's line.
+   */
+  wgLines: number[];
+  /** How the file's bytes were decoded into this text (set by the reader, see encoding.ts). */
+  encoding?: ConfigEncoding;
 }
 
 /** A wg-quick refusal; `message` is wg-quick's text without the program-name prefix. */
@@ -106,8 +115,11 @@ export function parseQuickConfig(text: string, file: string): QuickConfig {
     saveConfig: false,
   };
   let wgText = '';
+  const wgLines: number[] = [];
   let inInterface = false;
-  for (const line of readLines(text)) {
+  const lines = readLines(text);
+  for (let index = 0; index < lines.length; index++) {
+    const line = lines[index]!;
     const hash = line.indexOf('#');
     const stripped = hash < 0 ? line : line.slice(0, hash);
     const eq = stripped.indexOf('=');
@@ -117,8 +129,9 @@ export function parseQuickConfig(text: string, file: string): QuickConfig {
     if (sameWord(key, '[Interface]')) inInterface = true;
     if (inInterface && handleInterfaceKey(iface, key, value, line)) continue;
     wgText += line + '\n';
+    wgLines.push(index + 1);
   }
-  return { interface: iface, wgText };
+  return { interface: iface, wgText, wgLines };
 }
 
 /** The hook keys (lower case) and the list each one appends to. */

@@ -1,6 +1,6 @@
 /**
  * The device model to text: `formatConfig` prints exactly what `wg showconf` prints (showconf.c,
- * wg-tools.md §1.5). Imports only conf modules.
+ * wg(8) `showconf`). Imports only conf modules.
  *
  * The model may come from a backend (already what the device holds) or from a parser (what was
  * asked for). For the second, the text is what showconf would print once the device applied it:

@@ -1,9 +1,9 @@
 /**
- * The cryptographic primitives of WireGuard (protocol.md §1.1), and the only importer of
- * `node:crypto` and `@noble/*` in the project.
+ * The cryptographic primitives of WireGuard (the WireGuard paper, §5.4 "Protocol Messages" and its
+ * list of primitives), and the only importer of `node:crypto` and `@noble/*` in the project.
  *
- * Choice of implementation, measured on Node 20 on this machine (x86-64, see the benchmark in
- * test/crypto/primitives.test.ts, "speed" block, which prints the numbers):
+ * Choice of implementation, measured on Node 20 on x86-64 (`npm run bench:crypto`,
+ * test/bench/crypto.bench.ts, prints the side-by-side numbers):
  * - X25519: OpenSSL through node:crypto with the raw 32-byte keys imported as JWK takes ~75 µs per
  *   shared secret (28 µs private import + 10 µs public import + 34 µs derivation) against
  *   ~860 µs for noble's constant-time BigInt ladder, so OpenSSL it is (DER import is far slower). OpenSSL refuses an all-zero shared secret
@@ -31,12 +31,12 @@ import {
   randomFillSync,
   type KeyObject,
 } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { blake2s } from '@noble/hashes/blake2.js';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { keysEqual } from '../conf/keys.js';
 import { KEY_LEN, type Key } from '../conf/model.js';
-import { allocPacket, view } from './queue-slab.js';
+import { loadLibcryptoAead, type LibcryptoAead } from './openssl-ffi.js';
+import { allocPacket } from './queue-slab.js';
 
 export const HASH_LEN = 32;
 export const MAC_LEN = 16;
@@ -142,7 +142,7 @@ const TWO = new Uint8Array([2]);
 const THREE = new Uint8Array([3]);
 
 /**
- * KDF_n(key, input) (HKDF with HMAC-BLAKE2s, protocol.md §1.1): returns τ1..τn. All outputs are
+ * KDF_n(key, input) (HKDF with HMAC-BLAKE2s, the WireGuard paper §5.4): returns τ1..τn. All outputs are
  * key material; the PRK t0 is wiped here.
  */
 export function kdf(n: 1, key: Uint8Array, input: Uint8Array): [Uint8Array];
@@ -189,7 +189,7 @@ export function writeNonce(nonce: Uint8Array, counter: number): void {
 
 const ZERO_NONCE = new Uint8Array(12);
 const EMPTY = new Uint8Array(0);
-/** Up to 15 zero bytes of data-packet padding (protocol.md §1.8). */
+/** Up to 15 zero bytes of data-packet padding (the WireGuard paper §5.4.6). */
 const ZERO_PAD = new Uint8Array(16);
 
 /**
@@ -278,8 +278,8 @@ export function aeadOpenInto(
 
 // ---------------------------------------------------------------------------------------------
 // Data-path AEAD. Two back ends with the same results:
-// - "openssl-ffi": the system's libcrypto.so.3 called through koffi with ONE reused
-//   EVP_CIPHER_CTX, encrypting in place into the datagram buffer. Measured here (CPU time per
+// - "openssl-ffi": the system's libcrypto.so.3 called through koffi (openssl-ffi.ts) with ONE
+//   reused EVP_CIPHER_CTX, encrypting in place into the datagram buffer. Measured (CPU time per
 //   1420-byte packet): seal 1.26 µs, open 1.23 µs (+0.3 µs for the plaintext buffer), against
 //   ~5 µs per seal through node:crypto, whose createCipheriv builds a cipher object, copies the
 //   output into fresh Buffers and leaves them to the GC. The same OpenSSL code does the math
@@ -290,97 +290,33 @@ export function aeadOpenInto(
 // re-keys it or `wipeDataContext` is called.
 // ---------------------------------------------------------------------------------------------
 
-interface OpenSslAead {
-  ctx: unknown;
-  init: (ctx: unknown, cipher: unknown, eng: null, key: Uint8Array | null, iv: Uint8Array | null, enc: number) => number;
-  update: (ctx: unknown, out: Uint8Array, outl: Int32Array, inp: Uint8Array, inl: number) => number;
-  final: (ctx: unknown, out: Uint8Array, outl: Int32Array) => number;
-  ctrl: (ctx: unknown, type: number, arg: number, ptr: Uint8Array) => number;
-  outl: Int32Array;
-}
-
-const EVP_CTRL_AEAD_GET_TAG = 0x10;
-const EVP_CTRL_AEAD_SET_TAG = 0x11;
-
 export type DataCryptoBackend = 'openssl-ffi' | 'node:crypto';
-let ossl: OpenSslAead | null | undefined; // undefined = not tried yet
+let ossl: LibcryptoAead | null | undefined; // undefined = not tried yet
 let forced: DataCryptoBackend | null = null;
 
-function loadOpenSsl(): OpenSslAead | null {
-  try {
-    const require = createRequire(import.meta.url);
-    const koffi = require('koffi') as {
-      load(name: string): { func(sig: string): (...args: unknown[]) => unknown };
-    };
-    const lib = koffi.load('libcrypto.so.3');
-    const newCtx = lib.func('void *EVP_CIPHER_CTX_new()') as () => unknown;
-    const cipher = (lib.func('const void *EVP_chacha20_poly1305()') as () => unknown)();
-    const a: OpenSslAead = {
-      ctx: newCtx(),
-      init: lib.func('int EVP_CipherInit_ex(void *ctx, const void *cipher, void *eng, const uint8_t *key, const uint8_t *iv, int enc)') as OpenSslAead['init'],
-      update: lib.func('int EVP_CipherUpdate(void *ctx, uint8_t *out, int *outl, const uint8_t *in, int inl)') as OpenSslAead['update'],
-      final: lib.func('int EVP_CipherFinal_ex(void *ctx, uint8_t *out, int *outl)') as OpenSslAead['final'],
-      ctrl: lib.func('int EVP_CIPHER_CTX_ctrl(void *ctx, int type, int arg, uint8_t *ptr)') as OpenSslAead['ctrl'],
-      outl: new Int32Array(1),
-    };
-    if (!a.ctx || !cipher || a.init(a.ctx, cipher, null, null, null, 1) !== 1) return null;
-    return selfTest(a) ? a : null;
-  } catch {
-    return null;
-  }
+/** libcrypto through FFI if it loads and agrees with node:crypto, else null. */
+function loadOpenSsl(): LibcryptoAead | null {
+  const a = loadLibcryptoAead();
+  return a !== null && selfTest(a) ? a : null;
 }
 
 /** Checks the FFI back end against node:crypto on random input, at an odd offset, both ways. */
-function selfTest(a: OpenSslAead): boolean {
+function selfTest(a: LibcryptoAead): boolean {
   const key = randomBytes(32);
   const nonce = randomBytes(12);
   const pt = randomBytes(101);
   const ref = new Uint8Array(pt.length + 11 + AEAD_TAG_LEN);
-  const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: AEAD_TAG_LEN });
-  ref.set(c.update(pt), 0);
-  ref.set(c.update(ZERO_PAD.subarray(0, 11)), pt.length);
-  c.final();
-  ref.set(c.getAuthTag(), pt.length + 11);
+  sealNode(key, nonce, pt, 11, EMPTY, ref, 0);
   const out = new Uint8Array(ref.length + 3);
-  const n = sealFfi(a, key, nonce, pt, 11, out, 3);
+  const n = a.seal(key, nonce, pt, 11, out, 3);
   if (n !== ref.length || !equalBytes(out.subarray(3), ref)) return false;
-  const back = openFfi(a, key, nonce, ref);
-  if (back === null || !equalBytes(back.subarray(0, pt.length), pt)) return false;
+  const back = new Uint8Array(ref.length - AEAD_TAG_LEN);
+  if (!a.open(key, nonce, ref, back) || !equalBytes(back.subarray(0, pt.length), pt)) return false;
   ref[5]! ^= 1;
-  return openFfi(a, key, nonce, ref) === null;
+  return !a.open(key, nonce, ref, back);
 }
 
-function sealFfi(a: OpenSslAead, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, padLen: number, out: Uint8Array, outOff: number): number {
-  const len = plaintext.length + padLen;
-  const body = view(out, outOff, len);
-  body.set(plaintext);
-  if (padLen) body.fill(0, plaintext.length);
-  const tag = view(out, outOff + len, AEAD_TAG_LEN);
-  // Each EVP call answers 1 on success. A failure would leave plaintext or a stale tag in `out`:
-  // throw, so the packet is dropped rather than sent.
-  const ok =
-    a.init(a.ctx, null, null, key, nonce, 1) === 1 &&
-    (len === 0 || a.update(a.ctx, body, a.outl, body, len) === 1) && // in place
-    a.final(a.ctx, tag, a.outl) === 1 && // writes nothing for a stream cipher
-    a.ctrl(a.ctx, EVP_CTRL_AEAD_GET_TAG, AEAD_TAG_LEN, tag) === 1;
-  if (!ok) {
-    body.fill(0);
-    throw new Error('OpenSSL ChaCha20-Poly1305 seal failed');
-  }
-  return len + AEAD_TAG_LEN;
-}
-
-function openFfi(a: OpenSslAead, key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array): Uint8Array | null {
-  const ctLen = sealed.length - AEAD_TAG_LEN;
-  const out = ctLen ? allocPacket(ctLen) : EMPTY;
-  if (a.init(a.ctx, null, null, key, nonce, 0) !== 1) return null;
-  // OpenSSL reads the expected tag from this buffer, it does not write it.
-  if (a.ctrl(a.ctx, EVP_CTRL_AEAD_SET_TAG, AEAD_TAG_LEN, view(sealed, ctLen, AEAD_TAG_LEN)) !== 1) return null;
-  if (ctLen && a.update(a.ctx, out, a.outl, sealed, ctLen) !== 1) return null; // reads only the first ctLen bytes
-  return a.final(a.ctx, out, a.outl) === 1 ? out : null;
-}
-
-function dataBackend(): OpenSslAead | null {
+function dataBackend(): LibcryptoAead | null {
   if (forced === 'node:crypto') return null;
   if (ossl === undefined) ossl = loadOpenSsl();
   return ossl;
@@ -398,11 +334,11 @@ export function setDataCryptoBackend(b: DataCryptoBackend | null): void {
 
 /** Re-keys the shared OpenSSL context with zeros so it no longer holds a session key. */
 export function wipeDataContext(): void {
-  if (ossl) ossl.init(ossl.ctx, null, null, new Uint8Array(32), new Uint8Array(12), 1);
+  ossl?.wipe();
 }
 
 /**
- * Data-path seal (protocol.md §1.8): encrypts `plaintext` followed by `padLen` (< 16) zero bytes
+ * Data-path seal (the WireGuard paper §5.4.6): encrypts `plaintext` followed by `padLen` (< 16) zero bytes
  * with no AAD, writing ciphertext || tag at `out[outOff..]`; returns the bytes written. Keys are
  * raw Uint8Arrays (which can be wiped) rather than KeyObjects.
  */
@@ -415,7 +351,7 @@ export function sealPadded(
   outOff: number,
 ): number {
   const a = dataBackend();
-  if (a !== null) return sealFfi(a, key, nonce, plaintext, padLen, out, outOff);
+  if (a !== null) return a.seal(key, nonce, plaintext, padLen, out, outOff);
   return sealNode(key, nonce, plaintext, padLen, EMPTY, out, outOff);
 }
 
@@ -427,8 +363,11 @@ export function sealPadded(
 export function openData(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array): Uint8Array | null {
   if (sealed.length < AEAD_TAG_LEN) return null;
   const a = dataBackend();
-  if (a !== null) return openFfi(a, key, nonce, sealed);
   const ctLen = sealed.length - AEAD_TAG_LEN;
+  if (a !== null) {
+    const out = ctLen ? allocPacket(ctLen) : EMPTY;
+    return a.open(key, nonce, sealed, out) ? out : null;
+  }
   try {
     const d = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: AEAD_TAG_LEN });
     d.setAuthTag(sealed.subarray(ctLen));

@@ -7,7 +7,7 @@
 import { ConfigError, formatConfigError, parseConfig } from '../conf/parse.js';
 import { SYSTEM_IO } from '../system/conf-io.js';
 import { errorText } from '../system/ipc.js';
-import { QuickError } from './target.js';
+import { QuickError, fileError } from './target.js';
 import type { WgDevice } from '../conf/model.js';
 import { narrate } from '../system/run.js';
 import type { QuickContext } from './context.js';
@@ -18,12 +18,22 @@ export async function parseWgPart(ctx: Pick<QuickContext, 'conf' | 'configFile' 
   try {
     device = await parseConfig(ctx.conf.wgText, { file: ctx.configFile, lookup: SYSTEM_IO.lookup, services: SYSTEM_IO.services });
   } catch (e) {
-    if (e instanceof ConfigError) throw new QuickError(formatConfigError(e).trimEnd(), { cause: e });
+    if (e instanceof ConfigError) {
+      const at = inFile(e, ctx.conf.wgLines);
+      const where = `${at.file}:${at.line}: `; // formatConfigError's prefix, from the command line
+      throw fileError(where, formatConfigError(at).slice(where.length).trimEnd(), ctx.conf.encoding, e);
+    }
     throw e;
   }
   device.name = ctx.ifname;
   delete device.replacePeers; // addconf, not setconf
   return device;
+}
+
+/** The error with its line number counted in the file, not in the stripped text wg read. */
+function inFile(e: ConfigError, wgLines: readonly number[]): ConfigError {
+  const line = wgLines[e.line - 1] ?? e.line;
+  return new ConfigError(e.message, { file: e.file, line, text: e.text }, e.trailer);
 }
 
 export async function pushConfig(ctx: QuickContext, device: WgDevice): Promise<void> {

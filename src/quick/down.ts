@@ -67,12 +67,12 @@ async function legacyTeardown(ctx: QuickContext): Promise<void> {
 }
 
 /** Hooks of a tunnel whose device is gone: each runs, a failure is told and the teardown goes on. */
-async function runHooksReporting(hooks: readonly string[], ifname: string): Promise<void> {
+async function runHooksReporting(hooks: readonly string[], ctx: QuickContext): Promise<void> {
   for (const text of hooks) {
     try {
-      await runHooks([text], ifname);
+      await runHooks([text], ctx);
     } catch (e) {
-      narrate(`[!] ${messageOf(e)}; going on, as ${ifname} is gone`);
+      narrate(`[!] ${messageOf(e)}; going on, as ${ctx.ifname} is gone`);
     }
   }
 }
@@ -88,14 +88,14 @@ async function downLocked(target: QuickTarget): Promise<void> {
   if (state && ifindex === undefined) {
     narrate(`[!] ${ctx.ifname} is gone (its userspace daemon died, or \`up' was killed): removing what its journal names`);
     if (ctx.conf.interface.saveConfig) narrate(`[!] SaveConfig skipped: there is no device to save from`);
-    await runHooksReporting(ctx.conf.interface.preDown, ctx.ifname);
+    await runHooksReporting(ctx.conf.interface.preDown, ctx);
     await replay(state.journal, ctx.ifname);
     await dropState(ctx.ifname);
-    await runHooksReporting(ctx.conf.interface.postDown, ctx.ifname);
+    await runHooksReporting(ctx.conf.interface.postDown, ctx);
     return;
   }
   await requireWireGuard(target.ifname);
-  await runHooks(ctx.conf.interface.preDown, ctx.ifname);
+  await runHooks(ctx.conf.interface.preDown, ctx);
   if (ctx.conf.interface.saveConfig) await saveConfig(ctx);
   if (state && (state.ifindex === undefined || state.ifindex === ifindex)) {
     await replay(state.journal, ctx.ifname);
@@ -106,7 +106,7 @@ async function downLocked(target: QuickTarget): Promise<void> {
     await legacyTeardown(ctx);
   }
   await dropState(ctx.ifname);
-  await runHooks(ctx.conf.interface.postDown, ctx.ifname);
+  await runHooks(ctx.conf.interface.postDown, ctx);
 }
 
 export async function save(target: QuickTarget): Promise<void> {

@@ -11,6 +11,8 @@
  *   `inet wgts-nat-IF` of our own, written as one transaction that first deletes any previous copy, so
  *   a repeated up never duplicates it; or, without nft, iptables/ip6tables `-t nat POSTROUTING` rules
  *   tagged `wgts nat for IF`, each added only if `-C` does not find it already.
+ * - forward accept rules for the tunnel in iptables' FORWARD chain when that chain can drop
+ *   (acceptForwarding), tagged the same way, removed on down.
  * Configs with the classic PostUp/PostDown iptables lines keep working unchanged (hooks are hooks).
  */
 import { formatIP, maskPrefix, parseIP } from '../conf/ip.js';
@@ -55,6 +57,37 @@ async function enableForwarding(ctx: QuickContext, key: string): Promise<void> {
   if (current !== '1') await cmd(['sysctl', '-q', `${key}=1`]);
 }
 
+/** The FORWARD rules that let the tunnel's clients out through VIA and their replies back in. */
+export function forwardRules(ifname: string, via: string): string[][] {
+  const tag = ['-m', 'comment', '--comment', `wgts nat for ${ifname}`];
+  return [
+    ['FORWARD', '-i', ifname, '-o', via, ...tag, '-j', 'ACCEPT'],
+    ['FORWARD', '-i', via, '-o', ifname, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', ...tag, '-j', 'ACCEPT'],
+  ];
+}
+
+/**
+ * Accept rules at the top of iptables' FORWARD chain, when that chain could drop the tunnel's
+ * traffic: a policy other than ACCEPT (Docker sets `iptables -P FORWARD DROP`, ufw and firewalld
+ * set their own) or rules in it. An untouched chain (policy ACCEPT, no rules) is left alone, so
+ * nothing is created that down would leave behind. An nft-only ruleset whose own forward chain
+ * drops cannot be overridden from a table of ours (every base chain must accept), so none is added.
+ */
+async function acceptForwarding(ctx: QuickContext, via: string, families: (4 | 6)[]): Promise<void> {
+  for (const family of families) {
+    const tool = family === 4 ? 'iptables' : 'ip6tables';
+    if (!(await haveProgram(tool))) continue;
+    const chain = await query([tool, '-w', '-S', 'FORWARD']);
+    if (chain.exitCode !== 0 || chain.stdout.trim() === '-P FORWARD ACCEPT') continue;
+    for (const rule of forwardRules(ctx.ifname, via).reverse()) {
+      if ((await query([tool, '-w', '-C', ...rule])).exitCode === 0) continue;
+      // Recorded first (journal before change): a -D of a rule never made fails harmlessly.
+      ctx.undo({ kind: 'cmd', step: 'nat', argv: [tool, '-w', '-D', ...rule], bestEffort: true });
+      await cmd([tool, '-w', '-I', ...rule]);
+    }
+  }
+}
+
 export async function addNat(ctx: QuickContext): Promise<void> {
   const via = ctx.options.natVia;
   if (!via) return;
@@ -63,6 +96,7 @@ export async function addNat(ctx: QuickContext): Promise<void> {
   const v6 = nets.filter((n) => n.family === 6);
   if (v4.length) await enableForwarding(ctx, 'net.ipv4.ip_forward');
   if (v6.length) await enableForwarding(ctx, 'net.ipv6.conf.all.forwarding');
+  await acceptForwarding(ctx, via, [...(v4.length ? [4 as const] : []), ...(v6.length ? [6 as const] : [])]);
   if (await haveProgram('nft')) {
     const t = `inet wgts-nat-${ctx.ifname}`;
     ctx.undo({ kind: 'cmd', step: 'nat', argv: ['nft', '-f', '-'], input: `add table ${t}\ndelete table ${t}\n`, bestEffort: true });

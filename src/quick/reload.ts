@@ -368,9 +368,9 @@ async function reloadLocked(given: QuickTarget, options: ReloadOptions): Promise
   const steps: { name: string; run: () => Promise<void> }[] = [
     ...(options.hooks
       ? [
-          { name: 'PreDown', run: () => runHooks(applied.preDown, target.ifname) },
-          { name: 'PostDown', run: () => runHooks(applied.postDown, target.ifname) },
-          { name: 'PreUp', run: () => runHooks(i.preUp, target.ifname) },
+          { name: 'PreDown', run: () => runHooks(applied.preDown, r.ctx) },
+          { name: 'PostDown', run: () => runHooks(applied.postDown, r.ctx) },
+          { name: 'PreUp', run: () => runHooks(i.preUp, r.ctx) },
         ]
       : []),
     { name: 'config', run: () => syncPeers(r, file) },
@@ -386,7 +386,7 @@ async function reloadLocked(given: QuickTarget, options: ReloadOptions): Promise
       },
     },
     { name: 'nat', run: () => syncNat(r, applied) },
-    ...(options.hooks ? [{ name: 'PostUp', run: () => runHooks(i.postUp, target.ifname) }] : []),
+    ...(options.hooks ? [{ name: 'PostUp', run: () => runHooks(i.postUp, r.ctx) }] : []),
   ];
 
   let interrupted: NodeJS.Signals | undefined;

@@ -80,7 +80,7 @@ export function useQuickSystem(replacement: Partial<QuickSystem>): () => void {
 export const cmd: CommandRunner['cmd'] = (argv, options) => current.runner.cmd(argv, options);
 export const query: CommandRunner['query'] = (argv, options) => current.runner.query(argv, options);
 export const haveProgram: CommandRunner['haveProgram'] = (program) => current.runner.haveProgram(program);
-export const hook: CommandRunner['hook'] = (text, ifname) => current.runner.hook(text, ifname);
+export const hook: CommandRunner['hook'] = (text, ifname, shell) => current.runner.hook(text, ifname, shell);
 export const backendFor: DeviceAccess['backendFor'] = (name) => current.devices.backendFor(name);
 export const listDevices: DeviceAccess['listDevices'] = () => current.devices.listDevices();
 export const ifindexOfName: DeviceAccess['ifindexOfName'] = (name) => current.devices.ifindexOfName(name);

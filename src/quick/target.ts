@@ -1,10 +1,11 @@
 /**
- * From the command-line argument to a ready QuickContext: wg-quick's name/path rules (H1's
- * resolveQuickTarget), the world-accessible warning, the parsed file, and the lazily opened backend.
+ * From the command-line argument to a ready QuickContext: wg-quick's name/path rules (wg-quick(8):
+ * a bare name means /etc/wireguard/NAME.conf), the world-accessible warning, the parsed file, and the lazily opened backend.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Backend } from '../conf/backend.js';
+import { decodeConfig, encodeConfig, type ConfigEncoding, type ConfigText } from '../conf/encoding.js';
 import { parseQuickConfig, resolveQuickTarget, type QuickConfig } from '../conf/quick.js';
 import { systemFs } from '../system/conf-io.js';
 import type { QuickContext, QuickOptions } from './context.js';
@@ -14,11 +15,23 @@ import { backendFor } from './system.js';
 /** A user-facing failure: printed as `<prog>: <message>`, exit status `exitCode` (default 1). */
 export class QuickError extends Error {
   readonly exitCode: number;
-  constructor(message: string, options?: { cause?: unknown; exitCode?: number }) {
+  /** The message as the bytes to print, when it quotes a file that is not UTF-8 (see encoding.ts). */
+  readonly bytes?: Buffer;
+  constructor(message: string, options?: { cause?: unknown; exitCode?: number; bytes?: Buffer }) {
     super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = 'QuickError';
     this.exitCode = options?.exitCode ?? 1;
+    if (options?.bytes) this.bytes = options.bytes;
   }
+}
+
+/**
+ * A QuickError whose `quoted` part comes from the configuration file: printed in the file's own
+ * bytes (wg and wg-quick echo them unchanged); `prefix` (a path from the command line) as UTF-8.
+ */
+export function fileError(prefix: string, quoted: string, encoding: ConfigEncoding | undefined, cause: unknown): QuickError {
+  const bytes = encoding === 'latin1' ? Buffer.concat([Buffer.from(prefix), encodeConfig(quoted, 'latin1')]) : undefined;
+  return new QuickError(prefix + quoted, { cause, ...(bytes ? { bytes } : {}) });
 }
 
 export interface QuickTarget {
@@ -44,16 +57,20 @@ export async function loadTarget(arg: string, options: QuickOptions): Promise<Qu
   const warning = await worldAccessibleWarning(resolved.configFile);
   if (warning) process.stderr.write(`${warning}\n`);
   let conf: QuickConfig;
+  // bash reads bytes; UTF-8 text (the usual case) is decoded as such, so messages, narration and
+  // hooks (bash arguments, UTF-8) carry its characters unchanged. A file that is not UTF-8 is read
+  // as latin1: messages print its bytes (fileError), hooks get its non-ASCII bytes re-encoded as UTF-8.
+  let file: ConfigText;
   try {
-    // bash reads bytes: latin1 keeps every byte as it was (as runStrip does).
-    conf = parseQuickConfig(await readFile(resolved.configFile, 'latin1'), resolved.configFile);
+    file = decodeConfig(await readFile(resolved.configFile));
   } catch (e) {
     throw new QuickError(e instanceof Error ? e.message : String(e), { cause: e });
   }
-  // Hooks go to bash as arguments (UTF-8): turn the bytes read as latin1 back into their UTF-8 text.
-  const utf8 = (list: string[]): string[] => list.map((h) => Buffer.from(h, 'latin1').toString('utf8'));
-  const i = conf.interface;
-  conf.interface = { ...i, preUp: utf8(i.preUp), postUp: utf8(i.postUp), preDown: utf8(i.preDown), postDown: utf8(i.postDown) };
+  try {
+    conf = { ...parseQuickConfig(file.text, resolved.configFile), encoding: file.encoding };
+  } catch (e) {
+    throw fileError('', e instanceof Error ? e.message : String(e), file.encoding, e);
+  }
   return { ...resolved, conf, options };
 }
 

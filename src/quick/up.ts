@@ -90,14 +90,14 @@ async function upLocked(target: QuickTarget): Promise<void> {
         if (ifindex !== undefined) journal.update({ ifindex });
       },
     },
-    { name: 'PreUp', run: (c) => runHooks(c.conf.interface.preUp, c.ifname) },
+    { name: 'PreUp', run: (c) => runHooks(c.conf.interface.preUp, c) },
     { name: 'config', run: (c) => pushConfig(c, device) },
     { name: 'address', run: addAddresses },
     { name: 'mtu', run: setMtuUp },
     { name: 'dns', run: setDns },
     { name: 'routes', run: addRoutes },
     { name: 'nat', run: addNat },
-    { name: 'PostUp', run: (c) => runHooks(c.conf.interface.postUp, c.ifname) },
+    { name: 'PostUp', run: (c) => runHooks(c.conf.interface.postUp, c) },
   ];
 
   let interrupted: NodeJS.Signals | undefined;

@@ -1,6 +1,6 @@
 /**
- * DNS messages on the wire: the one importer of dns-packet (style.md: each third-party library
- * is imported by one file). Decoding hostile input returns null instead of throwing. Header bits
+ * DNS messages on the wire: the one importer of dns-packet (each third-party library is
+ * imported by one file, test/architecture/rules.ts). Decoding hostile input returns null instead of throwing. Header bits
  * that dns-packet keeps inside `flags` (opcode, rcode) are read and written here.
  */
 import * as dnsPacket from 'dns-packet';

@@ -1,5 +1,5 @@
 /**
- * The one subprocess runner of wgts, and the only importer of execa (style.md §5).
+ * The one subprocess runner of wgts, and the only importer of execa.
  *
  * Three ways to run something, all with argument arrays (a value read from a config file never
  * becomes shell syntax):
@@ -146,19 +146,35 @@ export async function haveProgram(program: string): Promise<boolean> {
   return r.exitCode === 0;
 }
 
+/** A word bash reads back as exactly `s`: single-quoted, each `'` written as `'\\''`. */
+export function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", "'\\''")}'`;
+}
+
 /** Replaces every `%i` by the interface name, as wg-quick does (no escape exists). */
 export function expandHook(text: string, ifname: string): string {
   return text.split('%i').join(ifname);
 }
 
+/** What a hook's shell holds besides the hook: assignments run first, and the positional parameters. */
+export interface HookShell {
+  /** Shell assignments (already quoted), one per line. */
+  variables: string;
+  /** $1, $2, ...: wg-quick runs hooks inside `execute_hooks "${POST_UP[@]}"`, so the phase's hooks. */
+  args: readonly string[];
+}
+
 /**
  * Runs one wg-quick hook: `%i` expanded, narrated, then bash with wg-quick's options. The hook shares
- * our stdio directly (no pipe), so a background job it starts cannot hold wgts open.
+ * our stdio directly (no pipe), so a background job it starts cannot hold wgts open. With `shell`,
+ * it runs as wg-quick runs it: `eval "$hook"` after the variables are set (not exported, as in
+ * wg-quick, so they reach the hook but not the programs it starts).
  */
-export async function hook(text: string, ifname: string): Promise<void> {
+export async function hook(text: string, ifname: string, shell?: HookShell): Promise<void> {
   const expanded = expandHook(text, ifname);
   narrate(`[#] ${escapeControl(expanded)}`);
-  const result = await execa('bash', ['-O', 'extglob', '-e', '-o', 'pipefail', '-c', expanded], {
+  const script = shell ? `${shell.variables}hook=${shellQuote(expanded)}\neval "$hook"\n` : expanded;
+  const result = await execa('bash', ['-O', 'extglob', '-e', '-o', 'pipefail', '-c', script, 'wgts', ...(shell?.args ?? [])], {
     reject: false,
     stdio: 'inherit',
     env: { LC_ALL: 'C' },

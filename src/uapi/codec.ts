@@ -1,6 +1,6 @@
 /**
  * The cross-platform userspace API (UAPI) text codec, shared by our daemon's server side and the
- * CLI's client side (protocol.md §5, wg-tools.md §1.3).
+ * CLI's client side (wireguard.com/xplatform; wireguard-tools' ipc-uapi.h).
  *
  * Server side (imitates wireguard-go's uapi.go):
  * - `parseSetRequest`: the lines of one `set=1` operation -> a WgDevice, or a NEGATIVE errno as

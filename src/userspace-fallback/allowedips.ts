@@ -1,5 +1,5 @@
 /**
- * Cryptokey routing table (protocol.md §4; the design of the kernel's allowedips.c and wireguard-go's
+ * Cryptokey routing table (the WireGuard paper §2; the design of the kernel's allowedips.c and wireguard-go's
  * allowedips.go, written afresh): one path-compressed binary radix trie per address family mapping
  * prefixes to peers. Lookup is longest-prefix match and serves both outbound (destination → peer)
  * and inbound (source must map back to the sending peer). A prefix belongs to one peer; inserting it

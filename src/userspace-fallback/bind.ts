@@ -17,7 +17,7 @@ export interface Bind {
   /**
    * Sends datagrams to one endpoint. Never throws for a network error (counted and dropped).
    * The device hands over fresh buffers (it never writes to them again), so an implementation may
-   * queue them; all packets of one call go to the same peer, in order (one sendmmsg batch).
+   * queue them; all packets of one call go to the same peer, in order.
    * `to` is the peer's endpoint object, stable until the peer roams: it may key a cache.
    */
   send(packets: Uint8Array[], to: WgEndpoint): void;

@@ -1,5 +1,5 @@
 /**
- * mac1/mac2 and cookie replies, WireGuard's DoS protection (protocol.md §1.6; kernel cookie.c).
+ * mac1/mac2 and cookie replies, WireGuard's DoS protection (the WireGuard paper §5.3 and §5.4.7; kernel cookie.c).
  *
  * - CookieChecker (one per device, keyed by our own public key): verifies mac1 on every incoming
  *   handshake before any DH, verifies mac2 under load, and builds cookie replies. The cookie secret

@@ -1,6 +1,6 @@
 /**
  * `wgts-userspace [-f|--foreground] IFNAME`: the userspace WireGuard daemon, a drop-in for
- * wireguard-go's command line (protocol.md §5.4), so `WG_QUICK_USERSPACE_IMPLEMENTATION=wgts-userspace
+ * wireguard-go's command line (its main.go), so `WG_QUICK_USERSPACE_IMPLEMENTATION=wgts-userspace
  * wg-quick up` and `wg` work against it unchanged.
  *
  * Order of work, as in wireguard-go's main.go: create the TUN (or adopt WG_TUN_FD), bind the UAPI

@@ -7,10 +7,11 @@
  *   down ────────► up ────────► down        close() from any state ──► closed (final)
  *
  * It is constructed with a Tun, a Bind and a Clock and does no I/O of its own. Packets read from
- * the TUN while down are dropped; the Bind is opened on up() and closed on down().
+ * the TUN while down are dropped; the Bind is opened on up() (or by the first configuration, see
+ * ipcSet) and closed on down().
  *
  * Configuration arrives as the shared model (src/conf/model.ts) through ipcSet, with UAPI semantics
- * (protocol.md §5.2): the whole request is validated before anything changes, and the result is 0
+ * (wireguard.com/xplatform, `set=1`): the whole request is validated before anything changes, and the result is 0
  * or a negative errno as wireguard-go returns it.
  */
 import { EADDRINUSE, EINVAL, EPROTO } from '../conf/errno.js';
@@ -24,10 +25,10 @@ import { clamp, publicKeyFromPrivate, randomBytes, wipeDataContext } from '../cr
 import { IndexTable } from './indextable.js';
 import { MAX_PEERS, UNDER_LOAD_AFTER_TIME } from './messages.js';
 import type { StaticIdentity } from './noise.js';
-import { DeviceStats, IndexEntry, Peer, type DeviceCore, type Logger } from './peer.js';
+import { DeviceStats, IndexEntry, Peer, type DeviceCore, type Logger, type PeerSender } from './peer.js';
 import { RateLimiter } from './ratelimiter.js';
 import { receivePacket, type HandshakeGate } from './receive.js';
-import { routeAndSend, sendKeepalive } from './send.js';
+import { routeAndSend, sendHandshakeInitiation, sendKeepalive, sendStagedPackets } from './send.js';
 import type { Tun } from './tun.js';
 
 export type { Logger } from './peer.js';
@@ -75,12 +76,16 @@ export class Device implements DeviceCore, HandshakeGate {
   readonly indexTable = new IndexTable<IndexEntry>(random32);
   readonly allowedIps = new AllowedIps<Peer>();
   readonly stats = new DeviceStats();
+  readonly sender: PeerSender = { sendHandshakeInitiation, sendKeepalive, sendStagedPackets };
   readonly cookieChecker: CookieChecker;
   readonly rateLimiter: RateLimiter;
   private readonly peers = new Map<string, Peer>();
   private state: State = 'down';
   private listenPort = 0;
+  /** The Bind is open: always while up, and from the first configuration until the first up. */
+  private bound = false;
   private boundPort = 0;
+  private everUp = false;
   private fwmark = 0;
   private underLoadUntil = -Infinity;
   private loadWindowStart = -Infinity;
@@ -140,9 +145,13 @@ export class Device implements DeviceCore, HandshakeGate {
   up(): Promise<void> {
     return this.serial(async () => {
       if (this.state !== 'down') return;
-      this.boundPort = await this.bind.open(this.listenPort);
-      if (this.fwmark) await this.bind.setMark(this.fwmark).catch((e: unknown) => this.log.error(`Unable to set fwmark: ${String(e)}`));
+      if (!this.bound) {
+        this.boundPort = await this.bind.open(this.listenPort);
+        this.bound = true;
+        if (this.fwmark) await this.bind.setMark(this.fwmark).catch((e: unknown) => this.log.error(`Unable to set fwmark: ${String(e)}`));
+      }
       this.state = 'up';
+      this.everUp = true;
       this.log.verbose('Interface state was Down, requested Up, now Up');
       for (const peer of this.peers.values()) this.startPeer(peer);
     });
@@ -155,6 +164,7 @@ export class Device implements DeviceCore, HandshakeGate {
       for (const peer of this.peers.values()) peer.stop();
       this.cookieChecker.clear();
       this.rateLimiter.clear();
+      this.bound = false;
       await this.bind.close();
       this.log.verbose('Interface state was Up, requested Down, now Down');
     });
@@ -199,19 +209,27 @@ export class Device implements DeviceCore, HandshakeGate {
       if (invalid !== 0) return invalid;
 
       // Fallible I/O first, so a failure leaves the rest untouched.
-      if (config.listenPort !== undefined && config.listenPort !== this.listenPort) {
-        if (this.state === 'up') {
-          try {
-            this.boundPort = await this.bind.open(config.listenPort);
-          } catch (e) {
-            this.log.error(`Failed to set listen_port: ${String(e)}`);
-            return -EADDRINUSE; // wireguard-go answers EADDRINUSE for any bind failure
-          }
+      // The first configuration of a device that was never up opens the Bind at once: the kernel
+      // binds synchronously with `ip link set up`, but our link-up event arrives later, and hooks run
+      // right after it (`PostUp = wg show %i listen-port`, a firewall or UPnP port) need the real
+      // port, a random one included. The socket drops what it receives until the device is up.
+      const portChanged = config.listenPort !== undefined && config.listenPort !== this.listenPort;
+      const firstBind = !this.bound && this.state === 'down' && !this.everUp;
+      if ((this.bound && portChanged) || firstBind) {
+        try {
+          this.boundPort = await this.bind.open(config.listenPort ?? this.listenPort);
+        } catch (e) {
+          this.log.error(`Failed to set listen_port: ${String(e)}`);
+          return -EADDRINUSE; // wireguard-go answers EADDRINUSE for any bind failure
         }
-        this.listenPort = config.listenPort;
+        if (firstBind) {
+          this.bound = true;
+          if (this.fwmark) await this.bind.setMark(this.fwmark).catch((e: unknown) => this.log.error(`Unable to set fwmark: ${String(e)}`));
+        }
       }
+      if (config.listenPort !== undefined) this.listenPort = config.listenPort;
       if (config.fwmark !== undefined && config.fwmark !== this.fwmark) {
-        if (this.state === 'up') {
+        if (this.bound) {
           try {
             await this.bind.setMark(config.fwmark);
           } catch (e) {
@@ -254,7 +272,7 @@ export class Device implements DeviceCore, HandshakeGate {
     return 0;
   }
 
-  /** Sets (or with all zeros, removes) the private key (protocol.md §3.2). */
+  /** Sets (or with all zeros, removes) the private key (wireguard.com/xplatform, `private_key`). */
   private setPrivateKey(key: Uint8Array): void {
     const old = this.identity.privateKey;
     if (keyIsZero(key)) {
@@ -327,7 +345,7 @@ export class Device implements DeviceCore, HandshakeGate {
       dev.privateKey = this.identity.privateKey.slice();
       dev.publicKey = this.identity.publicKey!.slice();
     }
-    const port = this.state === 'up' ? this.boundPort : this.listenPort;
+    const port = this.bound ? this.boundPort : this.listenPort;
     if (port) dev.listenPort = port;
     if (this.fwmark) dev.fwmark = this.fwmark;
     for (const peer of this.peers.values()) {

@@ -1,5 +1,5 @@
 /**
- * The receiver-index table (kernel peerlookup.c, wireguard-go indextable.go; protocol.md §1.9):
+ * The receiver-index table (kernel peerlookup.c, wireguard-go indextable.go; the WireGuard paper §5.4.2 on sender indices):
  * random 32-bit local indices → the handshake or keypair they name. Imports nothing; randomness is
  * passed in.
  */

@@ -1,6 +1,6 @@
 /**
  * The daemon's logger, with wireguard-go's LOG_LEVEL values: `verbose`/`debug` → both sinks,
- * `error` → errors only, `silent` → nothing; unset → errors (protocol.md §5.4). Lines look like
+ * `error` → errors only, `silent` → nothing; unset → errors (wireguard-go's main.go). Lines look like
  * wireguard-go's: `DEBUG: (wg0) 2026/11/22 03:04:05 message`. Callers never pass key material.
  */
 import type { Logger } from './device.js';

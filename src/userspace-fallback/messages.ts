@@ -1,7 +1,7 @@
 /**
  * Wire format and protocol limits (the kernel's messages.h, wireguard-go's constants.go):
- * message types, exact sizes and offsets (protocol.md §1.7), and the timing/volume constants of
- * §3.1. All multi-byte integers on the wire are little endian.
+ * message types, exact sizes and offsets (the WireGuard paper §5.4), and the timing/volume
+ * constants of its §6.1. All multi-byte integers on the wire are little endian.
  */
 import { KEY_LEN } from '../conf/model.js';
 import { AEAD_TAG_LEN, MAC_LEN } from '../crypto/primitives.js';

@@ -1,8 +1,8 @@
 /**
  * The few libc calls the I/O edges need that Node core does not offer: open + ioctl(TUNSETIFF) for
  * the TUN, socket/setsockopt(SO_MARK)/bind for UDP sockets with a mark, poll/read/write on raw fds.
- * The only importer of koffi in the project (the FFI; prebuilt per-platform binaries, no compiler at
- * install). Linux x86_64/arm64 constants; every call returns -1 and leaves errno in `errno()`.
+ * koffi is the FFI (prebuilt per-platform binaries, no compiler at install); crypto/openssl-ffi.ts
+ * uses it too, for libcrypto. Linux x86_64/arm64 constants; every call returns -1 and leaves errno in `errno()`.
  */
 import { createRequire } from 'node:module';
 import koffi from 'koffi';

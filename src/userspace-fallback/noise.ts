@@ -1,5 +1,5 @@
 /**
- * Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s as WireGuard uses it (protocol.md §1.1–1.5; the kernel's
+ * Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s as WireGuard uses it (the WireGuard paper §5.4.2–5.4.5; the kernel's
  * noise.c structure, written afresh):
  *
  *   IKpsk2:
@@ -496,7 +496,7 @@ export function beginSession(hs: Handshake, now: number): Keypair | null {
 }
 
 /**
- * The three keypair slots of a peer (protocol.md §3.2). `onDestroy` is told about every keypair
+ * The three keypair slots of a peer (previous, current, next, as in the kernel's noise.c). `onDestroy` is told about every keypair
  * that leaves the slots (release its index; its keys are zeroed here).
  */
 export class Keypairs {

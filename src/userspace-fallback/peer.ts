@@ -1,7 +1,9 @@
 /**
  * Per-peer state and lifecycle (kernel peer.c): identity, handshake, keypair slots, cookie state,
  * endpoint, staged packets, counters and the five timers. What a peer needs from its device is the
- * small `DeviceCore` interface below, so this file depends on no I/O and on device.ts only by type.
+ * small `DeviceCore` interface below, so this file depends on no I/O and not on device.ts. The
+ * sending steps reach a peer through `DeviceCore.sender` rather than an import of send.ts, which
+ * imports this file's types: no cycle, not even a type-only one.
  */
 import type { WgEndpoint } from '../conf/model.js';
 import { keyToBase64 } from '../conf/keys.js';
@@ -14,7 +16,6 @@ import { Handshake, Keypairs, type Keypair, type StaticIdentity } from './noise.
 import { MAX_STAGED_PACKETS } from './messages.js';
 import { PeerTimers, type TimerTarget } from './timers.js';
 import type { Tun } from './tun.js';
-import { sendHandshakeInitiation, sendKeepalive, sendStagedPackets } from './send.js';
 
 /** Logger as wireguard-go has it: two printf-like sinks (never given key material). */
 export type Logger = { verbose(msg: string): void; error(msg: string): void };
@@ -39,6 +40,13 @@ export class DeviceStats {
   cookieRepliesSent = 0;
 }
 
+/** The sending steps a peer starts itself (its timers, its staged packets): send.ts's, given by the device. */
+export interface PeerSender {
+  sendHandshakeInitiation(peer: Peer, isRetry: boolean): void;
+  sendKeepalive(peer: Peer): void;
+  sendStagedPackets(peer: Peer): void;
+}
+
 /** What peers, send.ts and receive.ts use of their device. */
 export interface DeviceCore {
   readonly clock: Clock;
@@ -50,6 +58,7 @@ export interface DeviceCore {
   readonly allowedIps: AllowedIps<Peer>;
   readonly stats: DeviceStats;
   readonly isUp: boolean;
+  readonly sender: PeerSender;
   /** The peer whose static public key is `pub`, or null. */
   peerByKey(pub: Uint8Array): Peer | null;
   /** Logs why a packet was dropped, at most a few lines per second (hostile input must not flood the log). */
@@ -101,11 +110,11 @@ export class Peer implements TimerTarget {
   }
 
   sendHandshakeInitiation(isRetry: boolean): void {
-    sendHandshakeInitiation(this, isRetry);
+    this.device.sender.sendHandshakeInitiation(this, isRetry);
   }
 
   sendKeepalive(): void {
-    sendKeepalive(this);
+    this.device.sender.sendKeepalive(this);
   }
 
   clearEndpointSource(): void {
@@ -135,7 +144,7 @@ export class Peer implements TimerTarget {
 
   /** Sends what is staged if a keypair allows, else starts a handshake. */
   sendStaged(): void {
-    sendStagedPackets(this);
+    this.device.sender.sendStagedPackets(this);
   }
 
   // ---- index table ----

@@ -1,6 +1,6 @@
 /**
  * The anti-replay sliding window (kernel `counter_validate` in receive.c, RFC 6479 style;
- * protocol.md §3.3). It runs only after a data packet has been authenticated.
+ * the WireGuard paper §5.4.6). It runs only after a data packet has been authenticated.
  *
  * The ring holds 8192 bits (128 × 64-bit words, kept as 256 u32 halves); 8128 of them are usable
  * so that the word being zeroed is never one still inside the window. Counters are stored plus one

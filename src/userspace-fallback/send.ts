@@ -36,7 +36,7 @@ import type { DeviceCore, Peer } from './peer.js';
 
 const EMPTY = new Uint8Array(0);
 
-/** Builds one data message for `plaintext` under `kp` with `counter` (protocol.md §1.8). */
+/** Builds one data message for `plaintext` under `kp` with `counter` (the WireGuard paper §5.4.6). */
 export function encryptData(kp: Keypair, counter: number, plaintext: Uint8Array, mtu: number): Uint8Array {
   const padded = paddedLength(plaintext.length, mtu);
   const out = allocPacket(MESSAGE_DATA_OVERHEAD + padded);

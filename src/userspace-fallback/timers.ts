@@ -1,6 +1,6 @@
 /**
  * The five per-peer timers, following the kernel's timers.c (wireguard-go's timers.go mirrors it;
- * protocol.md §3.4), on the injected Clock:
+ * the WireGuard paper §6), on the injected Clock:
  *
  * - retransmitHandshake: armed when an initiation is sent (REKEY_TIMEOUT + jitter); resends it, and
  *   after MAX_TIMER_HANDSHAKES retries gives up (drops staged packets, schedules key zeroing).

@@ -1,6 +1,6 @@
 /**
  * The UAPI server: the unix stream socket `/var/run/wireguard/IFNAME.sock` that wg(8), wg-quick and
- * wgctrl-based tools talk to (protocol.md §5), served as wireguard-go's ipc/uapi_linux.go and
+ * wgctrl-based tools talk to (wireguard.com/xplatform), served as wireguard-go's ipc/uapi_linux.go and
  * device/uapi.go do:
  * - the directory is created 0755 and the socket bound under umask 077; a path that still accepts
  *   connections is refused ("in use"), a stale one is unlinked;
@@ -14,9 +14,9 @@
  * - deletion of the socket file is watched (inotify through fs.watch), like wireguard-go's
  *   UAPI listener, so `rm` of the socket stops the daemon.
  */
-import { existsSync, mkdirSync, statSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { WgDevice } from '../conf/model.js';
 import { serialQueue, type Logger } from './device.js';
 import { formatGetResponse, parseSetRequest } from '../uapi/codec.js';
@@ -50,11 +50,25 @@ function isLive(path: string): Promise<boolean> {
 }
 
 /**
+ * Creates `dir` and any missing parent 0755 whatever the umask (mkdir's mode is masked by it, and
+ * wg-quick runs the daemon under umask 077), so wg(8) run by any user can list the interfaces.
+ * A directory that already exists keeps the mode its owner gave it.
+ */
+export function makeSocketDir(dir: string): void {
+  const first = mkdirSync(dir, { recursive: true, mode: 0o755 });
+  if (first === undefined) return;
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    chmodSync(d, 0o755);
+    if (d === first || d === dirname(d)) break;
+  }
+}
+
+/**
  * Creates the listening socket for `name` (before daemonizing, so the path exists when the launcher
  * returns) and returns its fd. Throws an Error with code EADDRINUSE if a live socket is there.
  */
 export async function bindUapiSocket(name: string, dir = DEFAULT_SOCKET_DIR): Promise<number> {
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  makeSocketDir(dir);
   const path = socketPath(name, dir);
   if (existsSync(path)) {
     if (await isLive(path)) throw sysError(`UAPI socket ${path} is in use`, 98);

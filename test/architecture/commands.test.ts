@@ -1,5 +1,5 @@
 /**
- * The subcommand table against what is shipped. test/cli/main.test.ts (H4) already checks that
+ * The subcommand table against what is shipped. test/cli/main.test.ts already checks that
  * every command of WG_COMMANDS and WGTS_COMMANDS is in `wgts --help` and in man/wgts.8; this adds
  * what it does not: each wgts-only command has its own page, that page is installed by npm and
  * cited from wgts(8), and no page in man/ is left out of the package.

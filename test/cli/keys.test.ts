@@ -1,5 +1,5 @@
 /**
- * genkey / genpsk / pubkey against the real `wg` (wg-tools.md §1.8).
+ * genkey / genpsk / pubkey against the real `wg` (wg(8) genkey, genpsk, pubkey).
  *
  * 300 keys go through our pubkey logic in-process and through `wg pubkey` in one shell loop; a few
  * more go through the built binary end to end (`wgts genkey | wgts pubkey`), so the CLI path is

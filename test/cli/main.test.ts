@@ -1,7 +1,7 @@
 /**
  * The dispatch table (main.ts) and the man page: every subcommand is in `--help` and in
  * man/wgts.8, the page renders without a groff warning, and the per-subcommand help behaviours
- * are wg's (wg-tools.md §1.1).
+ * are wg's (wg(8); wireguard-tools' wg.c).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -7,8 +7,8 @@
  * "ago" output depends on time(): handshake times are set relative to the current second, and an
  * attempt whose two runs straddle a second boundary is repeated (it cannot be compared).
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -218,7 +218,7 @@ describe.skipIf(!hasWg)('show against the real wg', () => {
     await compare(['interfaces']);
     for (const f of FIELDS) {
       // Debian's wg 1.0.20210914 prints the interface name only on the first `all endpoints`
-      // line (a bug fixed upstream, wg-tools.md §0); we follow upstream, so we add it back to wg's.
+      // line (a bug fixed upstream, docs/compatibility.md); we follow upstream, so we add it back to wg's.
       const fixEndpoints =
         f === 'endpoints'
           ? (out: string) =>
@@ -240,8 +240,19 @@ describe.skipIf(!hasWg)('show against the real wg', () => {
     await compare(['wgm-nosuch', 'bogus']);
     await compare(['interfaces', 'dump']);
     await compare(['a', 'b', 'c']);
-    for (const h of ['-h', '--help', 'help']) await compare([h]);
     await compare(['-h', 'dump']);
+  });
+
+  it('help: wg\'s usage line, then the --json form (also for `--json --help`)', async () => {
+    const jsonLine = 'Usage: wg show --json [--show-keys] [<interface> | all]\n';
+    for (const h of ['-h', '--help', 'help']) {
+      const wg = await runWg([h]);
+      for (const args of [[h], ['--json', h], [h, '--json']]) {
+        const ours = await runWgts(args);
+        expect(ours.err, args.join(' ')).toBe(wg.err + jsonLine);
+        expect([ours.out, ours.rc], args.join(' ')).toEqual([wg.out, 0]);
+      }
+    }
   });
 });
 
@@ -323,3 +334,26 @@ describe('show units (no wg needed)', () => {
     expect((await runWgts(['--show-keys', 'wgm-one'])).err).toMatch(/^Usage: wg show --json/);
   });
 });
+
+describe('documented jq example for stale peers', () => {
+  // One document: a fresh peer, a stale one, and one that never completed a handshake (age null).
+  const doc = JSON.stringify({
+    schema: 1,
+    interfaces: [{ name: 'wg0', peers: [
+      { publicKey: 'fresh=', latestHandshakeAgeSeconds: 5 },
+      { publicKey: 'stale=', latestHandshakeAgeSeconds: 600 },
+      { publicKey: 'never=', latestHandshakeAgeSeconds: null },
+    ] }],
+  });
+  const filters = (text: string): string[] => [...text.matchAll(/jq (?:\\?-r )?'([^']*latestHandshakeAgeSeconds[^']*)'/g)].map((m) => m[1]!);
+  const sources = { 'man/wgts.8': readFileSync('man/wgts.8', 'utf8').replaceAll('\\-', '-'), 'README.md': readFileSync('README.md', 'utf8') };
+  it.each(Object.entries(sources))('%s selects stale and never-handshaken peers', (_, text) => {
+    const found = filters(text);
+    expect(found.length).toBeGreaterThan(0);
+    for (const f of found) {
+      const out = execFileSync('jq', ['-r', f], { input: doc, encoding: 'utf8' });
+      expect(out).toBe('stale=\nnever=\n');
+    }
+  });
+});
+

@@ -1,5 +1,5 @@
 /**
- * `wgts set` argument parsing against the real `wg set` (wg-tools.md §1.6). wg parses the whole
+ * `wgts set` argument parsing against the real `wg set` (wg(8) `set`). wg parses the whole
  * command line before it talks to the interface, so a name that does not exist is enough: a line
  * that parses ends in "Unable to modify interface: ..." and nothing is touched. One shell runs all
  * cases through wg; our parser runs in-process on the same arguments.

@@ -11,7 +11,7 @@
  * - wireguard-go 0.0.20220316 drops an IPv6 endpoint's %scope on get: dropped from ours too;
  * - the device applies the parsed model (duplicate peers merge, a prefix moves to the last peer that
  *   names it, duplicates collapse); `asApplied` below models that before formatting;
- * - `+`/`-` AllowedIPs prefixes are upstream-only (wg-tools.md §0): Debian refuses the file, we
+ * - `+`/`-` AllowedIPs prefixes are upstream-only (docs/compatibility.md): Debian refuses the file, we
  *   accept it; checked explicitly.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -173,7 +173,7 @@ describe('config corpus vs wg setconf on wireguard-go', () => {
       const w = wg[i]!;
       const ours = await runOurs(path);
       if (path.endsWith('allowedips-plus-prefix.conf')) {
-        // Upstream delta (wg-tools.md §0): Debian refuses, upstream and wgts add incrementally.
+        // Upstream delta (docs/compatibility.md): Debian refuses, upstream and wgts add incrementally.
         expect(w.stderr).toBe("Unable to parse IP address: `+10.0.0.0'\nConfiguration parsing error\n");
         expect(ours.device?.peers[0]?.replaceAllowedIps).toBe(false);
         continue;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseQuickConfig, QuickConfigError, resolveQuickTarget } from '../../src/conf/quick.js';
 
-/** The [Interface] fields wg-quick takes out of a file (wg-tools.md §3.3). strip output is tested against wg-quick in test/cli/strip.test.ts. */
+/** The [Interface] fields wg-quick takes out of a file (wg-quick(8), CONFIGURATION). strip output is tested against wg-quick in test/cli/strip.test.ts. */
 describe('parseQuickConfig', () => {
   it('collects every wg-quick key with its value rules', () => {
     const { interface: q, wgText } = parseQuickConfig(
@@ -67,5 +67,17 @@ describe('resolveQuickTarget', () => {
     ['/x/wg0.cfg', ['/x/wg0.cfg'], 'The config file must be a valid interface name, followed by .conf'],
   ])('%s refused', (arg, existing, message) => {
     expect(() => resolveQuickTarget(arg, fs(existing))).toThrow(message);
+  });
+});
+
+describe('parseQuickConfig: line numbers of the wg part', () => {
+  it('maps each line of wgText to its line in the file, past the lines wg-quick takes out', () => {
+    const text = '[Interface]\n# comment\nAddress = 10.0.0.1/24\nDNS = 1.1.1.1\nMTU = 1400\nPostUp = true\nTable = off\nBogus = 1\n\n[Peer]\nPublicKey = x\nAddress = kept\n';
+    const { wgText, wgLines } = parseQuickConfig(text, 'f');
+    const fileLines = text.split('\n');
+    const kept = wgText.split('\n').slice(0, -1);
+    expect(kept.length).toBe(wgLines.length);
+    kept.forEach((line, i) => expect(fileLines[wgLines[i]! - 1]).toBe(line));
+    expect(wgLines[kept.indexOf('Bogus = 1')]).toBe(8);
   });
 });

@@ -125,18 +125,3 @@ describe('data-path AEAD back ends agree', () => {
     setDataCryptoBackend(null);
   });
 });
-
-describe('crypto speed (informational; prints the numbers behind the choice in crypto.ts)', () => {
-  it('node X25519 vs noble', () => {
-    const a = generatePrivateKey(), pb = publicKeyFromPrivate(generatePrivateKey());
-    const N = 200;
-    let t = performance.now();
-    for (let i = 0; i < N; i++) x25519(a, pb);
-    const nodeUs = ((performance.now() - t) * 1000) / N;
-    t = performance.now();
-    for (let i = 0; i < 20; i++) nobleX25519.getSharedSecret(a, pb);
-    const nobleUs = ((performance.now() - t) * 1000) / 20;
-    console.log(`x25519: node:crypto ${nodeUs.toFixed(1)} µs, noble ${nobleUs.toFixed(1)} µs`);
-    expect(nodeUs).toBeGreaterThan(0);
-  });
-});

@@ -1,5 +1,5 @@
 // `npm pack` then `npm install -g` of the tarball must give working wgts and wgts-userspace on PATH,
-// with the man pages and systemd units inside the package (issue 2 and issue 5, "done when").
+// with the man pages and systemd units inside the package.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';

@@ -1,7 +1,7 @@
 /**
- * Issue 6's acceptance on the kernel backend, in the VM suite: the NAT-to-NAT scenario through a
+ * The registry's acceptance scenarios on the kernel backend, in the VM suite: the NAT-to-NAT scenario through a
  * registry peer and the relay (bounce server), the same code as the userspace runs
- * (test/integration/registry/{nat,relay}-suite.ts) with every WireGuard device a kernel
+ * (test/integration/registry/nat-suite.ts and relay-suite.ts) with every WireGuard device a kernel
  * `wireguard` link. Lab.wgDevice checks each one: link kind `wireguard` and no UAPI socket, so the
  * registry's `wgts registry serve` (reading peers) and `wgts registry discover` (setting endpoints,
  * adding peers) go through wgts's generic-netlink backend, and `wg` through the kernel's.

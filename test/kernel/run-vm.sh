@@ -4,7 +4,7 @@
 #   test/kernel/run-vm.sh                 # the kernel test suite (test/kernel/*.test.ts, vitest)
 #   test/kernel/run-vm.sh CMD [ARGS...]   # any command, e.g.: test/kernel/run-vm.sh wg show
 #                                         #   test/kernel/run-vm.sh node node_modules/vitest/vitest.mjs run \
-#                                         #     --config test/kernel/vitest.kernel.config.ts test/kernel/foo.test.ts
+#                                         #     --config test/kernel/vitest.kernel.config.ts test/kernel/setconf.test.ts
 #   (npx works too but costs ~10 s more under TCG.) Build first (npm run build) if the command runs
 #   bin/wgts: the VM sees the host's dist/ as it is. Files in test/kernel/*.test.ts join the default
 #   suite; keep each short (a node start costs ~1-3 s in the VM; the whole suite runs in ~3-4 min).

@@ -153,7 +153,7 @@ describe('same kernel state as wg', () => {
   });
 });
 
-/** Whether the running kernel's module has WGALLOWEDIP_F_REMOVE_ME (Linux 6.16, protocol.md §6). */
+/** Whether the running kernel's module has WGALLOWEDIP_F_REMOVE_ME (Linux 6.16, include/uapi/linux/wireguard.h). */
 function kernelHasAllowedIpRemoval(): boolean {
   const [major, minor] = sh('uname -r').split('.').map(Number);
   return major! > 6 || (major === 6 && minor! >= 16);
@@ -169,7 +169,7 @@ function allowedIpsOf(dev: string, peer: string): string[] {
 
 // wg 1.0.20260223's `allowed-ips -P,+P` (WGALLOWEDIP_F_REMOVE_ME). Debian's wg 1.0.20210914 cannot
 // parse the prefixes, so unless a newer wg is installed the reference is the spec: removal acts
-// only on the exact prefix that peer owns (protocol.md §4), and the result equals replacing the
+// only on the exact prefix that peer owns (the kernel's allowedips.c), and the result equals replacing the
 // peer's list with what remains (checked with wg's own replace on the same device).
 describe('per-prefix allowed-IP removal (WGALLOWEDIP_F_REMOVE_ME, Linux 6.16+)', () => {
   const removal = kernelHasAllowedIpRemoval();

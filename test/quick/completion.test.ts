@@ -69,7 +69,13 @@ describe('completion/wgts.bash', () => {
   });
 
   it('completes interfaces, all/interfaces and show fields', () => {
-    expect(complete('wgts show ')).toEqual(['all', 'interfaces', 'wgq0', 'wgq1']);
+    expect(complete('wgts show ')).toEqual(['--json', 'all', 'interfaces', 'wgq0', 'wgq1']);
+    expect(complete('wgts show --')).toEqual(['--json']);
+    expect(complete('wgts show wgq0 --')).toEqual(['--json']);
+    // after --json: --show-keys and one target, no field names
+    expect(complete('wgts show --json ')).toEqual(['--show-keys', 'all', 'wgq0', 'wgq1']);
+    expect(complete('wgts show --json wgq0 ')).toEqual(['--show-keys']);
+    expect(complete('wgts show wgq0 --json --show-keys ')).toEqual([]);
     expect(complete('wgts show wgq0 all')).toEqual(['allowed-ips']);
     expect(complete('wgts showconf ')).toEqual(['wgq0', 'wgq1']);
     expect(complete('wgts syncconf w')).toEqual(['wgq0', 'wgq1']);

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { quickCommand, quickUsage } from '../../src/cli/quick.js';
+import { parseWgPart } from '../../src/quick/config.js';
+import { QuickError, loadTarget } from '../../src/quick/target.js';
 
 function capture(): { err: () => string } {
   let err = '';
@@ -63,5 +65,35 @@ describe('wgts quick: usage and exit codes as wg-quick (§3.1)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('wgts quick: errors quoting a file that is not UTF-8 print its bytes', () => {
+  const bytesOf = async (name: string, content: Buffer): Promise<Buffer> => {
+    const dir = mkdtempSync(join(tmpdir(), 'wgq-bytes-'));
+    try {
+      const file = join(dir, name);
+      writeFileSync(file, content, { mode: 0o600 });
+      try {
+        await parseWgPart(await loadTarget(file, {}));
+      } catch (e) {
+        if (e instanceof QuickError && e.bytes) return e.bytes;
+        throw e;
+      }
+      throw new Error('no error');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
+
+  it("an unrecognized line: the file's line number, the line's bytes as wg prints them", async () => {
+    const bytes = await bytesOf('wgl0.conf', latin1('[Interface]\nAddress = 10.0.0.1/24\n# caf\xe9\nMTU = 1400\n\xe9t\xe9 = 1\n'));
+    expect(bytes.toString('latin1')).toMatch(/\/wgl0\.conf:5: Line unrecognized: `\xe9t\xe9=1'\nConfiguration parsing error$/);
+  });
+
+  it('a SaveConfig value', async () => {
+    const bytes = await bytesOf('wgl1.conf', latin1('[Interface]\nSaveConfig = \xe9\n'));
+    expect(bytes.equals(latin1("`\xe9' is neither true nor false"))).toBe(true);
   });
 });

@@ -47,7 +47,12 @@ cd ${JSON.stringify(dir)} && MANPATH=${JSON.stringify(join(dir, 'man'))} systemd
     for (const line of [
       'Type=oneshot',
       'RemainAfterExit=yes',
-      'ExecStart=wgts quick up %i',
+      'ExecStart=wgts quick up %i $WGTS_QUICK_OPTS',
+      'Environment=WGTS_QUICK_OPTS=',
+      // optional: a missing file is no error (the leading `-`)
+      'EnvironmentFile=-/etc/default/wgts-quick-%i',
+      // wg-quick@NAME and wgts-quick@NAME would fight over the same interface
+      'Conflicts=wg-quick@%i.service',
       'ExecStop=wgts quick down %i',
       'ExecReload=wgts quick reload %i',
       'Environment=WG_ENDPOINT_RESOLUTION_RETRIES=infinity',

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { cmd, expandHook, haveProgram, hook, query, RunError, setNarrator } from '../../src/system/run.js';
+import { execFileSync } from 'node:child_process';
+import { cmd, expandHook, haveProgram, hook, query, RunError, setNarrator, shellQuote } from '../../src/system/run.js';
 
 describe('run.ts', () => {
   const lines: string[] = [];
@@ -55,5 +56,14 @@ describe('run.ts', () => {
     expect(e.exitCode).toBe(1);
     await expect(hook('false | true', 'x')).rejects.toBeInstanceOf(RunError);
     await expect(hook('shopt -q extglob', 'x')).resolves.toBeUndefined();
+  });
+});
+
+describe('shellQuote', () => {
+  it('bash reads every quoted word back exactly', () => {
+    const words = ['', 'plain', "it's", "''", 'a b\tc\nd', '$HOME `id` $(id) \\ "x"', '*?[a]', '名称 = 笔记本', '!event'];
+    const script = `for w in ${words.map(shellQuote).join(' ')}; do printf '%s\\0' "$w"; done`;
+    const out = execFileSync('bash', ['-c', script], { encoding: 'utf8' });
+    expect(out.split('\0').slice(0, -1)).toEqual(words);
   });
 });

@@ -18,7 +18,7 @@ function identity(priv: Uint8Array): StaticIdentity {
   return { privateKey: priv, publicKey: publicKeyFromPrivate(priv) };
 }
 
-describe('Noise_IKpsk2 WireGuard-framed vector (protocol.md §2 item 4)', () => {
+describe('Noise_IKpsk2 WireGuard-framed vector (test/vectors/noise-wireguard.json)', () => {
   it('reproduces initiation, response, transport keys and the first keepalive byte for byte', () => {
     const clock = new ManualClock();
     const ini = identity(hex(v.init_static));
@@ -68,7 +68,7 @@ describe('Noise_IKpsk2 WireGuard-framed vector (protocol.md §2 item 4)', () => 
   });
 });
 
-describe('published cacophony Noise_IKpsk2 vector (protocol.md §2 item 3)', () => {
+describe('published cacophony Noise_IKpsk2 vector (test/vectors/noise-cacophony.json)', () => {
   it('the mixing steps reproduce both messages, the handshake hash and transport ciphertexts', () => {
     const c = JSON.parse(readFileSync(new URL('../vectors/noise-cacophony.json', import.meta.url), 'utf8'));
     const { mixHash, mixKey, mixDh, mixDhChainOnly, mixPsk } = noiseSteps;
@@ -152,7 +152,7 @@ describe('handshake rules', () => {
   });
 });
 
-describe('keypair rotation (protocol.md §3.2)', () => {
+describe('keypair rotation (previous, current, next; kernel noise.c)', () => {
   const kp = (init: boolean, i: number) => new Keypair(new Uint8Array(32).fill(i), new Uint8Array(32), init, 0, i, 0);
   it('initiator: new → current, current → previous; responder: new → next until confirmed', () => {
     const destroyed: number[] = [];
@@ -178,7 +178,7 @@ describe('keypair rotation (protocol.md §3.2)', () => {
   });
 });
 
-describe('cookies (protocol.md §1.6)', () => {
+describe('cookies (the WireGuard paper §5.4.7)', () => {
   it('under load: mac2 missing → reply; reply consumed → mac2 valid; wrong mac1 binding rejected', () => {
     const clock = new ManualClock();
     const a = identity(generatePrivateKey()), b = identity(generatePrivateKey());

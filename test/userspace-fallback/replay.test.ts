@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ReplayWindow } from '../../src/userspace-fallback/replay.js';
 import { COUNTER_WINDOW_SIZE, REJECT_AFTER_MESSAGES, readCounter } from '../../src/userspace-fallback/messages.js';
 
-// Numbered cases in the manner of the kernel's selftest/counter.c (protocol.md §2 item 6);
+// Numbered cases in the manner of the kernel's selftest/counter.c;
 // T_LIM = window + 1. REJECT_AFTER_MESSAGES is this implementation's (see messages.ts).
 const T_LIM = COUNTER_WINDOW_SIZE + 1;
 const R = REJECT_AFTER_MESSAGES;

@@ -47,7 +47,7 @@ describe('Timer', () => {
   });
 });
 
-describe('PeerTimers (protocol.md §3.4)', () => {
+describe('PeerTimers (the WireGuard paper §6)', () => {
   it('retransmits 19 times (20 initiations in all) with jitter 0, then gives up and zeroes keys after 540 s', () => {
     const c = new ManualClock(), p = target();
     const timers = new PeerTimers(c, p, () => 0);

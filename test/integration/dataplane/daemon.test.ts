@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab, type Netns, waitFor } from '../helpers/netns.js';
-import { SOCK_DIR, WGTS_BIN, daemonPids, ensureBuilt, genkey, isSocket, startDaemon } from './fixture.js';
+import { SOCK_DIR, WGTS_BIN, daemonPids, ensureBuilt, genkey, isSocket, startDaemon, stopDaemon } from './fixture.js';
 
 /**
  * Sends raw text on a UAPI socket; resolves with what the server wrote once `replies` complete
@@ -47,17 +47,26 @@ describe('wgts-userspace process and UAPI socket', () => {
   }, 60_000);
   afterAll(() => lab.cleanup(), 30_000);
 
-  it('creates the socket before the launcher returns (dir 0755, socket owner-only) and exits on SIGTERM, unlinking it', async () => {
+  it('creates the socket before the launcher returns (dir 0755 whatever the umask, socket owner-only) and exits on SIGTERM, unlinking it', async () => {
     const name = lab.ifname();
-    await startDaemon(lab, ns, 'wgts', name);
-    const path = `${SOCK_DIR}/${name}.sock`;
-    expect(statSync(SOCK_DIR).mode & 0o777).toBe(0o755);
+    // A socket directory of the test's own, two levels still to create, under wg-quick's umask 077:
+    // what earlier runs left in /var/run/wireguard cannot matter.
+    const tmp = mkdtempSync(join(tmpdir(), 'wgd-run-'));
+    const dir = join(tmp, 'run', 'wireguard');
+    lab.defer(() => rmSync(tmp, { recursive: true, force: true }));
+    lab.defer(() => stopDaemon(ns, name));
+    const env = { WG_PROCESS_FOREGROUND: undefined, WGTS_UAPI_DIR: dir };
+    await ns.run(['sh', '-c', 'umask 077 && exec "$@"', 'sh', WGTS_BIN, name], { env });
+    const path = `${dir}/${name}.sock`;
+    expect(isSocket(path)).toBe(true);
+    expect(statSync(dir).mode & 0o777).toBe(0o755);
+    expect(statSync(join(tmp, 'run')).mode & 0o777).toBe(0o755);
     expect(statSync(path).mode & 0o077).toBe(0);
     expect((await ns.ip(['link', 'show', name])).stdout).toContain('mtu 1420');
     const [pid] = await daemonPids(name);
     expect(await uapi(path, 'get=1\n\n')).toBe('errno=0\n\n');
     // A second launcher for the same name fails: the TUN is taken and the socket is live.
-    expect((await ns.run([WGTS_BIN, name], { check: false })).code).toBe(1);
+    expect((await ns.run([WGTS_BIN, name], { check: false, env })).code).toBe(1);
     process.kill(pid!, 'SIGTERM');
     await waitFor(async () => (await daemonPids(name)).length === 0, { what: 'exit on SIGTERM' });
     expect(isSocket(path)).toBe(false);

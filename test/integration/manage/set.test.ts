@@ -5,7 +5,7 @@
  * the same thing with the same exit code, and `wg showconf` of A and B must be equal (peer
  * sections as a set: wireguard-go's order is random).
  *
- * Allowances for Debian's wg 1.0.20210914 versus upstream 1.0.20260223 (wg-tools.md §0), each
+ * Allowances for Debian's wg 1.0.20210914 versus upstream 1.0.20260223 (docs/compatibility.md), each
  * applied to the wg side only:
  * - syncconf: upstream clears a preshared key / keepalive that the file no longer has; Debian
  *   leaves them. After each syncconf, wg's device gets those cleared explicitly.

@@ -8,7 +8,7 @@
  *   peer lines / blocks / sections are compared as sets; the pretty output is compared exactly for
  *   the header and the handshaken peers (wg sorts those), as a set for the rest.
  * - Debian's wg 1.0.20210914 prints the interface name only on the first line of
- *   `show all endpoints` (fixed upstream, wg-tools.md §0); wgts follows upstream, so wg's missing
+ *   `show all endpoints` (fixed upstream, docs/compatibility.md); wgts follows upstream, so wg's missing
  *   prefixes are added back before comparing.
  * - Counters and "ago" move with time: when wgts differs from wg, wg is run again, and the
  *   comparison is repeated if wg's two outputs differ (the state moved in between).

@@ -1,5 +1,5 @@
 /**
- * `wgts quick` runs no `ip` (issue 7): every wgts invocation runs where each `ip` binary is
+ * `wgts quick` runs no `ip`: every wgts invocation runs where each `ip` binary is
  * bind-mounted over by a recorder that logs and fails (harness `noIp`). The tunnels must still come
  * up and down leaving the same state as wg-quick (which runs the real `ip`), errors must read as ip's
  * and carry its exit status, rollback must still undo everything, and a state file written by the

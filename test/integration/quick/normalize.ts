@@ -1,5 +1,5 @@
 /**
- * The Debian-vs-upstream deltas the differential test allows for (wg-tools.md §0), applied to the
+ * The Debian-vs-upstream deltas the differential test allows for (docs/compatibility.md), applied to the
  * `[#]` narration of `up`, plus the places where wgts narrates its own equivalent of a `wg` call.
  *
  * Debian wg-quick 1.0.20210914 → upstream 1.0.20260223 (what wgts follows):

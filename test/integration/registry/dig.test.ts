@@ -1,7 +1,7 @@
 /**
  * Interop of the registry's DNS answers with a standard client: ISC `dig` (Debian bind9-dnsutils)
  * must parse, without a warning, what `wgts registry serve` sends, and read the records wgsd
- * documents (shared/spec/ecosystem.md §1): PTR per peer with an endpoint, SRV `0 0 <port>
+ * documents (man/wgts-registry.8): PTR per peer with an endpoint, SRV `0 0 <port>
  * <instance>` with A/AAAA and TXT (`txtvers=1`, `pub=`, `allowed=`) in Additional, the same A/AAAA/TXT
  * asked directly, TTL 0, NXDOMAIN with the synthetic SOA (TTL 60) otherwise; over UDP, over TCP, and
  * after a truncated UDP answer (dig retries over TCP by itself). Instance names are computed here

@@ -1,5 +1,5 @@
 /**
- * Acceptance: NAT-to-NAT through a registry peer (issue 6; seed 004, the wgsd design).
+ * Acceptance: NAT-to-NAT through a registry peer (the wgsd design: peers learn each other's endpoints from the registry's DNS records).
  *
  *   alice 192.168.1.2 ── r0 (NAT) 203.0.113.2 ─┐
  *   bob   192.168.2.2 ── r1 (NAT) 203.0.113.3 ─┼─ inet (bridge) ── reg 203.0.113.1, wg 10.0.0.254

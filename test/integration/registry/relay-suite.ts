@@ -1,5 +1,5 @@
 /**
- * Acceptance: the bounce server (relay) topology of seed 000.
+ * Acceptance: the bounce server (relay) topology: two peers that cannot reach each other talk through a third.
  *
  *   c1 172.16.1.2 ── relay 172.16.1.1 | 172.16.2.1 ── c2 172.16.2.2
  *   wg 10.0.0.1        wg 10.0.0.254                  wg 10.0.0.2

@@ -1,0 +1,88 @@
+/**
+ * ChaCha20-Poly1305 (RFC 8439 §2.8) through the system's libcrypto.so.3, called with koffi on ONE
+ * reused EVP_CIPHER_CTX and encrypting in place into the datagram buffer. This is the project's one
+ * native-crypto binding: it loads a shared library once, then only computes on the caller's
+ * buffers. primitives.ts chooses it for the data path after checking it against node:crypto, and
+ * falls back to node:crypto when it does not load (see "Data-path AEAD" there for the numbers).
+ *
+ * Key material: the context holds the last key it was given until the next packet re-keys it or
+ * `wipe` is called.
+ */
+import { createRequire } from 'node:module';
+
+const TAG_LEN = 16; // the Poly1305 tag (RFC 8439 §2.5); primitives.ts's AEAD_TAG_LEN
+const EVP_CTRL_AEAD_GET_TAG = 0x10; // openssl/evp.h
+const EVP_CTRL_AEAD_SET_TAG = 0x11;
+
+/** The data path's AEAD on libcrypto. Keys are raw 32 bytes, nonces 12 bytes. */
+export interface LibcryptoAead {
+  /**
+   * Writes ChaCha20-Poly1305(plaintext || padLen zero bytes) || tag at `out[outOff..]` and returns
+   * the bytes written. Throws (with the body wiped) if any EVP call fails, so a packet holding
+   * plaintext or a stale tag is never sent.
+   */
+  seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, padLen: number, out: Uint8Array, outOff: number): number;
+  /** Opens `sealed` (ciphertext || tag) into `out` (sealed.length − 16 bytes); false if it does not authenticate. */
+  open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, out: Uint8Array): boolean;
+  /** Re-keys the context with zeros so it no longer holds a session key. */
+  wipe(): void;
+}
+
+type Fn<A extends unknown[]> = (...args: A) => number;
+
+/** A view of `b[start, start + len)`: koffi passes a typed array's own bytes, at its offset. */
+const view = (b: Uint8Array, start: number, len: number) => new Uint8Array(b.buffer, b.byteOffset + start, len);
+
+/** Loads libcrypto.so.3 through koffi; null when either is missing or the context cannot be set up. */
+export function loadLibcryptoAead(): LibcryptoAead | null {
+  try {
+    const require = createRequire(import.meta.url);
+    const koffi = require('koffi') as { load(name: string): { func(sig: string): (...args: unknown[]) => unknown } };
+    const lib = koffi.load('libcrypto.so.3');
+    const ctx = (lib.func('void *EVP_CIPHER_CTX_new()') as () => unknown)();
+    const cipher = (lib.func('const void *EVP_chacha20_poly1305()') as () => unknown)();
+    const init = lib.func(
+      'int EVP_CipherInit_ex(void *ctx, const void *cipher, void *eng, const uint8_t *key, const uint8_t *iv, int enc)',
+    ) as Fn<[unknown, unknown, null, Uint8Array | null, Uint8Array | null, number]>;
+    const update = lib.func('int EVP_CipherUpdate(void *ctx, uint8_t *out, int *outl, const uint8_t *in, int inl)') as Fn<
+      [unknown, Uint8Array, Int32Array, Uint8Array, number]
+    >;
+    const final = lib.func('int EVP_CipherFinal_ex(void *ctx, uint8_t *out, int *outl)') as Fn<[unknown, Uint8Array, Int32Array]>;
+    const ctrl = lib.func('int EVP_CIPHER_CTX_ctrl(void *ctx, int type, int arg, uint8_t *ptr)') as Fn<[unknown, number, number, Uint8Array]>;
+    const outl = new Int32Array(1);
+    if (!ctx || !cipher || init(ctx, cipher, null, null, null, 1) !== 1) return null;
+    return {
+      seal(key, nonce, plaintext, padLen, out, outOff) {
+        const len = plaintext.length + padLen;
+        const body = view(out, outOff, len);
+        body.set(plaintext);
+        if (padLen) body.fill(0, plaintext.length);
+        const tag = view(out, outOff + len, TAG_LEN);
+        // Each EVP call answers 1 on success.
+        const ok =
+          init(ctx, null, null, key, nonce, 1) === 1 &&
+          (len === 0 || update(ctx, body, outl, body, len) === 1) && // in place
+          final(ctx, tag, outl) === 1 && // writes nothing for a stream cipher
+          ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, tag) === 1;
+        if (!ok) {
+          body.fill(0);
+          throw new Error('OpenSSL ChaCha20-Poly1305 seal failed');
+        }
+        return len + TAG_LEN;
+      },
+      open(key, nonce, sealed, out) {
+        const ctLen = sealed.length - TAG_LEN;
+        if (init(ctx, null, null, key, nonce, 0) !== 1) return false;
+        // OpenSSL reads the expected tag from this buffer, it does not write it.
+        if (ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, view(sealed, ctLen, TAG_LEN)) !== 1) return false;
+        if (ctLen && update(ctx, out, outl, sealed, ctLen) !== 1) return false; // reads only the first ctLen bytes
+        return final(ctx, out, outl) === 1;
+      },
+      wipe() {
+        init(ctx, null, null, new Uint8Array(32), new Uint8Array(12), 1);
+      },
+    };
+  } catch {
+    return null;
+  }
+}
