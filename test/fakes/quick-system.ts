@@ -4,6 +4,7 @@
  * installed through src/quick/system.ts — and the narration captured line by line. `restore()` puts
  * the real ones back.
  */
+import { RT_TABLE_MAIN, RTN_UNICAST } from '../../src/netlink/rtnl.js';
 import { useQuickSystem } from '../../src/quick/system.js';
 import { setNarrator } from '../../src/system/run.js';
 import { FakeRtnl } from './rtnl.js';
@@ -19,6 +20,19 @@ export interface FakeQuickSystem {
   /** How many lines were narrated when the first injected failure was thrown. */
   failedAt: number | undefined;
   restore(): void;
+}
+
+/**
+ * A namespace as most tests want it: an uplink `name` (MTU `mtu`) carrying the IPv4 default route,
+ * the given programs in PATH, and every sysctl reading 0.
+ */
+export function installFakeHost(name: string, mtu: number, programs: string[]): FakeQuickSystem {
+  const sys = installFakeQuickSystem();
+  const uplink = sys.rtnl.addLink(name, 'veth', mtu);
+  sys.rtnl.routes.push({ family: 4, dst: { family: 4, addr: new Uint8Array(4), len: 0 }, table: RT_TABLE_MAIN, oif: uplink.index, type: RTN_UNICAST });
+  for (const p of programs) sys.runner.programs.add(p);
+  sys.runner.answer = (argv) => (argv[0] === 'sysctl' ? { stdout: '0\n' } : undefined);
+  return sys;
 }
 
 export function installFakeQuickSystem(): FakeQuickSystem {

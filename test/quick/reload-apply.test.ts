@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatIP } from '../../src/conf/ip.js';
 import { formatAllowedIp } from '../../src/conf/write.js';
-import { installFakeQuickSystem, type FakeQuickSystem } from '../fakes/quick-system.js';
+import { installFakeHost, type FakeQuickSystem } from '../fakes/quick-system.js';
 import { PEER_A, PEER_B, PRIVATE_KEY, writeConfig } from '../fakes/quick-tunnel.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wgts-quick-reload-'));
@@ -48,11 +48,7 @@ AllowedIPs = 10.90.0.0/16
 
 let sys: FakeQuickSystem;
 beforeEach(() => {
-  sys = installFakeQuickSystem();
-  const eth = sys.rtnl.addLink('eth0', 'veth', 1500);
-  sys.rtnl.routes.push({ family: 4, dst: { family: 4, addr: new Uint8Array(4), len: 0 }, table: 254, oif: eth.index, type: 1 });
-  sys.runner.programs.add('nft');
-  sys.runner.answer = (argv) => (argv[0] === 'sysctl' ? { stdout: '0\n' } : undefined);
+  sys = installFakeHost('eth0', 1500, ['nft']);
 });
 afterEach(() => {
   sys.restore();

@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { installFakeQuickSystem, type FakeQuickSystem } from '../fakes/quick-system.js';
+import { installFakeHost, type FakeQuickSystem } from '../fakes/quick-system.js';
 import { PEER_A, PRIVATE_KEY, writeConfig } from '../fakes/quick-tunnel.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wgts-quick-up-'));
@@ -42,11 +42,7 @@ Endpoint = 192.0.2.7:51820
 
 let sys: FakeQuickSystem;
 beforeEach(() => {
-  sys = installFakeQuickSystem();
-  const eth = sys.rtnl.addLink('eth0', 'veth', 1400);
-  sys.rtnl.routes.push({ family: 4, dst: { family: 4, addr: new Uint8Array(4), len: 0 }, table: 254, oif: eth.index, type: 1 });
-  sys.runner.programs.add('resolvectl').add('nft');
-  sys.runner.answer = (argv) => (argv[0] === 'sysctl' ? { stdout: '0\n' } : undefined);
+  sys = installFakeHost('eth0', 1400, ['resolvectl', 'nft']);
 });
 afterEach(() => {
   sys.restore();
