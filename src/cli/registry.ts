@@ -3,8 +3,9 @@
  * flat, so they are parsed here by hand (no yargs): `--name value` or `--name=value`.
  *
  * serve:    answers DNS-SD queries about IFNAME's peers (their live endpoints) on the tunnel
- *           addresses of IFNAME, or on --listen addresses; a wildcard address needs
- *           --allow-wildcard, because the records reveal every peer's public address and port.
+ *           addresses of IFNAME, or on --listen addresses; IFNAME's own addresses answer only
+ *           what arrives through IFNAME; a wildcard address needs --allow-wildcard, because the
+ *           records reveal every peer's public address and port.
  * discover: asks a registry for the endpoints of IFNAME's peers and sets those that changed;
  *           once, or every --interval seconds until SIGINT/SIGTERM.
  */
@@ -17,11 +18,14 @@ import { strerror } from '../conf/errno.js';
 import { parseIP } from '../conf/ip.js';
 import { getDevice, listDevices, setDevice } from '../system/ipc.js';
 import { DEFAULT_ZONE, normalizeZone, serviceName } from '../registry/zone.js';
-import { startRegistryServer, type ListenAddress } from '../registry/server.js';
+import { startRegistryServer, type ListenAddress, type RegistryServer } from '../registry/server.js';
+import { ifindexOfName } from '../netlink/ifindex.js';
 import { fmt, resolverFor } from '../registry/client.js';
 import { DEFAULT_FRESH_SECONDS, discoverOnce, type DiscoverOptions } from '../registry/discover.js';
 
 const DNS_PORT = 53;
+/** How often serve checks that its interface is still the link its sockets are bound to. */
+const REBIND_CHECK_MS = 2000;
 
 function usage(argv0: string): string {
   return [
@@ -100,6 +104,11 @@ function tunnelAddresses(ifname: string): string[] {
     .map((a) => a.address);
 }
 
+function sameAddress(a: string, b: string): boolean {
+  const [x, y] = [parseIP(a), parseIP(b)];
+  return !!x && !!y && Buffer.from(x).equals(Buffer.from(y));
+}
+
 function isWildcard(host: string): boolean {
   return (parseIP(host) ?? [1]).every((b) => b === 0);
 }
@@ -148,9 +157,15 @@ async function serve(argv0: string, args: string[], deps: RegistryDeps): Promise
   if (p.positional.length !== 1) throw new UsageError('serve takes exactly one interface');
   const ifname = checkIfname(p.positional[0]);
   const zone = normalizeZone(last(p, 'zone') ?? DEFAULT_ZONE);
-  let listen = (p.options.get('listen') ?? []).map((t) => parseHostPort(t, '--listen'));
+  // The interface's own addresses, default or named by --listen, take only queries that arrive
+  // through the interface (server.ts); any other address, wildcards included, anyone who reaches it.
+  const own = tunnelAddresses(ifname);
+  const isOwn = (host: string) => own.some((a) => sameAddress(a, host));
+  let listen = (p.options.get('listen') ?? [])
+    .map((t) => parseHostPort(t, '--listen'))
+    .map((l) => (isOwn(l.host) ? { ...l, device: ifname } : l));
   if (listen.length === 0) {
-    listen = tunnelAddresses(ifname).map((host) => ({ host, port: DNS_PORT }));
+    listen = own.map((host) => ({ host, port: DNS_PORT, device: ifname }));
     if (listen.length === 0) {
       process.stderr.write(`${argv0}: interface \`${ifname}' has no address to serve on; give --listen <address>[:<port>]\n`);
       return 1;
@@ -172,17 +187,42 @@ async function serve(argv0: string, args: string[], deps: RegistryDeps): Promise
     return device.peers;
   };
   await getPeers(); // fail now, not at the first query, if the interface is missing
-  const server = await startRegistryServer({
-    listen,
-    zone,
-    getPeers,
-    log: (m) => process.stderr.write(`${m}\n`),
-  });
-  process.stdout.write(
-    `${argv0}: serving ${serviceName(zone)} for ${ifname} on ${server.addresses.map((a) => fmt(a)).join(', ')}\n`,
-  );
-  await untilSignal(new AbortController());
-  await server.close();
+  const start = async () => {
+    const server = await startRegistryServer({ listen, zone, getPeers, log: (m) => process.stderr.write(`${m}\n`) });
+    process.stdout.write(
+      `${argv0}: serving ${serviceName(zone)} for ${ifname} on ` +
+        `${server.addresses.map((a) => `${fmt(a)}${a.device ? ` (through ${a.device} only)` : ''}`).join(', ')}\n`,
+    );
+    return server;
+  };
+  let boundIndex = ifindexOfName(ifname);
+  let server: RegistryServer | null = await start();
+  const ac = new AbortController();
+  const stopped = untilSignal(ac);
+  // A socket bound to a device stays bound to that link: when the interface is deleted and created
+  // again (wg-quick down/up) the sockets would hear nothing, so they are made again for the new link.
+  let lastError = '';
+  while (listen.some((l) => l.device) && !ac.signal.aborted) {
+    await sleep(REBIND_CHECK_MS, ac.signal);
+    const index = ifindexOfName(ifname);
+    if (ac.signal.aborted || index === undefined || (index === boundIndex && server)) continue;
+    if (server) {
+      process.stderr.write(`${argv0}: interface \`${ifname}' was created again; binding to it anew\n`);
+      await server.close();
+      server = null;
+    }
+    try {
+      server = await start();
+      boundIndex = index;
+      lastError = '';
+    } catch (err) {
+      const text = `${argv0}: cannot serve on \`${ifname}' yet: ${describeError(err)}\n`;
+      if (text !== lastError) process.stderr.write(text);
+      lastError = text;
+    }
+  }
+  await stopped;
+  await server?.close();
   return 0;
 }
 

@@ -3,10 +3,14 @@
  * back truncated (RFC 7766 §5). The query id is random and the answer must echo it and the
  * question, and come from the server we asked, so an off-path sender cannot easily feed us a
  * forged endpoint. The registry is normally reached inside the tunnel, which authenticates it.
+ * With a CookieJar the stub speaks DNS cookies (RFC 7873): it sends a client cookie and echoes the
+ * server cookie it last got, so after the first answer a registry may send large answers over UDP
+ * (server.ts answers cookie-less clients small).
  */
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
-import { FLAG, decodeMessage, ednsOpt, encodeMessage, type DecodedPacket } from './wire.js';
+import { FLAG, decodeMessage, ednsOpt, ednsOption, encodeMessage, type DecodedPacket } from './wire.js';
+import { COOKIE_OPTION } from './dns-cookie.js';
 import { randomBytes } from '../crypto/primitives.js';
 
 export interface DnsServerAddress {
@@ -21,6 +25,25 @@ export interface QueryOptions {
   timeoutMs?: number;
   /** UDP attempts before giving up (a lost datagram is retried once by default). */
   attempts?: number;
+  /** DNS cookies to send and keep (resolverFor makes one per server). */
+  cookies?: CookieJar;
+}
+
+/** A client's DNS cookie for one server, and the server cookie last received with it. */
+export interface CookieJar {
+  client: Uint8Array;
+  server: Uint8Array | null;
+}
+
+export function newCookieJar(): CookieJar {
+  return { client: randomBytes(8), server: null };
+}
+
+/** Keeps the server cookie of an answer that echoes our client cookie (RFC 7873 §5.3). */
+function keepCookie(jar: CookieJar | undefined, msg: DecodedPacket): void {
+  const got = ednsOption(msg, COOKIE_OPTION);
+  if (!jar || !got || got.length < 16 || got.length > 40 || !got.subarray(0, 8).equals(jar.client)) return;
+  jar.server = Uint8Array.from(got.subarray(8));
 }
 
 export class DnsQueryError extends Error {
@@ -38,13 +61,14 @@ function randomId(): number {
   return (b[0]! << 8) | b[1]!;
 }
 
-function buildQuery(id: number, name: string, type: QueryType): Buffer {
+function buildQuery(id: number, name: string, type: QueryType, jar?: CookieJar): Buffer {
+  const cookie = jar ? [{ code: COOKIE_OPTION, data: Buffer.concat([jar.client, jar.server ?? new Uint8Array(0)]) }] : [];
   return encodeMessage({
     type: 'query',
     id,
     flags: FLAG.RD,
     questions: [{ type, name, class: 'IN' }],
-    additionals: [ednsOpt()],
+    additionals: [ednsOpt(cookie)],
   });
 }
 
@@ -60,7 +84,7 @@ function matches(msg: DecodedPacket, id: number, name: string, type: QueryType):
   );
 }
 
-function udpOnce(server: DnsServerAddress, name: string, type: QueryType, timeoutMs: number) {
+function udpOnce(server: DnsServerAddress, name: string, type: QueryType, timeoutMs: number, jar?: CookieJar) {
   return new Promise<DecodedPacket>((resolve, reject) => {
     const id = randomId();
     const sock = dgram.createSocket(net.isIPv6(server.host) ? 'udp6' : 'udp4');
@@ -75,13 +99,16 @@ function udpOnce(server: DnsServerAddress, name: string, type: QueryType, timeou
     sock.on('message', (buf, rinfo) => {
       if (rinfo.port !== server.port || !sameHost(rinfo.address, server.host)) return;
       const msg = decodeMessage(buf);
-      if (msg && matches(msg, id, name, type)) done(null, msg);
+      if (msg && matches(msg, id, name, type)) {
+        keepCookie(jar, msg);
+        done(null, msg);
+      }
     });
-    sock.send(buildQuery(id, name, type), server.port, server.host);
+    sock.send(buildQuery(id, name, type, jar), server.port, server.host);
   });
 }
 
-function tcpOnce(server: DnsServerAddress, name: string, type: QueryType, timeoutMs: number) {
+function tcpOnce(server: DnsServerAddress, name: string, type: QueryType, timeoutMs: number, jar?: CookieJar) {
   return new Promise<DecodedPacket>((resolve, reject) => {
     const id = randomId();
     const conn = net.connect({ host: server.host, port: server.port });
@@ -95,7 +122,7 @@ function tcpOnce(server: DnsServerAddress, name: string, type: QueryType, timeou
     const timer = setTimeout(() => done(new DnsQueryError(`no answer from ${fmt(server)} over TCP within ${timeoutMs} ms`)), timeoutMs);
     conn.on('error', (err) => done(new DnsQueryError(`cannot query ${fmt(server)} over TCP: ${err.message}`, { cause: err })));
     conn.on('connect', () => {
-      const q = buildQuery(id, name, type);
+      const q = buildQuery(id, name, type, jar);
       const len = Buffer.alloc(2);
       len.writeUInt16BE(q.length);
       conn.write(Buffer.concat([len, q]));
@@ -104,8 +131,10 @@ function tcpOnce(server: DnsServerAddress, name: string, type: QueryType, timeou
       buf = Buffer.concat([buf, data]);
       if (buf.length < 2 || buf.length < 2 + buf.readUInt16BE(0)) return;
       const msg = decodeMessage(buf.subarray(2, 2 + buf.readUInt16BE(0)));
-      if (msg && matches(msg, id, name, type)) done(null, msg);
-      else done(new DnsQueryError(`malformed answer from ${fmt(server)} over TCP`));
+      if (msg && matches(msg, id, name, type)) {
+        keepCookie(jar, msg);
+        done(null, msg);
+      } else done(new DnsQueryError(`malformed answer from ${fmt(server)} over TCP`));
     });
   });
 }
@@ -130,8 +159,8 @@ export async function queryDns(
   let lastErr: unknown;
   for (let i = 0; i < attempts; i++) {
     try {
-      const msg = await udpOnce(server, name, type, timeoutMs);
-      return msg.flag_tc ? await tcpOnce(server, name, type, timeoutMs) : msg;
+      const msg = await udpOnce(server, name, type, timeoutMs, opts.cookies);
+      return msg.flag_tc ? await tcpOnce(server, name, type, timeoutMs, opts.cookies) : msg;
     } catch (err) {
       lastErr = err;
     }
@@ -139,7 +168,8 @@ export async function queryDns(
   throw lastErr;
 }
 
-/** A Resolver bound to one server. */
+/** A Resolver bound to one server, keeping DNS cookies with it. */
 export function resolverFor(server: DnsServerAddress, opts: QueryOptions = {}): Resolver {
-  return (name, type) => queryDns(server, name, type, opts);
+  const withCookies = { ...opts, cookies: opts.cookies ?? newCookieJar() };
+  return (name, type) => queryDns(server, name, type, withCookies);
 }

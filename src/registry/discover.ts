@@ -22,6 +22,7 @@ import { DnsQueryError, type Resolver } from './client.js';
 import { classifyName, instanceName, serviceName } from './zone.js';
 import { parseAddress, parsePrefix } from './ip.js';
 import { RCODE, rcodeOf, type Answer } from './wire.js';
+import { txtAllowed } from './records.js';
 
 export interface DiscoverOptions {
   backend: Backend;
@@ -96,13 +97,14 @@ export async function lookupPeer(resolve: Resolver, key: Key, zone: string): Pro
   const txt = extra.find((a) => a.type === 'TXT' && sameName(a.name, name));
   let allowedIps: WgAllowedIp[] | null = null;
   if (txt) {
-    const fields = new Map(txtStrings(txt).map((s) => [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)] as const));
-    const pub = fields.get('pub');
+    const strings = txtStrings(txt);
+    // The first occurrence of a key counts (RFC 6763 §6.4); `allowed=` alone may repeat (records.ts).
+    const pub = strings.find((s) => s.startsWith('pub='))?.slice(4);
     const pubKey = pub ? keyFromBase64(pub) : null;
     if (pub !== undefined && (!pubKey || !keysEqual(pubKey, key))) {
       throw new DnsQueryError(`TXT ${name}: pub= does not match the name`);
     }
-    const allowed = fields.get('allowed');
+    const allowed = txtAllowed(strings);
     allowedIps = [];
     for (const text of allowed ? allowed.split(',') : []) {
       const prefix = parsePrefix(text.trim());

@@ -7,6 +7,10 @@
  * - `A`, `AAAA` or `TXT <instance>`: that record in the Answer section (A/AAAA: whichever family the
  *   endpoint has, whatever was asked, as wgsd).
  * - TXT is `"txtvers=1" "pub=<base64 key>" "allowed=<cidr>,<cidr>..."` (RFC 6763 §6.7: version first).
+ *   A character-string holds at most 255 bytes (RFC 1035 §3.3), room for about 15 IPv4 prefixes:
+ *   a longer list continues in further `allowed=` strings, each cut between prefixes, and readers
+ *   join them in order (txtAllowed). Up to that length the record is byte for byte wgsd's, whose
+ *   one `allowed=` string cannot hold more.
  * - Every record has TTL 0: endpoints change with NAT mappings, so resolvers must not cache them.
  * - An unknown key, a peer without an endpoint, or any other name/type in the zone: NXDOMAIN, with
  *   a synthetic SOA (TTL 60) in Authority. Names outside the zone: REFUSED (not authoritative).
@@ -45,19 +49,48 @@ export function hostRecord(name: string, peer: WgPeer): Answer | null {
   return { type: ep.family === 4 ? 'A' : 'AAAA', name, ttl: 0, class: 'IN', data: host };
 }
 
+/** Longest character-string in a TXT record (RFC 1035 §3.3: one length byte). */
+export const TXT_STRING_MAX = 255;
+const ALLOWED_KEY = 'allowed=';
+
+/**
+ * The `allowed=` strings for a list of prefixes: one when it fits in 255 bytes (wgsd's form, also
+ * for an empty list), else as many as needed, each filled with whole prefixes.
+ */
+export function allowedStrings(prefixes: string[]): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (const p of prefixes) {
+    if (cur !== '' && ALLOWED_KEY.length + cur.length + 1 + p.length > TXT_STRING_MAX) {
+      out.push(ALLOWED_KEY + cur);
+      cur = '';
+    }
+    cur = cur === '' ? p : `${cur},${p}`;
+  }
+  out.push(ALLOWED_KEY + cur);
+  return out;
+}
+
+/** The comma-separated prefix list of a TXT record's `allowed=` strings joined in order; null if it has none. */
+export function txtAllowed(strings: string[]): string | null {
+  const parts = strings.filter((s) => s.startsWith(ALLOWED_KEY)).map((s) => s.slice(ALLOWED_KEY.length));
+  if (parts.length === 0) return null;
+  return parts.filter((p) => p !== '').join(',');
+}
+
 /** The TXT record of a peer: txtvers, base64 public key, comma-separated allowed IPs. */
 export function txtRecord(name: string, peer: WgPeer): Answer {
-  const allowed = peer.allowedIps.map(formatPrefix).join(',');
   return {
     type: 'TXT',
     name,
     ttl: 0,
     class: 'IN',
-    data: ['txtvers=1', `pub=${keyToBase64(peer.publicKey)}`, `allowed=${allowed}`],
+    data: ['txtvers=1', `pub=${keyToBase64(peer.publicKey)}`, ...allowedStrings(peer.allowedIps.map(formatPrefix))],
   };
 }
 
-function reply(query: DecodedPacket, rcode: number, authoritative: boolean): Packet {
+/** An answer to `query` with `rcode` and empty sections. */
+export function reply(query: DecodedPacket, rcode: number, authoritative: boolean): Packet {
   return {
     type: 'response',
     id: query.id ?? 0,

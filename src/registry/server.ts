@@ -1,20 +1,58 @@
 /**
  * The registry's DNS server: UDP and TCP (RFC 7766) on each listen address, answering through
- * records.ts from a live peer list. Hostile input returns: an undecodable packet is dropped, a
- * failing device read answers SERVFAIL. UDP answers larger than the client allows (512 bytes, or
- * its EDNS buffer size) go out truncated with TC set, and the client retries over TCP.
+ * records.ts from a live peer list. What outside input can make it hold is bounded:
+ * - Who can ask: a listen address with a `device` takes only packets that arrive through that
+ *   interface (bound-socket.ts), so a host outside the tunnel gets no answer even if it routes to
+ *   the tunnel address.
+ * - UDP: an answer larger than the client allows (512 bytes, or its EDNS size up to 1232) goes out
+ *   truncated (TC), keeping the OPT record (RFC 6891 §7). A client that has not shown a valid DNS
+ *   cookie (RFC 7873, dns-cookie.ts) may be a spoofed source: its answers are at most
+ *   AMPLIFICATION times the size of its query, larger ones are truncated and move to TCP.
+ *   At most `udpInFlight` queries are being answered at once; more are dropped.
+ * - TCP: at most `tcpMaxConnections`; a new connection beyond that evicts the one that has gone
+ *   longest without an answered query, so idle or trickling connections cannot lock peers out.
+ *   Each connection must complete a query within `tcpQueryMs` of the last answer (or of its
+ *   opening); bytes of an unfinished query do not extend that. Reading stops while `tcpMaxQueued`
+ *   queries wait or the client is not reading its answers (backpressure), so a client pipelining
+ *   without reading makes the kernel's windows fill, not our memory. (Values: DEFAULT_LIMITS.)
+ * An undecodable packet is dropped; a failing device read answers SERVFAIL.
  */
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import type { WgPeer } from '../conf/model.js';
-import { respond } from './records.js';
-import { EDNS_SIZE, FLAG, RCODE, decodeMessage, ednsOpt, ednsSizeOf, encodeMessage, replyFlags, type Packet } from './wire.js';
+import { randomBytes } from '../crypto/primitives.js';
+import { reply, respond } from './records.js';
+import { boundSocket } from './bound-socket.js';
+import { COOKIE_OPTION, checkCookie, replyCookie } from './dns-cookie.js';
+import { parseAddress } from './ip.js';
+import { EDNS_SIZE, FLAG, RCODE, decodeMessage, ednsOpt, ednsOption, ednsSizeOf, encodeMessage, type Packet } from './wire.js';
 
 export interface ListenAddress {
   host: string;
   /** 0 picks a free port (the same one for UDP and TCP). */
   port: number;
+  /** Answer only packets that arrive through this interface (SO_BINDTODEVICE). */
+  device?: string;
 }
+
+/** The transport bounds (tests shorten the times). */
+export interface ServerLimits {
+  tcpQueryMs: number;
+  tcpMaxConnections: number;
+  tcpMaxQueued: number;
+  udpInFlight: number;
+}
+
+export const DEFAULT_LIMITS: ServerLimits = {
+  /** RFC 7766 §6.2.3 asks for idle timeouts of seconds, not minutes. */
+  tcpQueryMs: 10_000,
+  tcpMaxConnections: 64,
+  tcpMaxQueued: 16,
+  udpInFlight: 256,
+};
+
+/** A UDP answer to a client without a valid cookie is at most this many times its query's size. */
+export const AMPLIFICATION = 3;
 
 export interface RegistryServerOptions {
   listen: ListenAddress[];
@@ -23,6 +61,7 @@ export interface RegistryServerOptions {
   /** The device's live peers; called at most once per `cacheMs` however many queries arrive. */
   getPeers: () => Promise<WgPeer[]>;
   cacheMs?: number;
+  limits?: Partial<ServerLimits>;
   log?: (msg: string) => void;
 }
 
@@ -31,9 +70,6 @@ export interface RegistryServer {
   readonly addresses: ListenAddress[];
   close(): Promise<void>;
 }
-
-const TCP_IDLE_MS = 10_000;
-const TCP_MAX_CONNECTIONS = 64;
 
 /**
  * Wraps a fetch so that concurrent and closely spaced callers share one device read: a query flood
@@ -54,42 +90,70 @@ export function sharedFetch<T>(fetch: () => Promise<T>, cacheMs: number): () => 
   };
 }
 
-/** Encodes the answer to one query, or null if there is none to send. */
-async function answer(
-  msg: Buffer,
-  zone: string,
-  getPeers: () => Promise<WgPeer[]>,
-  transport: 'udp' | 'tcp',
-  onDeviceError: (err: unknown) => void,
-): Promise<Buffer | null> {
+interface Asker {
+  transport: 'udp' | 'tcp';
+  /** The client's address (for its cookie). */
+  address: string;
+}
+
+interface AnswerContext {
+  zone: string;
+  getPeers: () => Promise<WgPeer[]>;
+  cookieSecret: Uint8Array;
+  onDeviceError: (err: unknown) => void;
+}
+
+/**
+ * Encodes the answer to one query, or null if there is none to send. Every answer, precomputed or
+ * not, passes the same gate: the cookie check, our cookie in the OPT record, and sizeLimit() for the
+ * transport (the amplification bound that man/wgts-registry.8 documents).
+ */
+async function answer(msg: Buffer, asker: Asker, ctx: AnswerContext): Promise<Buffer | null> {
   const query = decodeMessage(msg);
   if (!query) return null;
+  const clientAddr = parseAddress(asker.address)?.addr ?? new Uint8Array(0);
+  const nowS = Math.floor(Date.now() / 1000);
+  const cookie = checkCookie(ednsOption(query, COOKIE_OPTION), ctx.cookieSecret, clientAddr, nowS);
   let response: Packet | null;
-  try {
-    response = await respond(query, zone, getPeers);
-  } catch (err) {
-    onDeviceError(err);
-    response = {
-      type: 'response',
-      id: query.id ?? 0,
-      flags: replyFlags(query, RCODE.SERVFAIL, false),
-      questions: query.questions ?? [],
-    };
+  if (cookie.kind === 'malformed') {
+    response = query.type === 'response' ? null : reply(query, RCODE.FORMERR, false); // RFC 7873 §5.2.2
+  } else {
+    try {
+      response = await respond(query, ctx.zone, ctx.getPeers);
+    } catch (err) {
+      ctx.onDeviceError(err);
+      response = reply(query, RCODE.SERVFAIL, false);
+    }
   }
   if (!response) return null;
-  const edns = ednsSizeOf(query);
-  if (edns !== null) response.additionals = [...(response.additionals ?? []), ednsOpt()];
-  const out = encodeMessage(response);
-  const limit = transport === 'tcp' ? 65535 : Math.min(Math.max(512, edns ?? 512), EDNS_SIZE);
-  if (out.length <= limit) return out;
-  // Too big for this transport: header and question only, TC set (RFC 2181 §9).
-  return encodeMessage({
-    ...response,
-    flags: (response.flags ?? 0) | FLAG.TC,
-    answers: [],
-    authorities: [],
-    additionals: [],
-  });
+  // The OPT record answers the client's; it carries our cookie for the client's (RFC 7873 §5.2.3-4).
+  const opt =
+    ednsSizeOf(query) === null
+      ? []
+      : [ednsOpt(cookie.kind === 'cookie' ? [{ code: COOKIE_OPTION, data: replyCookie(cookie.client, ctx.cookieSecret, clientAddr, nowS) }] : [])];
+  response.additionals = [...(response.additionals ?? []), ...opt];
+  // A record over 65535 bytes (a peer with thousands of allowed IPs) cannot even be encoded.
+  let out: Buffer | null = null;
+  try {
+    out = encodeMessage(response);
+  } catch {
+    out = null;
+  }
+  const limit = sizeLimit(asker.transport, msg.length, ednsSizeOf(query), cookie.kind === 'cookie' && cookie.valid);
+  if (out && out.length <= limit) return out;
+  if (asker.transport === 'tcp' || !out) {
+    // Cannot be framed: say so rather than send a cut record.
+    return encodeMessage({ ...reply(query, RCODE.SERVFAIL, false), additionals: opt });
+  }
+  // Header, question and OPT only, TC set (RFC 2181 §9, RFC 6891 §7): the client asks again over TCP.
+  return encodeMessage({ ...response, flags: (response.flags ?? 0) | FLAG.TC, answers: [], authorities: [], additionals: opt });
+}
+
+/** The largest answer allowed for a query of `querySize` bytes. */
+export function sizeLimit(transport: 'udp' | 'tcp', querySize: number, edns: number | null, validCookie: boolean): number {
+  if (transport === 'tcp') return 65535;
+  const buffer = Math.min(Math.max(512, edns ?? 512), EDNS_SIZE);
+  return validCookie ? buffer : Math.min(buffer, AMPLIFICATION * querySize);
 }
 
 function bindUdp(addr: ListenAddress, onMessage: (sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo) => void) {
@@ -98,82 +162,186 @@ function bindUdp(addr: ListenAddress, onMessage: (sock: dgram.Socket, msg: Buffe
     const sock = dgram.createSocket(v6 ? { type: 'udp6', ipv6Only: true } : { type: 'udp4' });
     sock.once('error', reject);
     sock.on('message', (msg, rinfo) => onMessage(sock, msg, rinfo));
-    sock.bind(addr.port, addr.host, () => {
+    const ready = () => {
       sock.off('error', reject);
       sock.on('error', () => {}); // per-datagram send errors (ICMP) are not fatal
       resolve(sock);
-    });
+    };
+    if (addr.device) sock.bind({ fd: boundSocket('udp', addr.host, addr.port, addr.device).fd }, ready);
+    else sock.bind(addr.port, addr.host, ready);
   });
 }
 
 function listenTcp(addr: ListenAddress, onConnection: (c: net.Socket) => void) {
   return new Promise<net.Server>((resolve, reject) => {
     const server = net.createServer(onConnection);
-    server.maxConnections = TCP_MAX_CONNECTIONS;
     server.once('error', reject);
-    server.listen({ host: addr.host, port: addr.port, ipv6Only: net.isIPv6(addr.host) }, () => {
+    const ready = () => {
       server.off('error', reject);
       resolve(server);
-    });
+    };
+    if (addr.device) server.listen({ fd: boundSocket('tcp', addr.host, addr.port, addr.device).fd }, ready);
+    else server.listen({ host: addr.host, port: addr.port, ipv6Only: net.isIPv6(addr.host) }, ready);
   });
 }
 
-/** Serves DNS over TCP on one connection: 2-byte length-prefixed messages, answered in order. */
-function serveTcpConnection(conn: net.Socket, handle: (msg: Buffer) => Promise<Buffer | null>) {
-  let buf = Buffer.alloc(0);
-  let chain = Promise.resolve();
-  conn.setTimeout(TCP_IDLE_MS, () => conn.destroy());
-  conn.on('error', () => conn.destroy());
-  conn.on('data', (data) => {
-    buf = Buffer.concat([buf, data]);
-    while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-      const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
-      buf = buf.subarray(2 + msg.length);
-      chain = chain.then(async () => {
-        const out = await handle(msg);
-        if (out && !conn.destroyed) {
-          const len = Buffer.alloc(2);
-          len.writeUInt16BE(out.length);
-          conn.write(Buffer.concat([len, out]));
-        }
-      });
+/** The open TCP connections of a server, each with the time it last had a query answered. */
+class ConnectionTable {
+  private readonly conns = new Map<net.Socket, number>();
+  constructor(private readonly max: number) {}
+
+  /** Admits `conn`, first evicting the connection that has gone longest without an answer if full. */
+  admit(conn: net.Socket): void {
+    if (this.conns.size >= this.max) {
+      let oldest: net.Socket | null = null;
+      let at = Infinity;
+      for (const [c, t] of this.conns) if (t < at) [oldest, at] = [c, t];
+      if (oldest) this.drop(oldest);
     }
+    this.conns.set(conn, Date.now());
+    conn.once('close', () => this.conns.delete(conn));
+  }
+
+  answered(conn: net.Socket): void {
+    if (this.conns.has(conn)) this.conns.set(conn, Date.now());
+  }
+
+  drop(conn: net.Socket): void {
+    this.conns.delete(conn);
+    conn.destroy();
+  }
+
+  closeAll(): void {
+    for (const c of [...this.conns.keys()]) this.drop(c);
+  }
+}
+
+/** The smallest DNS message: a 12-byte header. Shorter frames are dropped unread. */
+const HEADER_LEN = 12;
+
+/**
+ * Serves DNS over TCP on one connection: 2-byte length-prefixed messages, answered in order. Read
+ * bytes wait unparsed in `buf` (at most what one read brought, plus an unfinished message) while
+ * the queue is full; reading pauses until the queue has room and the client takes its answers.
+ */
+function serveTcpConnection(conn: net.Socket, table: ConnectionTable, limits: ServerLimits, handle: (msg: Buffer) => Promise<Buffer | null>) {
+  table.admit(conn);
+  let buf: Buffer = Buffer.alloc(0);
+  let pos = 0;
+  const queue: Buffer[] = [];
+  let pumping = false;
+  let deadline: NodeJS.Timeout | undefined;
+  // Armed at opening and after each answer only: a trickle of bytes never pushes it back.
+  const arm = () => {
+    clearTimeout(deadline);
+    deadline = setTimeout(() => table.drop(conn), limits.tcpQueryMs);
+  };
+  arm();
+  conn.on('close', () => clearTimeout(deadline));
+  conn.on('error', () => table.drop(conn));
+
+  const frameReady = () => buf.length - pos >= 2 && buf.length - pos >= 2 + buf.readUInt16BE(pos);
+  /** Moves complete messages from `buf` to the queue while it has room. */
+  const parse = () => {
+    while (queue.length < limits.tcpMaxQueued && frameReady()) {
+      const len = buf.readUInt16BE(pos);
+      // A copy, so a queued query does not keep a whole 64 KiB read buffer alive.
+      if (len >= HEADER_LEN) queue.push(Buffer.from(buf.subarray(pos + 2, pos + 2 + len)));
+      pos += 2 + len;
+    }
+  };
+  const blocked = () => queue.length >= limits.tcpMaxQueued || frameReady() || conn.writableNeedDrain;
+  const resumeIfFree = () => {
+    if (!conn.destroyed && conn.isPaused() && !blocked()) conn.resume();
+  };
+  conn.on('drain', () => {
+    void pump();
+    resumeIfFree();
+  });
+
+  const pump = async () => {
+    if (pumping) return;
+    pumping = true;
+    // While the client is not reading (writableNeedDrain), stop: 'drain' starts the pump again,
+    // and the deadline ends the connection if it never comes.
+    while (queue.length > 0 && !conn.destroyed && !conn.writableNeedDrain) {
+      const out = await handle(queue.shift()!);
+      if (conn.destroyed) break;
+      if (out) {
+        const len = Buffer.alloc(2);
+        len.writeUInt16BE(out.length);
+        conn.write(Buffer.concat([len, out]));
+      }
+      table.answered(conn);
+      arm();
+      parse();
+    }
+    pumping = false;
+    resumeIfFree();
+  };
+
+  conn.on('data', (data: Buffer) => {
+    buf = pos === buf.length ? data : Buffer.concat([buf.subarray(pos), data]);
+    pos = 0;
+    parse();
+    if (blocked()) conn.pause();
+    void pump();
   });
 }
 
 /** Starts listening on every address; on any bind failure, closes what was opened and throws. */
 export async function startRegistryServer(opts: RegistryServerOptions): Promise<RegistryServer> {
+  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   // A missing device fails every query; say so once per distinct failure, not once per query.
   let lastError: string | null = null;
-  const onDeviceError = (err: unknown) => {
-    const text = `registry: cannot read the device: ${(err as Error).message}`;
-    if (text !== lastError) opts.log?.(text);
-    lastError = text;
+  const ctx: AnswerContext = {
+    zone: opts.zone,
+    cookieSecret: randomBytes(32),
+    onDeviceError: (err: unknown) => {
+      const text = `registry: cannot read the device: ${(err as Error).message}`;
+      if (text !== lastError) opts.log?.(text);
+      lastError = text;
+    },
+    getPeers: sharedFetch(async () => {
+      const peers = await opts.getPeers();
+      lastError = null;
+      return peers;
+    }, opts.cacheMs ?? 500),
   };
-  const getPeers = sharedFetch(async () => {
-    const peers = await opts.getPeers();
-    lastError = null;
-    return peers;
-  }, opts.cacheMs ?? 500);
-  const handle = (msg: Buffer, transport: 'udp' | 'tcp') => answer(msg, opts.zone, getPeers, transport, onDeviceError);
+  // A bug must not end the server through an unhandled rejection: it costs that one answer.
+  const answerSafely = (msg: Buffer, asker: Asker) =>
+    answer(msg, asker, ctx).catch((err: unknown) => {
+      opts.log?.(`registry: cannot answer a query: ${(err as Error).message}`);
+      return null;
+    });
+  const table = new ConnectionTable(limits.tcpMaxConnections);
+  let udpInFlight = 0;
   const udp: dgram.Socket[] = [];
   const tcp: net.Server[] = [];
   const addresses: ListenAddress[] = [];
   const close = async () => {
     for (const s of udp) s.close();
-    await Promise.all(tcp.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    const closed = Promise.all(tcp.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    table.closeAll();
+    await closed;
   };
   try {
     for (const addr of opts.listen) {
       const sock = await bindUdp(addr, (s, msg, rinfo) => {
-        void handle(msg, 'udp').then((out) => {
-          if (out) s.send(out, rinfo.port, rinfo.address);
-        });
+        if (udpInFlight >= limits.udpInFlight) return;
+        udpInFlight++;
+        void answerSafely(msg, { transport: 'udp', address: rinfo.address })
+          .then((out) => {
+            if (out) s.send(out, rinfo.port, rinfo.address);
+          })
+          .finally(() => udpInFlight--);
       });
       udp.push(sock);
       const port = sock.address().port;
-      tcp.push(await listenTcp({ host: addr.host, port }, (c) => serveTcpConnection(c, (m) => handle(m, 'tcp'))));
-      addresses.push({ host: addr.host, port });
+      const onConnection = (c: net.Socket) =>
+        serveTcpConnection(c, table, limits, (m) => answerSafely(m, { transport: 'tcp', address: c.remoteAddress ?? '' }));
+      tcp.push(await listenTcp({ ...addr, port }, onConnection));
+      addresses.push({ ...addr, port });
     }
   } catch (err) {
     await close();

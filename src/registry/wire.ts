@@ -48,9 +48,18 @@ export function replyFlags(query: dnsPacket.Packet, rcode: number, authoritative
   return (opcodeOf(query) << 11) | ((query.flags ?? 0) & FLAG.RD) | (authoritative ? FLAG.AA : 0) | rcode;
 }
 
-/** An EDNS(0) OPT pseudo-record advertising our buffer size (RFC 6891 §6.1). */
-export function ednsOpt(): dnsPacket.Answer {
-  return { type: 'OPT', name: '.', udpPayloadSize: EDNS_SIZE, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] };
+/** An EDNS(0) OPT pseudo-record advertising our buffer size (RFC 6891 §6.1), with options as `{ code, data }`. */
+export function ednsOpt(options: { code: number; data: Buffer }[] = []): dnsPacket.Answer {
+  // dns-packet encodes any `{ code, data }` option; its typings list only the options it parses.
+  const opts = options as unknown as dnsPacket.PacketOpt[];
+  return { type: 'OPT', name: '.', udpPayloadSize: EDNS_SIZE, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: opts };
+}
+
+/** The data of the first EDNS option `code` in a query's OPT record, or null. */
+export function ednsOption(query: dnsPacket.Packet, code: number): Buffer | null {
+  const opt = query.additionals?.find((a) => a.type === 'OPT');
+  const found = (opt && 'options' in opt ? opt.options : []).find((o) => o.code === code) as { data?: unknown } | undefined;
+  return found && Buffer.isBuffer(found.data) ? found.data : null;
 }
 
 /** The buffer size a query's OPT record announces, or null if it has none. */

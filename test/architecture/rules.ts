@@ -81,11 +81,11 @@ export const DESIGNATED: Record<string, { files: readonly string[]; why: string 
   '@noble/curves': { files: ['crypto/primitives'], why: 'X25519, if ever used at run time, in the one crypto module (today: a test oracle only)' },
   'node:crypto': { files: ['crypto/primitives'], why: 'OpenSSL X25519, ChaCha20-Poly1305, randomness: one auditable place' },
   koffi: {
-    files: ['crypto/openssl-ffi', 'userspace-fallback/native', 'userspace-fallback/worker-io'],
-    why: "FFI: libcrypto's ChaCha20-Poly1305 in crypto/openssl-ffi.ts, libc syscalls (ioctl, poll, sendmmsg) in the I/O edges native.ts and the I/O workers",
+    files: ['crypto/openssl-ffi', 'userspace-fallback/native', 'userspace-fallback/worker-io', 'registry/bound-socket'],
+    why: "FFI: libcrypto's ChaCha20-Poly1305 in crypto/openssl-ffi.ts, libc syscalls (ioctl, poll, sendmmsg) in the I/O edges native.ts and the I/O workers, SO_BINDTODEVICE for the registry's sockets (bound-socket.ts)",
   },
   'node:module': {
-    files: ['crypto/openssl-ffi', 'userspace-fallback/native'],
+    files: ['crypto/openssl-ffi', 'userspace-fallback/native', 'registry/bound-socket'],
     why: 'createRequire, only to load koffi lazily (the CLI never pays for it) or find its path for the workers',
   },
   'node:worker_threads': { files: ['userspace-fallback/worker-io'], why: 'the I/O workers and their shared rings live in one file' },

@@ -6,10 +6,12 @@
  * registry's `wgts registry serve` (reading peers) and `wgts registry discover` (setting endpoints,
  * adding peers) go through wgts's generic-netlink backend, and `wg` through the kernel's.
  * Deadlines are stretched ×5 for TCG (lab.ts SLOWDOWN, from WGTS_IN_VM). The docs/nat.md
- * walkthrough on the kernel is registry-docs.test.ts.
+ * walkthrough on the kernel is registry-docs.test.ts. The registry under attack
+ * (hardening-suite.ts) runs here too: its sockets bound to a kernel `wireguard` link.
  */
 import { defineNatSuite } from '../integration/registry/nat-suite.js';
 import { defineRelaySuite } from '../integration/registry/relay-suite.js';
+import { defineHardeningSuite } from '../integration/registry/hardening-suite.js';
 import { requireLab } from '../integration/registry/lab.js';
 import { requireVm } from './helpers.js';
 
@@ -19,3 +21,4 @@ requireLab('kernel');
 
 defineNatSuite('kernel');
 defineRelaySuite('kernel');
+defineHardeningSuite('kernel');

@@ -113,6 +113,21 @@ describe('discoverOnce against a registry on loopback', () => {
     expect(read[0]!.publicKey).toEqual(ALICE); // public keys are left alone
   });
 
+  it('adds a peer whose 40 allowed IPs span several TXT strings, with every prefix (the answer comes over TCP)', async () => {
+    const many = [...Array.from({ length: 20 }, (_, i) => `10.40.${i}.0/24`), ...Array.from({ length: 20 }, (_, i) => `fd40:${i}::/64`)];
+    const saved = registryPeers;
+    registryPeers = [...saved, { publicKey: REGISTRY.map((b) => b ^ 0xff), endpoint: { family: 4, host: '198.51.100.40', port: 40040 }, allowedIps: pfx(...many) }];
+    try {
+      const be = new MemoryBackend(aliceDevice());
+      const r = await discoverOnce({ backend: be, ifname: 'wgr0', zone: ZONE, resolve, addNew: true });
+      expect(r.errors).toEqual([]);
+      const added = be.device.peers.find((p) => p.endpoint?.port === 40040)!;
+      expect(added.allowedIps).toEqual(pfx(...many));
+    } finally {
+      registryPeers = saved;
+    }
+  });
+
   it("rejects a TXT record whose pub= is not the name's key", async () => {
     const forged: Resolver = async (name, type) => {
       const real = await resolve(instanceName(CAROL, ZONE), type);

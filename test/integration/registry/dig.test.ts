@@ -12,8 +12,10 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistryServer, type RegistryServer } from '../../../src/registry/server.js';
 import { parseAddress } from '../../../src/registry/ip.js';
+import { formatIP } from '../../../src/conf/ip.js';
 import { keyFromBase64 } from '../../../src/conf/keys.js';
 import type { WgPeer } from '../../../src/conf/model.js';
+import { parseDig, type DigResult } from './dig-output.js';
 
 const HAVE_DIG = spawnSync('dig', ['-v']).status === 0;
 const ZONE = 'example.com';
@@ -35,49 +37,13 @@ function devicePeer(b64: string, endpoint: [host: string, port: number] | null, 
   };
 }
 
-interface Record {
-  name: string;
-  ttl: number;
-  type: string;
-  data: string;
-}
-
-interface DigResult {
-  status: string;
-  flags: string[];
-  answer: Record[];
-  authority: Record[];
-  additional: Record[];
-  /** The whole output, for messages and for dig's own remarks (truncation, parse warnings). */
-  text: string;
-}
-
 /** Runs `dig` against the server (asynchronously: the server lives in this process) and reads its presentation-format output. */
 async function dig(server: RegistryServer, name: string, type: string, ...opts: string[]): Promise<DigResult> {
   const { host, port } = server.addresses[0]!;
-  const { stdout: text, stderr } = await promisify(execFile)('dig', [`@${host}`, '-p', String(port), '+norecurse', '+tries=1', '+time=2', ...opts, name, type], {
+  const { stdout, stderr } = await promisify(execFile)('dig', [`@${host}`, '-p', String(port), '+norecurse', '+tries=1', '+time=2', ...opts, name, type], {
     encoding: 'utf8',
   });
-  const result: DigResult = { status: '', flags: [], answer: [], authority: [], additional: [], text };
-  let section: Record[] | null = null;
-  for (const line of text.split('\n')) {
-    const header = /status: (\w+)/.exec(line);
-    if (header) result.status = header[1]!;
-    const flags = /^;; flags: ([^;]*);/.exec(line);
-    if (flags) result.flags = flags[1]!.trim().split(' ');
-    const heading = /^;; (ANSWER|AUTHORITY|ADDITIONAL) SECTION:/.exec(line);
-    if (heading) section = result[heading[1]!.toLowerCase() as 'answer' | 'authority' | 'additional'];
-    else if (!line.trim()) section = null;
-    else if (section && !line.startsWith(';')) {
-      const [rname, ttl, cls, rtype, ...data] = line.split(/\s+/);
-      expect(cls).toBe('IN');
-      section.push({ name: rname!, ttl: Number(ttl), type: rtype!, data: data.join(' ') });
-    }
-  }
-  // dig says so when it cannot parse a reply ("Got bad packet", "Warning: Message parser reports
-  // malformed message packet", "WARNING: Message has N extra bytes at end").
-  expect(`${text}${stderr}`.match(/bad packet|malformed|warning|extra bytes/i)?.[0] ?? null, text + stderr).toBeNull();
-  return result;
+  return parseDig(stdout, stderr);
 }
 
 describe.skipIf(!HAVE_DIG)('dig reads the registry as wgsd documents it', () => {
@@ -95,13 +61,25 @@ describe.skipIf(!HAVE_DIG)('dig reads the registry as wgsd documents it', () => 
     devicePeer(Buffer.alloc(32, i + 1).toString('base64'), [`198.51.100.${i + 1}`, 20000 + i], [`10.1.0.${i + 1}/32`]),
   );
 
+  // Peers whose allowed IPs outgrow one 255-byte TXT string: 31 IPv4 prefixes, and 20 IPv4 + 20 IPv6.
+  const wide = [
+    devicePeer(Buffer.alloc(32, 0x31).toString('base64'), ['198.51.100.31', 31031], Array.from({ length: 31 }, (_, i) => `10.31.${i}.0/24`)),
+    devicePeer(Buffer.alloc(32, 0x40).toString('base64'), ['2001:db8::40', 40040], [
+      ...Array.from({ length: 20 }, (_, i) => `10.40.${i}.0/24`),
+      ...Array.from({ length: 20 }, (_, i) => `fd40:${i}::/64`),
+    ]),
+  ];
+  let widened: RegistryServer;
+
   beforeAll(async () => {
+    widened = await startRegistryServer({ listen: [{ host: '127.0.0.1', port: 0 }], zone: ZONE, getPeers: async () => wide, cacheMs: 0 });
     server = await startRegistryServer({ listen: [{ host: '127.0.0.1', port: 0 }], zone: ZONE, getPeers: async () => peers, cacheMs: 0 });
     crowd = await startRegistryServer({ listen: [{ host: '127.0.0.1', port: 0 }], zone: ZONE, getPeers: async () => many, cacheMs: 0 });
   });
   afterAll(async () => {
     await server?.close();
     await crowd?.close();
+    await widened?.close();
   });
 
   it('PTR lists the peers that have an endpoint, TTL 0, authoritative', async () => {
@@ -163,4 +141,39 @@ describe.skipIf(!HAVE_DIG)('dig reads the registry as wgsd documents it', () => 
     expect(r.status).toBe('NOERROR');
     expect(r.answer.map((a) => a.data).sort()).toEqual(many.map((p) => `${instance(Buffer.from(p.publicKey).toString('base64'))}.`).sort());
   });
+
+  for (const [n, peer] of [[31, wide[0]!], [40, wide[1]!]] as const) {
+    const b64 = Buffer.from(peer.publicKey).toString('base64');
+    const want = peer.allowedIps.map((a) => `${formatIP(a.addr)}/${a.cidr}`);
+    /** The TXT data as dig prints it: every string at most 255 bytes, `pub=` right, the `allowed=` strings joined = all prefixes. */
+    const expectTxt = (data: string) => {
+      const strings = [...data.matchAll(/"([^"]*)"/g)].map((m) => m[1]!);
+      for (const str of strings) expect(Buffer.byteLength(str)).toBeLessThanOrEqual(255);
+      expect(strings.slice(0, 2)).toEqual(['txtvers=1', `pub=${b64}`]);
+      expect(strings.length).toBeGreaterThan(3);
+      const joined = strings.filter((x) => x.startsWith('allowed=')).map((x) => x.slice(8)).join(',');
+      expect(joined.split(',')).toEqual(want);
+    };
+
+    it(`a peer with ${n} allowed IPs: TXT and SRV parse over UDP (after the cookie exchange) and over TCP, every prefix there`, async () => {
+      const name = instance(b64);
+      for (const type of ['TXT', 'SRV']) {
+        // Without a server cookie the answer may be 3x the query only: truncated, the OPT record kept.
+        const first = await dig(widened, name, type, '+ignore');
+        expect(first.flags).toContain('tc');
+        expect(first.text).toMatch(/; EDNS: version: 0, flags:; udp: 1232/);
+        expect(first.cookie).toMatch(/^[0-9a-f]{48}$/);
+        const udp = await dig(widened, name, type, '+ignore', `+cookie=${first.cookie}`);
+        expect(udp.flags).not.toContain('tc');
+        expect(udp.text).toMatch(/\(good\)/);
+        const tcp = await dig(widened, name, type, '+tcp');
+        for (const r of [udp, tcp]) {
+          expect(r.status).toBe('NOERROR');
+          const txt = [...r.answer, ...r.additional].filter((a) => a.type === 'TXT');
+          expect(txt).toHaveLength(1);
+          expectTxt(txt[0]!.data);
+        }
+      }
+    });
+  }
 });
