@@ -1,5 +1,6 @@
-# bash completion for wgts(8), wgts quick (wgts-quick(8)), wgts registry (wgts-registry(8)), and
-# wgts exporter, reresolve, lint and allowed-ips (wgts-exporter(8) ... wgts-allowed-ips(8)).
+# bash completion for wgts(8), wgts quick (wgts-quick(8)), wgts registry (wgts-registry(8)),
+# wgts peer (wgts-peer(8)), and wgts exporter, reresolve, lint and allowed-ips (wgts-exporter(8) ...
+# wgts-allowed-ips(8)).
 # Commands come from `wgts --help`, so new subcommands are completed without editing this file;
 # interfaces from `wgts show interfaces`, peers from `wgts show IF peers`, configuration names from
 # /etc/wireguard/*.conf.
@@ -115,6 +116,61 @@ _wgts_registry() {
 	_wgts_compgen "$opts" "$cur"
 }
 
+_wgts_peer_names() {
+	# Names from `wgts peer list IF --json` (one `"name": "..."` line per peer; names hold no quotes)
+	local line
+	while IFS= read -r line; do
+		[[ $line =~ ^\ +\"name\":\ \"(.*)\",$ ]] && printf '%s\n' "${BASH_REMATCH[1]}"
+	done < <(wgts peer list "$1" --json 2>/dev/null)
+}
+
+_wgts_peer() {
+	# `wgts peer add|remove|list IFACE ...`, as src/cli/peer.ts parses it
+	local cur=$1 i=$2
+	local n=$((COMP_CWORD - i))
+	if ((n == 1)); then
+		_wgts_compgen $'add\nremove\nlist' "$cur"
+		return
+	fi
+	local action=${COMP_WORDS[i+1]} iface=${COMP_WORDS[i+2]}
+	if ((n == 2)); then
+		_wgts_compgen "$(_wgts_interfaces)"$'\n'"$(_wgts_config_names)" "$cur"
+		return
+	fi
+	case $action in
+	remove)
+		((n == 3)) && _wgts_compgen "$(_wgts_peer_names "$iface")"$'\n'"$(wgts show "$iface" peers 2>/dev/null)" "$cur"
+		;;
+	list)
+		((n == 3)) && _wgts_compgen '--json' "$cur"
+		;;
+	add)
+		local prev=${COMP_WORDS[COMP_CWORD-1]}
+		case $prev in
+		--out|--qr)
+			compopt -o filenames 2>/dev/null
+			local IFS=$'\n'
+			COMPREPLY=( $(compgen -f -- "$cur") )
+			return ;;
+		--ip)
+			_wgts_compgen 'auto' "$cur"
+			return ;;
+		--name|--endpoint|--dns|--allowed-ips|--keepalive)
+			return ;;
+		esac
+		local j used=" " o opts=''
+		for ((j = i + 3; j < COMP_CWORD; j++)); do used+="${COMP_WORDS[j]} "; done
+		for o in --name --endpoint --ip --dns --allowed-ips --split --keepalive --psk --out --qr; do
+			[[ $used == *" $o "* ]] && continue
+			[[ $o == --split && $used == *" --allowed-ips "* ]] && continue
+			[[ $o == --allowed-ips && $used == *" --split "* ]] && continue
+			opts+="$o"$'\n'
+		done
+		_wgts_compgen "$opts" "$cur"
+		;;
+	esac
+}
+
 _wgts() {
 	COMPREPLY=()
 	local cur=${COMP_WORDS[COMP_CWORD]}
@@ -200,6 +256,9 @@ _wgts() {
 		;;
 	registry)
 		_wgts_registry "$cur" 1
+		;;
+	peer)
+		_wgts_peer "$cur" 1
 		;;
 	exporter)
 		# `wgts exporter [--listen ADDR:PORT] [IFACE...]`: an address is the user's to type.

@@ -60,6 +60,11 @@ export const WGTS_COMMANDS: readonly CommandEntry[] = [
     'Prints the fewest prefixes covering a set of prefixes minus another',
     async () => (await import('./allowed-ips.js')).allowedIpsCommand,
   ),
+  lazy(
+    'peer',
+    'Adds, removes and lists the peers of a server interface, with client configurations and QR codes',
+    async () => (await import('./peer.js')).peerCommand,
+  ),
 ];
 
 function usage(argv0: string): string {

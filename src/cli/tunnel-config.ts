@@ -4,8 +4,7 @@
  * wg-quick's /etc/wireguard/IFACE.conf. Undefined when neither is readable.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { QUICK_CONFIG_DIR } from '../conf/quick.js';
-import { loadState } from '../quick/journal.js';
+import { tunnelConfigPath } from '../quick/journal.js';
 
 export interface TunnelConfig {
   path: string;
@@ -14,9 +13,7 @@ export interface TunnelConfig {
   version: string;
 }
 
-export async function tunnelConfigPath(ifname: string): Promise<string> {
-  return (await loadState(ifname))?.configFile ?? `${QUICK_CONFIG_DIR}/${ifname}.conf`;
-}
+export { tunnelConfigPath };
 
 export async function readTunnelConfig(ifname: string): Promise<TunnelConfig | undefined> {
   const path = await tunnelConfigPath(ifname);

@@ -18,6 +18,7 @@ import { closeSync, constants, fsyncSync, openSync, renameSync, writeSync } from
 import { mkdir, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Family } from '../conf/model.js';
+import { QUICK_CONFIG_DIR } from '../conf/quick.js';
 import { RTN_UNREACHABLE } from '../netlink/rtnl.js';
 import { ipLinkDelete, ipRouteDeleteSpec, ipRuleDelete, linkExists, listRules, tableId } from './ip.js';
 import { cmd } from './system.js';
@@ -192,13 +193,16 @@ export class Journal {
 
 /**
  * One `wgts quick` command at a time per interface and namespace (say `systemctl reload` while
- * someone runs `down`): `IF@NETNS.lock`, created exclusively, holds the owner's pid. A lock whose
- * owner is dead (killed) is taken over. Resolves to the release function.
+ * someone runs `down`), and `wgts peer`'s edits of the tunnel's file with them (a reload reading the
+ * file half-way through a `peer add` would remove the new peer again): `IF@NETNS.lock`, created
+ * exclusively, holds the owner's pid. A lock whose owner is dead (killed) is taken over. A live
+ * owner is refused at once, or waited for up to `waitMs` (polled). Resolves to the release function.
  */
-export async function lockTunnel(ifname: string): Promise<() => Promise<void>> {
+export async function lockTunnel(ifname: string, waitMs = 0): Promise<() => Promise<void>> {
   await mkdir(STATE_DIR, { recursive: true, mode: 0o700 });
   const path = (await statePath(ifname)).replace(/\.json$/, '.lock');
-  for (let attempt = 0; ; attempt++) {
+  const deadline = Date.now() + waitMs;
+  for (let takenOver = false; ; ) {
     try {
       const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
       try {
@@ -208,13 +212,21 @@ export async function lockTunnel(ifname: string): Promise<() => Promise<void>> {
       }
       return () => rm(path, { force: true });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || takenOver) throw e;
     }
-    const owner = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && (await stat(`/proc/${owner}`).then(() => true, () => false))) {
+    const text = await readFile(path, 'utf8').catch(() => '');
+    const owner = Number(text.trim());
+    const alive = Number.isInteger(owner) && owner > 0 && owner !== process.pid && (await stat(`/proc/${owner}`).then(() => true, () => false));
+    // An empty file is an owner between creating and writing it: alive, when we may wait.
+    if (alive || (text === '' && Date.now() < deadline)) {
+      if (Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
       throw new Error(`another \`wgts quick' (pid ${owner}) is working on \`${ifname}'; try again when it is done`);
     }
     await rm(path, { force: true }); // its owner is gone
+    takenOver = true;
   }
 }
 
@@ -236,6 +248,15 @@ export async function loadState(ifname: string): Promise<QuickState | undefined>
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The configuration file of the tunnel IFNAME in this network namespace: the one `quick up` was
+ * given (its state file records it), else wg-quick's /etc/wireguard/IFNAME.conf. For the commands
+ * that read what the device does not keep (peer names, endpoint host names) or edit the file.
+ */
+export async function tunnelConfigPath(ifname: string): Promise<string> {
+  return (await loadState(ifname))?.configFile ?? `${QUICK_CONFIG_DIR}/${ifname}.conf`;
 }
 
 export async function dropState(ifname: string): Promise<void> {

@@ -33,7 +33,10 @@ export const FOLDERS: Record<string, { may: readonly string[]; why: string }> = 
   registry: { may: ['conf', 'crypto', 'netlink', 'uapi', 'system'], why: 'peer discovery over DNS' },
   'userspace-fallback': { may: ['conf', 'crypto', 'netlink', 'uapi'], why: 'the data plane is its own program; it knows the model and nothing of the commands' },
   metrics: { may: ['conf'], why: 'the Prometheus exposition of the model and its HTTP endpoint; devices are collected by the command' },
-  cli: { may: ['conf', 'crypto', 'netlink', 'uapi', 'system', 'quick', 'registry', 'metrics'], why: 'argv -> model -> Backend -> text' },
+  // src/peer/** is `wgts peer`'s logic: allocation and file edits (pure), one peer applied to the
+  // device with quick's route rules, the QR codes; the commands' system services like quick.
+  peer: { may: ['conf', 'crypto', 'netlink', 'system', 'quick'], why: 'peer onboarding: file edits pure, devices through system/ipc.ts, routes as quick makes them' },
+  cli: { may: ['conf', 'crypto', 'netlink', 'uapi', 'system', 'quick', 'registry', 'metrics', 'peer'], why: 'argv -> model -> Backend -> text' },
 };
 
 /** Entry points of the two bundles (scripts/build.mjs): imported by nothing in src. */
@@ -94,6 +97,7 @@ export const DESIGNATED: Record<string, { files: readonly string[]; why: string 
     files: ['userspace-fallback/daemon'],
     why: "wgts-userspace re-spawns itself into the background as wireguard-go does; it is a separate program and does not load system/run.ts's execa for one spawn",
   },
+  qrcode: { files: ['peer/qr'], why: 'QR codes of client configurations (PNG and terminal) from one file' },
   'dns-packet': { files: ['registry/wire'], why: 'the DNS wire format of the registry in one codec file' },
   netlink: {
     files: ['netlink/socket'],
