@@ -2,7 +2,7 @@
  * Everything quick's steps reach outside this process, in one replaceable place: commands
  * (system/run.ts), rtnetlink (netlink/rtnl.ts, through ip.ts), WireGuard devices (system/ipc.ts)
  * and interface indexes (netlink/ifindex.ts). The steps import the functions below instead of those
- * modules; by default they are the real ones, and unit tests swap in fakes (test/fakes/quick-*.ts)
+ * modules; by default they are the real ones, and unit tests swap in fakes (test/fakes/quick-system.ts)
  * to run up, down and reload without root. A module-level seam rather than a field of QuickContext
  * because the journal's replay and the look-ups run where no context exists (down of a journal, a
  * stale state file).
