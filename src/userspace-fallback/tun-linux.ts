@@ -36,13 +36,15 @@
  * A real deletion is reported by the TUN reader (EBADFD) and by RTM_DELLINK, whichever comes first.
  */
 import { readFileSync } from 'node:fs';
-import { EINVAL } from '../conf/errno.js';
 import { AF_INET } from '../conf/sockaddr.js';
 import type { Tun } from './tun.js';
 import {
-  IFF_NO_PI, IFF_TUN, IFNAMSIZ, O_CLOEXEC, O_RDWR, SIOCGIFFLAGS, SIOCGIFMTU, SIOCSIFMTU, SOCK_CLOEXEC, SOCK_DGRAM,
-  TUNGETIFF, TUNSETIFF, ifreq, setNonBlocking, sys, sysError,
+  IFF_VNET_HDR, IFNAMSIZ, SIOCGIFFLAGS, SIOCGIFMTU, SIOCSIFMTU, SOCK_CLOEXEC, SOCK_DGRAM, TUNGETIFF, ifreq, setNonBlocking, sys,
+  sysError,
 } from './native.js';
+import { TunFramer } from './offload/tun-frames.js';
+import { VIRTIO_NET_HDR_LEN } from './offload/virtio-net-hdr.js';
+import { negotiateOffloads, openTun } from './tun-offload.js';
 import { RingReader, type LinkEvent } from './ring-reader.js';
 import { SYNC_WRITES, acquireWriter, releaseWriter, type RingWriter } from './ring-writer.js';
 
@@ -51,30 +53,31 @@ export const DEFAULT_MTU = 1420;
 /** Largest packet a TUN read can return (the MTU is a 16-bit quantity in practice). */
 const MAX_PACKET = 65535;
 
+/**
+ * Whether to ask for the TUN offloads (tun-offload.ts): on unless WGTS_TUN_OFFLOAD=0, which keeps
+ * the plain path (for A/B runs and kernels that misbehave).
+ */
+export const TUN_OFFLOAD = process.env.WGTS_TUN_OFFLOAD !== '0';
+
 /** Creates the TUN device `name` (or attaches to it if it exists and is free) and sets its MTU. */
-export function createTun(name: string, mtu = DEFAULT_MTU): LinuxTun {
-  if (name.length === 0 || name.length >= IFNAMSIZ || name.includes('/')) {
-    throw sysError(`invalid interface name '${name}'`, EINVAL);
-  }
-  const fd = sys.open('/dev/net/tun', O_RDWR | O_CLOEXEC);
-  if (fd < 0) throw sysError('open /dev/net/tun', sys.errno());
-  const ifr = ifreq(name);
-  ifr.writeUInt16LE(IFF_TUN | IFF_NO_PI, IFNAMSIZ);
-  if (sys.ioctl(fd, TUNSETIFF, ifr) < 0) {
-    const e = sys.errno();
-    sys.close(fd);
-    throw sysError(`TUNSETIFF ${name}`, e);
-  }
-  const tun = new LinuxTun(fd, readName(ifr));
+export function createTun(name: string, mtu = DEFAULT_MTU, offload = TUN_OFFLOAD): LinuxTun {
+  const t = openTun(name, offload);
+  const tun = new LinuxTun(t.fd, t.name, t.vnetHdr);
   tun.setMtu(mtu);
   return tun;
 }
 
-/** Wraps an already-open TUN fd (WG_TUN_FD from a parent or a supervisor); the name comes from TUNGETIFF. */
+/**
+ * Wraps an already-open TUN fd (WG_TUN_FD from a parent or a supervisor); the name and whether it
+ * carries a virtio_net_hdr come from TUNGETIFF. With the header we ask for the offloads ourselves
+ * (the opener may not have); if the kernel refuses them all, the header stays and never says GSO.
+ */
 export function tunFromFd(fd: number): LinuxTun {
   const ifr = ifreq('');
   if (sys.ioctl(fd, TUNGETIFF, ifr) < 0) throw sysError(`TUNGETIFF on fd ${fd}`, sys.errno());
-  return new LinuxTun(fd, readName(ifr));
+  const vnetHdr = (ifr.readUInt16LE(IFNAMSIZ) & IFF_VNET_HDR) !== 0;
+  if (vnetHdr) negotiateOffloads(fd);
+  return new LinuxTun(fd, readName(ifr), vnetHdr);
 }
 
 function readName(ifr: Buffer): string {
@@ -105,16 +108,38 @@ export class LinuxTun implements Tun {
   /** Packets the kernel refused on write (counted, never thrown). */
   writeErrors = 0;
 
-  constructor(public fd: number, readonly name: string) {}
+  /** With a virtio_net_hdr: reads are cut into packets and writes coalesced (offload/tun-frames.ts). */
+  private readonly framer: TunFramer | undefined;
+  /** Packets written during the current task, framed and handed to the writer when it ends. */
+  private pending: Uint8Array[] = [];
+  private flushQueued = false;
+
+  constructor(public fd: number, readonly name: string, readonly vnetHdr = false) {
+    if (vnetHdr) this.framer = new TunFramer();
+  }
+
+  /** TUN reads cut into packets that could not be understood (dropped), with the header. */
+  get malformedReads(): number {
+    return this.framer?.malformed ?? 0;
+  }
 
   start(onPackets: (packets: Uint8Array[]) => void): void {
     if (this.reader) throw new Error('LinuxTun.start called twice');
     setNonBlocking(this.fd, true);
+    const framer = this.framer;
     this.reader = new RingReader({
       fds: [this.fd],
-      maxPacket: MAX_PACKET,
+      maxPacket: framer ? VIRTIO_NET_HDR_LEN + MAX_PACKET : MAX_PACKET,
       withAddr: false,
-      onPackets: (packets) => onPackets(packets),
+      // One call per read with the header: the framer's segments live until its next read.
+      onPackets: framer
+        ? (reads) => {
+            for (const r of reads) {
+              const packets = framer.unframeRead(r);
+              if (packets.length) onPackets(packets);
+            }
+          }
+        : (packets) => onPackets(packets),
       onError: () => this.fireClose(),
       onLink: (ev) => this.onLinkEvent?.(ev),
     });
@@ -123,6 +148,28 @@ export class LinuxTun implements Tun {
   }
 
   write(packets: Uint8Array[]): void {
+    if (this.framer) {
+      // Collected until the current task ends (a burst of decrypted packets), then coalesced: a lone
+      // packet waits for nothing but the end of the burst it came in.
+      for (const p of packets) this.pending.push(p);
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        queueMicrotask(() => this.flushPending());
+      }
+      return;
+    }
+    this.writeFrames(packets);
+  }
+
+  private flushPending(): void {
+    this.flushQueued = false;
+    const batch = this.pending;
+    this.pending = [];
+    if (this.closed || batch.length === 0) return;
+    this.writeFrames(this.framer!.frameWrites(batch));
+  }
+
+  private writeFrames(packets: Uint8Array[]): void {
     const writer = this.writer;
     if (writer) {
       for (const p of packets) if (!writer.push(this.fd, p)) this.writeErrors++;

@@ -57,15 +57,20 @@ export function openTun(name: string, offload = true, offloadFlags: readonly num
   if (offload) {
     const r = setIff(name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR);
     if ('fd' in r) {
-      for (const flags of offloadFlags) {
-        if (tunSetOffload(r.fd, flags) === 0) return { ...r, vnetHdr: true, offloads: flags };
-      }
+      const offloads = negotiateOffloads(r.fd, offloadFlags);
+      if (offloads !== 0) return { ...r, vnetHdr: true, offloads };
       sys.close(r.fd);
     }
   }
   const r = setIff(name, IFF_TUN | IFF_NO_PI);
   if ('errno' in r) throw sysError(`TUNSETIFF ${name}`, r.errno);
   return { ...r, vnetHdr: false, offloads: 0 };
+}
+
+/** Sets the first offload set the kernel accepts; returns it, or 0 if it took none. */
+export function negotiateOffloads(fd: number, choices: readonly number[] = OFFLOAD_CHOICES): number {
+  for (const flags of choices) if (tunSetOffload(fd, flags) === 0) return flags;
+  return 0;
 }
 
 /** TUNSETOFFLOAD (its argument is the flags by value); 0 or -errno. */
