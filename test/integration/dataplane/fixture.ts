@@ -108,7 +108,7 @@ export async function makePair(
   lab: Lab,
   implA: Impl,
   implB: Impl,
-  opts: { outer6?: boolean; keepalive?: number; up?: boolean } = {},
+  opts: { outer6?: boolean; keepalive?: number; up?: boolean; envA?: Record<string, string>; envB?: Record<string, string> } = {},
 ): Promise<[Side, Side]> {
   await ensureBuilt();
   const nsA = await lab.netns();
@@ -120,7 +120,7 @@ export async function makePair(
   });
   const a = await mk(nsA, implA, 1, la);
   const b = await mk(nsB, implB, 2, lb);
-  await Promise.all([startDaemon(lab, nsA, implA, a.ifname), startDaemon(lab, nsB, implB, b.ifname)]);
+  await Promise.all([startDaemon(lab, nsA, implA, a.ifname, opts.envA), startDaemon(lab, nsB, implB, b.ifname, opts.envB)]);
   for (const [me, other] of [[a, b], [b, a]] as const) {
     await setIdentity(me);
     const ep = opts.outer6 ? `[${other.outer6}]:${other.port}` : `${other.outer4}:${other.port}`;

@@ -3,13 +3,15 @@
  * with IFF_VNET_HDR and TUNSETOFFLOAD, the kernel's TSO super-packets must come apart into segments
  * whose checksums verify and whose bytes are the server's, and our GRO super-packets must be taken
  * by the kernel as the bytes we meant; without offloads (asked for none, or the kernel refusing the
- * flags) the same exchange runs on plain packets.
+ * flags) the same exchange runs on plain packets. Then two wgts-userspace daemons, one with the
+ * offloads (the default) and one on the plain path (WGTS_TUN_OFFLOAD=0), carry pings and TCP both ways.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../helpers/netns.js';
+import { iperf, makePair, ping, type Side } from './fixture.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const root = process.getuid?.() === 0;
@@ -58,4 +60,27 @@ describe.skipIf(!root)('TUN offloads with the kernel on the other side', () => {
     const s = await exchange('refused');
     expect(s).toMatchObject({ vnetHdr: false, offloads: 0, gsoReads: 0, upOk: true, downOk: true });
   }, 90_000);
+});
+
+describe.skipIf(!root)('wgts-userspace with the offloads against one on the plain path', () => {
+  const pairLab = new Lab('tofp');
+  let a: Side;
+  let b: Side;
+  beforeAll(async () => {
+    [a, b] = await makePair(pairLab, 'wgts', 'wgts', { envB: { WGTS_TUN_OFFLOAD: '0' } });
+  }, 60_000);
+  afterAll(() => pairLab.cleanup(), 30_000);
+
+  it('opened the TUNs as asked: a with a virtio_net_hdr, b without', async () => {
+    // iproute2 prints a TUN's flags with -details: "tun type tun pi off vnet_hdr on ...".
+    expect((await a.ns.ip(['-d', 'link', 'show', a.ifname])).stdout).toMatch(/vnet_hdr on/);
+    expect((await b.ns.ip(['-d', 'link', 'show', b.ifname])).stdout).toMatch(/vnet_hdr off/);
+  });
+
+  it('pings and iperf3 TCP both ways', async () => {
+    await ping(a, b.inner4);
+    await ping(b, a.inner6);
+    expect(await iperf(a, b, 2)).toBeGreaterThan(1e6);
+    expect(await iperf(a, b, 2, { reverse: true })).toBeGreaterThan(1e6);
+  }, 60_000);
 });
