@@ -14,6 +14,9 @@
 //   BENCH_BASE=DIR    also run pair base-base: the wgts build in checkout DIR (built there; e.g. a
 //                     `git worktree` of the commit before a change), interleaved with the others
 //   BENCH_NODE_FLAGS='--max-semi-space-size=2'  node flags for the wgts daemons (not base's)
+//   BENCH_FLOOD_RATE=60000  handshake flood (scripts/flood.py: 3/4 valid-mac1 initiations, 1/4 junk,
+//                     datagrams/s from a third namespace at side a) while b pings a: the established
+//                     peer's RTT under the flood, per pair; 0 skips it
 //   --no-write        print only, do not touch docs/benchmarks.md
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -200,6 +203,46 @@ async function iperf({ a, b }, reverse) {
   };
 }
 
+const FLOOD_RATE = Number(process.env.BENCH_FLOOD_RATE ?? 60000);
+
+/**
+ * b pings a (80 pings, 50 ms apart) while a third namespace floods a with handshake initiations
+ * (scripts/flood.py at FLOOD_RATE for 7 s; the pings start after a second of it). Returns the
+ * median RTT (ms), the share of pings lost, and what the generator managed to send.
+ */
+async function floodRtt({ a, b }, n) {
+  const nsC = `wgd-bench-${tag}-${n}c`;
+  sh(['ip', 'netns', 'add', nsC]);
+  try {
+    sh(['ip', 'link', 'add', `wgdf${tag}${n}a`, 'netns', a.ns, 'type', 'veth', 'peer', 'name', `wgdf${tag}${n}c`, 'netns', nsC]);
+    for (const [ns, link, addr] of [[a.ns, `wgdf${tag}${n}a`, '10.97.0.1/24'], [nsC, `wgdf${tag}${n}c`, '10.97.0.2/24']]) {
+      sh(['ip', '-n', ns, 'addr', 'add', addr, 'dev', link]);
+      sh(['ip', '-n', ns, 'link', 'set', link, 'up']);
+    }
+    const gen = spawn('ip', ['netns', 'exec', nsC, 'python3', join(ROOT, 'scripts/flood.py'), '10.97.0.1', String(a.port), a.pub, String(FLOOD_RATE), '7'],
+      { stdio: ['ignore', 'pipe', 'inherit'] });
+    let sent = '';
+    gen.stdout.on('data', (d) => (sent += d));
+    const done = new Promise((r) => gen.on('close', r));
+    await sleep(1000);
+    let out = '';
+    try {
+      out = nsx(b.ns, ['ping', '-n', '-c', '80', '-i', '0.05', '-W', '2', a.inner]);
+    } catch (err) {
+      out = String(err.stdout ?? ''); // every ping lost
+    }
+    await done;
+    const rtts = [...out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((p, q) => p - q);
+    return { median: rtts.length ? rtts[Math.floor(rtts.length / 2)] : NaN, loss: 1 - rtts.length / 80, sent: sent.trim() };
+  } finally {
+    try {
+      sh(['ip', 'netns', 'del', nsC]);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
 function pingRtt({ a, b }) {
   const out = nsx(a.ns, ['ping', '-n', '-q', '-c', '50', '-i', '0.02', b.inner]);
   const m = /= [\d.]+\/([\d.]+)\/[\d.]+\/[\d.]+ ms/.exec(out);
@@ -231,8 +274,9 @@ for (let round = 0; round < ROUNDS; round++) {
       const fwd = await iperf(pair, false);
       const rev = await iperf(pair, true);
       const rss = [rssKiB(pair.a.pid), rssKiB(pair.b.pid)];
+      const flood = FLOOD_RATE > 0 ? await floodRtt(pair, n) : undefined;
       if (!runs.has(label)) runs.set(label, []);
-      runs.get(label).push({ label, x, y, rtt, fwd, rev, rss, idle });
+      runs.get(label).push({ label, x, y, rtt, fwd, rev, rss, idle, flood });
     } finally {
       const pids = [pair.a.pid, pair.b.pid];
       teardown(pair);
@@ -270,6 +314,21 @@ for (const r of results) {
 }
 for (const r of results) {
   console.log(`${r.label.padEnd(36)} ${fmt(r.fwd.mbps).padStart(12)} ${fmt(r.rev.mbps).padStart(12)} ${ratio(r).padStart(12)} ${ratio(r, old).padStart(15)} ${fmt(r.rtt, 3).padStart(8)} ${rttRatio(r).padStart(8)}  ${fmt(r.fwd.cpu[0])}/${fmt(r.fwd.cpu[1])}`.padEnd(128) + `  ${rssCell(r)}`);
+}
+
+/** Under the flood: each pair's median over its rounds (a = the flooded target). */
+const floods = FLOOD_RATE > 0 ? [...runs.values()].map((rs) => {
+  const med = (f) => { const v = rs.map(f).sort((p, q) => p - q); return v[Math.floor((v.length - 1) / 2)]; };
+  return { label: rs[0].label, x: rs[0].x, median: med((r) => r.flood.median), loss: med((r) => r.flood.loss), sent: rs.map((r) => r.flood.sent).join('; ') };
+}) : [];
+const floodBase = floods.find((f) => f.x === 'gosid');
+const floodOld = floods.find((f) => f.x === 'go');
+const floodRatio = (f, to) => (to ? fmt(f.median / to.median, 2) : '-');
+if (floods.length > 0) {
+  console.log(`\nestablished-peer RTT under a ${FLOOD_RATE}/s handshake flood of a (median over rounds; ratio to wireguard-go@sid, bookworm's):`);
+  for (const f of floods) {
+    console.log(`${f.label.padEnd(36)} ${fmt(f.median, 2).padStart(9)} ms  loss ${fmt(100 * f.loss)}%  ratio ${floodRatio(f, floodBase)} / ${floodRatio(f, floodOld)}  (generator: ${f.sent})`);
+  }
 }
 
 if (WRITE) {
@@ -315,4 +374,27 @@ if (WRITE) {
   lines.splice(end, 0, ...rows);
   writeFileSync(doc, lines.join('\n').replace(/\n*$/, '\n'));
   console.log(`\nappended ${rows.length} rows to docs/benchmarks.md`);
+  if (floods.length > 0) {
+    const fh = '## Handshake flood: established-peer RTT (`npm run bench`)';
+    const ls = readFileSync(doc, 'utf8').split('\n');
+    if (!ls.includes(fh)) {
+      // Right after the data-plane section (appending at the end would land in another script's table).
+      let at = ls.indexOf(heading) + 1;
+      while (at < ls.length && !ls[at].startsWith('## ')) at++;
+      ls.splice(at, 0, fh, '', 'scripts/bench.mjs with BENCH_FLOOD_RATE (default 60000): while a third namespace floods side a ' +
+        'with scripts/flood.py (three of four datagrams handshake initiations with a valid mac1, one junk; the rate ' +
+        'the generator reached is noted), b pings a through the tunnel (80 pings, 50 ms apart). Median over the ' +
+        'rounds; ratio = median RTT / wireguard-go@sid\'s in the same run, ratio@bookworm the same against bookworm\'s ' +
+        'wireguard-go 0.0.20220316.', '',
+        '| date | commit | machine | pair (a flooded) | flood/s | median RTT ms | loss % | ratio | ratio@bookworm | generator |',
+        '|---|---|---|---|---|---|---|---|---|---|', '');
+    }
+    const fhAt = ls.indexOf(fh);
+    let fend = fhAt + 1;
+    while (fend < ls.length && !ls[fend].startsWith('## ')) fend++;
+    while (fend > fhAt && ls[fend - 1].trim() === '') fend--;
+    ls.splice(fend, 0, ...floods.map((f) =>
+      `| ${date} | ${commit} | ${machine} | ${f.label} | ${FLOOD_RATE} | ${fmt(f.median, 2)} | ${fmt(100 * f.loss)} | ${floodRatio(f, floodBase)} | ${floodRatio(f, floodOld)} | ${f.sent} |`));
+    writeFileSync(doc, ls.join('\n').replace(/\n*$/, '\n'));
+  }
 }

@@ -4,7 +4,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { build } from 'esbuild';
-import { bundleOptions } from './build-options.mjs';
+import { bundleOptions, buildWorkers } from './build-options.mjs';
 
 const common = { ...bundleOptions, sourcemap: 'linked' };
 
@@ -19,6 +19,7 @@ const result = await build({
   chunkNames: 'chunks/[name]-[hash]',
   metafile: true,
 });
+await buildWorkers(process.cwd(), 'dist', { sourcemap: 'linked' });
 
 // Remove chunks of earlier builds. dist/ itself is never emptied first: tests running bin/wgts while
 // another suite rebuilds would find it missing for a moment.

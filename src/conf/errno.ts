@@ -9,7 +9,10 @@ export const EPERM = 1;
 export const ENOENT = 2;
 export const EINTR = 4;
 export const EIO = 5;
+export const EBADF = 9;
+export const EAGAIN = 11;
 export const EACCES = 13;
+export const EFAULT = 14;
 export const EEXIST = 17;
 export const ENODEV = 19;
 export const EINVAL = 22;
@@ -35,11 +38,11 @@ const TABLE: ReadonlyArray<readonly [number, string, string]> = [
   [EIO, 'EIO', 'Input/output error'],
   [6, 'ENXIO', 'No such device or address'],
   [7, 'E2BIG', 'Argument list too long'],
-  [9, 'EBADF', 'Bad file descriptor'],
-  [11, 'EAGAIN', 'Resource temporarily unavailable'],
+  [EBADF, 'EBADF', 'Bad file descriptor'],
+  [EAGAIN, 'EAGAIN', 'Resource temporarily unavailable'],
   [12, 'ENOMEM', 'Cannot allocate memory'],
   [EACCES, 'EACCES', 'Permission denied'],
-  [14, 'EFAULT', 'Bad address'],
+  [EFAULT, 'EFAULT', 'Bad address'],
   [16, 'EBUSY', 'Device or resource busy'],
   [EEXIST, 'EEXIST', 'File exists'],
   [ENODEV, 'ENODEV', 'No such device'],

@@ -12,6 +12,7 @@ import { AF_INET, AF_INET6, AF_UNSPEC } from '../conf/sockaddr.js';
 import { formatIP, parseIP } from '../conf/ip.js';
 import type { Family } from '../conf/model.js';
 import { AttrWriter, attrTable, forEachAttr, getStr, getU32 } from './attr.js';
+import { IFF_UP, RTM_DELLINK, RTM_NEWLINK } from './constants.js';
 import {
   NETLINK_ROUTE,
   NLM_F_ACK,
@@ -25,8 +26,7 @@ import {
   type NlReply,
 } from './socket.js';
 
-export const RTM_NEWLINK = 16;
-export const RTM_DELLINK = 17;
+export { RTM_NEWLINK, RTM_DELLINK, IFF_UP } from './constants.js';
 export const RTM_GETLINK = 18;
 export const RTM_NEWADDR = 20;
 export const RTM_DELADDR = 21;
@@ -48,7 +48,6 @@ export const IFLA_LINKINFO = 18;
 export const IFLA_INFO_KIND = 1;
 export const IFLA_MIN_MTU = 50;
 export const IFLA_MAX_MTU = 51;
-export const IFF_UP = 0x1;
 
 export const IFA_ADDRESS = 1;
 export const IFA_LOCAL = 2;

@@ -11,11 +11,11 @@ import { RawNetlinkSocket } from 'netlink/dist/raw.js';
 import { WgError } from '../conf/backend.js';
 import { EIO, EPROTO } from '../conf/errno.js';
 import { AttrWriter } from './attr.js';
+import { NLMSG_HDRLEN } from './constants.js';
 
-export const NETLINK_ROUTE = 0;
 export const NETLINK_GENERIC = 16;
 
-export const NLMSG_HDRLEN = 16;
+export { NETLINK_ROUTE, NLMSG_HDRLEN } from './constants.js';
 export const NLMSG_NOOP = 1;
 export const NLMSG_ERROR = 2;
 export const NLMSG_DONE = 3;

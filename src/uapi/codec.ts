@@ -134,92 +134,122 @@ function expectTrue(value: string, what: string): true {
 }
 
 /**
+ * Parses one UAPI `set=1` operation line by line, so a request is taken in as it arrives (the
+ * server hands over each line; nothing holds the whole text). `line()` takes one line without its
+ * `\n` (a `\r` before it is dropped, as Go's line scanner does) and returns false at the empty line
+ * that ends the request; `finish()` gives the device to apply, or `{ ok: false, errno, message }`
+ * with wireguard-go's negative errno (-71 for a line without `=`, -22 for everything else) and its
+ * message. After the first error the remaining lines are skipped (and nothing is applied).
+ */
+export class SetParser {
+  private readonly device = emptyDevice('');
+  private peer: WgPeer | undefined;
+  private error: UapiInvalid | undefined;
+
+  line(raw: string): boolean {
+    if (raw.endsWith('\r')) raw = raw.slice(0, -1);
+    if (raw === '') return false;
+    if (this.error) return true;
+    try {
+      this.apply(raw);
+    } catch (err) {
+      if (!(err instanceof UapiInvalid)) throw err;
+      this.error = err;
+      wipeDevice(this.device); // keys of the lines before the bad one
+    }
+    return true;
+  }
+
+  finish(): SetRequestResult {
+    if (this.error) return { ok: false, errno: this.error.errno, message: this.error.message };
+    return { ok: true, device: this.device };
+  }
+
+  /** Forgets what was parsed (a request abandoned half-way). */
+  discard(): void {
+    wipeDevice(this.device);
+  }
+
+  private apply(raw: string): void {
+    const device = this.device;
+    let peer = this.peer;
+    const eq = raw.indexOf('=');
+    if (eq === -1) throw new UapiInvalid(IPC_ERROR_PROTOCOL, `failed to parse line ${JSON.stringify(raw)}`);
+    const key = raw.slice(0, eq);
+    const value = raw.slice(eq + 1);
+    if (key === 'public_key') {
+      peer = this.peer = emptyPeer(hexKey(value, 'failed to get peer by public key'));
+      device.peers.push(peer);
+      return;
+    }
+    if (!peer) {
+      switch (key) {
+        case 'private_key':
+          device.privateKey = hexKey(value, 'failed to set private_key');
+          break;
+        case 'listen_port':
+          device.listenPort = Number(parseUintGo(value, 0xffffn, 'failed to parse listen_port'));
+          break;
+        case 'fwmark':
+          device.fwmark = Number(parseUintGo(value, 0xffffffffn, 'invalid fwmark'));
+          break;
+        case 'replace_peers':
+          device.replacePeers = expectTrue(value, 'replace_peers');
+          break;
+        default:
+          invalid(`invalid UAPI device key: ${key}`);
+      }
+      return;
+    }
+    switch (key) {
+      case 'update_only':
+        peer.updateOnly = expectTrue(value, 'update only');
+        break;
+      case 'remove':
+        peer.remove = expectTrue(value, 'remove');
+        break;
+      case 'preshared_key':
+        peer.presharedKey = hexKey(value, 'failed to set preshared key');
+        break;
+      case 'endpoint':
+        peer.endpoint = parseEndpointGo(value);
+        break;
+      case 'persistent_keepalive_interval':
+        peer.persistentKeepalive = Number(
+          parseUintGo(value, 0xffffn, 'failed to set persistent keepalive interval'),
+        );
+        break;
+      case 'replace_allowed_ips':
+        peer.replaceAllowedIps = expectTrue(value, 'replace allowedips');
+        // Lines apply in order: a replace drops whatever this section listed before it.
+        peer.allowedIps = [];
+        break;
+      case 'allowed_ip': {
+        const remove = value.startsWith('-');
+        const prefix = parsePrefixGo(remove ? value.slice(1) : value);
+        peer.allowedIps.push(remove ? { ...prefix, remove: true } : prefix);
+        break;
+      }
+      case 'protocol_version':
+        if (value !== '1') invalid(`invalid protocol version: ${value}`);
+        peer.protocolVersion = 1;
+        break;
+      default:
+        invalid(`invalid UAPI peer key: ${key}`);
+    }
+  }
+}
+
+/**
  * Parses the body of one UAPI `set=1` operation (the lines after `set=1`; a leading `set=1` line
  * is skipped if present). Parsing stops at the first empty line, or at the end of the text.
- * A `\r` before a line's `\n` is dropped, as Go's line scanner does.
- * Returns the device to apply, or `{ ok: false, errno, message }` with wireguard-go's negative errno
- * (-71 for a line without `=`, -22 for everything else) and its message.
  */
 export function parseSetRequest(lines: string): SetRequestResult {
   const all = lines.split('\n');
   if (all[0] === 'set=1') all.shift();
-  const device = emptyDevice('');
-  let peer: WgPeer | undefined;
-  try {
-    for (let raw of all) {
-      if (raw.endsWith('\r')) raw = raw.slice(0, -1);
-      if (raw === '') break;
-      const eq = raw.indexOf('=');
-      if (eq === -1) throw new UapiInvalid(IPC_ERROR_PROTOCOL, `failed to parse line ${JSON.stringify(raw)}`);
-      const key = raw.slice(0, eq);
-      const value = raw.slice(eq + 1);
-      if (key === 'public_key') {
-        peer = emptyPeer(hexKey(value, 'failed to get peer by public key'));
-        device.peers.push(peer);
-        continue;
-      }
-      if (!peer) {
-        switch (key) {
-          case 'private_key':
-            device.privateKey = hexKey(value, 'failed to set private_key');
-            break;
-          case 'listen_port':
-            device.listenPort = Number(parseUintGo(value, 0xffffn, 'failed to parse listen_port'));
-            break;
-          case 'fwmark':
-            device.fwmark = Number(parseUintGo(value, 0xffffffffn, 'invalid fwmark'));
-            break;
-          case 'replace_peers':
-            device.replacePeers = expectTrue(value, 'replace_peers');
-            break;
-          default:
-            invalid(`invalid UAPI device key: ${key}`);
-        }
-        continue;
-      }
-      switch (key) {
-        case 'update_only':
-          peer.updateOnly = expectTrue(value, 'update only');
-          break;
-        case 'remove':
-          peer.remove = expectTrue(value, 'remove');
-          break;
-        case 'preshared_key':
-          peer.presharedKey = hexKey(value, 'failed to set preshared key');
-          break;
-        case 'endpoint':
-          peer.endpoint = parseEndpointGo(value);
-          break;
-        case 'persistent_keepalive_interval':
-          peer.persistentKeepalive = Number(
-            parseUintGo(value, 0xffffn, 'failed to set persistent keepalive interval'),
-          );
-          break;
-        case 'replace_allowed_ips':
-          peer.replaceAllowedIps = expectTrue(value, 'replace allowedips');
-          // Lines apply in order: a replace drops whatever this section listed before it.
-          peer.allowedIps = [];
-          break;
-        case 'allowed_ip': {
-          const remove = value.startsWith('-');
-          const prefix = parsePrefixGo(remove ? value.slice(1) : value);
-          peer.allowedIps.push(remove ? { ...prefix, remove: true } : prefix);
-          break;
-        }
-        case 'protocol_version':
-          if (value !== '1') invalid(`invalid protocol version: ${value}`);
-          peer.protocolVersion = 1;
-          break;
-        default:
-          invalid(`invalid UAPI peer key: ${key}`);
-      }
-    }
-  } catch (err) {
-    wipeDevice(device); // keys of the lines before the bad one
-    if (err instanceof UapiInvalid) return { ok: false, errno: err.errno, message: err.message };
-    throw err;
-  }
-  return { ok: true, device };
+  const parser = new SetParser();
+  for (const raw of all) if (!parser.line(raw)) break;
+  return parser.finish();
 }
 
 /**

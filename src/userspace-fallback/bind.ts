@@ -27,6 +27,14 @@ export interface Bind {
    * Device registers it in its constructor and drops datagrams while down.
    */
   onReceive(cb: (packet: Uint8Array, from: WgEndpoint) => void): void;
+  /**
+   * Optional, for a Bind that checks handshakes before the device sees them (udp.ts): the mac1 key
+   * of our identity (HASH(LABEL_MAC1 || our public key)), null when we have none. Messages whose
+   * mac1 fails are then dropped by the Bind.
+   */
+  setMac1Key?(key: Uint8Array | null): void;
+  /** Optional: whether the device is under load (handshake backlog), `now` in the device clock's ms. */
+  underLoad?(now: number): boolean;
   /** Closes the sockets. Safe to call twice. */
   close(): Promise<void>;
 }

@@ -26,7 +26,7 @@ import { WGTS_VERSION } from '../conf/version.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { Device, serialQueue } from './device.js';
 import { logLevelFromEnv, makeLogger } from './log.js';
-import { clearCloexec } from './native.js';
+import { clearCloexec, protectProcess } from './native.js';
 import { createTun, tunFromFd, type LinuxTun } from './tun-linux.js';
 import { DEFAULT_SOCKET_DIR, UapiServer, bindUapiSocket, socketPath } from './uapi-server.js';
 import { UdpBind } from './udp.js';
@@ -185,7 +185,11 @@ function tellLauncherReady(): void {
 
 async function runForeground(tun: LinuxTun, uapiFd: number, path: string, log: ReturnType<typeof makeLogger>): Promise<number> {
   log.verbose('Starting wgts-userspace');
-  const bind = new UdpBind();
+  const problem = protectProcess();
+  if (problem) log.error(problem);
+  // Hold no directory of the caller's busy (an unmountable file system), as daemons do.
+  process.chdir('/');
+  const bind = new UdpBind({ handshakeLane: true });
   const device = new Device({ tun, bind, clock: systemClock, log });
   const server = new UapiServer(uapiFd, path, device, log);
 

@@ -20,8 +20,8 @@ import { keyIsZero, keyToHex } from '../conf/keys.js';
 import { AllowedIps } from './allowedips.js';
 import type { Bind } from './bind.js';
 import type { Clock } from './clock.js';
-import { CookieChecker } from './cookie.js';
-import { clamp, publicKeyFromPrivate, randomBytes, wipeDataContext } from '../crypto/primitives.js';
+import { CookieChecker, mac1Key } from './cookie.js';
+import { clamp, importPrivateKey, publicKeyFromPrivate, randomBytes, wipeDataContext } from '../crypto/primitives.js';
 import { IndexTable } from './indextable.js';
 import { MAX_PEERS, UNDER_LOAD_AFTER_TIME } from './messages.js';
 import type { StaticIdentity } from './noise.js';
@@ -72,7 +72,7 @@ export class Device implements DeviceCore, HandshakeGate {
   readonly tun: Tun;
   readonly log: Logger;
   /** privateKey is key material. */
-  readonly identity: StaticIdentity = { privateKey: null, publicKey: null };
+  readonly identity: StaticIdentity = { privateKey: null, publicKey: null, imported: null };
   readonly indexTable = new IndexTable<IndexEntry>(random32);
   readonly allowedIps = new AllowedIps<Peer>();
   readonly stats = new DeviceStats();
@@ -133,6 +133,8 @@ export class Device implements DeviceCore, HandshakeGate {
   /** HandshakeGate: counts a handshake message; true while under load. */
   noteHandshakeAndCheckLoad(): boolean {
     const now = this.clock.now();
+    // A Bind with a handshake lane knows its backlog, the kernel's measure of load.
+    if (this.bind.underLoad) return this.bind.underLoad(now);
     if (now - this.loadWindowStart > UNDER_LOAD_WINDOW) {
       this.loadWindowStart = now;
       this.loadCount = 0;
@@ -178,6 +180,7 @@ export class Device implements DeviceCore, HandshakeGate {
       this.cookieChecker.clear();
       this.identity.privateKey?.fill(0);
       this.identity.privateKey = null;
+      this.identity.imported = null;
       wipeDataContext();
       await this.bind.close();
       await this.tun.close();
@@ -278,6 +281,7 @@ export class Device implements DeviceCore, HandshakeGate {
     if (keyIsZero(key)) {
       this.identity.privateKey = null;
       this.identity.publicKey = null;
+      this.identity.imported = null;
     } else {
       const priv = key.slice(); // key material
       clamp(priv);
@@ -286,13 +290,15 @@ export class Device implements DeviceCore, HandshakeGate {
         return; // unchanged: keep sessions
       }
       this.identity.privateKey = priv;
-      this.identity.publicKey = publicKeyFromPrivate(priv);
+      this.identity.imported = importPrivateKey(priv);
+      this.identity.publicKey = publicKeyFromPrivate(this.identity.imported);
       // A peer with our own public key cannot exist.
       const self = this.peerByKey(this.identity.publicKey);
       if (self !== null) this.removePeer(self);
     }
     old?.fill(0);
     this.cookieChecker.init(this.identity.publicKey);
+    this.bind.setMac1Key?.(this.identity.publicKey && mac1Key(this.identity.publicKey));
     for (const peer of this.peers.values()) {
       peer.handshake.precompute(this.identity);
       peer.releaseHandshakeIndex();

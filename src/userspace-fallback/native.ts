@@ -2,9 +2,9 @@
  * The few libc calls the I/O edges need that Node core does not offer: open + ioctl(TUNSETIFF) for
  * the TUN, socket/setsockopt(SO_MARK)/bind for UDP sockets with a mark, poll/read/write on raw fds.
  * koffi is the FFI (prebuilt per-platform binaries, no compiler at install); crypto/openssl-ffi.ts
- * uses it too, for libcrypto. Linux x86_64/arm64 constants; every call returns -1 and leaves errno in `errno()`.
+ * uses it too, for libcrypto, and the I/O workers load this module in their own isolates. Linux
+ * x86_64/arm64 constants; every call returns -1 and leaves errno in `errno()`.
  */
-import { createRequire } from 'node:module';
 import koffi from 'koffi';
 import { errnoName } from '../conf/errno.js';
 
@@ -24,17 +24,22 @@ export const sys = {
   bind: libc.func('int bind(int fd, const void *addr, unsigned int len)') as (fd: number, addr: Uint8Array, len: number) => number,
   listen: libc.func('int listen(int fd, int backlog)') as (fd: number, backlog: number) => number,
   getsockname: libc.func('int getsockname(int fd, void *addr, void *len)') as (fd: number, addr: Uint8Array, len: Uint32Array) => number,
+  recvfrom: libc.func('long recvfrom(int fd, void *buf, unsigned long len, int flags, void *addr, void *alen)') as (
+    fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, alen: Uint32Array) => number,
+  recvmmsg: libc.func('int recvmmsg(int fd, void *msgs, unsigned int n, int flags, void *timeout)') as (
+    fd: number, msgs: unknown, n: number, flags: number, timeout: null) => number,
+  poll: libc.func('int poll(void *fds, unsigned long n, int timeout)') as (fds: Uint8Array, n: number, timeout: number) => number,
+  prctl: libc.func('int prctl(int op, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)') as (
+    op: number, a2: number, a3: number, a4: number, a5: number) => number,
+  prctlName: libc.func('int prctl(int op, const char *name, unsigned long a3, unsigned long a4, unsigned long a5)') as (
+    op: number, name: string, a3: number, a4: number, a5: number) => number,
+  setrlimit: libc.func('int setrlimit(int resource, const void *rlim)') as (resource: number, rlim: BigUint64Array) => number,
   sendto: libc.func('long sendto(int fd, const void *buf, unsigned long len, int flags, const void *addr, unsigned int alen)') as (
     fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, alen: number) => number,
   if_nametoindex: libc.func('unsigned int if_nametoindex(const char *name)') as (name: string) => number,
   if_indextoname: libc.func('void *if_indextoname(unsigned int index, char *buf)') as (index: number, buf: Uint8Array) => unknown,
   errno: (): number => koffi.errno(),
 };
-
-/** Path of the koffi package, for worker threads that load it themselves (see worker-io.ts). */
-export function koffiPath(): string {
-  return createRequire(import.meta.url).resolve('koffi');
-}
 
 // Linux constants (asm-generic; x86_64 and arm64 agree on these).
 export const O_RDWR = 2;
@@ -66,6 +71,17 @@ export const SIOCSIFMTU = 0x8922;
 export const IFF_TUN = 0x0001;
 export const IFF_NO_PI = 0x1000;
 export const IFNAMSIZ = 16;
+export const MSG_DONTWAIT = 0x40;
+export const MSG_NOSIGNAL = 0x4000;
+export const POLLIN = 0x1;
+export const POLLOUT = 0x4;
+/** POLLERR | POLLHUP | POLLNVAL. */
+export const POLL_FAILED = 0x38;
+/** struct pollfd { int fd; short events; short revents; } */
+export const POLLFD_BYTES = 8;
+export const PR_SET_NAME = 15;
+export const PR_SET_DUMPABLE = 4;
+export const RLIMIT_CORE = 4;
 
 /** An Error carrying an errno name in `code` (like Node's system errors) and the number in `errno`. */
 export function sysError(what: string, errno: number): Error & { code: string; errno: number } {
@@ -102,4 +118,89 @@ export function int32(v: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeInt32LE(v | 0, 0);
   return b;
+}
+
+/**
+ * Keeps the daemon's keys out of core files and away from other users' debuggers: RLIMIT_CORE 0 (no
+ * core dump on a crash) and PR_SET_DUMPABLE 0 (also makes /proc/PID/mem and ptrace root-only), as
+ * root daemons holding secrets do (prctl(2), setrlimit(2)). Returns what failed, if anything.
+ */
+export function protectProcess(): string | undefined {
+  const failed: string[] = [];
+  if (sys.setrlimit(RLIMIT_CORE, new BigUint64Array(2)) < 0) failed.push(`setrlimit(RLIMIT_CORE): errno ${sys.errno()}`);
+  if (sys.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) failed.push(`prctl(PR_SET_DUMPABLE): errno ${sys.errno()}`);
+  return failed.length > 0 ? `Cannot disable core dumps: ${failed.join(', ')}` : undefined;
+}
+
+/** struct mmsghdr on 64-bit Linux: msghdr (56 bytes) then msg_len, padded to 64. */
+const MMSGHDR_BYTES = 64;
+const MSGHDR_OFF_NAME = 0;
+const MSGHDR_OFF_NAMELEN = 8;
+const MSGHDR_OFF_IOV = 16;
+const MSGHDR_OFF_IOVLEN = 24;
+const MMSGHDR_OFF_LEN = 56;
+/** struct iovec { void *base; size_t len; } */
+const IOVEC_BYTES = 16;
+/** Room per source address (sockaddr_in6 is 28 bytes). */
+const SA_SLOT = 32;
+const SA_LEN = 28;
+
+/**
+ * recvmmsg(2) into native memory set up once: up to `count` datagrams of up to `slot` bytes and
+ * their source addresses per system call. The reader worker reads UDP with it: one call (and one
+ * FFI crossing) per burst instead of one per datagram, which is what a flood of small datagrams
+ * costs most.
+ */
+export class DatagramBatch {
+  private readonly mem: unknown;
+  private readonly bytes: Uint8Array;
+  private readonly dv: DataView;
+  private readonly saOff: number;
+  private readonly dataOff: number;
+
+  constructor(
+    readonly count: number,
+    private readonly slot: number,
+  ) {
+    slot = (slot + 7) & ~7;
+    this.slot = slot;
+    const iovOff = count * MMSGHDR_BYTES;
+    this.saOff = iovOff + count * IOVEC_BYTES;
+    this.dataOff = this.saOff + count * SA_SLOT;
+    const size = this.dataOff + count * slot;
+    this.mem = koffi.alloc('uint8_t', size);
+    const base = koffi.address(this.mem);
+    const ab = koffi.view(this.mem, size);
+    this.bytes = new Uint8Array(ab);
+    this.dv = new DataView(ab);
+    for (let i = 0; i < count; i++) {
+      const h = i * MMSGHDR_BYTES;
+      this.dv.setBigUint64(h + MSGHDR_OFF_NAME, base + BigInt(this.saOff + i * SA_SLOT), true);
+      this.dv.setUint32(h + MSGHDR_OFF_NAMELEN, SA_LEN, true);
+      this.dv.setBigUint64(h + MSGHDR_OFF_IOV, base + BigInt(iovOff + i * IOVEC_BYTES), true);
+      this.dv.setBigUint64(h + MSGHDR_OFF_IOVLEN, 1n, true);
+      this.dv.setBigUint64(iovOff + i * IOVEC_BYTES, base + BigInt(this.dataOff + i * slot), true);
+      this.dv.setBigUint64(iovOff + i * IOVEC_BYTES + 8, BigInt(slot), true);
+    }
+  }
+
+  /** Reads up to `max` (at most `count`) datagrams without blocking: how many, or -1 (errno in sys.errno()). */
+  receive(fd: number, max: number): number {
+    const n = Math.min(max, this.count);
+    for (let i = 0; i < n; i++) this.dv.setUint32(i * MMSGHDR_BYTES + MSGHDR_OFF_NAMELEN, SA_LEN, true);
+    return sys.recvmmsg(fd, this.mem, n, MSG_DONTWAIT, null);
+  }
+
+  /** Datagram `i` of the last receive() (a view into the batch's memory, valid until the next call). */
+  payload(i: number): Uint8Array {
+    const len = this.dv.getUint32(i * MMSGHDR_BYTES + MMSGHDR_OFF_LEN, true);
+    const at = this.dataOff + i * this.slot;
+    return this.bytes.subarray(at, at + len);
+  }
+
+  /** Source sockaddr of datagram `i` (28 bytes; a sockaddr_in uses the first 16). */
+  source(i: number): Uint8Array {
+    const at = this.saOff + i * SA_SLOT;
+    return this.bytes.subarray(at, at + SA_LEN);
+  }
 }

@@ -32,6 +32,7 @@ import {
   kdf3,
   publicKeyFromPrivate,
   x25519,
+  type ImportedPrivateKey,
 } from '../crypto/primitives.js';
 import {
   AEAD_TAG_LEN,
@@ -73,10 +74,19 @@ export const HandshakeState = {
 } as const;
 export type HandshakeState = (typeof HandshakeState)[keyof typeof HandshakeState];
 
-/** The device's static identity. privateKey is key material. */
+/**
+ * The device's static identity. privateKey is key material; `imported` is the same key inside
+ * OpenSSL, made once per key (crypto/primitives.ts importPrivateKey) and used for every DH with it.
+ */
 export interface StaticIdentity {
   privateKey: Uint8Array | null;
   publicKey: Uint8Array | null;
+  imported?: ImportedPrivateKey | null;
+}
+
+/** The static key to compute a DH with: the imported object when the identity has one. */
+function staticKey(identity: StaticIdentity): Uint8Array | ImportedPrivateKey {
+  return identity.imported ?? identity.privateKey!;
 }
 
 /** Per-peer handshake state. One per peer; reused across handshakes. */
@@ -105,7 +115,7 @@ export class Handshake {
   /** Recomputes the static-static DH after the device key changed. */
   precompute(identity: StaticIdentity): void {
     this.precomputedStaticStatic?.fill(0);
-    this.precomputedStaticStatic = identity.privateKey ? x25519(identity.privateKey, this.remoteStatic) : null;
+    this.precomputedStaticStatic = identity.privateKey ? x25519(staticKey(identity), this.remoteStatic) : null;
   }
 
   /** Forgets the in-progress handshake (keeps timestamps, psk and the precomputation). */
@@ -169,7 +179,7 @@ function mixKey(c: Uint8Array, data: Uint8Array): void {
 }
 
 /** (C, k) = KDF2(C, DH(priv, pub)); returns k (key material) or null on an all-zero DH. */
-function mixDh(c: Uint8Array, priv: Uint8Array, pub: Uint8Array): Uint8Array | null {
+function mixDh(c: Uint8Array, priv: Uint8Array | ImportedPrivateKey, pub: Uint8Array): Uint8Array | null {
   const dh = x25519(priv, pub);
   if (dh === null) return null;
   return mixPrecomputedDh(c, dh, true);
@@ -185,7 +195,7 @@ function mixPrecomputedDh(c: Uint8Array, dh: Uint8Array, wipe: boolean): Uint8Ar
 }
 
 /** C = KDF1(C, DH(priv, pub)); false on an all-zero DH. */
-function mixDhChainOnly(c: Uint8Array, priv: Uint8Array, pub: Uint8Array): boolean {
+function mixDhChainOnly(c: Uint8Array, priv: Uint8Array | ImportedPrivateKey, pub: Uint8Array): boolean {
   const dh = x25519(priv, pub);
   if (dh === null) return false;
   mixKey(c, dh);
@@ -348,7 +358,7 @@ export function consumeInitiation(
     mixHash(h, e);
 
     // es
-    k = mixDh(c, identity.privateKey, e);
+    k = mixDh(c, staticKey(identity), e);
     if (k === null) return null;
 
     // s
@@ -459,7 +469,7 @@ export function consumeResponse(
     if (!mixDhChainOnly(c, hs.ephemeralPrivate, e)) return null;
 
     // se
-    if (!mixDhChainOnly(c, identity.privateKey, e)) return null;
+    if (!mixDhChainOnly(c, staticKey(identity), e)) return null;
 
     // psk
     k = mixPsk(c, h, hs.presharedKey);

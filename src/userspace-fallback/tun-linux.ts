@@ -4,7 +4,7 @@
  * Native layer: koffi, not an N-API addon. koffi ships prebuilt binaries (no compiler at install) and
  * a call costs about 0.4 µs (1 µs for a 1400-byte write(), measured: less than fs.writeSync), far
  * below the kernel's own cost per packet. Reads happen in a worker thread blocked in poll()/read()
- * and writes in another (worker-io.ts; both shared with the UDP side), so the main thread pays no
+ * and writes in another (ring-reader.ts; both shared with the UDP side), so the main thread pays no
  * syscall per packet: it is woken once per burst of up to 128 packets and only copies outgoing
  * packets into a ring. A hand-written addon would save only the FFI trampoline; the bench
  * (docs/benchmarks.md, "Data plane") shows the time going to crypto and the kernel, not to the FFI.
@@ -17,7 +17,7 @@
  * Link state: wireguard-go brings its device up and down with the interface (IFF_UP), so a device
  * whose link is down binds no socket and sends nothing. Like wireguard-go, onLinkState learns of
  * changes from the kernel as they happen: a NETLINK_ROUTE socket subscribed to RTMGRP_LINK, polled
- * by the TUN reader's worker along with the TUN (RingReaderOptions.onLink in worker-io.ts: no extra
+ * by the TUN reader's worker along with the TUN (RingReaderOptions.onLink in ring-reader.ts: no extra
  * isolate), filtered on our ifindex. A poll would lag: with `ip link set up` on both ends and an
  * immediate ping, the first packet met a device still down (dropped) or a peer whose socket was not
  * bound yet (initiation lost, the ping waits 5 s for the retry). The state is looked up once
@@ -43,7 +43,8 @@ import {
   IFF_NO_PI, IFF_TUN, IFNAMSIZ, O_CLOEXEC, O_RDWR, SIOCGIFFLAGS, SIOCGIFMTU, SIOCSIFMTU, SOCK_CLOEXEC, SOCK_DGRAM,
   TUNGETIFF, TUNSETIFF, ifreq, setNonBlocking, sys, sysError,
 } from './native.js';
-import { RingReader, SYNC_WRITES, acquireWriter, releaseWriter, type LinkEvent, type RingWriter } from './worker-io.js';
+import { RingReader, type LinkEvent } from './ring-reader.js';
+import { SYNC_WRITES, acquireWriter, releaseWriter, type RingWriter } from './ring-writer.js';
 
 /** wireguard-go's default MTU for a new TUN. */
 export const DEFAULT_MTU = 1420;

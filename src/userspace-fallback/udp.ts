@@ -5,7 +5,7 @@
  * The sockets are made with libc through koffi (native.ts) instead of node:dgram, because dgram can
  * neither set SO_MARK (wg-quick's fwmark 51820 for full tunnels) nor hand out raw datagrams without a
  * callback and an rinfo object per packet. Receiving runs in the reader worker that also reads the
- * TUN (poll + recvfrom into a ring of the Bind's own, worker-io.ts), waking the main thread once per
+ * TUN (poll + recvfrom into a ring of the Bind's own, ring-reader.ts), waking the main thread once per
  * burst; sending copies the datagram into the ring of the writer worker that also writes the TUN
  * (sendto(), waiting for POLLOUT when the 7 MiB socket buffer is full), because sendto() on the main
  * thread was its largest cost in the profile.
@@ -25,12 +25,16 @@ import {
   IPPROTO_IPV6, IPV6_V6ONLY, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET,
   SO_MARK, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF, SO_SNDBUFFORCE, int32, sys, sysError,
 } from './native.js';
-import { RingReader, SYNC_WRITES, acquireWriter, releaseWriter, reportPacketBug, type RingWriter } from './worker-io.js';
+import { RingReader, reportPacketBug } from './ring-reader.js';
+import { SYNC_WRITES, acquireWriter, releaseWriter, type RingWriter } from './ring-writer.js';
 
 /** wireguard-go asks for 7 MiB socket buffers (FORCE variants when privileged). */
 const SOCKET_BUFFER = 7 << 20;
 /** Largest UDP payload. */
 const MAX_DATAGRAM = 65535;
+/** Handshake lane fill that means "under load" (kernel: 512 of 4096 queued), and how long it lasts. */
+const UNDER_LOAD_BACKLOG = 1 / 8;
+const UNDER_LOAD_AFTER_MS = 1000;
 
 interface Sock {
   fd: number;
@@ -80,7 +84,18 @@ export function endpointOf(sa: Uint8Array): WgEndpoint {
   return { family: 6, host, port };
 }
 
+export interface UdpBindOptions {
+  /**
+   * A device's Bind: datagrams are sorted in the reader worker, handshake messages checked (mac1)
+   * and queued on a lane of their own (RingReaderOptions.handshakes). Off, every datagram is
+   * delivered as it came (a plain UDP transport).
+   */
+  handshakeLane?: boolean;
+}
+
 export class UdpBind implements Bind {
+  constructor(private readonly opts: UdpBindOptions = {}) {}
+
   private socks: Sock[] = [];
   /** Our ring in the reader worker, which polls both sockets. */
   private reader: RingReader | undefined;
@@ -94,6 +109,8 @@ export class UdpBind implements Bind {
   private writer: RingWriter | undefined;
   /** Datagrams dropped on send (no socket for the family, buffer full, unreachable...). */
   sendErrors = 0;
+  private mac1Key: Uint8Array | null = null;
+  private lastUnderLoad = -Infinity;
 
   async open(port: number): Promise<number> {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw sysError(`invalid port ${port}`, EINVAL);
@@ -163,22 +180,45 @@ export class UdpBind implements Bind {
   }
 
   private startReader(): void {
+    const deliver = (packets: Uint8Array[], addrs: Uint8Array[]): void => {
+      for (let i = 0; i < packets.length; i++) {
+        try {
+          this.receiveCb(packets[i]!, this.fromSockaddr(addrs[i]!));
+        } catch (err) {
+          reportPacketBug(err); // one bad datagram must not cost the rest of the burst
+        }
+      }
+    };
     this.reader = new RingReader({
       fds: this.socks.map((s) => s.fd),
       maxPacket: MAX_DATAGRAM,
       withAddr: true,
-      onPackets: (packets, addrs) => {
-        for (let i = 0; i < packets.length; i++) {
-          try {
-            this.receiveCb(packets[i]!, this.fromSockaddr(addrs[i]!));
-          } catch (err) {
-            reportPacketBug(err); // one bad datagram must not cost the rest of the burst
-          }
-        }
-      },
+      onPackets: deliver,
       onError: () => undefined,
+      handshakes: this.opts.handshakeLane ? { onPackets: deliver } : undefined,
     });
+    this.reader.setMac1Key(this.mac1Key);
     this.reader.start();
+  }
+
+  /** Bind: the key incoming handshakes' mac1 must verify with (checked in the reader worker). */
+  setMac1Key(key: Uint8Array | null): void {
+    this.mac1Key = key && key.slice();
+    this.reader?.setMac1Key(this.mac1Key);
+  }
+
+  /**
+   * Bind: under load while the handshake lane is at least 1/8 full, and for a second after (the
+   * kernel's receive.c measure, its queue of 4096 against 512).
+   */
+  underLoad(now: number): boolean {
+    if ((this.reader?.handshakeBacklog() ?? 0) >= UNDER_LOAD_BACKLOG) this.lastUnderLoad = now;
+    return now - this.lastUnderLoad < UNDER_LOAD_AFTER_MS;
+  }
+
+  /** Datagrams the reader worker dropped before the main thread saw them. */
+  gateCounters(): { mac1Failed: number; handshakesDropped: number; junk: number } | undefined {
+    return this.reader?.gateCounters();
   }
 
   private fromSockaddr(sa: Uint8Array): WgEndpoint {

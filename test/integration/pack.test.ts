@@ -2,9 +2,10 @@
 // with the man pages and systemd units inside the package.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Lab, run, waitFor } from './helpers/netns.js';
 
 const repo = resolve(import.meta.dirname, '../..');
 let work: string;
@@ -45,4 +46,32 @@ describe('packed tarball installed globally', () => {
     expect(shipped('systemd')).toEqual(expect.arrayContaining(['wgts-quick@.service', 'wgts-quick.target']));
     expect(existsSync(join(prefix, 'share', 'man', 'man8', 'wgts.8'))).toBe(true);
   });
+
+  it('runs wgts-userspace with its I/O worker modules from the installed package', async () => {
+    // The workers are module files of their own (dist/workers/), found beside the bundle at run time:
+    // a packed install that lacks them, or cannot resolve their imports (koffi), has no wgts-rx/-tx.
+    const lab = new Lab('wgpk');
+    const sockDir = mkdtempSync(join(work, 'run-'));
+    try {
+      const ns = await lab.netns();
+      const ifname = lab.ifname();
+      const daemon = ns.spawn([join(prefix, 'bin', 'wgts-userspace'), '-f', ifname], { env: { WGTS_UAPI_DIR: sockDir } });
+      await waitFor(() => existsSync(join(sockDir, `${ifname}.sock`)), { timeout: 20_000, what: 'the UAPI socket' });
+      await ns.ip(['link', 'set', ifname, 'up']);
+      const threads = (): string[] =>
+        readdirSync(`/proc/${daemon.child.pid}/task`).map((t) => {
+          try {
+            return readFileSync(`/proc/${daemon.child.pid}/task/${t}/comm`, 'latin1').trim();
+          } catch {
+            return '';
+          }
+        });
+      await waitFor(() => threads().includes('wgts-rx') && threads().includes('wgts-tx'), { timeout: 20_000, what: 'the I/O worker threads' });
+      expect(daemon.stderr()).not.toMatch(/not found|Cannot find/);
+      await run(['ip', '-n', ns.name, 'link', 'del', ifname]);
+      expect(await daemon.exited).toBe(0);
+    } finally {
+      await lab.cleanup();
+    }
+  }, 60_000);
 });

@@ -1,17 +1,19 @@
 /**
  * UdpBind over real sockets on loopback (no namespace needed: nothing leaves the host's lo), and
- * the sockaddr <-> endpoint conversions. Also exercises the worker rings (worker-io.ts): receive
+ * the sockaddr <-> endpoint conversions. Also exercises the worker rings (ring-reader.ts, ring-writer.ts): receive
  * and send bursts large enough to wrap the 4 MiB rings several times, checked for order and content,
  * and the sharing of one reader and one writer thread by every bind of the process.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WgEndpoint } from '../../src/conf/model.js';
-import { UdpBind, endpointOf, sockaddrOf } from '../../src/userspace-fallback/udp.js';
+import { UdpBind, endpointOf, sockaddrOf, type UdpBindOptions } from '../../src/userspace-fallback/udp.js';
+import { mac1Key } from '../../src/userspace-fallback/cookie.js';
+import { mac } from '../../src/crypto/primitives.js';
 
 const binds: UdpBind[] = [];
-function bind(): UdpBind {
-  const b = new UdpBind();
+function bind(opts?: UdpBindOptions): UdpBind {
+  const b = new UdpBind(opts);
   binds.push(b);
   return b;
 }
@@ -19,7 +21,7 @@ afterEach(async () => {
   await Promise.all(binds.splice(0).map((b) => b.close()));
 });
 
-/** This process's I/O worker threads, by the names they give themselves (worker-io.ts). */
+/** This process's I/O worker threads, by the names they give themselves (reader-worker.ts, writer-worker.ts). */
 function ioThreads(): { rx: number; tx: number } {
   const names = readdirSync('/proc/self/task').map((t) => {
     try {
@@ -116,6 +118,39 @@ describe('UdpBind', () => {
     await until(() => got === 3);
     await Promise.all([a.close(), b.close()]);
     await until(() => ioThreads().rx === 0 && ioThreads().tx === 0);
+  });
+
+  it("a device's bind sorts in the reader worker: data and valid-mac1 handshakes through, junk and bad mac1 dropped and counted", async () => {
+    const a = bind();
+    const b = bind({ handshakeLane: true });
+    await a.open(0);
+    const pb = await b.open(0);
+    const ourPublic = new Uint8Array(32).fill(9);
+    b.setMac1Key(mac1Key(ourPublic));
+    const got: string[] = [];
+    b.onReceive((p) => got.push(`${p[0]}:${p.length}`));
+    const initiation = (valid: boolean): Uint8Array => {
+      const m = new Uint8Array(148).fill(7);
+      m.set([1, 0, 0, 0]);
+      m.set(mac(mac1Key(valid ? ourPublic : new Uint8Array(32)), m.subarray(0, 116)), 116);
+      m.fill(0, 132);
+      return m;
+    };
+    const data = new Uint8Array(48);
+    data.set([4, 0, 0, 0]);
+    const to = { family: 4 as const, host: '127.0.0.1', port: pb };
+    a.send([initiation(false)], to); // bad mac1
+    a.send([new Uint8Array([1, 0, 0, 0, 5])], to); // initiation type, wrong size: junk
+    a.send([new Uint8Array([9, 9, 9])], to); // junk
+    a.send([initiation(true)], to);
+    a.send([data], to);
+    await until(() => got.length === 2);
+    expect(got.sort()).toEqual(['1:148', '4:48']);
+    expect(b.gateCounters()).toEqual({ mac1Failed: 1, handshakesDropped: 0, junk: 2 });
+    // Without a key every handshake fails mac1 (a device with no private key answers none).
+    b.setMac1Key(null);
+    a.send([initiation(true)], to);
+    await until(() => b.gateCounters()!.mac1Failed === 2);
   });
 
   it('moves 30k datagrams in order and intact through the worker rings (several wraps)', async () => {

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { build, type BuildOptions } from 'esbuild';
 import { afterAll, beforeAll } from 'vitest';
-import { bundleOptions } from '../../../scripts/build-options.mjs';
+import { bundleOptions, buildWorkers } from '../../../scripts/build-options.mjs';
 
 export const REPO = resolve(import.meta.dirname, '../../..');
 
@@ -31,6 +31,7 @@ export async function buildWgts(dir: string): Promise<string> {
   await Promise.all([
     build({ ...options, entryPoints: [join(REPO, 'src/cli/main.ts')], outfile: join(dir, 'wgts.mjs') }),
     build({ ...options, entryPoints: [join(REPO, 'src/userspace-fallback/daemon.ts')], outfile: join(dir, 'wgts-userspace.mjs') }),
+    buildWorkers(REPO, dir),
   ]);
   for (const name of ['wgts', 'wgts-userspace']) {
     const file = join(dir, name);

@@ -1,0 +1,90 @@
+/**
+ * The TUN's link watch, run inside the reader worker (reader-worker.ts): a NETLINK_ROUTE socket
+ * subscribed to RTMGRP_LINK, drained whenever poll() says it is readable, reporting RTM_NEWLINK and
+ * RTM_DELLINK of one interface (the ifindex the main thread stores in the ring's LINK_INDEX word)
+ * with IFF_UP decoded. Riding on the reader costs no extra isolate. The socket lives in the network
+ * namespace the daemon was started in, like the UDP sockets (rtnetlink(7)).
+ */
+import { EAGAIN, EINTR, ENOBUFS } from '../conf/errno.js';
+import {
+  AF_NETLINK, IFF_UP, IFINFO_OFF_FLAGS, IFINFO_OFF_INDEX, IFINFOMSG_BYTES, NETLINK_ROUTE, NLMSG_HDRLEN,
+  RTMGRP_LINK, RTM_DELLINK, RTM_NEWLINK, SOCKADDR_NL_BYTES,
+} from '../netlink/constants.js';
+import { MSG_DONTWAIT, SOCK_CLOEXEC, sys } from './native.js';
+import { Ctrl } from './ring.js';
+
+/**
+ * What the link watch reports: 'ready' once subscribed (the caller looks up anything before that
+ * itself), 'resync' when the kernel dropped notifications (ENOBUFS: look the state up again),
+ * 'error' if the netlink socket cannot be made or read (the watch ends; poll instead).
+ */
+export type LinkEvent =
+  | { kind: 'ready' }
+  | { kind: 'link'; index: number; up: boolean; deleted: boolean }
+  | { kind: 'resync' }
+  | { kind: 'error'; errno: number };
+
+const SOCK_RAW = 3;
+/** Offsets inside a netlink message: nlmsghdr { u32 len; u16 type; u16 flags; u32 seq; u32 pid }. */
+const NLMSG_OFF_TYPE = 4;
+/** sockaddr_nl's pid: the sender's port id (0 is the kernel). */
+const SOCKADDR_NL_OFF_PID = 4;
+const SOCKADDR_NL_OFF_GROUPS = 8;
+
+export interface LinkWatch {
+  readonly fd: number;
+  /** Drains the socket, reporting events; false once it failed (the caller closes it). */
+  read(): boolean;
+  close(): void;
+}
+
+/** Opens the watch; reports 'ready' or 'error' through `report` (undefined on error). */
+export function openLinkWatch(ctrl: Int32Array, report: (ev: LinkEvent) => void): LinkWatch | undefined {
+  const fd = sys.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  const sa = new Uint8Array(SOCKADDR_NL_BYTES);
+  const sv = new DataView(sa.buffer);
+  sv.setUint16(0, AF_NETLINK, true);
+  sv.setUint32(SOCKADDR_NL_OFF_GROUPS, RTMGRP_LINK, true);
+  if (fd < 0 || sys.bind(fd, sa, sa.length) < 0) {
+    report({ kind: 'error', errno: sys.errno() });
+    if (fd >= 0) sys.close(fd);
+    return undefined;
+  }
+  report({ kind: 'ready' });
+  const buf = new Uint8Array(64 << 10);
+  const bv = new DataView(buf.buffer);
+  const from = new Uint8Array(SOCKADDR_NL_BYTES);
+  const fv = new DataView(from.buffer);
+  const flen = new Uint32Array(1);
+  const read = (): boolean => {
+    for (;;) {
+      flen[0] = from.length;
+      const n = sys.recvfrom(fd, buf, buf.length, MSG_DONTWAIT, from, flen);
+      if (n < 0) {
+        const e = sys.errno();
+        if (e === EAGAIN) return true;
+        if (e === EINTR) continue;
+        if (e === ENOBUFS) {
+          report({ kind: 'resync' });
+          continue;
+        }
+        report({ kind: 'error', errno: e });
+        return false;
+      }
+      if (fv.getUint32(SOCKADDR_NL_OFF_PID, true) !== 0) continue; // only the kernel speaks for interfaces
+      const index = Atomics.load(ctrl, Ctrl.LINK_INDEX);
+      const min = NLMSG_HDRLEN + IFINFOMSG_BYTES;
+      for (let off = 0; off + min <= n; ) {
+        const len = bv.getUint32(off, true);
+        if (len < NLMSG_HDRLEN || off + len > n) break;
+        const type = bv.getUint16(off + NLMSG_OFF_TYPE, true);
+        const ifi = off + NLMSG_HDRLEN;
+        if ((type === RTM_NEWLINK || type === RTM_DELLINK) && len >= min && index !== 0 && bv.getInt32(ifi + IFINFO_OFF_INDEX, true) === index) {
+          report({ kind: 'link', index, up: (bv.getUint32(ifi + IFINFO_OFF_FLAGS, true) & IFF_UP) !== 0, deleted: type === RTM_DELLINK });
+        }
+        off += (len + 3) & ~3;
+      }
+    }
+  };
+  return { fd, read, close: () => sys.close(fd) };
+}

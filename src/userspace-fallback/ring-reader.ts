@@ -1,0 +1,413 @@
+/**
+ * Packet reads off the main thread. One reader worker per process (reader-worker.ts) polls every
+ * non-blocking fd the data plane reads (the TUN, the Bind's IPv4 and IPv6 sockets, the TUN's link
+ * watch) and reads bursts of packets straight into one shared ring per source (a RingReader: the
+ * TUN's, the Bind's; layout in ring.ts); the main thread is woken once per burst (Atomics.waitAsync
+ * on that ring) and hands the packets, as zero-copy views into the ring, to the source's callback.
+ * Writes go the other way through ring-writer.ts.
+ *
+ * Why this shape (measured on the bench, see docs/benchmarks.md "Data plane"): Node core cannot wrap
+ * a TUN fd in a stream, and fs.read goes through the libuv threadpool with one callback per packet.
+ * A worker blocked in poll()/read() costs the main thread nothing per packet; the only per-packet
+ * work left on the main thread is a subarray() and the protocol itself. Reading into the shared ring
+ * avoids a copy and a postMessage per burst.
+ *
+ * Why one reader for every source: each worker is a V8 isolate of 8-12 MiB RSS, and one poll()
+ * serves any number of fds (the benchmarks measured the same throughput as one thread per fd).
+ * Reads and writes stay on separate threads: a writer blocked on a full socket buffer must not hold
+ * up the reads, nor a reader waiting for ring space the writes.
+ *
+ * The worker's set of sources changes while it runs (the Bind re-opens its sockets on a port change,
+ * a device goes down and up): requests go by postMessage plus a byte on a wake pipe that it polls
+ * along with the fds. A source is removed only once the worker acknowledges it, so its fds may then
+ * be closed. The worker starts with its first source and ends with its last.
+ */
+import type { Worker } from 'node:worker_threads';
+import { EIO } from '../conf/errno.js';
+import type { LinkEvent } from './link-watch.js';
+import { O_CLOEXEC, O_NONBLOCK, sys } from './native.js';
+import { Ctrl, LEN_BYTES, SOCKADDR_BYTES, WRAP, newRing, nextOffset, release, used } from './ring.js';
+import { endWorker, startWorker, waitAsync } from './workers.js';
+
+export type { LinkEvent } from './link-watch.js';
+
+let lastBugReport = 0;
+/** Packet handler exceptions so far (see reportPacketBug). */
+export let packetBugs = 0;
+/**
+ * A packet handler threw: that is a bug in the protocol code, but one bad packet must not take the
+ * whole tunnel down (an exception escaping the read loop would end the process). Counted, and
+ * reported on stderr at most once a second.
+ */
+export function reportPacketBug(err: unknown): void {
+  packetBugs++;
+  const now = Date.now();
+  if (now - lastBugReport < 1000) return;
+  lastBugReport = now;
+  process.stderr.write(`wgts-userspace: packet handler failed (${packetBugs} so far): ${err instanceof Error ? err.stack : String(err)}\n`);
+}
+
+export interface RingReaderOptions {
+  /** The fds to poll (a TUN, or a Bind's IPv4 and IPv6 sockets). */
+  fds: number[];
+  /** Largest packet the reader accepts (a read buffer of this size is reserved per packet). */
+  maxPacket: number;
+  /** UDP: record the source sockaddr (recvfrom) with each packet. */
+  withAddr: boolean;
+  /** Ring size in bytes (default 4 MiB: about 2800 full-size packets). */
+  capacity?: number;
+  /** Packets per worker burst before it wakes the main thread (default 128, wireguard-go's batch). */
+  batch?: number;
+  /** Called with up to `batch` packets; the views (and `addrs`) are valid only during the call. */
+  onPackets(packets: Uint8Array[], addrs: Uint8Array[]): void;
+  /** Called once if the reader ends with an error (errno number), e.g. EBADFD when the TUN is deleted. */
+  onError(errno: number): void;
+  /** Link notifications of the interface named by setLinkIndex() (the TUN's reader; link-watch.ts). */
+  onLink?(ev: LinkEvent): void;
+  /**
+   * UDP of a device: handshake messages take a path of their own (see HandshakeLane). The worker
+   * sorts each datagram by type and size, checks mac1 of initiations and responses with the key
+   * given to setMac1Key() and drops what fails, and puts handshake messages in a bounded ring of
+   * their own (dropped when full). The main thread takes them after the data, at most
+   * `budgetMs` of work per turn, so data of established sessions never waits behind a flood.
+   */
+  handshakes?: HandshakeLane;
+}
+
+export interface HandshakeLane {
+  /** Called with up to `batch` handshake messages (views valid during the call). */
+  onPackets(packets: Uint8Array[], addrs: Uint8Array[]): void;
+  /** Ring size in bytes (default 1 MiB: about 5800 initiations, the kernel queues 4096). */
+  capacity?: number;
+  /** Main-thread time per turn for handshakes (default 2 ms). */
+  budgetMs?: number;
+}
+
+/**
+ * The gate shared with the worker: word 0 is the mac1 key's generation (0: no key), words 1-3 count
+ * what the worker dropped (mac1 failed, lane full, neither data nor handshake; see gateCounters()),
+ * the key is at byte GATE_KEY_OFFSET.
+ */
+export const GATE_KEY_SET = 0;
+export const GATE_MAC1_FAILED = 1;
+export const GATE_HS_DROPPED = 2;
+export const GATE_JUNK = 3;
+export const GATE_KEY_OFFSET = 16;
+export const GATE_BYTES = GATE_KEY_OFFSET + 32;
+
+/** A source as the reader worker is told of it. */
+export interface SourceSpec {
+  fds: number[];
+  sab: SharedArrayBuffer;
+  ctrlSab: SharedArrayBuffer;
+  maxPacket: number;
+  withAddr: boolean;
+  batch: number;
+  watchLink: boolean;
+  /** The handshake lane's ring and the gate (mac1 key, counters), when the source has one. */
+  handshakes?: { sab: SharedArrayBuffer; ctrlSab: SharedArrayBuffer; gateSab: SharedArrayBuffer };
+}
+
+/** What the main thread asks of the reader worker. */
+export type ReaderRequest = ({ op: 'add'; id: number } & SourceSpec) | { op: 'remove'; id: number } | { op: 'exit' };
+/** What the reader worker posts: a source's link event, or the acknowledgement of a removal. */
+export type ReaderMessage = (LinkEvent & { id: number }) | { kind: 'removed'; id: number };
+
+/** The process's reader worker, shared by every RingReader. */
+class ReaderThread {
+  private worker: Worker | undefined;
+  private wakeFds = new Int32Array(2);
+  private readonly readers = new Map<number, RingReader>();
+  private readonly removals = new Map<number, () => void>();
+  private nextId = 1;
+
+  add(reader: RingReader, spec: SourceSpec): number {
+    if (!this.worker) this.startWorker();
+    const id = this.nextId++;
+    this.readers.set(id, reader);
+    this.post({ op: 'add', id, ...spec });
+    return id;
+  }
+
+  /** Resolves once the worker no longer reads the source's fds (they may be closed then). */
+  async remove(id: number): Promise<void> {
+    const worker = this.worker;
+    if (!this.readers.has(id) || !worker) return;
+    const removed = new Promise<void>((resolve) => this.removals.set(id, resolve));
+    this.post({ op: 'remove', id });
+    await removed;
+    this.readers.delete(id);
+    if (this.readers.size === 0 && this.worker === worker) {
+      this.worker = undefined;
+      const [rd, wr] = [this.wakeFds[0]!, this.wakeFds[1]!];
+      const exited = endWorker(worker);
+      worker.postMessage({ op: 'exit' } satisfies ReaderRequest);
+      sys.write(wr, new Uint8Array(1), 1);
+      await exited;
+      sys.close(rd);
+      sys.close(wr);
+    }
+  }
+
+  private startWorker(): void {
+    const wakeFds = new Int32Array(2);
+    // Non-blocking: a full pipe (64 KiB of unread wake-ups) must not block the main thread.
+    if (sys.pipe2(wakeFds, O_CLOEXEC | O_NONBLOCK) < 0) throw new Error(`pipe2 failed: errno ${sys.errno()}`);
+    this.wakeFds = wakeFds;
+    const worker = startWorker('reader', { wakeFd: wakeFds[0] });
+    this.worker = worker;
+    // process.exit() joins the worker threads, and this one may sit in poll() (a native call that
+    // termination cannot interrupt) with sources nobody removed: tell it to leave first.
+    const atExit = (): void => {
+      if (this.worker === worker) this.post({ op: 'exit' });
+    };
+    process.once('exit', atExit);
+    worker.once('exit', () => process.off('exit', atExit));
+    worker.on('message', (m: ReaderMessage) => {
+      if (m.kind === 'removed') {
+        this.removals.get(m.id)?.();
+        this.removals.delete(m.id);
+      } else this.readers.get(m.id)?.linkEvent(m);
+    });
+    // The worker died (a bug, or terminate()): its sources end with EIO, and waiting removals resolve.
+    const died = (): void => {
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      for (const resolve of this.removals.values()) resolve();
+      this.removals.clear();
+      const readers = [...this.readers.values()];
+      this.readers.clear();
+      sys.close(wakeFds[0]!);
+      sys.close(wakeFds[1]!);
+      for (const r of readers) r.fail(EIO);
+    };
+    worker.on('error', died);
+    worker.on('exit', died);
+  }
+
+  private post(msg: ReaderRequest): void {
+    this.worker!.postMessage(msg);
+    sys.write(this.wakeFds[1]!, new Uint8Array(1), 1);
+  }
+}
+
+const readerThread = new ReaderThread();
+
+export class RingReader {
+  private readonly data: Uint8Array;
+  private readonly dv: DataView;
+  private readonly ctrl: Int32Array;
+  private readonly hdr: number;
+  private readonly batch: number;
+  private id = 0;
+  /** No more callbacks (stopped, or the source failed). */
+  private stopped = false;
+  /** stop() was called: the source is (being) removed from the worker. */
+  private removed = false;
+  private readonly packets: Uint8Array[] = [];
+  private readonly addrs: Uint8Array[] = [];
+  /** The handshake lane (UDP of a device): its ring and the gate shared with the worker. */
+  private readonly hs: { data: Uint8Array; dv: DataView; ctrl: Int32Array; gate: Int32Array; gateBytes: Uint8Array } | undefined;
+
+  constructor(private readonly opts: RingReaderOptions) {
+    const ring = newRing(opts.capacity ?? 4 << 20);
+    this.data = new Uint8Array(ring.sab);
+    this.dv = new DataView(ring.sab);
+    this.ctrl = new Int32Array(ring.ctrlSab);
+    this.hdr = LEN_BYTES + (opts.withAddr ? SOCKADDR_BYTES : 0);
+    this.batch = opts.batch ?? 128;
+    if (opts.handshakes) {
+      if (!opts.withAddr) throw new Error('a handshake lane needs source addresses');
+      const hr = newRing(opts.handshakes.capacity ?? 1 << 20);
+      const gateSab = new SharedArrayBuffer(GATE_BYTES);
+      this.hs = {
+        data: new Uint8Array(hr.sab), dv: new DataView(hr.sab), ctrl: new Int32Array(hr.ctrlSab),
+        gate: new Int32Array(gateSab, 0, GATE_KEY_OFFSET / 4), gateBytes: new Uint8Array(gateSab),
+      };
+    }
+  }
+
+  private keyGeneration = 0;
+
+  /** The key incoming handshakes' mac1 is checked with (HASH(LABEL_MAC1 || our public key)); null drops them all. */
+  setMac1Key(key: Uint8Array | null): void {
+    const hs = this.hs;
+    if (!hs) return;
+    Atomics.store(hs.gate, GATE_KEY_SET, 0);
+    if (key === null) {
+      hs.gateBytes.fill(0, GATE_KEY_OFFSET);
+      return;
+    }
+    hs.gateBytes.set(key, GATE_KEY_OFFSET);
+    Atomics.store(hs.gate, GATE_KEY_SET, ++this.keyGeneration);
+  }
+
+  /** How full the handshake ring is (0..1): the kernel's measure of "under load". */
+  handshakeBacklog(): number {
+    const hs = this.hs;
+    if (!hs) return 0;
+    return used(Atomics.load(hs.ctrl, Ctrl.W), Atomics.load(hs.ctrl, Ctrl.R), hs.data.length) / hs.data.length;
+  }
+
+  /** Datagrams the worker dropped: bad mac1, handshake ring full, neither data nor handshake. */
+  gateCounters(): { mac1Failed: number; handshakesDropped: number; junk: number } {
+    const g = this.hs?.gate;
+    return g
+      ? { mac1Failed: Atomics.load(g, GATE_MAC1_FAILED), handshakesDropped: Atomics.load(g, GATE_HS_DROPPED), junk: Atomics.load(g, GATE_JUNK) }
+      : { mac1Failed: 0, handshakesDropped: 0, junk: 0 };
+  }
+
+  /** The link watch's state so far (a caller that arrives late learns whether it is subscribed). */
+  linkState: 'off' | 'pending' | 'ready' | 'failed' = 'off';
+
+  start(): void {
+    if (this.opts.onLink) this.linkState = 'pending';
+    this.id = readerThread.add(this, {
+      fds: this.opts.fds, sab: this.data.buffer as SharedArrayBuffer, ctrlSab: this.ctrl.buffer as SharedArrayBuffer,
+      maxPacket: this.opts.maxPacket, withAddr: this.opts.withAddr, batch: this.batch, watchLink: !!this.opts.onLink,
+      handshakes: this.hs && {
+        sab: this.hs.data.buffer as SharedArrayBuffer, ctrlSab: this.hs.ctrl.buffer as SharedArrayBuffer,
+        gateSab: this.hs.gateBytes.buffer as SharedArrayBuffer,
+      },
+    });
+    void this.loop();
+  }
+
+  /** A link event from the worker (see RingReaderOptions.onLink). */
+  linkEvent(ev: LinkEvent): void {
+    if (ev.kind === 'ready') this.linkState = 'ready';
+    if (ev.kind === 'error') this.linkState = 'failed';
+    if (!this.stopped) this.opts.onLink?.(ev);
+  }
+
+  /** Which interface's link notifications to report (see RingReaderOptions.onLink); 0 for none. */
+  setLinkIndex(index: number): void {
+    Atomics.store(this.ctrl, Ctrl.LINK_INDEX, index);
+  }
+
+  /** Stops the main-thread loop and takes the fds out of the worker's poll set. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.removed) return;
+    this.removed = true;
+    this.stopped = true; // a source that failed must still leave the worker's list
+    Atomics.store(this.ctrl, Ctrl.STOP, 1);
+    Atomics.add(this.ctrl, Ctrl.SEQ, 1);
+    Atomics.notify(this.ctrl, Ctrl.SEQ);
+    Atomics.add(this.ctrl, Ctrl.RSEQ, 1);
+    Atomics.notify(this.ctrl, Ctrl.RSEQ);
+    await readerThread.remove(this.id);
+  }
+
+  /** The source ended (errno from the worker, or EIO if the worker died). */
+  fail(errno: number): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.opts.onError(errno);
+  }
+
+  private async loop(): Promise<void> {
+    const ctrl = this.ctrl;
+    while (!this.stopped) {
+      const seq = Atomics.load(ctrl, Ctrl.SEQ);
+      this.drain();
+      const state = Atomics.load(ctrl, Ctrl.STATE);
+      if (state !== 0) {
+        this.drain();
+        this.fail(state);
+        return;
+      }
+      // Data first: handshakes get a bounded slice of this turn, and what is left waits for the next
+      // turn (after whatever else the event loop has, data of the other rings included).
+      if (this.hs && this.drainHandshakes()) {
+        // Handshakes left over: the next slice after a pause (or at once when data arrives), so a
+        // flood takes at most about a third of this thread and the reader worker keeps its share of
+        // the CPU; what does not fit waits in the lane, and the worker drops when the lane is full.
+        // The worker bumps SEQ for data only while the lane is busy, so this wait ends on data or time.
+        const res = waitAsync(ctrl, Ctrl.SEQ, Atomics.load(ctrl, Ctrl.SEQ), 2 * (this.opts.handshakes!.budgetMs ?? 2));
+        if (res.async) await res.value;
+        continue;
+      }
+      if (this.hs) {
+        // Idle with an empty lane: announce it, then look again (a handshake queued meanwhile is
+        // either seen now, or the worker sees SLEEPING and bumps SEQ for it).
+        Atomics.store(ctrl, Ctrl.SLEEPING, 1);
+        if (Atomics.load(this.hs.ctrl, Ctrl.W) !== Atomics.load(this.hs.ctrl, Ctrl.R)) {
+          Atomics.store(ctrl, Ctrl.SLEEPING, 0);
+          continue;
+        }
+      }
+      const res = waitAsync(ctrl, Ctrl.SEQ, seq);
+      if (res.async) await res.value;
+      else await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.hs) Atomics.store(ctrl, Ctrl.SLEEPING, 0);
+    }
+  }
+
+  /**
+   * Hands handshake messages to their callback, `batch` at a time, until the ring is empty or this
+   * turn's budget is spent. True if some are left.
+   */
+  private drainHandshakes(): boolean {
+    const hs = this.hs!;
+    const lane = this.opts.handshakes!;
+    const { packets, addrs } = this;
+    const hdr = LEN_BYTES + SOCKADDR_BYTES;
+    const batch = 16;
+    const end = performance.now() + (lane.budgetMs ?? 2);
+    let r = hs.ctrl[Ctrl.R]!;
+    let w = Atomics.load(hs.ctrl, Ctrl.W);
+    while (r !== w && !this.stopped) {
+      if (performance.now() >= end) return true;
+      packets.length = 0;
+      addrs.length = 0;
+      while (r !== w && packets.length < batch) {
+        const len = hs.dv.getInt32(r, true);
+        if (len === WRAP) {
+          r = 0;
+          continue;
+        }
+        packets.push(hs.data.subarray(r + hdr, r + hdr + len));
+        addrs.push(hs.data.subarray(r + LEN_BYTES, r + hdr));
+        r = nextOffset(r, hdr, len);
+      }
+      try {
+        if (packets.length > 0) lane.onPackets(packets, addrs);
+      } catch (err) {
+        reportPacketBug(err);
+      } finally {
+        release(hs.ctrl, r);
+      }
+      if (Atomics.load(this.ctrl, Ctrl.W) !== this.ctrl[Ctrl.R]) this.drain(); // data that came meanwhile first
+      w = Atomics.load(hs.ctrl, Ctrl.W);
+    }
+    return false;
+  }
+
+  /** Hands everything in the ring to the callback, `batch` packets at a time, freeing space after each. */
+  private drain(): void {
+    const { ctrl, dv, data, hdr, packets, addrs } = this;
+    let r = ctrl[Ctrl.R]!;
+    const w = Atomics.load(ctrl, Ctrl.W);
+    while (r !== w && !this.stopped) {
+      packets.length = 0;
+      addrs.length = 0;
+      while (r !== w && packets.length < this.batch) {
+        const len = dv.getInt32(r, true);
+        if (len === WRAP) {
+          r = 0;
+          continue;
+        }
+        packets.push(data.subarray(r + hdr, r + hdr + len));
+        if (hdr !== LEN_BYTES) addrs.push(data.subarray(r + LEN_BYTES, r + hdr));
+        r = nextOffset(r, hdr, len);
+      }
+      try {
+        if (packets.length > 0) this.opts.onPackets(packets, addrs);
+      } catch (err) {
+        reportPacketBug(err);
+      } finally {
+        release(ctrl, r);
+      }
+    }
+  }
+}
