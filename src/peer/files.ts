@@ -35,7 +35,7 @@ export async function readConfigText(file: string): Promise<string> {
  * file half-edited. Another holder is waited for, up to 15 s.
  */
 export function lockConfig(ifname: string): Promise<() => Promise<void>> {
-  return lockTunnel(ifname, 15_000);
+  return lockTunnel(ifname, 15_000, 'wgts peer');
 }
 
 export type Staged = StagedFile;
