@@ -76,17 +76,18 @@ _wgts_quick() {
 }
 
 _wgts_registry() {
-	# `wgts registry serve|discover IFNAME [options]`; options may come before the interface, as
-	# src/cli/registry.ts parses them, and --listen may repeat.
+	# `wgts registry serve|discover|export IFNAME [options]`; options may come before the interface,
+	# as src/cli/registry.ts parses them, and --listen and --ns may repeat.
 	local cur=$1 i=$2
 	if ((COMP_CWORD - i == 1)); then
-		_wgts_compgen $'serve\ndiscover' "$cur"
+		_wgts_compgen $'serve\ndiscover\nexport' "$cur"
 		return
 	fi
 	local valued flags
 	case ${COMP_WORDS[i+1]} in
 	serve) valued='--zone --listen' flags='--allow-wildcard' ;;
 	discover) valued='--registry --zone --interval --keepalive --fresh --timeout' flags='--add-new' ;;
+	export) valued='--zone --ttl --interval --zone-file --ns --mname --rname --reload --update --tsig-key --timeout' flags='' ;;
 	*) return ;;
 	esac
 	local prev=${COMP_WORDS[COMP_CWORD-1]}
@@ -111,7 +112,7 @@ _wgts_registry() {
 	fi
 	local o opts=''
 	for o in $valued $flags; do
-		[[ $o == --listen || $used != *" $o "* ]] && opts+="$o"$'\n'
+		[[ $o == --listen || $o == --ns || $used != *" $o "* ]] && opts+="$o"$'\n'
 	done
 	_wgts_compgen "$opts" "$cur"
 }

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(wireguard-tools wireguard-go iproute2 iputils-ping iperf3 nftables iptables tcpdump
       qemu-system-x86 busybox-static kmod bash-completion groff-base man-db procps psmisc
-      bind9-dnsutils curl zbar-tools python3)
+      bind9-dnsutils curl zbar-tools python3 nsd knot knot-dnsutils dnsperf)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

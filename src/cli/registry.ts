@@ -6,6 +6,7 @@
  *           addresses of IFNAME, or on --listen addresses; IFNAME's own addresses answer only
  *           what arrives through IFNAME; a wildcard address needs --allow-wildcard, because the
  *           records reveal every peer's public address and port.
+ * export:   publishes the same records into an authoritative DNS server (registry-export.ts).
  * discover: asks a registry for the endpoints of IFNAME's peers and sets those that changed;
  *           once, or every --interval seconds until SIGINT/SIGTERM.
  */
@@ -21,6 +22,7 @@ import { DEFAULT_ZONE, normalizeZone, serviceName } from '../registry/zone.js';
 import { startRegistryServer, type ListenAddress, type RegistryServer } from '../registry/server.js';
 import { ifindexOfName } from '../netlink/ifindex.js';
 import { fmt, resolverFor } from '../registry/client.js';
+import { exportZone } from './registry-export.js';
 import { DEFAULT_FRESH_SECONDS, discoverOnce, type DiscoverOptions } from '../registry/discover.js';
 
 const DNS_PORT = 53;
@@ -32,6 +34,9 @@ function usage(argv0: string): string {
     `Usage: ${argv0} registry serve <interface> [--zone <zone>] [--listen <address>[:<port>]]... [--allow-wildcard]`,
     `       ${argv0} registry discover <interface> --registry <address>[:<port>] [--zone <zone>] [--interval <seconds>]`,
     `                [--add-new] [--keepalive <seconds>] [--fresh <seconds>] [--timeout <seconds>]`,
+    `       ${argv0} registry export <interface> [--zone <zone>] [--ttl <seconds>] [--interval <seconds>]`,
+    `                [--zone-file <path> --ns <name>... [--mname <name>] [--rname <mailbox>] [--reload <command>]]`,
+    `                [--update <address>[:<port>] [--tsig-key <file>] [--timeout <seconds>]]`,
     '',
     `The zone defaults to ${DEFAULT_ZONE}; the port to ${DNS_PORT}. See wgts-registry(8).`,
     '',
@@ -257,6 +262,14 @@ async function discover(argv0: string, args: string[], deps: RegistryDeps): Prom
       return false;
     }
   };
+  return repeat(interval, pass);
+}
+
+/**
+ * Runs `pass` once (exit status 1 if it failed), or every `interval` seconds until SIGINT/SIGTERM
+ * (failures are reported by `pass` and the loop goes on).
+ */
+async function repeat(interval: number, pass: () => Promise<boolean>): Promise<number> {
   if (interval === 0) return (await pass()) ? 0 : 1;
   const ac = new AbortController();
   const stopped = untilSignal(ac);
@@ -281,6 +294,7 @@ export function makeRegistryCommand(deps: RegistryDeps): Command {
       try {
         if (verb === 'serve') return await serve(argv0, rest, deps);
         if (verb === 'discover') return await discover(argv0, rest, deps);
+        if (verb === 'export') return await exportZone(argv0, rest, { backend: deps.backend, checkIfname, parseHostPort, describeError, repeat });
         throw new UsageError(`unknown registry command \`${verb}'`);
       } catch (err) {
         if (err instanceof UsageError || err instanceof RangeError) {

@@ -29,6 +29,7 @@ import {
   createPublicKey,
   diffieHellman,
   randomFillSync,
+  timingSafeEqual,
   type KeyObject,
 } from 'node:crypto';
 import { blake2s } from '@noble/hashes/blake2.js';
@@ -160,6 +161,22 @@ export function hmac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
   for (const p of parts) h.update(p);
   const d = h.digest();
   return new Uint8Array(d.buffer, d.byteOffset, d.length);
+}
+
+/** The hashes TSIG (RFC 8945 §6) signs DNS updates with, for the registry's export. */
+export type ShaName = 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512';
+
+/** HMAC-SHA-x (RFC 2104) over `parts`; for TSIG, not for the WireGuard protocol. */
+export function hmacSha(hash: ShaName, key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
+  const h = createHmac(hash, key);
+  for (const p of parts) h.update(p);
+  const d = h.digest();
+  return new Uint8Array(d.buffer, d.byteOffset, d.length);
+}
+
+/** Compares two byte strings in time independent of their contents (false if the lengths differ). */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 const ONE = new Uint8Array([1]);

@@ -173,3 +173,32 @@ export function resolverFor(server: DnsServerAddress, opts: QueryOptions = {}): 
   const withCookies = { ...opts, cookies: opts.cookies ?? newCookieJar() };
   return (name, type) => queryDns(server, name, type, withCookies);
 }
+
+/**
+ * Sends one whole message over TCP and resolves to the first message that comes back (2-byte
+ * length framing, RFC 1035 §4.2.2); for dynamic updates (dns-update.ts), which do not fit a datagram.
+ */
+export function tcpExchange(server: DnsServerAddress, message: Buffer, timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const conn = net.connect({ host: server.host, port: server.port });
+    let buf = Buffer.alloc(0);
+    const done = (err: Error | null, out?: Buffer) => {
+      clearTimeout(timer);
+      conn.destroy();
+      if (err) reject(err);
+      else resolve(out!);
+    };
+    const timer = setTimeout(() => done(new DnsQueryError(`no answer from ${fmt(server)} within ${timeoutMs} ms`)), timeoutMs);
+    conn.on('error', (err) => done(new DnsQueryError(`cannot reach ${fmt(server)}: ${err.message}`, { cause: err })));
+    conn.on('connect', () => {
+      const len = Buffer.alloc(2);
+      len.writeUInt16BE(message.length);
+      conn.write(Buffer.concat([len, message]));
+    });
+    conn.on('data', (data) => {
+      buf = Buffer.concat([buf, data]);
+      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) done(null, buf.subarray(2, 2 + buf.readUInt16BE(0)));
+    });
+    conn.on('end', () => done(new DnsQueryError(`${fmt(server)} closed the connection without answering`)));
+  });
+}

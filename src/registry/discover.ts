@@ -75,9 +75,10 @@ function endpointOf(rr: Answer | undefined, port: number): WgEndpoint | null {
 
 /**
  * Asks the registry about one public key. Returns null when the registry has no such peer (or no
- * endpoint for it); throws DnsQueryError when it cannot be asked or answers nonsense.
+ * endpoint for it); throws DnsQueryError when it cannot be asked or answers nonsense. With
+ * `wantAllowed`, the TXT record is asked for when the SRV answer did not carry it.
  */
-export async function lookupPeer(resolve: Resolver, key: Key, zone: string): Promise<Registration | null> {
+export async function lookupPeer(resolve: Resolver, key: Key, zone: string, wantAllowed = false): Promise<Registration | null> {
   const name = instanceName(key, zone);
   const msg = await resolve(name, 'SRV');
   if (rcodeOf(msg) === RCODE.NXDOMAIN) return null;
@@ -94,7 +95,12 @@ export async function lookupPeer(resolve: Resolver, key: Key, zone: string): Pro
     endpoint = endpointOf(host.answers?.find((a) => sameName(a.name, target)), port);
     if (!endpoint) return null;
   }
-  const txt = extra.find((a) => a.type === 'TXT' && sameName(a.name, name));
+  let txt = extra.find((a) => a.type === 'TXT' && sameName(a.name, name));
+  if (!txt && wantAllowed) {
+    // DNS servers serving an exported zone answer SRV without the TXT record: ask for it.
+    const answer = await resolve(name, 'TXT');
+    txt = answer.answers?.find((a) => a.type === 'TXT' && sameName(a.name, name));
+  }
   let allowedIps: WgAllowedIp[] | null = null;
   if (txt) {
     const strings = txtStrings(txt);
@@ -211,7 +217,7 @@ export async function discoverOnce(opts: DiscoverOptions): Promise<DiscoverResul
       if (device.publicKey && keysEqual(device.publicKey, key)) continue;
       let reg: Registration | null;
       try {
-        reg = await lookupPeer(opts.resolve, key, opts.zone);
+        reg = await lookupPeer(opts.resolve, key, opts.zone, true);
       } catch (err) {
         fail(key, err);
         continue;

@@ -19,7 +19,7 @@
 import { RCODE, opcodeOf, replyFlags, type Answer, type DecodedPacket, type Packet } from './wire.js';
 import type { WgPeer } from '../conf/model.js';
 import { keyToBase64, keysEqual } from '../conf/keys.js';
-import { classifyName, instanceName } from './zone.js';
+import { classifyName, instanceName, serviceName } from './zone.js';
 import { formatPrefix } from './ip.js';
 
 /** The SOA wgsd synthesises for negative answers (its values, so caches behave the same). */
@@ -89,6 +89,16 @@ export function txtRecord(name: string, peer: WgPeer): Answer {
   };
 }
 
+/** The SRV record of a peer with an endpoint: `0 0 <port> <instance>` (target = the instance itself). */
+export function srvRecord(name: string, port: number): Answer {
+  return { type: 'SRV', name, ttl: 0, class: 'IN', data: { priority: 0, weight: 0, port, target: name } };
+}
+
+/** One PTR of the service listing: `_wireguard._udp.<zone>` -> the peer's instance name. */
+export function ptrRecord(zone: string, peer: WgPeer): Answer {
+  return { type: 'PTR', name: serviceName(zone), ttl: 0, class: 'IN', data: instanceName(peer.publicKey, zone) };
+}
+
 /** An answer to `query` with `rcode` and empty sections. */
 export function reply(query: DecodedPacket, rcode: number, authoritative: boolean): Packet {
   return {
@@ -125,7 +135,7 @@ export async function respond(
     const m = reply(query, RCODE.NOERROR, true);
     for (const peer of await getPeers()) {
       if (!peer.endpoint) continue;
-      m.answers!.push({ type: 'PTR', name: owner, ttl: 0, class: 'IN', data: instanceName(peer.publicKey, zone) });
+      m.answers!.push({ ...ptrRecord(zone, peer), name: owner });
     }
     return m;
   }
@@ -136,13 +146,7 @@ export async function respond(
   if (!peer || !host) return nxdomain();
   const m = reply(query, RCODE.NOERROR, true);
   if (q.type === 'SRV') {
-    m.answers!.push({
-      type: 'SRV',
-      name: owner,
-      ttl: 0,
-      class: 'IN',
-      data: { priority: 0, weight: 0, port: peer.endpoint!.port, target: owner },
-    });
+    m.answers!.push(srvRecord(owner, peer.endpoint!.port));
     m.additionals!.push(host, txtRecord(owner, peer));
   } else {
     m.answers!.push(q.type === 'TXT' ? txtRecord(owner, peer) : host);

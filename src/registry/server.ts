@@ -22,6 +22,7 @@ import * as net from 'node:net';
 import type { WgPeer } from '../conf/model.js';
 import { randomBytes } from '../crypto/primitives.js';
 import { reply, respond } from './records.js';
+import { buildView, type View } from './view.js';
 import { boundSocket } from './bound-socket.js';
 import { COOKIE_OPTION, checkCookie, replyCookie } from './dns-cookie.js';
 import { parseAddress } from './ip.js';
@@ -58,7 +59,7 @@ export interface RegistryServerOptions {
   listen: ListenAddress[];
   /** Normalised zone (zone.ts normalizeZone). */
   zone: string;
-  /** The device's live peers; called at most once per `cacheMs` however many queries arrive. */
+  /** The device's live peers; called at most once per `cacheMs` however many queries arrive (each call rebuilds the answers). */
   getPeers: () => Promise<WgPeer[]>;
   cacheMs?: number;
   limits?: Partial<ServerLimits>;
@@ -294,6 +295,20 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   // A missing device fails every query; say so once per distinct failure, not once per query.
   let lastError: string | null = null;
+  // Answers are built once per refresh of the peer list (view.ts), not per query.
+  const cacheMs = opts.cacheMs ?? 500;
+  let view: View | undefined;
+  let viewAt = 0;
+  const getView = sharedFetch(async () => {
+    view = await buildView(await opts.getPeers(), opts.zone, view);
+    viewAt = Date.now();
+    lastError = null;
+    return view;
+  }, cacheMs);
+  // A UDP query the fresh view holds is answered at once by its stored answer, through the size gate
+  // of answer() for a query without a cookie (the view holds none for a query with EDNS options).
+  const stored = (msg: Buffer) =>
+    view && Date.now() - viewAt < cacheMs ? view.lookup(msg, (edns) => sizeLimit('udp', msg.length, edns, false)) : null;
   const ctx: AnswerContext = {
     zone: opts.zone,
     cookieSecret: randomBytes(32),
@@ -302,11 +317,7 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
       if (text !== lastError) opts.log?.(text);
       lastError = text;
     },
-    getPeers: sharedFetch(async () => {
-      const peers = await opts.getPeers();
-      lastError = null;
-      return peers;
-    }, opts.cacheMs ?? 500),
+    getPeers: async () => (await getView()).peers,
   };
   // A bug must not end the server through an unhandled rejection: it costs that one answer.
   const answerSafely = (msg: Buffer, asker: Asker) =>
@@ -328,6 +339,8 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
   try {
     for (const addr of opts.listen) {
       const sock = await bindUdp(addr, (s, msg, rinfo) => {
+        const hit = stored(msg);
+        if (hit) return void s.send(hit, rinfo.port, rinfo.address);
         if (udpInFlight >= limits.udpInFlight) return;
         udpInFlight++;
         void answerSafely(msg, { transport: 'udp', address: rinfo.address })

@@ -67,3 +67,13 @@ export function ednsSizeOf(query: dnsPacket.Packet): number | null {
   const opt = query.additionals?.find((a) => a.type === 'OPT');
   return opt && 'udpPayloadSize' in opt ? opt.udpPayloadSize : null;
 }
+
+/** One resource record in wire format; it stands alone, since dns-packet never compresses names. */
+export function encodeRecord(rr: dnsPacket.Answer): Buffer {
+  return dnsPacket.encode({ answers: [rr] }).subarray(12);
+}
+
+/** A domain name in uncompressed wire format (labels as given; the caller lowers case where RFCs ask). */
+export function encodeName(name: string): Buffer {
+  return dnsPacket.encode({ questions: [{ name, type: 'A', class: 'IN' }] }).subarray(12, -4);
+}

@@ -1,5 +1,5 @@
 /**
- * systemd/wgts-registry-{serve,discover}@.service pass `systemd-analyze verify` offline, in a private
+ * systemd/wgts-registry-{serve,discover,export}@.service pass `systemd-analyze verify` offline, in a private
  * mount namespace where `wgts` is on systemd's search path (a tmpfs on /usr/local/bin) and the man
  * page named by Documentation= resolves (MANPATH at this repository's pages).
  */
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-const UNITS = ['wgts-registry-serve@.service', 'wgts-registry-discover@.service'];
+const UNITS = ['wgts-registry-serve@.service', 'wgts-registry-discover@.service', 'wgts-registry-export@.service'];
 const available = spawnSync('systemd-analyze', ['--version']).status === 0 && process.getuid?.() === 0;
 const dir = mkdtempSync(join(tmpdir(), 'wgr-systemd-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,7 +33,9 @@ cd ${JSON.stringify(dir)} && MANPATH=${JSON.stringify(join(dir, 'man'))} systemd
     expect(discover).toContain(
       'ExecStart=wgts registry discover %i --registry ${WGTS_REGISTRY} --zone ${WGTS_ZONE} --interval ${WGTS_INTERVAL} $WGTS_DISCOVER_OPTS',
     );
+    const exporter = readFileSync(resolve('systemd', UNITS[2]!), 'utf8').split('\n');
+    expect(exporter).toContain('ExecStart=wgts registry export %i --zone ${WGTS_ZONE} --interval ${WGTS_INTERVAL} $WGTS_EXPORT_OPTS');
     const man = readFileSync(resolve('man/wgts-registry.8'), 'utf8');
-    for (const v of ['WGTS_ZONE', 'WGTS_SERVE_OPTS', 'WGTS_REGISTRY', 'WGTS_INTERVAL', 'WGTS_DISCOVER_OPTS']) expect(man).toContain(v);
+    for (const v of ['WGTS_ZONE', 'WGTS_SERVE_OPTS', 'WGTS_REGISTRY', 'WGTS_INTERVAL', 'WGTS_DISCOVER_OPTS', 'WGTS_EXPORT_OPTS']) expect(man).toContain(v);
   });
 });

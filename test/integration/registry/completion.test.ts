@@ -33,10 +33,11 @@ function completions(...words: string[]): string[] {
 
 const SERVE = ['--allow-wildcard', '--listen', '--zone'];
 const DISCOVER = ['--add-new', '--fresh', '--interval', '--keepalive', '--registry', '--timeout', '--zone'];
+const EXPORT = ['--interval', '--mname', '--ns', '--reload', '--rname', '--timeout', '--tsig-key', '--ttl', '--update', '--zone', '--zone-file'];
 
 describe('completion/wgts.bash: wgts registry', () => {
   it('completes the verbs, then the interface', () => {
-    expect(completions('wgts', 'registry', '')).toEqual(['discover', 'serve']);
+    expect(completions('wgts', 'registry', '')).toEqual(['discover', 'export', 'serve']);
     expect(completions('wgts', 'registry', 'd')).toEqual(['discover']);
     expect(completions('wgts', 'registry', 'serve', '')).toEqual(['wgr0', 'wgr1']);
     expect(completions('wgts', 'registry', 'discover', 'wgr')).toEqual(['wgr0', 'wgr1']);
@@ -50,9 +51,13 @@ describe('completion/wgts.bash: wgts registry', () => {
     expect(completions('wgts', 'registry', 'discover', 'wgr0', '--i')).toEqual(['--interval']);
     // The usage text names exactly these options.
     const usage = execFileSync(process.execPath, [resolve('bin/wgts'), 'registry', '--help'], { encoding: 'utf8' });
-    const [serveUsage, discoverUsage] = usage.split('registry discover');
+    const [serveUsage, rest] = usage.split('registry discover');
+    const [discoverUsage, exportUsage] = rest!.split('registry export');
     expect([...new Set(serveUsage!.match(/--[a-z-]+/g))].sort()).toEqual(SERVE);
     expect([...new Set(discoverUsage!.match(/--[a-z-]+/g))].sort()).toEqual(DISCOVER);
+    expect([...new Set(exportUsage!.match(/--[a-z-]+/g))].sort()).toEqual(EXPORT);
+    expect(completions('wgts', 'registry', 'export', 'wgr0', '--ns', 'a.example', '--z')).toEqual(['--zone', '--zone-file']);
+    expect(completions('wgts', 'registry', 'export', 'wgr0', '--ns', 'a.example', '--n')).toEqual(['--ns']);
   });
 
   it('offers nothing for an option value, and only options not given yet (--listen may repeat)', () => {

@@ -1,0 +1,232 @@
+#!/usr/bin/env node
+// Registry benchmark (`npm run bench:registry`, as root): queries per second of `wgts registry
+// serve` beside nsd serving the same records (written by `wgts registry export --zone-file`), on
+// a wgts-userspace device with BENCH_PEERS peers (1000), in one fresh network namespace. dnsperf
+// (Debian) asks SRV for every peer in turn from 8 clients on loopback, BENCH_SECONDS (10) per run,
+// the servers interleaved over BENCH_ROUNDS (2) rounds, with a third, a Node dgram server that
+// returns a fixed reply (the floor of the runtime); each server is one process (nsd with
+// server-count 1). Prints qps, the ratio registry/nsd and each server's peak RSS, and appends a row
+// to docs/benchmarks.md ("Registry"). --no-write: print only. BENCH_PROFILE=DIR: a V8 CPU profile
+// of the registry process into DIR.
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const PEERS = Number(process.env.BENCH_PEERS || 1000);
+const SECONDS = Number(process.env.BENCH_SECONDS || 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS || 2);
+const WRITE = !process.argv.includes('--no-write');
+const ZONE = 'bench.test';
+const tag = randomBytes(3).toString('hex');
+const NS = `wgreg-bench-${tag}`;
+const IF = `wgrb${tag}`;
+const REGISTRY = '127.0.0.1';
+const NSD = '127.0.0.2';
+const FLOOR = '127.0.0.3';
+const BASE_ADDR = '127.0.0.4';
+/** BENCH_BASE=DIR: also the registry of another built checkout (e.g. the commit before a change). */
+const BASE = process.env.BENCH_BASE ? resolve(process.env.BENCH_BASE) : undefined;
+/**
+ * The floor of any server on Node's dgram: answers every datagram with a fixed 200-byte reply (id
+ * copied), no DNS work at all. It shows how much of the gap to nsd is the runtime's per-packet cost.
+ */
+const FLOOR_SERVER = `const s = require('node:dgram').createSocket('udp4'); const reply = Buffer.alloc(200);
+s.on('message', (m, r) => { const o = Buffer.from(reply); m.copy(o, 0, 0, 2); o[2] = 0x84; o[5] = 1; s.send(o, r.port, r.address); });
+s.bind(53, '${FLOOR}');`;
+
+const sh = (argv, opts = {}) => execFileSync(argv[0], argv.slice(1), { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], ...opts });
+const nsx = (argv, opts) => sh(['ip', 'netns', 'exec', NS, ...argv], opts);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+if (process.getuid?.() !== 0) {
+  console.error('bench: run as root (it creates a network namespace)');
+  process.exit(1);
+}
+for (const tool of ['dnsperf', 'nsd', 'wg']) {
+  try {
+    sh(['sh', '-c', `command -v ${tool}`]);
+  } catch {
+    console.error(`bench: ${tool} is not installed (scripts/setup.sh installs it)`);
+    process.exit(1);
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'wgreg-bench-'));
+const children = [];
+function start(argv) {
+  const child = spawn('ip', ['netns', 'exec', NS, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  child.output = () => out;
+  children.push(child);
+  return child;
+}
+async function waitFor(what, ms, probe) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      const v = probe();
+      if (v) return v;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+async function cleanup() {
+  // Children end first (a profiled registry writes its profile on exit), then the namespace goes.
+  await Promise.all(children.filter((c) => c.exitCode === null).map((c) => {
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill('SIGTERM');
+    return Promise.race([exited, sleep(5000)]);
+  }));
+  try {
+    for (const pid of sh(['ip', 'netns', 'pids', NS]).split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGTERM');
+  } catch {
+    // namespace gone
+  }
+  try {
+    sh(['ip', 'netns', 'del', NS]);
+  } catch {
+    // never made
+  }
+  rmSync(`/var/run/wireguard/${IF}.sock`, { force: true });
+  rmSync(dir, { recursive: true, force: true });
+}
+process.on('SIGINT', () => {
+  void cleanup().then(() => process.exit(130));
+});
+
+/** Peak RSS (VmHWM) of the process that `pattern` finds, in MiB. */
+function peakMiB(pid) {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
+function dnsperf(server) {
+  const out = nsx(['dnsperf', '-s', server, '-p', '53', '-d', join(dir, 'queries'), '-c', '8', '-l', String(SECONDS), '-t', '2']);
+  const qps = Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1]);
+  const lost = Number(/Queries lost:\s+(\d+)/.exec(out)?.[1]);
+  const noerror = Number(/NOERROR (\d+)/.exec(out)?.[1] ?? 0);
+  const completed = Number(/Queries completed:\s+(\d+)/.exec(out)?.[1]);
+  if (!(qps > 0) || (server !== FLOOR && noerror !== completed)) throw new Error(`dnsperf against ${server}: not all answers were NOERROR\n${out}`);
+  return { qps, lost };
+}
+
+const results = { registry: [], nsd: [], floor: [], base: [] };
+let rss = {};
+try {
+  sh(['ip', 'netns', 'add', NS]);
+  nsx(['ip', 'link', 'set', 'lo', 'up']);
+  nsx(['ip', 'addr', 'add', `${NSD}/8`, 'dev', 'lo']);
+  nsx(['ip', 'addr', 'add', `${FLOOR}/8`, 'dev', 'lo']);
+  nsx(['ip', 'addr', 'add', `${BASE_ADDR}/8`, 'dev', 'lo']);
+  const daemon = start(['node', join(ROOT, 'bin/wgts-userspace'), '-f', IF]);
+  await waitFor(`${IF}`, 15_000, () => existsSync(`/var/run/wireguard/${IF}.sock`));
+  const conf = ['[Interface]', `PrivateKey = ${randomBytes(32).toString('base64')}`, ''];
+  const names = [];
+  for (let i = 0; i < PEERS; i++) {
+    const key = randomBytes(32);
+    conf.push('[Peer]', `PublicKey = ${key.toString('base64')}`, `AllowedIPs = 10.${(i >> 8) & 255}.${i & 255}.1/32`,
+      `Endpoint = 198.51.${(i >> 8) & 255}.${i & 255}:${20000 + i}`, '');
+    names.push(`${sh(['base32', '-w0'], { input: key }).trim().toLowerCase()}._wireguard._udp.${ZONE}`);
+  }
+  writeFileSync(join(dir, 'wg.conf'), conf.join('\n'), { mode: 0o600 });
+  nsx(['wg', 'setconf', IF, join(dir, 'wg.conf')]);
+  nsx(['ip', 'link', 'set', IF, 'up']);
+  writeFileSync(join(dir, 'queries'), names.map((n) => `${n} SRV`).join('\n') + '\n');
+
+  const zoneFile = join(dir, `${ZONE}.zone`);
+  nsx(['node', join(ROOT, 'bin/wgts'), 'registry', 'export', IF, '--zone', ZONE, '--zone-file', zoneFile, '--ns', 'ns1.example.net']);
+  writeFileSync(join(dir, 'nsd.conf'), `server:
+  ip-address: ${NSD}
+  port: 53
+  server-count: 1
+  username: ""
+  chroot: ""
+  database: ""
+  zonelistfile: "${dir}/zone.list"
+  xfrdfile: "${dir}/xfrd.state"
+  xfrdir: "${dir}"
+  pidfile: "${dir}/nsd.pid"
+  logfile: "${dir}/nsd.log"
+remote-control:
+  control-enable: no
+zone:
+  name: ${ZONE}
+  zonefile: "${zoneFile}"
+`);
+  const nsd = start(['nsd', '-d', '-c', join(dir, 'nsd.conf')]);
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', resolve(process.env.BENCH_PROFILE)] : [];
+  const registry = start(['node', ...profile, join(ROOT, 'bin/wgts'), 'registry', 'serve', IF, '--zone', ZONE, '--listen', `${REGISTRY}:53`]);
+  start(['node', '-e', FLOOR_SERVER]);
+  if (BASE) start(['node', join(BASE, 'bin/wgts'), 'registry', 'serve', IF, '--zone', ZONE, '--listen', `${BASE_ADDR}:53`]);
+  const probe = (server) => nsx(['dig', `@${server}`, '+short', '+tries=1', '+time=2', names[0], 'SRV']).trim();
+  await waitFor('the registry', 20_000, () => probe(REGISTRY));
+  await waitFor('nsd', 20_000, () => probe(NSD));
+  if (BASE) await waitFor('the base registry', 20_000, () => probe(BASE_ADDR));
+  await waitFor('the floor server', 20_000, () => nsx(['ss', '-Hlun', 'src', `${FLOOR}:53`]).trim());
+  if (probe(REGISTRY) !== probe(NSD)) throw new Error('the two servers answer differently');
+  // dnsperf sends no DNS cookie: a server that bounds cookie-less UDP answers (amplification) may
+  // send them truncated, and truncated answers are not comparable with nsd's whole ones.
+  const flags = (server) => /;; flags: ([^;]*);/.exec(nsx(['dig', `@${server}`, '+nocookie', '+noedns', '+ignore', '+tries=1', '+time=2', names[0], 'SRV']))?.[1] ?? '';
+  if (/\btc\b/.test(flags(REGISTRY))) {
+    throw new Error('the registry answers a cookie-less SRV query truncated (its amplification bound): dnsperf would measure truncated answers');
+  }
+
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [label, server] of [['registry', REGISTRY], ['nsd', NSD], ['floor', FLOOR], ...(BASE ? [['base', BASE_ADDR]] : [])]) {
+      const r = dnsperf(server);
+      results[label].push(r);
+      console.log(`round ${round + 1} ${label.padEnd(8)} ${Math.round(r.qps)} queries/s (${r.lost} lost)`);
+    }
+  }
+  const nsdPid = Number(readFileSync(join(dir, 'nsd.pid'), 'utf8'));
+  const regPid = Number(sh(['pgrep', '-f', `wgts registry serve ${IF} `]).trim().split('\n')[0]);
+  rss = { registry: peakMiB(regPid), nsd: peakMiB(nsdPid), device: peakMiB(Number(sh(['pgrep', '-f', `wgts-userspace -f ${IF}$`]).trim().split('\n')[0])) };
+  void daemon;
+  void nsd;
+  void registry;
+} finally {
+  await cleanup();
+}
+
+const fmt = (xs) => xs.map((r) => Math.round(r.qps / 100) / 10).join(' / ');
+const ratios = results.registry.map((r, i) => r.qps / results.nsd[i].qps);
+const ratioText = ratios.map((x) => x.toFixed(2)).join(' / ');
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+const floorText = results.floor.map((r, i) => (r.qps / results.nsd[i].qps).toFixed(2)).join(' / ');
+const baseText = BASE ? results.base.map((r, i) => (r.qps / results.nsd[i].qps).toFixed(2)).join(' / ') : '-';
+if (BASE) console.log(`base registry / nsd ${baseText}`);
+console.log(`\nregistry ${fmt(results.registry)} k/s, nsd ${fmt(results.nsd)} k/s, ratio ${ratioText} (median ${median(ratios).toFixed(2)}); node floor / nsd ${floorText}; peak RSS registry ${rss.registry} MiB, nsd ${rss.nsd} MiB`);
+
+if (WRITE) {
+  const doc = join(ROOT, 'docs/benchmarks.md');
+  const heading = '## Registry (`npm run bench:registry`)';
+  let text = readFileSync(doc, 'utf8');
+  if (!text.includes(heading)) {
+    text = text.replace(/\n*$/, '\n') + `\n${heading}\n\nscripts/bench-registry.mjs: \`wgts registry serve\` and nsd (one process each, nsd's zone written by ` +
+      '`wgts registry export --zone-file`) answering the same records of a wgts-userspace device, in one network namespace on ' +
+      `loopback; dnsperf asks SRV for every peer in turn, 8 clients, 2 threads, one run per server per round, servers ` +
+      'interleaved. Ratio = registry / nsd in the same round. Floor = a Node dgram server returning a fixed reply (no DNS work), ' +
+      '/ nsd in the same round: what any server on Node\'s UDP sockets can reach. Base (BENCH_BASE=DIR) = the registry of another ' +
+      'checkout / nsd in the same round. RSS is the peak (VmHWM) after the runs.\n\n' +
+      '| date | commit | machine | peers | seconds | registry k queries/s | nsd k queries/s | ratio (median) | floor / nsd | base / nsd | RSS MiB registry / nsd |\n|---|---|---|---|---|---|---|---|---|---|---|\n';
+  }
+  let commit = '-';
+  try {
+    commit = sh(['git', '-C', ROOT, 'rev-parse', '--short', 'HEAD']).trim();
+  } catch {
+    // Not a checkout.
+  }
+  const machine = `${cpus().length}x ${cpus()[0]?.model.trim().split(' ').slice(0, 2).join(' ') ?? '?'}, Linux ${release()}, node ${process.version}`;
+  const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
+  text = text.replace(/\n*$/, '\n') + `| ${date} | ${commit} | ${machine} | ${PEERS} | ${SECONDS} | ${fmt(results.registry)} | ${fmt(results.nsd)} | ${ratioText} (${median(ratios).toFixed(2)}) | ${floorText} | ${baseText} | ${rss.registry} / ${rss.nsd} |\n`;
+  writeFileSync(doc, text);
+  console.log('appended a row to docs/benchmarks.md');
+}

@@ -1,0 +1,197 @@
+/**
+ * The registry's answers, precomputed: once per refresh of the device's peer list, every answer
+ * that names a peer (SRV, A, AAAA, TXT of each instance; the PTR listing) is built by records.ts
+ * `respond` and encoded, with and without the EDNS OPT record. A query is then answered by copying
+ * bytes: its id, RD bit and question (the asker's letter case) are written into the stored answer
+ * (whose owner names are compressed, see compressOwners),
+ * with no decoding, record building or encoding per query. Answers of a peer that did not change
+ * are reused from the previous view.
+ *
+ * Only plain queries take this path: standard opcode, one IN question with an uncompressed name,
+ * nothing else but an optional EDNS version 0 OPT record without options, and a stored answer of at
+ * most 512 bytes; over the size limit the server sets for the query (server.ts sizeLimit), its
+ * stored truncated form goes out instead, as the general path would send. Everything else
+ * (a miss, NXDOMAIN, a PTR listing too large for 512 bytes) is left to the server's general path.
+ */
+import type { WgPeer } from '../conf/model.js';
+import { respond } from './records.js';
+import { FLAG, decodeMessage, ednsOpt, encodeMessage } from './wire.js';
+import { instanceName, serviceName } from './zone.js';
+
+/** The smallest UDP payload any client accepts (RFC 1035 §4.2.1): a stored answer fits it. */
+const MAX_STORED = 512;
+const TYPE_CODES = { PTR: 12, SRV: 33, A: 1, AAAA: 28, TXT: 16 } as const;
+type StoredType = keyof typeof TYPE_CODES;
+const TYPE_OPT = 41;
+
+interface Entry {
+  /** The answer without OPT, id 0; its question starts at byte 12 and is `questionLength` long. */
+  plain: Buffer;
+  /** The same with our OPT record appended, for queries that carry one. */
+  edns: Buffer;
+  /** Header and question only, TC set (RFC 2181 §9): for a client whose size limit `plain`/`edns` exceed. */
+  truncated: Buffer;
+  truncatedEdns: Buffer;
+}
+
+/** A peer's stored answers, keyed by `<wire name lower-cased> <qtype>`, with what they were built from. */
+interface PeerEntries {
+  signature: string;
+  entries: [string, Entry][];
+}
+
+export interface View {
+  /** The device's peers the view was built from (for the general path). */
+  readonly peers: WgPeer[];
+  /**
+   * The encoded answer to the raw query `msg`, or null if the view holds none for it. `limitFor`
+   * gives the largest answer allowed for the query's EDNS buffer size (null: no OPT record); a
+   * larger stored answer is sent truncated instead.
+   */
+  lookup(msg: Buffer, limitFor: (ednsSize: number | null) => number): Buffer | null;
+  /** Per-peer parts and the PTR listing, for the next view to reuse. */
+  readonly parts: Map<string, PeerEntries>;
+  readonly listing: { key: string; entry: [string, Entry] | null };
+}
+
+/** The lookup key: wire-format name bytes (latin1, ASCII letters lower-cased) and the type code. */
+function keyOf(wireName: string, type: number): string {
+  return `${wireName.toLowerCase()} ${type}`;
+}
+
+function wireNameOf(name: string): string {
+  let out = '';
+  for (const label of name.split('.')) out += String.fromCharCode(label.length) + label;
+  return `${out}\0`;
+}
+
+async function entryFor(zone: string, name: string, type: StoredType, peers: WgPeer[]): Promise<[string, Entry] | null> {
+  const query = decodeMessage(encodeMessage({ type: 'query', id: 0, flags: 0, questions: [{ name, type, class: 'IN' }] }))!;
+  const response = await respond(query, zone, async () => peers);
+  if (!response || (response.flags ?? 0) & 0xf) return null; // negative answers stay on the general path
+  const plain = compressOwners(encodeMessage(response));
+  const edns = compressOwners(encodeMessage({ ...response, additionals: [...(response.additionals ?? []), ednsOpt()] }));
+  if (edns.length > MAX_STORED) return null;
+  const cut = { ...response, flags: (response.flags ?? 0) | FLAG.TC, answers: [], authorities: [] };
+  const truncated = encodeMessage({ ...cut, additionals: [] });
+  const truncatedEdns = encodeMessage({ ...cut, additionals: [ednsOpt()] });
+  return [keyOf(wireNameOf(name), TYPE_CODES[type]), { plain, edns, truncated, truncatedEdns }];
+}
+
+/** The end of the name at `at` in a message we encoded (labels, or ending in a pointer). */
+function skipName(buf: Buffer, at: number): number {
+  for (;;) {
+    const len = buf[at];
+    if (len === undefined) throw new RangeError('view: name runs past the end of the message');
+    if (len === 0) return at + 1;
+    if (len >= 0xc0) return at + 2;
+    at += 1 + len;
+  }
+}
+
+/**
+ * Replaces the owner name of every record after the first by a pointer to the first record's
+ * owner where they are equal (RFC 1035 §4.1.4), as dns-packet writes every name in full: an SRV
+ * answer with its A and TXT records then fits 512 bytes. The first owner is kept in full, in lower
+ * case, so the answer reads the same whatever case the question was asked in. Names inside RDATA
+ * are left alone (RFC 2782: an SRV target is never compressed).
+ */
+function compressOwners(buf: Buffer): Buffer {
+  const count = buf.readUInt16BE(6) + buf.readUInt16BE(8) + buf.readUInt16BE(10);
+  if (count < 2) return buf;
+  let at = skipName(buf, 12) + 4;
+  const first = at;
+  const firstOwner = buf.subarray(first, skipName(buf, first));
+  const parts: Buffer[] = [buf.subarray(0, first)];
+  for (let i = 0; i < count; i++) {
+    const ownerEnd = skipName(buf, at);
+    const end = ownerEnd + 10 + buf.readUInt16BE(ownerEnd + 8);
+    const owner = buf.subarray(at, ownerEnd);
+    parts.push(i > 0 && owner.equals(firstOwner) ? Buffer.from([0xc0 | (first >> 8), first & 0xff]) : owner, buf.subarray(ownerEnd, end));
+    at = end;
+  }
+  return Buffer.concat(parts);
+}
+
+/** Bytes as a string that is cheap to build and compare (a Map key, not for display). */
+const raw = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+
+/** What a peer's answers depend on: key, endpoint, allowed IPs (rebuilt twice a second under load, so kept cheap). */
+function signatureOf(peer: WgPeer): string {
+  const ep = peer.endpoint;
+  let sig = `${raw(peer.publicKey)}${ep ? `${ep.host} ${ep.port}` : '-'}`;
+  for (const a of peer.allowedIps) sig += ` ${raw(a.addr)}/${a.cidr}`;
+  return sig;
+}
+
+/** Builds the view of `peers` for the normalised `zone`, reusing unchanged parts of `previous`. */
+export async function buildView(peers: WgPeer[], zone: string, previous?: View): Promise<View> {
+  const parts = new Map<string, PeerEntries>();
+  const table = new Map<string, Entry>();
+  for (const peer of peers) {
+    if (!peer.endpoint) continue;
+    const signature = signatureOf(peer);
+    let part = previous?.parts.get(signature);
+    if (!part) {
+      const name = instanceName(peer.publicKey, zone);
+      const entries: [string, Entry][] = [];
+      for (const type of ['SRV', 'A', 'AAAA', 'TXT'] as const) {
+        const e = await entryFor(zone, name, type, [peer]);
+        if (e) entries.push(e);
+      }
+      part = { signature, entries };
+    }
+    parts.set(signature, part);
+    for (const [k, e] of part.entries) table.set(k, e);
+  }
+  // The PTR listing: rebuilt only when the peers with an endpoint changed, and not at all when it
+  // cannot fit (each PTR record takes more than its target's name).
+  const listed = peers.filter((p) => p.endpoint);
+  const listingKey = listed.map((p) => raw(p.publicKey)).join('');
+  let listing = previous?.listing.key === listingKey ? previous.listing.entry : undefined;
+  if (listing === undefined) {
+    const fits = listed.length * instanceName(new Uint8Array(32), zone).length < MAX_STORED;
+    listing = fits ? await entryFor(zone, serviceName(zone), 'PTR', peers) : null;
+  }
+  if (listing) table.set(...listing);
+  return { peers, parts, listing: { key: listingKey, entry: listing }, lookup: (msg, limitFor) => lookup(table, msg, limitFor) };
+}
+
+/** The fast path: see the header comment for what qualifies. */
+function lookup(table: Map<string, Entry>, msg: Buffer, limitFor: (ednsSize: number | null) => number): Buffer | null {
+  if (msg.length < 17) return null;
+  // QR 0, opcode 0, only RD among AA/TC/RD; rcode 0; one question, no answers or authorities.
+  if ((msg[2]! & 0xfe) !== 0 || (msg[3]! & 0x0f) !== 0) return null;
+  if (msg.readUInt16BE(4) !== 1 || msg.readUInt16BE(6) !== 0 || msg.readUInt16BE(8) !== 0) return null;
+  const arcount = msg.readUInt16BE(10);
+  if (arcount > 1) return null;
+  let i = 12;
+  for (;;) {
+    const len = msg[i];
+    if (len === undefined || len > 63 || i - 12 > 255) return null; // compression pointer, or runs off the end
+    i += 1 + len;
+    if (len === 0) break;
+  }
+  const nameEnd = i;
+  if (nameEnd + 4 > msg.length || msg.readUInt16BE(nameEnd + 2) !== 1) return null; // class IN
+  const qtype = msg.readUInt16BE(nameEnd);
+  let end = nameEnd + 4;
+  let ednsSize: number | null = null;
+  if (arcount === 1) {
+    // An OPT record (RFC 6891 §6.1.2): root owner, version 0, no options (a cookie, RFC 7873, needs
+    // an answer of its own: the general path).
+    if (end + 11 > msg.length || msg[end] !== 0 || msg.readUInt16BE(end + 1) !== TYPE_OPT || msg[end + 6] !== 0) return null;
+    if (msg.readUInt16BE(end + 9) !== 0) return null;
+    ednsSize = msg.readUInt16BE(end + 3);
+    end += 11;
+  }
+  if (end !== msg.length) return null;
+  const entry = table.get(keyOf(msg.toString('latin1', 12, nameEnd), qtype));
+  if (!entry) return null;
+  const full = arcount === 1 ? entry.edns : entry.plain;
+  const out = Buffer.from(full.length <= limitFor(ednsSize) ? full : arcount === 1 ? entry.truncatedEdns : entry.truncated);
+  msg.copy(out, 0, 0, 2); // id
+  out[2] = (out[2]! & 0xfe) | (msg[2]! & 0x01); // RD echoed
+  msg.copy(out, 12, 12, nameEnd); // the question name as asked
+  return out;
+}
