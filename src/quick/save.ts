@@ -70,7 +70,7 @@ export async function saveConfig(ctx: QuickContext): Promise<void> {
   const text = await savedConfigText(ctx);
   let staged: StagedFile;
   try {
-    staged = await stageFile(ctx.configFile, text, `${ctx.configFile}.tmp`);
+    staged = await stageFile(ctx.configFile, text, { tmp: `${ctx.configFile}.tmp` });
   } catch (e) {
     throw new Error('Could not write configuration file', { cause: e });
   }

@@ -19,6 +19,16 @@ export interface StagedFile {
   abort(): Promise<void>;
 }
 
+export interface StageOptions {
+  /** The temporary file's name (default: hidden beside the target, one per process). */
+  tmp?: string;
+  /**
+   * Give the new file this mode and owner instead of 0600 and ours: replacing a file another
+   * program reads (a zone file for the DNS server) keeps what its administrator set.
+   */
+  like?: { mode: number; uid: number; gid: number };
+}
+
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /**
@@ -41,14 +51,16 @@ function defaultTmp(path: string): string {
 }
 
 /**
- * Writes `data` to a 0600 temporary file beside `path` (named `tmp` if given), synced; nothing is
+ * Writes `data` to a 0600 temporary file beside `path` (see StageOptions), synced; nothing is
  * visible at `path` until commit(). On failure the temporary file, if this call created it, is
  * removed and the error rethrown.
  */
-export async function stageFile(path: string, data: Uint8Array | string, tmp: string = defaultTmp(path)): Promise<StagedFile> {
+export async function stageFile(path: string, data: Uint8Array | string, options: StageOptions = {}): Promise<StagedFile> {
+  const { tmp = defaultTmp(path), like } = options;
   const fh = await createExclusive(tmp);
   try {
-    await fh.chmod(0o600); // exactly 0600: the umask could have taken bits away
+    await fh.chmod(like ? like.mode & 0o7777 : 0o600); // exact: the umask could have taken bits away
+    if (like) await fh.chown(like.uid, like.gid);
     await fh.writeFile(data);
     await fh.sync();
   } catch (e) {
@@ -74,9 +86,9 @@ export async function stageFile(path: string, data: Uint8Array | string, tmp: st
   };
 }
 
-/** stageFile then commit: `path` holds `data`, 0600, or (on error) is unchanged. */
-export async function writeFileAtomic(path: string, data: Uint8Array | string, tmp?: string): Promise<void> {
-  const staged = await stageFile(path, data, tmp);
+/** stageFile then commit: `path` holds `data` (0600 unless `like`), or on error is unchanged. */
+export async function writeFileAtomic(path: string, data: Uint8Array | string, options: StageOptions = {}): Promise<void> {
+  const staged = await stageFile(path, data, options);
   try {
     await staged.commit();
   } catch (e) {

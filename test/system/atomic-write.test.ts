@@ -46,12 +46,18 @@ describe('stageFile / writeFileAtomic', () => {
     const victim = join(dir, 'victim');
     await writeFile(victim, 'victim', { mode: 0o644 });
     await symlink(victim, `${target}.tmp`);
-    await writeFileAtomic(target, 'new', `${target}.tmp`);
+    await writeFileAtomic(target, 'new', { tmp: `${target}.tmp` });
     expect(await readFile(victim, 'utf8')).toBe('victim');
     expect((await stat(victim)).mode & 0o777).toBe(0o644);
     expect(await readFile(target, 'utf8')).toBe('new');
     expect((await lstat(target)).isFile()).toBe(true);
     expect((await readdir(dir)).sort()).toEqual(['victim', 'wg0.conf']);
+  });
+
+  it('like: the new file gets the mode it is told to keep', async () => {
+    const target = join(dir, 'zone');
+    await writeFileAtomic(target, 'new', { like: { mode: 0o100644, uid: process.getuid!(), gid: process.getgid!() } });
+    expect((await stat(target)).mode & 0o7777).toBe(0o644);
   });
 
   it('fails without touching the target when the directory cannot be written', async () => {
