@@ -47,24 +47,28 @@ export class RingWriter {
   }
 
   /**
-   * Queues one packet for `fd`: sendto(`sa`) when given, else write(). Returns false if the ring is
+   * Queues one packet for `fd`: sendto(`sa`) when given, else write(); `head` (a TUN's
+   * virtio_net_hdr) goes right before the packet in the same write. Returns false if the ring is
    * full (dropped).
    */
-  push(fd: number, packet: Uint8Array, sa?: Uint8Array): boolean {
-    const w = reserve(this.dv, this.w, Atomics.load(this.ctrl, Ctrl.R), WRITER_HDR + packet.length + 3);
+  push(fd: number, packet: Uint8Array, sa?: Uint8Array, head?: Uint8Array): boolean {
+    const headLen = head ? head.length : 0;
+    const len = headLen + packet.length;
+    const w = reserve(this.dv, this.w, Atomics.load(this.ctrl, Ctrl.R), WRITER_HDR + len + 3);
     if (w === -1) {
       this.dropped++;
       return false;
     }
     const dv = this.dv;
-    dv.setInt32(w, packet.length, true);
+    dv.setInt32(w, len, true);
     dv.setInt32(w + WRITER_OFF_FD, fd, true);
     if (sa) {
       dv.setInt32(w + WRITER_OFF_SALEN, sa.length, true);
       this.data.set(sa, w + WRITER_OFF_SA);
     } else dv.setInt32(w + WRITER_OFF_SALEN, 0, true);
-    this.data.set(packet, w + WRITER_HDR);
-    this.w = nextOffset(w, WRITER_HDR, packet.length);
+    if (head) this.data.set(head, w + WRITER_HDR);
+    this.data.set(packet, w + WRITER_HDR + headLen);
+    this.w = nextOffset(w, WRITER_HDR, len);
     this.pushed = (this.pushed + 1) | 0;
     return true;
   }

@@ -166,7 +166,13 @@ export class LinuxTun implements Tun {
     const batch = this.pending;
     this.pending = [];
     if (this.closed || batch.length === 0) return;
-    this.writeFrames(this.framer!.frameWrites(batch));
+    const writer = this.writer;
+    if (!writer) return this.writeFrames(this.framer!.frameWrites(batch));
+    // Header and packet copied straight into the writer's ring: no buffer per packet.
+    this.framer!.eachWrite(batch, (head, packet) => {
+      if (!writer.push(this.fd, packet, undefined, head)) this.writeErrors++;
+    });
+    writer.flush();
   }
 
   private writeFrames(packets: Uint8Array[]): void {

@@ -24,6 +24,7 @@ export class TunFramer {
   /** Where segments are built: a super-packet's payload plus one copy of the headers per segment. */
   private readonly arena: Uint8Array;
   private readonly scratch = new Uint8Array(MAX_HEADERS + MAX_PACKET);
+  private readonly head = new Uint8Array(VIRTIO_NET_HDR_LEN);
 
   /** `maxSegments` bounds the packets one read may become (the batch the data plane takes). */
   constructor(private readonly maxSegments = 128) {
@@ -67,11 +68,24 @@ export class TunFramer {
 
   /** TUN write buffers (header + packet) for a batch of packets, in order, TCP flows coalesced. */
   frameWrites(packets: readonly Uint8Array[]): Uint8Array[] {
-    return coalesceTcp(packets).map(({ hdr, packet }) => {
+    const out: Uint8Array[] = [];
+    this.eachWrite(packets, (head, packet) => {
       const buf = new Uint8Array(VIRTIO_NET_HDR_LEN + packet.length);
-      encodeVirtioNetHdr(hdr, buf, 0);
+      buf.set(head, 0);
       buf.set(packet, VIRTIO_NET_HDR_LEN);
-      return buf;
+      out.push(buf);
     });
+    return out;
+  }
+
+  /**
+   * The same writes without building them: `write(head, packet)` per write, `head` the encoded
+   * virtio_net_hdr (reused: use it before returning), for a writer that copies both into its ring.
+   */
+  eachWrite(packets: readonly Uint8Array[], write: (head: Uint8Array, packet: Uint8Array) => void): void {
+    for (const { hdr, packet } of coalesceTcp(packets)) {
+      encodeVirtioNetHdr(hdr, this.head, 0);
+      write(this.head, packet);
+    }
   }
 }

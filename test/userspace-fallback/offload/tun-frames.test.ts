@@ -53,6 +53,11 @@ describe('TunFramer', () => {
     expect(writes.map((w) => w.length - VIRTIO_NET_HDR_LEN)).toEqual([4040, other.length]);
     expect(sameBytes(writes[1]!.subarray(VIRTIO_NET_HDR_LEN), other)).toBe(true);
     // The super-packet, read back as the kernel would see it, is the four segments again.
+    // eachWrite hands over the same header and packet without building the buffer.
+    const each: Uint8Array[] = [];
+    f.eachWrite([segs[0]!, other, ...segs.slice(1)], (head, packet) => each.push(Uint8Array.from([...head, ...packet])));
+    expect(each.length).toBe(writes.length);
+    each.forEach((w, i) => expect(sameBytes(w, writes[i]!)).toBe(true));
     const back = f.unframeRead(writes[0]!);
     expect(back).toHaveLength(4);
     back.forEach((s, i) => expect(sameBytes(s, segs[i]!)).toBe(true));
