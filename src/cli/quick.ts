@@ -7,6 +7,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
 import type { Command } from './command.js';
 import { foreground, haveProgram } from '../system/run.js';
 import { runStrip } from './quick-strip.js';
@@ -51,7 +52,7 @@ See wgts-quick(8) for more info and examples.
 `;
 }
 
-interface Parsed {
+export interface Parsed {
   action: 'up' | 'down' | 'reload' | 'save' | 'strip';
   target: string;
   options: QuickOptions;
@@ -61,18 +62,35 @@ interface Parsed {
 
 const ACTIONS = ['up', 'down', 'reload', 'save', 'strip'] as const;
 
-function parseArgs(args: string[]): Parsed | undefined {
+/**
+ * wgts' own flags, read by node:util's parseArgs. Not parseFlags (flags.ts): wg-quick's grammar has
+ * no options, so any other word — `--foo`, `-x`, `--hooks=1` — stays a positional word (for wg-quick
+ * `up --foo` names the interface `--foo`), and a malformed line prints only the usage, as wg-quick does.
+ */
+const FLAGS = {
+  'nat-via': { type: 'string' },
+  hooks: { type: 'boolean' },
+  'no-nat-via': { type: 'boolean' },
+} as const;
+
+/** The action, target and flags of a `wgts quick` command line; undefined when it is malformed. */
+export function parseQuickArgs(args: string[]): Parsed | undefined {
   const rest: string[] = [];
   const options: QuickOptions = {};
   let hooks = false;
   let noNatVia = false;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--nat-via' && i + 1 < args.length) options.natVia = args[++i]!;
-    else if (a.startsWith('--nat-via=')) options.natVia = a.slice('--nat-via='.length);
-    else if (a === '--hooks') hooks = true;
-    else if (a === '--no-nat-via') noNatVia = true;
-    else rest.push(a);
+  // `--` is a word like any other to wg-quick, not the end of options: parseArgs sees it as a word no
+  // argument can be (argv strings hold no NUL), read back as `--`.
+  const words = args.map((a) => (a === '--' ? '\0' : a));
+  const unmask = (w: string): string => (w === '\0' ? '--' : w);
+  const { tokens } = parseArgs({ args: words, options: FLAGS, allowPositionals: true, strict: false, tokens: true });
+  let lastIndex = -1;
+  for (const t of tokens) {
+    if (t.kind === 'option' && t.name === 'nat-via' && t.value !== undefined) options.natVia = unmask(t.value);
+    else if (t.kind === 'option' && t.name === 'hooks' && !t.inlineValue) hooks = true;
+    else if (t.kind === 'option' && t.name === 'no-nat-via' && !t.inlineValue) noNatVia = true;
+    else if (t.index !== lastIndex) rest.push(args[t.index]!); // a word of wg-quick's grammar (a short-option group is one word)
+    lastIndex = t.index;
   }
   if (rest.length !== 2) return undefined;
   const [action, target] = rest as [string, string];
@@ -104,7 +122,7 @@ export const quickCommand: Command = {
       process.stderr.write(quickUsage(prog));
       return 0;
     }
-    const parsed = parseArgs(args);
+    const parsed = parseQuickArgs(args);
     if (!parsed) {
       process.stderr.write(quickUsage(prog));
       return 1;

@@ -9,8 +9,8 @@
  * - neither: refused before anything is created (see preflight in up.ts), not a half-up tunnel.
  */
 import { lstat, readFile } from 'node:fs/promises';
-import { cmd, haveProgram, query } from '../system/run.js';
 import type { QuickContext } from './context.js';
+import { cmd, haveProgram, query } from './system.js';
 
 export type DnsTool = 'resolvconf' | 'resolvectl' | 'none';
 

@@ -9,22 +9,20 @@
  * fallback — and runs the hooks; a failing hook is then reported, not fatal (there is no tunnel left
  * to keep up), and SaveConfig is skipped (there is no device to read).
  */
-import { backendFor, listDevices } from '../system/ipc.js';
 import { wipeDevice } from '../conf/model.js';
-import { cmd } from '../system/run.js';
 import { RT_TABLE_MAIN } from '../netlink/rtnl.js';
 import type { QuickContext } from './context.js';
 import { resolvconfPrefix } from './dns.js';
 import { removeFirewallLegacy } from './firewall.js';
 import { runHooks } from './hooks.js';
 import { ipLinkDelete, ipRuleDelete, listRules } from './ip.js';
-import { ifindexOfName } from '../netlink/ifindex.js';
 import { dropState, loadState, replay, withTunnelLock } from './journal.js';
 import { narrate } from '../system/run.js';
 import { messageOf } from './up.js';
 import { isAutoTable, runtimeAllowedIps } from './routes.js';
 import { saveConfig } from './save.js';
 import { QuickError, type QuickTarget, makeContext } from './target.js';
+import { cmd, backendFor, listDevices, ifindexOfName } from './system.js';
 
 /** wg-quick: the name must be among `wg show interfaces`. A backend that cannot list still answers a get. */
 export async function requireWireGuard(ifname: string): Promise<void> {

@@ -6,9 +6,9 @@
  * `-m comment --comment "wg-quick(8) rule for IF"`. The table keeps wg-quick's name so that either
  * tool's `down` can remove the other's rules. Undo: delete the table / the same rules with -D.
  */
-import { cmd, haveProgram, query } from '../system/run.js';
 import type { QuickContext } from './context.js';
 import { familyOf, linkAddresses as addressesOf } from './ip.js';
+import { cmd, haveProgram, query } from './system.js';
 
 /** Addresses currently on IF of one family (`ip -o -4|-6 addr show dev IF`; includes IPv6 link-local). */
 export async function linkAddresses(ifname: string, proto: '-4' | '-6'): Promise<string[]> {

@@ -8,8 +8,9 @@
  * line ending in a newline), and `hook`, the hook being run. wg-quick's bookkeeping (PROGRAM, ARGS,
  * SELF, HAVE_SET_DNS, HAVE_SET_FIREWALL) is not imitated.
  */
-import { hook, shellQuote, type HookShell } from '../system/run.js';
+import { shellQuote, type HookShell } from '../system/run.js';
 import type { QuickContext } from './context.js';
+import { hook } from './system.js';
 
 /** The assignments that give a hook wg-quick's variables. */
 export function hookVariables(ctx: Pick<QuickContext, 'ifname' | 'configFile' | 'conf'>): string {

@@ -22,6 +22,7 @@ import { formatIP, parseIPv6 } from '../conf/ip.js';
 import type { Family } from '../conf/model.js';
 import * as rtnl from '../netlink/rtnl.js';
 import { RunError, narrateCommand } from '../system/run.js';
+import { rtnlOps } from './system.js';
 
 export type Proto = '-4' | '-6';
 
@@ -206,7 +207,7 @@ export function tableText(table: number): string {
 
 async function deviceIndex(ifname: string): Promise<number> {
   try {
-    return (await rtnl.getLink(ifname)).index;
+    return (await rtnlOps().getLink(ifname)).index;
   } catch (e) {
     if (e instanceof WgError && e.errno === ENODEV) throw new IpFailure(`Cannot find device "${ifname}"`, 1);
     throw e;
@@ -216,7 +217,7 @@ async function deviceIndex(ifname: string): Promise<number> {
 /** `ip link show dev IF` prints something: the name is taken (by any kind of link). */
 export async function linkExists(ifname: string): Promise<boolean> {
   try {
-    await rtnl.getLink(ifname);
+    await rtnlOps().getLink(ifname);
     return true;
   } catch {
     return false;
@@ -226,7 +227,7 @@ export async function linkExists(ifname: string): Promise<boolean> {
 /** A link's MTU (`ip link show dev IF` → `mtu N`), undefined if there is no such link. */
 export async function linkMtu(ifname: string | number): Promise<number | undefined> {
   try {
-    return (typeof ifname === 'number' ? await rtnl.getLinkByIndex(ifname) : await rtnl.getLink(ifname)).mtu;
+    return (typeof ifname === 'number' ? await rtnlOps().getLinkByIndex(ifname) : await rtnlOps().getLink(ifname)).mtu;
   } catch {
     return undefined;
   }
@@ -234,7 +235,7 @@ export async function linkMtu(ifname: string | number): Promise<number | undefin
 
 /** `ip link add dev IF type wireguard`. */
 export async function ipLinkAddWireguard(ifname: string): Promise<void> {
-  await ipChange(['ip', 'link', 'add', 'dev', ifname, 'type', 'wireguard'], () => rtnl.createLink(ifname, 'wireguard'), (errno) =>
+  await ipChange(['ip', 'link', 'add', 'dev', ifname, 'type', 'wireguard'], () => rtnlOps().createLink(ifname, 'wireguard'), (errno) =>
     errno === EOPNOTSUPP ? 'Error: Unknown device type.' : undefined,
   );
 }
@@ -243,7 +244,7 @@ export async function ipLinkAddWireguard(ifname: string): Promise<void> {
 export async function ipLinkDelete(ifname: string): Promise<void> {
   await ipChange(['ip', 'link', 'delete', 'dev', ifname], async () => {
     await deviceIndex(ifname);
-    await rtnl.deleteLink(ifname);
+    await rtnlOps().deleteLink(ifname);
   });
 }
 
@@ -255,11 +256,11 @@ export async function ipLinkSetMtuUp(mtuText: string, ifname: string): Promise<v
       const mtu = getInteger(mtuText);
       if (mtu === undefined) throw invalidArgument(mtuText, 'Invalid "mtu" value\n');
       await deviceIndex(ifname);
-      await rtnl.setLink(ifname, { mtu: mtu >>> 0, up: true });
+      await rtnlOps().setLink(ifname, { mtu: mtu >>> 0, up: true });
     },
     async (errno) => {
       if (errno !== EINVAL) return undefined;
-      const link = await rtnl.getLink(ifname).catch(() => undefined);
+      const link = await rtnlOps().getLink(ifname).catch(() => undefined);
       const mtu = getInteger(mtuText)! >>> 0;
       if (link?.maxMtu !== undefined && link.maxMtu > 0 && mtu > link.maxMtu) return 'Error: mtu greater than device maximum.';
       if (link?.minMtu !== undefined && mtu < link.minMtu) return 'Error: mtu less than device minimum.';
@@ -278,7 +279,7 @@ export async function ipAddressAdd(proto: Proto, address: string, ifname: string
     async () => {
       const prefix = ipPrefix(proto, address);
       await deviceIndex(ifname);
-      await rtnl.addAddress(ifname, prefix);
+      await rtnlOps().addAddress(ifname, prefix);
     },
     (errno) => (errno === EEXIST ? `Error: ${proto === '-4' ? 'ipv4: Address' : 'ipv6: address'} already assigned.` : undefined),
   );
@@ -289,7 +290,7 @@ export async function ipAddressDelete(proto: Proto, address: string, ifname: str
   await ipChange(['ip', proto, 'address', 'del', address, 'dev', ifname], async () => {
     const prefix = ipPrefix(proto, address);
     await deviceIndex(ifname);
-    await rtnl.deleteAddress(ifname, prefix);
+    await rtnlOps().deleteAddress(ifname, prefix);
   });
 }
 
@@ -297,7 +298,7 @@ export async function ipAddressDelete(proto: Proto, address: string, ifname: str
 export async function linkAddresses(ifname: string, family?: Family): Promise<string[]> {
   let list: rtnl.Prefix[];
   try {
-    list = await rtnl.listAddresses(ifname);
+    list = await rtnlOps().listAddresses(ifname);
   } catch {
     return [];
   }
@@ -314,7 +315,7 @@ export async function ipRouteAdd(proto: Proto, cidr: string, ifname: string, tab
     const dst = ipPrefix(proto, cidr);
     const id = table === undefined ? rtnl.RT_TABLE_MAIN : await tableId(table);
     await deviceIndex(ifname);
-    await rtnl.addRoute({ dst, ifname, table: id });
+    await rtnlOps().addRoute({ dst, ifname, table: id });
   }, (errno) => (errno === ENETDOWN ? `Error: ${proto === '-4' ? 'Device for nexthop' : 'Nexthop device'} is not up.` : undefined));
 }
 
@@ -325,7 +326,7 @@ export async function ipRouteDelete(proto: Proto, cidr: string, ifname: string, 
     const dst = ipPrefix(proto, cidr);
     const id = table === undefined ? rtnl.RT_TABLE_MAIN : await tableId(table);
     await deviceIndex(ifname);
-    await rtnl.deleteRoute({ dst, ifname, table: id });
+    await rtnlOps().deleteRoute({ dst, ifname, table: id });
   });
 }
 
@@ -344,16 +345,16 @@ function devicelessArgv(verb: 'add' | 'delete', r: DevicelessRoute): string[] {
 
 /** `ip -4|-6 route add unreachable DST table T metric M`. */
 export async function ipRouteAddSpec(r: DevicelessRoute): Promise<void> {
-  await ipChange(devicelessArgv('add', r), () => rtnl.addRoute({ dst: r.dst, table: r.table, metric: r.metric, type: r.type }));
+  await ipChange(devicelessArgv('add', r), () => rtnlOps().addRoute({ dst: r.dst, table: r.table, metric: r.metric, type: r.type }));
 }
 
 /** `ip -4|-6 route delete unreachable DST table T metric M`; a route that is not there is not an error. */
 export async function ipRouteDeleteSpec(r: DevicelessRoute): Promise<void> {
-  const there = (await rtnl.listRoutes(r.family, r.table)).some(
+  const there = (await rtnlOps().listRoutes(r.family, r.table)).some(
     (x) => x.type === r.type && x.metric === r.metric && x.dst.len === rtnl.parsePrefix(r.dst).len,
   );
   if (!there) return;
-  await ipChange(devicelessArgv('delete', r), () => rtnl.deleteRoute({ dst: r.dst, table: r.table, metric: r.metric, type: r.type }));
+  await ipChange(devicelessArgv('delete', r), () => rtnlOps().deleteRoute({ dst: r.dst, table: r.table, metric: r.metric, type: r.type }));
 }
 
 function prefixCovers(route: rtnl.Prefix, p: rtnl.Prefix): boolean {
@@ -378,17 +379,17 @@ export async function routeCovered(ifname: string, cidr: string): Promise<boolea
   }
   let index: number;
   try {
-    index = (await rtnl.getLink(ifname)).index;
+    index = (await rtnlOps().getLink(ifname)).index;
   } catch {
     return false;
   }
-  const routes = await rtnl.listRoutes(p.family, rtnl.RT_TABLE_MAIN);
+  const routes = await rtnlOps().listRoutes(p.family, rtnl.RT_TABLE_MAIN);
   return routes.some((r) => r.oif === index && prefixCovers(r.dst, p));
 }
 
 /** `ip -4|-6 route show table N` is non-empty. */
 export async function tableHasRoutes(family: Family, table: number): Promise<boolean> {
-  return (await rtnl.listRoutes(family, table)).length > 0;
+  return (await rtnlOps().listRoutes(family, table)).length > 0;
 }
 
 /** wg-quick's MTU of a route line: its `mtu N` (not `mtu lock N`), else the MTU of its `dev`. */
@@ -401,7 +402,7 @@ async function routeMtu(route: rtnl.RouteInfo): Promise<number | undefined> {
 export async function routeGetMtu(address: string): Promise<number | undefined> {
   let route: rtnl.RouteInfo;
   try {
-    route = await rtnl.getRoute(address);
+    route = await rtnlOps().getRoute(address);
   } catch {
     return undefined;
   }
@@ -410,7 +411,7 @@ export async function routeGetMtu(address: string): Promise<number | undefined> 
 
 /** The MTU of the first line of `ip route show default` (IPv4, main table). */
 export async function defaultRouteMtu(): Promise<number | undefined> {
-  const route = (await rtnl.listRoutes(4, rtnl.RT_TABLE_MAIN).catch(() => [])).find((r) => r.dst.len === 0);
+  const route = (await rtnlOps().listRoutes(4, rtnl.RT_TABLE_MAIN).catch(() => [])).find((r) => r.dst.len === 0);
   return route ? routeMtu(route) : undefined;
 }
 
@@ -447,7 +448,7 @@ function ruleSpec(r: IpRule): rtnl.RuleSpec {
 }
 
 export async function listRules(family: Family): Promise<rtnl.RuleInfo[]> {
-  return rtnl.listRules(family);
+  return rtnlOps().listRules(family);
 }
 
 /**
@@ -455,12 +456,12 @@ export async function listRules(family: Family): Promise<rtnl.RuleInfo[]> {
  * the priority), so the undo can delete exactly this rule.
  */
 export async function ipRuleAdd(rule: IpRule): Promise<number[]> {
-  const before = new Set((await rtnl.listRules(rule.family)).map((r) => r.priority));
-  await ipChange(['ip', protoOf(rule.family), 'rule', 'add', ...ruleWords(rule)], () => rtnl.addRule(ruleSpec(rule)));
-  return (await rtnl.listRules(rule.family)).map((r) => r.priority).filter((p) => !before.has(p));
+  const before = new Set((await rtnlOps().listRules(rule.family)).map((r) => r.priority));
+  await ipChange(['ip', protoOf(rule.family), 'rule', 'add', ...ruleWords(rule)], () => rtnlOps().addRule(ruleSpec(rule)));
+  return (await rtnlOps().listRules(rule.family)).map((r) => r.priority).filter((p) => !before.has(p));
 }
 
 /** `ip -4|-6 rule delete ...`: the first rule matching every given field. */
 export async function ipRuleDelete(rule: IpRule): Promise<void> {
-  await ipChange(['ip', protoOf(rule.family), 'rule', 'delete', ...ruleWords(rule)], () => rtnl.deleteRule(ruleSpec(rule)));
+  await ipChange(['ip', protoOf(rule.family), 'rule', 'delete', ...ruleWords(rule)], () => rtnlOps().deleteRule(ruleSpec(rule)));
 }

@@ -17,11 +17,11 @@
 import { closeSync, constants, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
 import { mkdir, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cmd } from '../system/run.js';
 import type { Family } from '../conf/model.js';
 import { QUICK_CONFIG_DIR } from '../conf/quick.js';
 import { RTN_UNREACHABLE } from '../netlink/rtnl.js';
 import { ipLinkDelete, ipRouteDeleteSpec, ipRuleDelete, linkExists, listRules, tableId } from './ip.js';
+import { cmd } from './system.js';
 
 export type UndoAction =
   /** Run a command (narrated); `bestEffort` failures are reported but do not stop the replay. */

@@ -8,9 +8,10 @@
  * and drops its routes.
  */
 import { access, stat } from 'node:fs/promises';
-import { cmd, haveProgram, narrate } from '../system/run.js';
+import { narrate } from '../system/run.js';
 import type { QuickContext } from './context.js';
 import { ipLinkAddWireguard, linkExists } from './ip.js';
+import { cmd, haveProgram } from './system.js';
 
 export { linkExists };
 

@@ -16,10 +16,10 @@
  * Configs with the classic PostUp/PostDown iptables lines keep working unchanged (hooks are hooks).
  */
 import { formatIP, maskPrefix, parseIP } from '../conf/ip.js';
-import { cmd, haveProgram, query } from '../system/run.js';
 import { originalSysctl } from './journal.js';
 import { linkExists } from './link.js';
 import type { QuickContext } from './context.js';
+import { cmd, haveProgram, query } from './system.js';
 
 /** The network of an Address (`10.0.0.1/24` → `10.0.0.0/24`; a bare address is a /32 or /128). */
 export function networkOf(address: string): { family: 4 | 6; cidr: string } {

@@ -16,13 +16,14 @@
  * "unreachable" instead of falling through the rules to the main table and out of the physical
  * interface. wg-quick leaves the rules pointing at an empty table. `down` removes it.
  */
-import { cmd, narrate, query } from '../system/run.js';
+import { narrate } from '../system/run.js';
 import { wipeDevice } from '../conf/model.js';
 import { RTN_UNREACHABLE, RT_TABLE_MAIN } from '../netlink/rtnl.js';
 import { familyFlag } from './address.js';
 import { addFirewall } from './firewall.js';
 import type { QuickContext } from './context.js';
 import { type IpRule, familyOf, ipRouteAdd, ipRouteAddSpec, ipRuleAdd, tableHasRoutes } from './ip.js';
+import { cmd, query } from './system.js';
 
 /** The metric of the fallback: the largest, so any device route in the table wins. */
 export const FALLBACK_METRIC = 0xffffffff;

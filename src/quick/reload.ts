@@ -34,13 +34,13 @@ import { addFirewall } from './firewall.js';
 import { runHooks } from './hooks.js';
 import { familyOf, ipAddressAdd, ipAddressDelete, ipRouteAdd, ipRouteDelete, ipLinkSetMtuUp, linkMtu, routeCovered } from './ip.js';
 import { type Applied, type AppliedRoute, Journal, type UndoAction, loadState, replay, withTunnelLock } from './journal.js';
-import { ifindexOfName } from '../netlink/ifindex.js';
 import { autoMtu } from './mtu.js';
 import { addNat, checkNat, networkOf } from './nat.js';
 import { addDefaultRoute, chooseTable } from './policy.js';
 import { isAutoTable, orderRoutes } from './routes.js';
 import { QuickError, type QuickTarget, makeContext } from './target.js';
 import { appliedOf, exitCodeOf, messageOf } from './up.js';
+import { ifindexOfName } from './system.js';
 
 export interface ReloadOptions {
   /** Run the old PreDown/PostDown and the new PreUp/PostUp. */
@@ -115,6 +115,21 @@ class Reload {
         (a.kind === 'route-delete' && a.family === family) ||
         (a.kind === 'cmd' && a.step === 'firewall' && a.family === family),
     );
+  }
+
+  /**
+   * Runs a change that records its undo in the journal (setDns, addNat, addDefaultRoute...). Its
+   * inverse — undo what it recorded, then `restore` — is registered first, so a change that fails
+   * halfway is taken back too. What it recorded is read at rollback time: the entries new since it
+   * started (later steps' entries are gone by then, undone and forgotten by their own inverses).
+   */
+  async recorded(change: () => Promise<void>, restore?: Inverse): Promise<void> {
+    const existing = new Set(this.journal.actions);
+    this.done(async () => {
+      await this.undoNow(this.journal.actions.filter((a) => !existing.has(a)));
+      await restore?.();
+    });
+    await change();
   }
 
   /** Undoes journal entries now (in reverse) and forgets them. */
@@ -214,11 +229,7 @@ async function syncDns(r: Reload, prev: Applied): Promise<void> {
   const old = r.journal.actions.filter((a) => a.step === 'dns');
   await r.undoNow(old);
   const oldCtx = { ...ctx, conf: { ...ctx.conf, interface: { ...i, dns: prev.dns, dnsSearch: prev.dnsSearch } } };
-  r.done(() => setDns(oldCtx));
-  const before = r.journal.actions.length;
-  await setDns(ctx);
-  const added = r.journal.actions.slice(before);
-  r.done(() => r.undoNow(added));
+  await r.recorded(() => setDns(ctx), () => setDns(oldCtx));
 }
 
 /** Plain routes: the ones the file no longer asks for go, new ones come (skipped when covered, as up). */
@@ -260,17 +271,16 @@ async function syncPolicy(r: Reload, allowedIps: readonly string[], addressesCha
     const want = wanted.find((c) => familyOf(familyFlag(c)) === family);
     const have = r.routes.find((x) => x.policy && familyOf(familyFlag(x.cidr)) === family);
     if (want && !have) {
-      const before = r.journal.actions.length;
-      await addDefaultRoute(ctx, want); // pushes its route to ctx.routes (= r.routes)
-      const added = r.journal.actions.slice(before);
-      r.done(async () => {
-        await r.undoNow(added);
-        const route = r.routes.find((x) => x.policy && x.cidr === want);
-        if (route) {
-          await ipRouteDelete(familyFlag(want), want, ctx.ifname, route.table).catch(() => undefined);
-          r.routes.splice(r.routes.indexOf(route), 1);
-        }
-      });
+      await r.recorded(
+        () => addDefaultRoute(ctx, want), // pushes its route to ctx.routes (= r.routes)
+        async () => {
+          const route = r.routes.find((x) => x.policy && x.cidr === want);
+          if (route) {
+            await ipRouteDelete(familyFlag(want), want, ctx.ifname, route.table).catch(() => undefined);
+            r.routes.splice(r.routes.indexOf(route), 1);
+          }
+        },
+      );
     } else if (have && !want) {
       // rules first (traffic goes back to the main table at once), then the table's routes
       await r.undoNow(r.policyActions(family));
@@ -282,13 +292,10 @@ async function syncPolicy(r: Reload, allowedIps: readonly string[], addressesCha
       const old = r.journal.actions.filter((a) => a.kind === 'cmd' && a.step === 'firewall' && a.family === family);
       await r.undoNow(old);
       const table = await chooseTable(ctx);
-      const before = r.journal.actions.length;
-      await addFirewall(ctx, proto, table);
-      const added = r.journal.actions.slice(before);
-      r.done(async () => {
-        await r.undoNow(added);
-        await addFirewall(ctx, proto, table);
-      });
+      await r.recorded(
+        () => addFirewall(ctx, proto, table),
+        () => addFirewall(ctx, proto, table),
+      );
     }
   }
 }
@@ -304,19 +311,16 @@ async function syncNat(r: Reload, prev: Applied): Promise<void> {
   await r.undoNow([...sysctls, ...rules]);
   const held = sysctls.flatMap((a) => (a.kind === 'sysctl' ? [a.holds] : []));
   r.journal.forget([], held);
-  const before = r.journal.actions.length;
-  await addNat(ctx);
-  const added = r.journal.actions.slice(before);
   const { natVia: _, ...others } = ctx.options;
   const oldCtx: QuickContext = {
     ...ctx,
     options: prev.natVia !== undefined ? { ...others, natVia: prev.natVia } : others,
     conf: { ...ctx.conf, interface: { ...ctx.conf.interface, addresses: prev.addresses } },
   };
-  r.done(async () => {
-    await r.undoNow(added);
-    await addNat(oldCtx);
-  });
+  await r.recorded(
+    () => addNat(ctx),
+    () => addNat(oldCtx),
+  );
 }
 
 async function allowedIpsOf(ctx: QuickContext): Promise<string[]> {

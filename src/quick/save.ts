@@ -10,10 +10,11 @@ import { constants } from 'node:fs';
 import { open, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { wipeDevice } from '../conf/model.js';
 import { formatConfig } from '../conf/write.js';
-import { haveProgram, narrate, query } from '../system/run.js';
+import { narrate } from '../system/run.js';
 import { dnsTool, resolvconfIsSymlink, resolvconfPrefix, resolvedDns } from './dns.js';
 import { linkAddresses, linkMtu } from './ip.js';
 import type { QuickContext } from './context.js';
+import { haveProgram, query } from './system.js';
 
 /**
  * The DNS lines to save. resolvconf: each registered `nameserver` (search domains are lost, as in

@@ -8,9 +8,9 @@ import type { Backend } from '../conf/backend.js';
 import { decodeConfig, encodeConfig, type ConfigEncoding, type ConfigText } from '../conf/encoding.js';
 import { parseQuickConfig, resolveQuickTarget, type QuickConfig } from '../conf/quick.js';
 import { systemFs } from '../system/conf-io.js';
-import { backendFor } from '../system/ipc.js';
 import type { QuickContext, QuickOptions } from './context.js';
 import type { Journal, UndoAction } from './journal.js';
+import { backendFor } from './system.js';
 
 /** A user-facing failure: printed as `<prog>: <message>`, exit status `exitCode` (default 1). */
 export class QuickError extends Error {

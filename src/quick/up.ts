@@ -15,7 +15,6 @@ import type { QuickContext } from './context.js';
 import { dnsTool, setDns } from './dns.js';
 import { runHooks } from './hooks.js';
 import { type Applied, Journal, loadState, dropState, replay, withTunnelLock } from './journal.js';
-import { ifindexOfName } from '../netlink/ifindex.js';
 import { addLink, linkExists } from './link.js';
 import { linkMtu } from './ip.js';
 import { narrate } from '../system/run.js';
@@ -23,6 +22,7 @@ import { setMtuUp } from './mtu.js';
 import { addNat, checkNat } from './nat.js';
 import { addRoutes } from './routes.js';
 import { QuickError, type QuickTarget, makeContext } from './target.js';
+import { ifindexOfName } from './system.js';
 
 export interface Step {
   /** Short name used in "step X failed" messages. */

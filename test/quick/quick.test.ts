@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { quickCommand, quickUsage } from '../../src/cli/quick.js';
+import { parseQuickArgs, quickCommand, quickUsage } from '../../src/cli/quick.js';
 import { parseWgPart } from '../../src/quick/config.js';
 import { QuickError, loadTarget } from '../../src/quick/target.js';
 
@@ -95,5 +95,30 @@ describe('wgts quick: errors quoting a file that is not UTF-8 print its bytes', 
   it('a SaveConfig value', async () => {
     const bytes = await bytesOf('wgl1.conf', latin1('[Interface]\nSaveConfig = \xe9\n'));
     expect(bytes.equals(latin1("`\xe9' is neither true nor false"))).toBe(true);
+  });
+});
+
+describe('wgts quick flags (parseArgs)', () => {
+  const base = { hooks: false, noNatVia: false, options: {} };
+  it('reads --nat-via VALUE and --nat-via=VALUE alike, anywhere on the line, the last one winning', () => {
+    for (const args of [['up', 'wg0', '--nat-via', 'eth0'], ['--nat-via=eth0', 'up', 'wg0'], ['up', '--nat-via', 'eth9', 'wg0', '--nat-via', 'eth0']]) {
+      expect(parseQuickArgs(args)).toEqual({ ...base, action: 'up', target: 'wg0', options: { natVia: 'eth0' } });
+    }
+  });
+
+  it('takes --hooks and --no-nat-via for reload only, and not --no-nat-via with --nat-via', () => {
+    expect(parseQuickArgs(['reload', 'wg0', '--hooks', '--no-nat-via'])).toEqual({ ...base, action: 'reload', target: 'wg0', hooks: true, noNatVia: true });
+    expect(parseQuickArgs(['up', 'wg0', '--hooks'])).toBeUndefined();
+    expect(parseQuickArgs(['down', 'wg0', '--no-nat-via'])).toBeUndefined();
+    expect(parseQuickArgs(['reload', 'wg0', '--no-nat-via', '--nat-via', 'eth0'])).toBeUndefined();
+  });
+
+  it('leaves every other word to wg-quick\'s grammar (an interface may be called `--foo`; `--` is a word)', () => {
+    expect(parseQuickArgs(['up', '--foo'])).toEqual({ ...base, action: 'up', target: '--foo' });
+    expect(parseQuickArgs(['down', '-x'])).toEqual({ ...base, action: 'down', target: '-x' });
+    expect(parseQuickArgs(['up', '--hooks=1'])).toEqual({ ...base, action: 'up', target: '--hooks=1' });
+    expect(parseQuickArgs(['up', '--nat-via'])).toEqual({ ...base, action: 'up', target: '--nat-via' });
+    expect(parseQuickArgs(['up', '--', 'wg0'])).toBeUndefined();
+    expect(parseQuickArgs(['up', 'wg0', '--nat-via', '--'])).toEqual({ ...base, action: 'up', target: 'wg0', options: { natVia: '--' } });
   });
 });
