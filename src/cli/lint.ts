@@ -9,6 +9,7 @@ import type { Command } from './command.js';
 import { parseFlags, UsageError, withUsage } from './flags.js';
 import { SYSTEM_IO } from '../system/conf-io.js';
 import { haveProgram } from '../system/run.js';
+import { decodeConfig, encodeConfig, type ConfigText } from '../conf/encoding.js';
 import { formatFinding, lintConfig, type Finding } from '../conf/lint.js';
 import { QUICK_CONFIG_DIR, QUICK_NAME_RE } from '../conf/quick.js';
 import { publicKeyFromPrivate } from '../crypto/primitives.js';
@@ -41,26 +42,33 @@ export const lintCommand: Command = {
       }
       if (positionals.length === 0) throw new UsageError('no file given');
       const hasDnsTool = (await haveProgram('resolvconf')) || (await haveProgram('resolvectl'));
-      const all: (Finding & { file: string })[] = [];
+      const all: (Finding & { file: string; encoding: ConfigText['encoding'] })[] = [];
       let unreadable = false;
       for (const arg of positionals) {
         const file = pathOf(arg);
-        let text: string;
+        let decoded: ConfigText;
         let mode: number;
         try {
           const st = statSync(file);
           if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
           mode = st.mode;
-          text = readFileSync(file, 'utf8');
+          decoded = decodeConfig(readFileSync(file)); // as setconf reads it, so messages quote the same text
         } catch (e) {
           process.stderr.write(`${argv0} lint: ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file' : (e as Error).message}\n`);
           unreadable = true;
           continue;
         }
-        for (const f of lintConfig(text, { mode, hasDnsTool, services: SYSTEM_IO.services, publicKeyOf })) all.push({ file, ...f });
+        const { text, encoding } = decoded;
+        const facts = { mode, hasDnsTool, services: SYSTEM_IO.services, publicKeyOf, encoding };
+        for (const f of lintConfig(text, facts)) all.push({ file, encoding, ...f });
       }
-      if (values.json) process.stdout.write(JSON.stringify(all, null, 2) + '\n');
-      else if (all.length > 0) process.stdout.write(all.map((f) => formatFinding(f.file, f)).join('\n') + '\n');
+      // JSON is UTF-8 text whatever the files were. The plain report gives back each file's bytes
+      // where it quotes the file; the path before them came from argv and stays UTF-8.
+      if (values.json) process.stdout.write(JSON.stringify(all.map(({ encoding: _, ...f }) => f), null, 2) + '\n');
+      else for (const f of all) {
+        const quoted = formatFinding(f.file, f).slice(f.file.length);
+        process.stdout.write(Buffer.concat([Buffer.from(f.file), encodeConfig(`${quoted}\n`, f.encoding)]));
+      }
       return unreadable ? 2 : all.length > 0 ? 1 : 0;
     }),
 };

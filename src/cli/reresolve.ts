@@ -39,7 +39,7 @@ async function reresolve(argv0: string, ifname: string, force: boolean): Promise
     for (const peer of plan.resolve) {
       let resolved;
       try {
-        resolved = await parseEndpoint(peer.endpoint, { lookup: SYSTEM_IO.lookup, services: SYSTEM_IO.services });
+        resolved = await parseEndpoint(peer.endpoint, SYSTEM_IO);
       } catch (e) {
         if (!(e instanceof FieldError)) throw e;
         process.stderr.write(`${conf.path}:${peer.line}: ${e.message}\n`);

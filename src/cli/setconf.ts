@@ -44,7 +44,7 @@ async function run(mode: Mode, argv0: string, args: string[]): Promise<number> {
   }
   let device: WgDevice;
   try {
-    device = await parseConfig(text, { file, lookup: SYSTEM_IO.lookup, services: SYSTEM_IO.services });
+    device = await parseConfig(text, { file, ...SYSTEM_IO });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     // wg echoes the file's bytes (an unrecognized line, a bad value): print them as read.

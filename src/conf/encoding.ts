@@ -27,6 +27,14 @@ export function decodeConfig(bytes: Uint8Array): ConfigText {
   }
 }
 
+/**
+ * The UTF-8 byte-order mark (EF BB BF) as it reads in a text decoded as `encoding`: U+FEFF, or its
+ * three bytes as latin1 characters when the rest of the file is not valid UTF-8.
+ */
+export function byteOrderMark(encoding: ConfigEncoding): string {
+  return encoding === 'utf8' ? '\uFEFF' : '\u00EF\u00BB\u00BF';
+}
+
 /** The bytes of `text` (or of a message built from it) in the file's encoding. */
 export function encodeConfig(text: string, encoding: ConfigEncoding): Buffer {
   return Buffer.from(text, encoding);

@@ -8,6 +8,7 @@
  */
 import { readSections, type KeyLine, type Section } from './config-lines.js';
 import { didYouMean } from './did-you-mean.js';
+import { byteOrderMark, type ConfigEncoding } from './encoding.js';
 import { keyToBase64 } from './keys.js';
 import type { Key } from './model.js';
 import { deleteWgSpaces, FieldError, parseFwmark, parseKeepalive, parseKeyB64, parsePort, resolveService, splitEndpoint, type ServiceLookup } from './parse.js';
@@ -32,6 +33,8 @@ export interface LintFacts {
   services: ServiceLookup;
   /** X25519 public key of a private key (null if not a valid key). */
   publicKeyOf: (privateKey: Key) => Key | null;
+  /** How the text was decoded (encoding.ts decodeConfig); utf8 when not given. */
+  encoding?: ConfigEncoding;
 }
 
 /** Keys per section, as wg(8) and wg-quick(8) spell them. */
@@ -49,9 +52,10 @@ export function lintConfig(text: string, facts: LintFacts): Finding[] {
   const out: Finding[] = [];
   const add = (line: number, rule: string, problem: string, fix: string): void => void out.push({ line, rule, problem, fix });
 
-  if (text.startsWith('\uFEFF')) {
+  const bom = byteOrderMark(facts.encoding ?? 'utf8');
+  if (text.startsWith(bom)) {
     add(1, 'bom', 'the file starts with a byte-order mark, which wg reads as part of the first line', 'save the file as UTF-8 without BOM');
-    text = text.slice(1);
+    text = text.slice(bom.length);
   }
   if (facts.mode !== undefined && (facts.mode & 0o007) !== 0) {
     const mode = (facts.mode & 0o777).toString(8).padStart(4, '0');

@@ -103,23 +103,18 @@ export interface ResolveOptions {
   lookup: HostLookup;
   /** Port names, for ListenPort and endpoints (the commands pass /etc/services, system/conf-io.ts). */
   services: ServiceLookup;
-  /** Where WG_ENDPOINT_RESOLUTION_RETRIES is read (default process.env). */
-  env?: Record<string, string | undefined>;
-  /** Warnings and retry notices, one line without newline (default: stderr). */
-  warn?: (line: string) => void;
-  /** Sleep between retries (default: a timer). */
-  sleep?: (ms: number) => Promise<void>;
+  /** Where WG_ENDPOINT_RESOLUTION_RETRIES is read (the commands pass process.env, system/conf-io.ts). */
+  env: Record<string, string | undefined>;
+  /** Warnings and retry notices, one line without newline (the commands pass stderr). */
+  warn: (line: string) => void;
+  /** Sleep between retries (the commands pass a timer). */
+  sleep: (ms: number) => Promise<void>;
 }
 
 export interface ParseOptions extends ResolveOptions {
   /** File name used in error messages. */
   file: string;
 }
-
-const defaultWarn = (line: string): void => {
-  process.stderr.write(line + '\n');
-};
-const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** wg's char_is_space: space and \t \n \v \f \r. */
 export function isWgSpace(c: number): boolean {
@@ -253,7 +248,7 @@ export interface ParsedAllowedIps {
  * `/cidr` optional. Empty value = no entries (replace with nothing). Entries with host bits set are
  * kept as written (the backend masks them) after wg's warning.
  */
-export function parseAllowedIps(value: string, warn: (line: string) => void = defaultWarn): ParsedAllowedIps {
+export function parseAllowedIps(value: string, warn: (line: string) => void): ParsedAllowedIps {
   const result: ParsedAllowedIps = { ips: [], replace: true };
   if (value.length === 0) return result;
   for (let entry of value.split(',')) {
@@ -283,7 +278,7 @@ export function parseAllowedIps(value: string, warn: (line: string) => void = de
 }
 
 /** WG_ENDPOINT_RESOLUTION_RETRIES (parse_dns_retries): -1 = forever. */
-export function endpointRetries(env: Record<string, string | undefined> = process.env): number {
+export function endpointRetries(env: Record<string, string | undefined>): number {
   const raw = env['WG_ENDPOINT_RESOLUTION_RETRIES'];
   if (raw === undefined) return 15;
   if (raw === 'infinity') return -1;
@@ -349,8 +344,7 @@ async function resolveEndpoint(value: string, opts: ResolveOptions): Promise<WgE
   const { host, service } = splitEndpoint(value);
   if (opts.resolveEndpoint) return opts.resolveEndpoint(value);
   const lookup = opts.lookup;
-  const warn = opts.warn ?? defaultWarn;
-  const sleep = opts.sleep ?? defaultSleep;
+  const { warn, sleep } = opts;
   for (let timeoutUs = 1_000_000; ; timeoutUs = Math.min(20_000_000, Math.floor((timeoutUs * 6) / 5))) {
     let code: string;
     try {
@@ -409,7 +403,7 @@ interface PeerStart {
  * the lines as written are split out again only for an error message.
  */
 async function readConfig(text: string, opts: ParseOptions, device: WgDevice): Promise<void> {
-  const o = { ...opts, warn: opts.warn ?? defaultWarn };
+  const o = opts;
   const where = (index: number) => ({ file: opts.file, line: index + 1, text: text.split('\n')[index]! });
   let section: Section = 'none';
   let peer: PeerStart | undefined;

@@ -8,7 +8,8 @@
  * first is what makes the result minimal: an aligned block never straddles two separate intervals,
  * and within one interval the greedy split is the unique minimal one.
  *
- * The core works on any address width, so tests can check it by brute force on 8-bit spaces.
+ * The core works on any address width, so tests can check it by brute force on 8-bit spaces. The
+ * address-as-integer helpers here are also the peer allocator's (src/peer/addresses.ts).
  * Imports only ip.ts.
  */
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from './ip.js';
@@ -20,17 +21,18 @@ export interface Block {
 }
 
 /** A closed range of addresses [lo, hi]. */
-interface Interval {
+export interface Interval {
   lo: bigint;
   hi: bigint;
 }
 
-function toInterval(b: Block, bits: number): Interval {
+/** The addresses of a block, first to last. */
+export function blockInterval(b: Block, bits: number): Interval {
   return { lo: b.base, hi: b.base + (1n << BigInt(bits - b.len)) - 1n };
 }
 
 /** Sorted, merged intervals (touching ones joined: [0,3] and [4,7] become [0,7]). */
-function merge(list: Interval[]): Interval[] {
+export function mergeIntervals(list: readonly Interval[]): Interval[] {
   const sorted = [...list].sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0));
   const out: Interval[] = [];
   for (const iv of sorted) {
@@ -77,8 +79,8 @@ function split(iv: Interval, bits: number): Block[] {
 
 /** The minimal blocks covering `include` minus `exclude`, in address order. */
 export function subtractBlocks(include: readonly Block[], exclude: readonly Block[], bits: number): Block[] {
-  const keep = merge(include.map((b) => toInterval(b, bits)));
-  const cut = merge(exclude.map((b) => toInterval(b, bits)));
+  const keep = mergeIntervals(include.map((b) => blockInterval(b, bits)));
+  const cut = mergeIntervals(exclude.map((b) => blockInterval(b, bits)));
   return cutOut(keep, cut).flatMap((iv) => split(iv, bits));
 }
 
@@ -103,13 +105,15 @@ export class PrefixError extends Error {
 
 const WIDTH = { 4: 32, 6: 128 } as const;
 
-function bytesToBigint(addr: Uint8Array): bigint {
+/** An address (network byte order) as an integer. */
+export function bytesToBigint(addr: Uint8Array): bigint {
   let v = 0n;
   for (const b of addr) v = (v << 8n) | BigInt(b);
   return v;
 }
 
-function bigintToBytes(v: bigint, len: number): Uint8Array {
+/** An integer as a `len`-byte address (network byte order). */
+export function bigintToBytes(v: bigint, len: number): Uint8Array {
   const out = new Uint8Array(len);
   for (let i = len - 1; i >= 0; i--, v >>= 8n) out[i] = Number(v & 0xffn);
   return out;

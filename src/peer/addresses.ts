@@ -10,6 +10,7 @@
  */
 import { formatIP, maskPrefix, parseIP } from '../conf/ip.js';
 import type { Family } from '../conf/model.js';
+import { bigintToBytes, blockInterval, bytesToBigint, mergeIntervals, type Interval } from '../conf/prefix-set.js';
 
 export interface Prefix {
   family: Family;
@@ -41,34 +42,17 @@ export function formatPrefix(p: Prefix): string {
   return `${formatIP(p.addr)}/${p.cidr}`;
 }
 
-function toBig(addr: Uint8Array): bigint {
-  let n = 0n;
-  for (const b of addr) n = (n << 8n) | BigInt(b);
-  return n;
-}
-
-function fromBig(n: bigint, len: number): Uint8Array {
-  const out = new Uint8Array(len);
-  for (let i = len - 1; i >= 0; i--) {
-    out[i] = Number(n & 0xffn);
-    n >>= 8n;
-  }
-  return out;
-}
-
 /** First and last address of a prefix, as integers. */
-function range(p: Prefix): [bigint, bigint] {
-  const bits = BigInt(p.addr.length * 8);
-  const first = toBig(maskPrefix(p.addr, p.cidr));
-  return [first, first + (1n << (bits - BigInt(p.cidr))) - 1n];
+function range(p: Prefix): Interval {
+  return blockInterval({ base: bytesToBigint(maskPrefix(p.addr, p.cidr)), len: p.cidr }, p.addr.length * 8);
 }
 
 /** Is `inner` entirely within `outer`? */
 export function within(inner: Prefix, outer: Prefix): boolean {
   if (inner.family !== outer.family || inner.cidr < outer.cidr) return false;
-  const [a, b] = range(outer);
-  const x = toBig(inner.addr);
-  return x >= a && x <= b;
+  const { lo, hi } = range(outer);
+  const x = bytesToBigint(inner.addr);
+  return x >= lo && x <= hi;
 }
 
 /** The network of an Address, e.g. 10.8.0.1/24 → 10.8.0.0/24. */
@@ -80,25 +64,18 @@ export function subnetOf(address: Prefix): Prefix {
  * The hosts a peer may get in a subnet: not the network address (for IPv6 the subnet-router
  * anycast address, RFC 4291 §2.6.1) and, for IPv4 below /31, not the broadcast address.
  */
-function usableRange(subnet: Prefix): [bigint, bigint] | null {
-  const [first, last] = range(subnet);
+function usableRange(subnet: Prefix): Interval | null {
+  const { lo: first, hi: last } = range(subnet);
   const hostBits = subnet.addr.length * 8 - subnet.cidr;
   if (hostBits === 0) return null;
-  if (subnet.family === 4 && hostBits === 1) return [first, last]; // RFC 3021 point-to-point
+  if (subnet.family === 4 && hostBits === 1) return { lo: first, hi: last }; // RFC 3021 point-to-point
   const end = subnet.family === 4 ? last - 1n : last;
-  return first + 1n <= end ? [first + 1n, end] : null;
+  return first + 1n <= end ? { lo: first + 1n, hi: end } : null;
 }
 
 /** The taken prefixes that matter inside `subnet` (see top), as sorted, merged integer ranges. */
-function takenRanges(subnet: Prefix, taken: readonly Prefix[]): Array<[bigint, bigint]> {
-  const inside = taken.filter((t) => within(t, subnet)).map(range).sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
-  const merged: Array<[bigint, bigint]> = [];
-  for (const r of inside) {
-    const last = merged[merged.length - 1];
-    if (last && r[0] <= last[1] + 1n) last[1] = r[1] > last[1] ? r[1] : last[1];
-    else merged.push([r[0], r[1]]);
-  }
-  return merged;
+function takenRanges(subnet: Prefix, taken: readonly Prefix[]): Interval[] {
+  return mergeIntervals(taken.filter((t) => within(t, subnet)).map(range));
 }
 
 /**
@@ -108,14 +85,14 @@ function takenRanges(subnet: Prefix, taken: readonly Prefix[]): Array<[bigint, b
 export function nextFree(subnet: Prefix, taken: readonly Prefix[]): Prefix | null {
   const usable = usableRange(subnet);
   if (!usable) return null;
-  let candidate = usable[0];
-  for (const [a, b] of takenRanges(subnet, taken)) {
-    if (candidate < a) break;
-    if (candidate <= b) candidate = b + 1n;
+  let candidate = usable.lo;
+  for (const { lo, hi } of takenRanges(subnet, taken)) {
+    if (candidate < lo) break;
+    if (candidate <= hi) candidate = hi + 1n;
   }
-  if (candidate > usable[1]) return null;
+  if (candidate > usable.hi) return null;
   const len = subnet.addr.length;
-  return { family: subnet.family, addr: fromBig(candidate, len), cidr: len * 8 };
+  return { family: subnet.family, addr: bigintToBytes(candidate, len), cidr: len * 8 };
 }
 
 /**
@@ -150,8 +127,8 @@ export function allocate(own: readonly Prefix[], taken: readonly Prefix[], choic
     const subnet = subnets.find((s) => within(p, s));
     if (!subnet) throw new AddressError(`--ip: ${formatIP(p.addr)} is outside the interface's subnets (${subnets.map(formatPrefix).join(', ')})`);
     const usable = usableRange(subnet);
-    const x = toBig(p.addr);
-    if (!usable || x < usable[0] || x > usable[1]) throw new AddressError(`--ip: ${formatIP(p.addr)} is not a host address of ${formatPrefix(subnet)}`);
+    const x = bytesToBigint(p.addr);
+    if (!usable || x < usable.lo || x > usable.hi) throw new AddressError(`--ip: ${formatIP(p.addr)} is not a host address of ${formatPrefix(subnet)}`);
     if (all.some((t) => within(p, t) && within(t, subnet))) throw new AddressError(`--ip: ${formatIP(p.addr)} is already in use`);
     out.push(p);
   }

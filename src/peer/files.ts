@@ -3,9 +3,9 @@
  * `peer` commands cannot hand out the same address, and staged 0600 writes that become visible only by
  * rename(2) once everything else has succeeded (so a failure leaves every file as it was).
  */
-import { open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { QUICK_NAME_RE, resolveQuickTarget } from '../conf/quick.js';
+import { stageFile, type StagedFile } from '../system/atomic-write.js';
 import { systemFs } from '../system/conf-io.js';
 import { lockTunnel, tunnelConfigPath } from '../quick/journal.js';
 import { InputError } from './input.js';
@@ -35,41 +35,16 @@ export async function readConfigText(file: string): Promise<string> {
  * file half-edited. Another holder is waited for, up to 15 s.
  */
 export function lockConfig(ifname: string): Promise<() => Promise<void>> {
-  return lockTunnel(ifname, 15_000);
+  return lockTunnel(ifname, 15_000, 'wgts peer');
 }
 
-export interface Staged {
-  /** Renames the staged file over its target (and syncs the directory). */
-  commit(): Promise<void>;
-  /** Removes the staged file; the target is untouched. Never throws. */
-  abort(): Promise<void>;
-}
+export type Staged = StagedFile;
 
-/** Writes `data` to a 0600 temporary file beside `path`, synced; nothing is visible at `path` yet. */
+/** Stages `data` for `path` (system/atomic-write.ts); a failure is the user's `cannot write PATH`. */
 export async function stage(path: string, data: Uint8Array | string): Promise<Staged> {
-  const tmp = join(dirname(path), `.${basename(path)}.wgts-${process.pid}.tmp`);
   try {
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.chmod(0o600); // an existing tmp of a crashed run may have had another mode
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    return await stageFile(path, data);
   } catch (e) {
-    await rm(tmp, { force: true }).catch(() => undefined);
     throw new InputError(`cannot write ${path}: ${(e as Error).message}`);
   }
-  return {
-    async commit() {
-      await rename(tmp, path);
-      const dir = await open(dirname(path), 'r').catch(() => undefined);
-      await dir?.sync().catch(() => undefined);
-      await dir?.close();
-    },
-    async abort() {
-      await rm(tmp, { force: true }).catch(() => undefined);
-    },
-  };
 }

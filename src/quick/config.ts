@@ -16,7 +16,7 @@ import type { QuickContext } from './context.js';
 export async function parseWgPart(ctx: Pick<QuickContext, 'conf' | 'configFile' | 'ifname'>): Promise<WgDevice> {
   let device: WgDevice;
   try {
-    device = await parseConfig(ctx.conf.wgText, { file: ctx.configFile, lookup: SYSTEM_IO.lookup, services: SYSTEM_IO.services });
+    device = await parseConfig(ctx.conf.wgText, { file: ctx.configFile, ...SYSTEM_IO });
   } catch (e) {
     if (e instanceof ConfigError) {
       const at = inFile(e, ctx.conf.wgLines);

@@ -195,10 +195,11 @@ export class Journal {
  * One `wgts quick` command at a time per interface and namespace (say `systemctl reload` while
  * someone runs `down`), and `wgts peer`'s edits of the tunnel's file with them (a reload reading the
  * file half-way through a `peer add` would remove the new peer again): `IF@NETNS.lock`, created
- * exclusively, holds the owner's pid. A lock whose owner is dead (killed) is taken over. A live
- * owner is refused at once, or waited for up to `waitMs` (polled). Resolves to the release function.
+ * exclusively, holds the owner's pid and command (`holder`, named in a refusal). A lock whose owner
+ * is dead (killed) is taken over. A live owner is refused at once, or waited for up to `waitMs`
+ * (polled). Resolves to the release function.
  */
-export async function lockTunnel(ifname: string, waitMs = 0): Promise<() => Promise<void>> {
+export async function lockTunnel(ifname: string, waitMs = 0, holder = 'wgts quick'): Promise<() => Promise<void>> {
   await mkdir(STATE_DIR, { recursive: true, mode: 0o700 });
   const path = (await statePath(ifname)).replace(/\.json$/, '.lock');
   const deadline = Date.now() + waitMs;
@@ -206,7 +207,7 @@ export async function lockTunnel(ifname: string, waitMs = 0): Promise<() => Prom
     try {
       const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
       try {
-        writeSync(fd, `${process.pid}\n`);
+        writeSync(fd, `${process.pid} ${holder}\n`);
       } finally {
         closeSync(fd);
       }
@@ -215,7 +216,10 @@ export async function lockTunnel(ifname: string, waitMs = 0): Promise<() => Prom
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || takenOver) throw e;
     }
     const text = await readFile(path, 'utf8').catch(() => '');
-    const owner = Number(text.trim());
+    const [pidText = '', ...command] = text.trim().split(' ');
+    const owner = Number(pidText);
+    // A lock of a version that wrote only the pid was quick's; a name we would not write is not echoed.
+    const ownerName = command.length === 0 ? 'wgts quick' : /^wgts [a-z-]{1,16}$/.test(command.join(' ')) ? command.join(' ') : 'wgts';
     const alive = Number.isInteger(owner) && owner > 0 && owner !== process.pid && (await stat(`/proc/${owner}`).then(() => true, () => false));
     // An empty file is an owner between creating and writing it: alive, when we may wait.
     if (alive || (text === '' && Date.now() < deadline)) {
@@ -223,7 +227,7 @@ export async function lockTunnel(ifname: string, waitMs = 0): Promise<() => Prom
         await new Promise((r) => setTimeout(r, 50));
         continue;
       }
-      throw new Error(`another \`wgts quick' (pid ${owner}) is working on \`${ifname}'; try again when it is done`);
+      throw new Error(`another \`${ownerName}' (pid ${owner}) is working on \`${ifname}'; try again when it is done`);
     }
     await rm(path, { force: true }); // its owner is gone
     takenOver = true;

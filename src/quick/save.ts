@@ -2,14 +2,13 @@
  * `save` (and `down` with SaveConfig = true): the running state written back over the config file,
  * in upstream wg-quick's layout — a rebuilt [Interface] (Address per address on the link, DNS per
  * nameserver registered with resolvconf (or held by systemd-resolved, see registeredDns), MTU only if the file had one, Table, SaveConfig, the hooks
- * unexpanded), then `showconf` minus its first `[Interface]` line. Written with umask 077 to
- * `<file>.tmp` (created exclusively, see createExclusive), synced, renamed over the original; comments
+ * unexpanded), then `showconf` minus its first `[Interface]` line. Written 0600 to `<file>.tmp`
+ * (created exclusively, see system/atomic-write.ts), synced, renamed over the original; comments
  * and ordering are lost, as in wg-quick.
  */
-import { constants } from 'node:fs';
-import { open, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { wipeDevice } from '../conf/model.js';
 import { formatConfig } from '../conf/write.js';
+import { stageFile, type StagedFile } from '../system/atomic-write.js';
 import { narrate } from '../system/run.js';
 import { dnsTool, resolvconfIsSymlink, resolvconfPrefix, resolvedDns } from './dns.js';
 import { linkAddresses, linkMtu } from './ip.js';
@@ -68,44 +67,18 @@ export async function savedConfigText(ctx: QuickContext): Promise<string> {
   return `${body}\n`;
 }
 
-/**
- * Creates `tmp` as a new file of our own: O_EXCL|O_NOFOLLOW, so a symlink (or any file) planted at
- * that name is never followed or written through. One left over from an interrupted save is
- * unlinked (the name, never what a link points to) and creation is tried once more.
- */
-async function createExclusive(tmp: string): Promise<FileHandle> {
-  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-  try {
-    return await open(tmp, flags, 0o600);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    await unlink(tmp);
-    return await open(tmp, flags, 0o600);
-  }
-}
-
 export async function saveConfig(ctx: QuickContext): Promise<void> {
   const text = await savedConfigText(ctx);
-  const tmp = `${ctx.configFile}.tmp`;
-  let created = false;
+  let staged: StagedFile;
   try {
-    const fh = await createExclusive(tmp);
-    created = true;
-    try {
-      await fh.chmod(0o600); // exactly 0600 whatever the umask
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    staged = await stageFile(ctx.configFile, text, { tmp: `${ctx.configFile}.tmp` });
   } catch (e) {
-    if (created) await rm(tmp, { force: true });
     throw new Error('Could not write configuration file', { cause: e });
   }
   try {
-    await rename(tmp, ctx.configFile);
+    await staged.commit();
   } catch (e) {
-    await rm(tmp, { force: true });
+    await staged.abort();
     throw new Error('Could not move configuration file', { cause: e });
   }
 }

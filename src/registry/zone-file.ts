@@ -5,7 +5,8 @@
  * it, synced, renamed) and only when its records changed; the SOA serial then grows by one (RFC
  * 1982 arithmetic), so secondaries transfer the zone only when there is something new.
  */
-import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { writeFileAtomic } from '../system/atomic-write.js';
 import type { Answer } from './wire.js';
 import { presentRecord } from './presentation.js';
 
@@ -106,22 +107,11 @@ export async function writeZoneFile(
   return { changed: true, serial };
 }
 
-/** Writes `<path>.tmp`, syncs it, renames it over `path`: readers see the old file or the new one. */
+/**
+ * Writes `<path>.tmp` (system/atomic-write.ts: created exclusively, never through a planted link),
+ * syncs it, renames it over `path`: readers see the old file or the new one. An existing file's
+ * mode and owner are kept, so the DNS server can still read it.
+ */
 async function replaceFile(path: string, text: string, like: { mode: number; uid: number; gid: number } | null): Promise<void> {
-  const tmp = `${path}.tmp`;
-  try {
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.chmod(like ? like.mode & 0o7777 : 0o600);
-      if (like) await fh.chown(like.uid, like.gid);
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(path, text, { tmp: `${path}.tmp`, ...(like ? { like } : {}) });
 }

@@ -1,9 +1,10 @@
 /**
  * The system I/O that conf/'s parsers need, backed by Node: the host resolver (getaddrinfo via
  * dns.lookup), the UDP services database (/etc/services, as getservbyname), key files, and the
- * existence checks of wg-quick's target search. conf/ stays pure: its parsers take each of these as
- * a required option (`ResolveOptions.lookup` / `.services`, `SetArgsOptions.readFile`,
- * resolveQuickTarget's `fs`), and the commands pass `SYSTEM_IO` / `systemFs` from here.
+ * existence checks of wg-quick's target search, the environment, stderr and timers. conf/ stays
+ * pure: its parsers take each of these as a required option (`ResolveOptions.lookup` / `.services` /
+ * `.env` / `.warn` / `.sleep`, `SetArgsOptions.readFile`, resolveQuickTarget's `fs`), and the
+ * commands pass `SYSTEM_IO` / `systemFs` from here.
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
@@ -69,5 +70,24 @@ export const systemReadFile = (path: string): Uint8Array => readFileSync(path);
 /** wg-quick's `[[ -e ]]` and `readlink -f`, for resolveQuickTarget. */
 export const systemFs = { exists: (p: string) => p !== '' && existsSync(p), realpath: (p: string) => realpathSync(p) };
 
-/** Everything parseConfig and parseSetArgs read from the system, to spread into their options. */
-export const SYSTEM_IO = { lookup: systemLookup, services: systemServices, readFile: systemReadFile } as const;
+/** wg's warnings and retry notices: one line each on stderr. */
+export const systemWarn = (line: string): void => {
+  process.stderr.write(line + '\n');
+};
+
+/** The pause between endpoint resolution retries: a timer. */
+export const systemSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Everything parseConfig and parseSetArgs read from or write to the system, to spread into their
+ * options: the resolver, services, key files, the environment (WG_ENDPOINT_RESOLUTION_RETRIES, read
+ * live), stderr for warnings, and the retry timer.
+ */
+export const SYSTEM_IO = {
+  lookup: systemLookup,
+  services: systemServices,
+  readFile: systemReadFile,
+  env: process.env,
+  warn: systemWarn,
+  sleep: systemSleep,
+} as const;

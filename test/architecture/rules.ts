@@ -72,14 +72,6 @@ export const CORE_NODE: Record<string, readonly string[]> = {
   'crypto/openssl-ffi': ['node:module'],
 };
 
-/**
- * conf/ files that still reach for process globals as defaults, and what should replace them. The
- * list can only shrink: an entry whose file no longer needs it is reported too.
- */
-export const CONF_GLOBAL_DEFAULTS: Record<string, string> = {
-  'conf/parse': 'process.env, process.stderr and setTimeout as defaults of ResolveOptions and parseAllowedIps: system/conf-io.ts (SYSTEM_IO) should pass them',
-};
-
 /** Package -> the files allowed to import it, and why those. */
 export const DESIGNATED: Record<string, { files: readonly string[]; why: string }> = {
   '@noble/hashes': { files: ['crypto/primitives'], why: 'keyed 16-byte BLAKE2s, which node:crypto lacks; crypto/primitives.ts is the one crypto module' },
@@ -333,14 +325,10 @@ export const RULES: Record<string, (t: Tree) => string[]> = {
 
   'conf/ loads no Node module or package (pure data; I/O is passed in)': (t) => offending(t, (e) => e.internal || folderOf(e.from) !== 'conf'),
 
-  'conf/ uses no global timer, no process, no wall clock (but the listed defaults)': (t) =>
+  'conf/ uses no global timer, no process, no wall clock (system/conf-io.ts passes them in)': (t) =>
     [...t.mods]
       .filter((m) => folderOf(m) === 'conf')
-      .flatMap((mod) => {
-        const uses = globals(t, mod);
-        if (mod in CONF_GLOBAL_DEFAULTS) return uses.length ? [] : [`src/${mod}.ts: listed in CONF_GLOBAL_DEFAULTS but uses none (remove it)`];
-        return uses.map((u) => `src/${mod}.ts uses ${u.replace(/ /g, '')}`);
-      }),
+      .flatMap((mod) => globals(t, mod).map((u) => `src/${mod}.ts uses ${u.replace(/ /g, '')}`)),
 
   'leaves import only what they are allowed': (t) =>
     offending(t, (e) => !e.internal || !(e.from in LEAVES) || LEAVES[e.from]!.includes(e.target)),

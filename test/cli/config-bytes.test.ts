@@ -50,3 +50,27 @@ describe('config bytes echoed as read', () => {
     expect(ours.rc).toBe(wg.rc);
   });
 });
+
+describe('lint reads the file as setconf does', () => {
+  it('a BOM before bytes that are not UTF-8: found as a BOM, and lines quoted with the bytes setconf prints', () => {
+    const file = join(dir, 'bom-latin1.conf');
+    const line = Buffer.concat([Buffer.from('caf'), Buffer.from([0xe9]), Buffer.from(' au lait')]);
+    writeFileSync(file, Buffer.concat([BOM, Buffer.from('[Interface]\n'), line, Buffer.from('\n')]), { mode: 0o600 });
+    const lint = run([wgts, 'lint', file]);
+    const setconf = run([wgts, 'setconf', 'wgb-none', file]);
+    const reports = lint.out.toString('latin1').split('\n');
+    expect(reports[0]).toMatch(/^\S+bom-latin1\.conf:1: the file starts with a byte-order mark/);
+    expect(reports[1]).toContain(`\`${line.toString('latin1')}'`);
+    expect(setconf.err.toString('latin1')).toContain(BOM.toString('latin1') + '[Interface]');
+    expect(lint.rc).toBe(1);
+  });
+
+  it('a BOM before UTF-8: found once, and a UTF-8 line quoted as it is written', () => {
+    const file = join(dir, 'bom-utf8.conf');
+    writeFileSync(file, Buffer.concat([BOM, Buffer.from('[Interface]\n名称 笔记本\n')]), { mode: 0o600 });
+    const lint = run([wgts, 'lint', file]);
+    const reports = lint.out.toString('utf8').split('\n');
+    expect(reports[0]).toMatch(/bom-utf8\.conf:1: the file starts with a byte-order mark/);
+    expect(reports[1]).toContain('`名称 笔记本\'');
+  });
+});

@@ -191,7 +191,7 @@ describe('properties', () => {
     await fc.assert(
       fc.asyncProperty(device, async (d) => {
         const text = formatConfig(d);
-        const back = await parseConfig(text, { file: 'p', lookup: numericOnly, services: () => null });
+        const back = await parseConfig(text, { ...SYSTEM_IO, file: 'p', lookup: numericOnly, services: () => null });
         expect(formatConfig(back)).toBe(text);
         expect(back.peers.length).toBe(d.peers.length);
         back.peers.forEach((p, i) => {
@@ -223,7 +223,7 @@ describe('properties', () => {
             return line === '' ? spaced : `${spaced}${spaces.next().value}# comment = ${line}`;
           })
           .join('\n');
-        const back = await parseConfig(mangled, { file: 'p', lookup: numericOnly, services: () => null });
+        const back = await parseConfig(mangled, { ...SYSTEM_IO, file: 'p', lookup: numericOnly, services: () => null });
         expect(formatConfig(back)).toBe(text);
       }),
       { numRuns: 100 },

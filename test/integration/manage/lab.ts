@@ -4,10 +4,10 @@
  * /run/wireguard in a private mount namespace for every command (wireguard-go, wg and wgts alike),
  * so `show all` / `show interfaces` see exactly our devices and nobody else's.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Lab, run, waitFor, type Netns, type RunResult } from '../helpers/netns.js';
+import { inPrivateMounts, labDir, privateFile, USERSPACE_ENV } from '../helpers/private-run.js';
 
 export const WGTS = resolve(import.meta.dirname, '../../../bin/wgts');
 
@@ -19,36 +19,24 @@ export function haveTools(): boolean {
 
 export class ManageLab {
   readonly lab = new Lab('wgm');
-  readonly dir = mkdtempSync(join(tmpdir(), 'wgts-manage-'));
+  readonly dir = labDir(this.lab, 'wgts-manage-'); // readable by the unprivileged user of the permission test
 
   constructor() {
     mkdirSync(join(this.dir, 'wireguard'), { mode: 0o755 });
     mkdirSync('/run/wireguard', { recursive: true });
     // wgts is run through a symlink named `wg`, so usage lines print the same program name.
     mkdirSync(join(this.dir, 'bin'), { mode: 0o755 });
-    chmodSync(this.dir, 0o755); // readable by the unprivileged user of the permission test
     symlinkSync(WGTS, join(this.dir, 'bin', 'wg'));
-    this.lab.defer(() => rmSync(this.dir, { recursive: true, force: true }));
   }
 
   /** argv run in a private mount namespace that sees our socket directory as /run/wireguard, inside `ns`. */
   wrap(ns: Netns, argv: string[]): string[] {
-    return [
-      'unshare',
-      '-m',
-      'sh',
-      '-c',
-      'mount --bind "$0" /run/wireguard && exec "$@"',
-      join(this.dir, 'wireguard'),
-      ...ns.argv(argv),
-    ];
+    return inPrivateMounts(ns, [[join(this.dir, 'wireguard'), '/run/wireguard']], argv);
   }
 
   /** Starts wireguard-go for a new interface in `ns`; resolves once its socket answers. */
   async device(ns: Netns, name: string): Promise<void> {
-    this.lab.spawn(this.wrap(ns, ['wireguard-go', '-f', name]), {
-      env: { WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1', LOG_LEVEL: 'silent' },
-    });
+    this.lab.spawn(this.wrap(ns, ['wireguard-go', '-f', name]), { env: USERSPACE_ENV });
     await waitFor(async () => (await this.wg(ns, ['show', name, 'listen-port'])).code === 0, {
       timeout: 10_000,
       what: `wireguard-go ${name}`,
@@ -70,9 +58,7 @@ export class ManageLab {
 
   /** Writes a file (mode 0600: configs hold keys) in the lab's directory; returns its path. */
   file(name: string, text: string): string {
-    const path = join(this.dir, name);
-    writeFileSync(path, text, { mode: 0o600 });
-    return path;
+    return privateFile(this.dir, name, text);
   }
 
   cleanup(): Promise<void> {

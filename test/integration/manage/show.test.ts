@@ -170,13 +170,20 @@ describe.skipIf(!haveTools())('show/showconf vs wg on a live wireguard-go device
       ['show', dev, 'bogus'],
       ['show', 'all', 'bogus'],
       ['show', 'interfaces', 'x'],
-      ['show', '--help'],
       ['showconf'],
       ['showconf', 'wgmnosuch0'],
       ['showconf', '--help'],
       ['show', 'a', 'b', 'c'],
     ];
     await inBatches(cases, 4, (args) => same(args, ident));
+  });
+
+  it('show --help: wg\'s usage, then the --json form wgts adds', async () => {
+    const w = await h.wg(a, ['show', '--help']);
+    const t = await h.wgts(a, ['show', '--help']);
+    const argv0 = /^Usage: (\S+) show/.exec(t.stderr)?.[1];
+    expect(t.stderr).toBe(w.stderr.replace(/^Usage: \S+/, `Usage: ${argv0}`) + `Usage: ${argv0} show --json [--show-keys] [<interface> | all]\n`);
+    expect([t.stdout, t.code]).toEqual([w.stdout, w.code]);
   });
 
   it('non-root: Permission denied on the UAPI socket, for show and set', async () => {

@@ -4,12 +4,12 @@
  * bind-mounted over /run/wireguard, and optionally other files (a private /etc/hosts) bind-mounted,
  * all in a private mount namespace per command: nothing of the machine's own is seen or changed.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { keyToBase64 } from '../../../src/conf/keys.js';
 import { generatePrivateKey, publicKeyFromPrivate } from '../../../src/crypto/primitives.js';
 import { Lab, run, waitFor, type Netns, type RunResult, type Spawned } from '../helpers/netns.js';
+import { inPrivateMounts, labDir, privateFile, USERSPACE_ENV } from '../helpers/private-run.js';
 
 export const WGTS = resolve(import.meta.dirname, '../../../bin/wgts');
 const DAEMON = resolve(import.meta.dirname, '../../../bin/wgts-userspace');
@@ -35,8 +35,7 @@ export class Side {
 
   /** argv in a private mount namespace with this side's binds, inside the network namespace. */
   wrap(argv: string[]): string[] {
-    const script = 'while [ "$1" != -- ]; do mount --bind "$1" "$2" || exit 99; shift 2; done; shift; exec "$@"';
-    return ['unshare', '-m', 'sh', '-c', script, 'sh', ...this.binds.flat(), '--', ...this.ns.argv(argv)];
+    return inPrivateMounts(this.ns, this.binds, argv);
   }
 
   run(argv: string[], env: Record<string, string> = {}): Promise<RunResult> {
@@ -54,7 +53,7 @@ export class Side {
   /** Starts a userspace device; resolves once its UAPI socket answers. */
   async device(kind: DaemonKind, name: string): Promise<void> {
     const argv = kind === 'wireguard-go' ? ['wireguard-go', '-f', name] : [DAEMON, '-f', name];
-    this.spawn(argv, { WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1', LOG_LEVEL: 'silent' });
+    this.spawn(argv, USERSPACE_ENV);
     await waitFor(async () => (await this.wgts(['show', name, 'listen-port'])).code === 0, { timeout: 15_000, what: `${kind} ${name}` });
   }
 
@@ -68,13 +67,8 @@ export class Side {
 
 export class OpsLab {
   readonly lab = new Lab('wgo');
-  readonly dir = mkdtempSync(join(tmpdir(), 'wgts-ops-'));
+  readonly dir = labDir(this.lab, 'wgts-ops-');
   private sides = 0;
-
-  constructor() {
-    chmodSync(this.dir, 0o755);
-    this.lab.defer(() => rmSync(this.dir, { recursive: true, force: true }));
-  }
 
   async side(): Promise<Side> {
     const sockets = join(this.dir, `run-${this.sides++}`);
@@ -84,9 +78,7 @@ export class OpsLab {
 
   /** Writes a file (mode 0600) in the lab's directory; returns its path. */
   file(name: string, text: string): string {
-    const path = join(this.dir, name);
-    writeFileSync(path, text, { mode: 0o600 });
-    return path;
+    return privateFile(this.dir, name, text);
   }
 
   cleanup(): Promise<void> {
