@@ -1,5 +1,5 @@
 /**
- * Flag parsing for wgts' own flag-style commands (exporter, reresolve, lint, allowed-ips) through
+ * Flag parsing for wgts' own flag-style commands (exporter, reresolve, lint, allowed-ips, peer, registry) through
  * node:util's parseArgs; wg's positional grammar keeps its hand-written parsers. One place turns
  * parseArgs' exceptions into a one-line usage error, so every such command fails the same way.
  */
@@ -20,8 +20,10 @@ export function parseFlags<O extends Options>(args: string[], options: O) {
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {
-    // Node's messages carry a code prefix-free sentence, e.g. "Unknown option '--foo'".
-    throw new UsageError(e instanceof Error ? e.message.split('\n')[0]! : String(e));
+    // Node's first sentence says it ("Unknown option '--foo'"); its advice on `--` does not fit
+    // commands whose positionals are interface names and paths.
+    const text = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+    throw new UsageError(text.replace(/\. To specify a positional argument.*$/, ''));
   }
 }
 

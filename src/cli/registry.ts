@@ -23,6 +23,7 @@ import { startRegistryServer, type ListenAddress, type RegistryServer } from '..
 import { ifindexOfName } from '../netlink/ifindex.js';
 import { fmt, resolverFor } from '../registry/client.js';
 import { exportZone } from './registry-export.js';
+import { UsageError, parseFlags } from './flags.js';
 import { DEFAULT_FRESH_SECONDS, discoverOnce, type DiscoverOptions } from '../registry/discover.js';
 
 const DNS_PORT = 53;
@@ -43,34 +44,23 @@ function usage(argv0: string): string {
   ].join('\n');
 }
 
-class UsageError extends Error {}
-
 interface Parsed {
   positional: string[];
   options: Map<string, string[]>;
 }
 
-/** Splits args into positionals and `--name value` / `--name=value` / boolean flags. */
-function parseArgs(args: string[], valued: readonly string[], flags: readonly string[]): Parsed {
-  const out: Parsed = { positional: [], options: new Map() };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (!arg.startsWith('--')) {
-      out.positional.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-    let value: string;
-    if (flags.includes(name) && eq < 0) value = 'true';
-    else if (valued.includes(name)) {
-      if (eq >= 0) value = arg.slice(eq + 1);
-      else if (i + 1 < args.length) value = args[++i]!;
-      else throw new UsageError(`option \`--${name}' needs a value`);
-    } else throw new UsageError(`unknown option \`${arg}'`);
-    out.options.set(name, [...(out.options.get(name) ?? []), value]);
+/** `--name value` / `--name=value` options (repeatable; the last counts) and boolean flags, through parseFlags. */
+function parseOptions(args: string[], valued: readonly string[], flags: readonly string[]): Parsed {
+  const spec = Object.fromEntries([
+    ...valued.map((n) => [n, { type: 'string', multiple: true }] as const),
+    ...flags.map((n) => [n, { type: 'boolean', multiple: true }] as const),
+  ]);
+  const { values, positionals } = parseFlags(args, spec);
+  const options = new Map<string, string[]>();
+  for (const [name, v] of Object.entries(values)) {
+    if (v !== undefined) options.set(name, (v as (string | boolean)[]).map(String));
   }
-  return out;
+  return { positional: positionals, options };
 }
 
 function last(p: Parsed, name: string): string | undefined {
@@ -158,7 +148,7 @@ export interface RegistryDeps {
 }
 
 async function serve(argv0: string, args: string[], deps: RegistryDeps): Promise<number> {
-  const p = parseArgs(args, ['zone', 'listen'], ['allow-wildcard']);
+  const p = parseOptions(args, ['zone', 'listen'], ['allow-wildcard']);
   if (p.positional.length !== 1) throw new UsageError('serve takes exactly one interface');
   const ifname = checkIfname(p.positional[0]);
   const zone = normalizeZone(last(p, 'zone') ?? DEFAULT_ZONE);
@@ -232,7 +222,7 @@ async function serve(argv0: string, args: string[], deps: RegistryDeps): Promise
 }
 
 async function discover(argv0: string, args: string[], deps: RegistryDeps): Promise<number> {
-  const p = parseArgs(args, ['registry', 'zone', 'interval', 'keepalive', 'fresh', 'timeout'], ['add-new']);
+  const p = parseOptions(args, ['registry', 'zone', 'interval', 'keepalive', 'fresh', 'timeout'], ['add-new']);
   if (p.positional.length !== 1) throw new UsageError('discover takes exactly one interface');
   const ifname = checkIfname(p.positional[0]);
   const registryText = last(p, 'registry');

@@ -93,7 +93,8 @@ describe('wgts registry (CLI)', () => {
     [['discover', 'wgr1', '--registry', 'registry.example:53'], /not <numeric address>/],
     [['discover', 'wgr1', '--registry', '10.0.0.1', '--interval', '0'], /--interval: `0' is not a number of seconds/],
     [['serve', 'wgr0', '--zone', 'bad..zone', '--listen', '127.0.0.1'], /not a valid DNS label/],
-    [['serve', 'wgr0', '--bogus'], /unknown option `--bogus'/],
+    [['serve', 'wgr0', '--bogus'], /Unknown option '--bogus'/],
+    [['discover', 'wgr1', '--registry'], /--registry <value>' argument missing/],
     [['serve'], /exactly one interface/],
     [['frobnicate'], /unknown registry command `frobnicate'/],
   ])('rejects %j', async (args, message) => {
