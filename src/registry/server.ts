@@ -52,7 +52,11 @@ export interface RegistryServerOptions {
   listen: ListenAddress[];
   /** Normalised zone (zone.ts normalizeZone). */
   zone: string;
-  /** The device's live peers; called at most once per `cacheMs` however many queries arrive (each call rebuilds the answers). */
+  /**
+   * The device's live peers; called at most once per `cacheMs` however many queries arrive (each
+   * call rebuilds the answers). Answers come from a read at most 2 × `cacheMs` old: while a read
+   * runs, the previous one still answers for up to another `cacheMs`.
+   */
   getPeers: () => Promise<WgPeer[]>;
   cacheMs?: number;
   limits?: Partial<ServerLimits>;
@@ -252,7 +256,16 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
   };
   const stored = (msg: Buffer, asker: Asker) => {
     try {
-      return view && Date.now() - viewAt < cacheMs ? answerStored(view, msg, asker, ctx) : null;
+      if (!view) return null;
+      const age = Date.now() - viewAt;
+      if (age >= cacheMs) {
+        // Stale: a read starts (shared: one at a time) and the view answers until 2 x cacheMs, so
+        // queries do not pile up on the general path while the device is read (1,000 peers take a
+        // while); a failing read shows once the view is too old (the general path's SERVFAIL).
+        if (age >= 2 * cacheMs) return null;
+        getView().catch(() => {});
+      }
+      return answerStored(view, msg, asker, ctx);
     } catch (err) {
       return failed(err);
     }
