@@ -5,9 +5,16 @@
 // (Debian) asks SRV for every peer in turn from 8 clients on loopback, BENCH_SECONDS (10) per run,
 // the servers interleaved over BENCH_ROUNDS (2) rounds, with a third, a Node dgram server that
 // returns a fixed reply (the floor of the runtime); each server is one process (nsd with
-// server-count 1). Prints qps, the ratio registry/nsd and each server's peak RSS, and appends a row
-// to docs/benchmarks.md ("Registry"). --no-write: print only. BENCH_PROFILE=DIR: a V8 CPU profile
-// of the registry process into DIR.
+// server-count 1).
+// Two loads, both to every server: "cookie", where every query carries the DNS cookie (RFC 7873)
+// the registry gave the bench's address (learned with one dig first; dnsperf -E sends it as is), so
+// the registry may send whole answers; and "plain", dnsperf's default queries without a cookie,
+// which the registry answers truncated to 3x the query (its amplification bound, answer.ts). nsd
+// answers cookies too (answer-cookie), with its own. dnsperf's average response size shows what
+// was sent: in the cookie load it must be the whole SRV answer's (no truncation).
+// Prints qps, the ratio registry/nsd and each server's peak RSS, and appends a row per load to
+// docs/benchmarks.md ("Registry with DNS cookies"). --no-write: print only. BENCH_PROFILE=DIR: a
+// V8 CPU profile of the registry process into DIR.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -108,17 +115,25 @@ function peakMiB(pid) {
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
 }
 
-function dnsperf(server) {
-  const out = nsx(['dnsperf', '-s', server, '-p', '53', '-d', join(dir, 'queries'), '-c', '8', '-l', String(SECONDS), '-t', '2']);
+/** The bench's source address: the registry's cookie is for it (RFC 7873 §5.2: client IP). */
+const CLIENT = '127.0.0.1';
+
+function dnsperf(server, cookie) {
+  const edns = cookie ? ['-E', `10:${cookie}`] : [];
+  const out = nsx(['dnsperf', '-a', CLIENT, '-s', server, '-p', '53', '-d', join(dir, 'queries'), '-c', '8', '-l', String(SECONDS), '-t', '2', ...edns]);
   const qps = Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1]);
   const lost = Number(/Queries lost:\s+(\d+)/.exec(out)?.[1]);
   const noerror = Number(/NOERROR (\d+)/.exec(out)?.[1] ?? 0);
   const completed = Number(/Queries completed:\s+(\d+)/.exec(out)?.[1]);
+  const size = /Average packet size:\s+request (\d+), response (\d+)/.exec(out);
   if (!(qps > 0) || (server !== FLOOR && noerror !== completed)) throw new Error(`dnsperf against ${server}: not all answers were NOERROR\n${out}`);
-  return { qps, lost };
+  return { qps, lost, request: Number(size?.[1]), response: Number(size?.[2]) };
 }
 
-const results = { registry: [], nsd: [], floor: [], base: [] };
+const LOADS = ['cookie', 'plain'];
+const results = Object.fromEntries(LOADS.map((l) => [l, { registry: [], nsd: [], floor: [], base: [] }]));
+/** The whole SRV answer's size and the truncated one's, per server, as dig sees them (cookie load). */
+const whole = {};
 let rss = {};
 try {
   sh(['ip', 'netns', 'add', NS]);
@@ -155,6 +170,7 @@ try {
   xfrdir: "${dir}"
   pidfile: "${dir}/nsd.pid"
   logfile: "${dir}/nsd.log"
+  answer-cookie: yes
 remote-control:
   control-enable: no
 zone:
@@ -172,18 +188,34 @@ zone:
   if (BASE) await waitFor('the base registry', 20_000, () => probe(BASE_ADDR));
   await waitFor('the floor server', 20_000, () => nsx(['ss', '-Hlun', 'src', `${FLOOR}:53`]).trim());
   if (probe(REGISTRY) !== probe(NSD)) throw new Error('the two servers answer differently');
-  // dnsperf sends no DNS cookie: a server that bounds cookie-less UDP answers (amplification) may
-  // send them truncated, and truncated answers are not comparable with nsd's whole ones.
-  const flags = (server) => /;; flags: ([^;]*);/.exec(nsx(['dig', `@${server}`, '+nocookie', '+noedns', '+ignore', '+tries=1', '+time=2', names[0], 'SRV']))?.[1] ?? '';
-  if (/\btc\b/.test(flags(REGISTRY))) {
-    throw new Error('the registry answers a cookie-less SRV query truncated (its amplification bound): dnsperf would measure truncated answers');
+  // The registry's server cookie for the bench's address: one query with a client cookie of ours.
+  const digAt = (server, ...args) => nsx(['dig', `@${server}`, '-b', CLIENT, '+tries=1', '+time=2', '+ignore', ...args, names[0], 'SRV']);
+  const learned = /^; COOKIE: ([0-9a-f]{48})/m.exec(digAt(REGISTRY, `+cookie=${randomBytes(8).toString('hex')}`))?.[1];
+  if (!learned) throw new Error('the registry sent no server cookie');
+  // What each server sends for one query of each load: the cookie load must get whole answers.
+  for (const [label, server] of [['registry', REGISTRY], ['nsd', NSD]]) {
+    for (const load of LOADS) {
+      const out = digAt(server, load === 'cookie' ? `+cookie=${learned}` : '+nocookie');
+      const tc = /;; flags: [^;]*\btc\b/.test(out);
+      const size = Number(/MSG SIZE\s+rcvd: (\d+)/.exec(out)?.[1]);
+      whole[`${label} ${load}`] = { tc, size };
+      console.log(`${label.padEnd(8)} ${load.padEnd(6)} one SRV answer: ${size} bytes${tc ? ', truncated (TC)' : ''}`);
+      if (load === 'cookie' && tc) throw new Error(`${label} truncates an SRV answer to a query with the registry's cookie:\n${out}`);
+    }
   }
 
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [label, server] of [['registry', REGISTRY], ['nsd', NSD], ['floor', FLOOR], ...(BASE ? [['base', BASE_ADDR]] : [])]) {
-      const r = dnsperf(server);
-      results[label].push(r);
-      console.log(`round ${round + 1} ${label.padEnd(8)} ${Math.round(r.qps)} queries/s (${r.lost} lost)`);
+    for (const load of LOADS) {
+      for (const [label, server] of [['registry', REGISTRY], ['nsd', NSD], ['floor', FLOOR], ...(BASE ? [['base', BASE_ADDR]] : [])]) {
+        const r = dnsperf(server, load === 'cookie' ? learned : null);
+        results[load][label].push(r);
+        console.log(`round ${round + 1} ${load.padEnd(6)} ${label.padEnd(8)} ${Math.round(r.qps)} queries/s (${r.lost} lost), average response ${r.response} bytes`);
+        // dnsperf counts a truncated answer as a NOERROR one: its size tells them apart.
+        const one = whole[`${label} ${load}`];
+        if (one && load === 'cookie' && r.response < 0.9 * one.size) {
+          throw new Error(`${label}: average response ${r.response} bytes < one whole answer's ${one.size}: some answers were cut`);
+        }
+      }
     }
   }
   const nsdPid = Number(readFileSync(join(dir, 'nsd.pid'), 'utf8'));
@@ -197,26 +229,30 @@ zone:
 }
 
 const fmt = (xs) => xs.map((r) => Math.round(r.qps / 100) / 10).join(' / ');
-const ratios = results.registry.map((r, i) => r.qps / results.nsd[i].qps);
-const ratioText = ratios.map((x) => x.toFixed(2)).join(' / ');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-const floorText = results.floor.map((r, i) => (r.qps / results.nsd[i].qps).toFixed(2)).join(' / ');
-const baseText = BASE ? results.base.map((r, i) => (r.qps / results.nsd[i].qps).toFixed(2)).join(' / ') : '-';
-if (BASE) console.log(`base registry / nsd ${baseText}`);
-console.log(`\nregistry ${fmt(results.registry)} k/s, nsd ${fmt(results.nsd)} k/s, ratio ${ratioText} (median ${median(ratios).toFixed(2)}); node floor / nsd ${floorText}; peak RSS registry ${rss.registry} MiB, nsd ${rss.nsd} MiB`);
+const perNsd = (load, label) => results[load][label].map((r, i) => r.qps / results[load].nsd[i].qps);
+const text = (xs) => xs.map((x) => x.toFixed(2)).join(' / ');
+const rows = LOADS.map((load) => {
+  const ratios = perNsd(load, 'registry');
+  const sizes = `${Math.round(median(results[load].registry.map((r) => r.response)))} / ${Math.round(median(results[load].nsd.map((r) => r.response)))}`;
+  console.log(`\n${load}: registry ${fmt(results[load].registry)} k/s, nsd ${fmt(results[load].nsd)} k/s, ratio ${text(ratios)} (median ${median(ratios).toFixed(2)}); node floor / nsd ${text(perNsd(load, 'floor'))}; average response bytes registry / nsd ${sizes}`);
+  if (BASE) console.log(`base registry / nsd ${text(perNsd(load, 'base'))}`);
+  return { load, ratios, sizes };
+});
+console.log(`peak RSS registry ${rss.registry} MiB, nsd ${rss.nsd} MiB`);
 
 if (WRITE) {
   const doc = join(ROOT, 'docs/benchmarks.md');
-  const heading = '## Registry (`npm run bench:registry`)';
-  let text = readFileSync(doc, 'utf8');
-  if (!text.includes(heading)) {
-    text = text.replace(/\n*$/, '\n') + `\n${heading}\n\nscripts/bench-registry.mjs: \`wgts registry serve\` and nsd (one process each, nsd's zone written by ` +
-      '`wgts registry export --zone-file`) answering the same records of a wgts-userspace device, in one network namespace on ' +
-      `loopback; dnsperf asks SRV for every peer in turn, 8 clients, 2 threads, one run per server per round, servers ` +
-      'interleaved. Ratio = registry / nsd in the same round. Floor = a Node dgram server returning a fixed reply (no DNS work), ' +
-      '/ nsd in the same round: what any server on Node\'s UDP sockets can reach. Base (BENCH_BASE=DIR) = the registry of another ' +
-      'checkout / nsd in the same round. RSS is the peak (VmHWM) after the runs.\n\n' +
-      '| date | commit | machine | peers | seconds | registry k queries/s | nsd k queries/s | ratio (median) | floor / nsd | base / nsd | RSS MiB registry / nsd |\n|---|---|---|---|---|---|---|---|---|---|---|\n';
+  const heading = '### Registry with DNS cookies (`npm run bench:registry`)';
+  let text2 = readFileSync(doc, 'utf8');
+  if (!text2.includes(heading)) {
+    text2 = text2.replace(/\n*$/, '\n') + `\n${heading}\n\nAs above, with two loads to every server in each round: "cookie", every query carrying the DNS ` +
+      "cookie the registry gave the bench's address (learned with one dig, sent by `dnsperf -E 10:<client+server cookie>`), " +
+      'the same query stream to nsd (`answer-cookie: yes`, which answers with its own cookie); and "plain", dnsperf\'s ' +
+      'default queries without a cookie, which the registry answers truncated to 3× the query (its amplification bound) and ' +
+      'nsd whole. Response bytes = dnsperf\'s average response size, registry / nsd (median of the rounds): in the cookie ' +
+      'load the bench stops if it is below one whole SRV answer.\n\n' +
+      '| date | commit | machine | peers | seconds | load | registry k queries/s | nsd k queries/s | ratio (median) | floor / nsd | base / nsd | response bytes | RSS MiB registry / nsd |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n';
   }
   let commit = '-';
   try {
@@ -226,7 +262,14 @@ if (WRITE) {
   }
   const machine = `${cpus().length}x ${cpus()[0]?.model.trim().split(' ').slice(0, 2).join(' ') ?? '?'}, Linux ${release()}, node ${process.version}`;
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
-  text = text.replace(/\n*$/, '\n') + `| ${date} | ${commit} | ${machine} | ${PEERS} | ${SECONDS} | ${fmt(results.registry)} | ${fmt(results.nsd)} | ${ratioText} (${median(ratios).toFixed(2)}) | ${floorText} | ${baseText} | ${rss.registry} / ${rss.nsd} |\n`;
-  writeFileSync(doc, text);
-  console.log('appended a row to docs/benchmarks.md');
+  const lines = rows.map(({ load, ratios, sizes }) =>
+    `| ${date} | ${commit} | ${machine} | ${PEERS} | ${SECONDS} | ${load} | ${fmt(results[load].registry)} | ${fmt(results[load].nsd)} | ${text(ratios)} (${median(ratios).toFixed(2)}) | ${text(perNsd(load, 'floor'))} | ${BASE ? text(perNsd(load, 'base')) : '-'} | ${sizes} | ${rss.registry} / ${rss.nsd} |`);
+  // Rows go after the last row of this table (prose may follow it).
+  const at = text2.indexOf(heading);
+  const tail = text2.slice(at).split('\n');
+  let last = tail.findIndex((l) => l.startsWith('|---'));
+  while (tail[last + 1]?.startsWith('|')) last++;
+  tail.splice(last + 1, 0, ...lines);
+  writeFileSync(doc, text2.slice(0, at) + tail.join('\n'));
+  console.log('added rows to docs/benchmarks.md');
 }

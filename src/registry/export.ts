@@ -2,8 +2,10 @@
  * `wgts registry export`: publishes the registry's records (published.ts) into an authoritative
  * DNS server, so its secondaries can serve a fleet: as a zone file the server loads (then the
  * user's reload command, only when the file changed), and/or as RFC 2136 updates carrying only
- * what changed since the last pass. A failed reload is retried at the next pass; after a failed
- * update the next pass replaces the whole record set, since what the server holds is then unknown.
+ * what changed since the last pass. A failed reload is retried at the next pass, and so is one
+ * that ran past RELOAD_TIMEOUT_MS (it is stopped, so a hanging server cannot stall the loop); after a
+ * failed update the next pass replaces the whole record set, since what the server holds is then
+ * unknown.
  */
 import type { WgPeer } from '../conf/model.js';
 import type { Answer } from './wire.js';
@@ -22,7 +24,8 @@ export interface ExportOptions {
   /** Names the source in the zone file's marker line (the interface). */
   source: string;
   getPeers: () => Promise<WgPeer[]>;
-  zoneFile?: { path: string; apex: ZoneApex; reload?: string };
+  /** `reloadTimeoutMs`: RELOAD_TIMEOUT_MS unless given (tests). */
+  zoneFile?: { path: string; apex: ZoneApex; reload?: string; reloadTimeoutMs?: number };
   update?: { server: DnsServerAddress; key?: TsigKey; timeoutMs: number };
   log: (msg: string) => void;
 }
@@ -32,8 +35,12 @@ export interface Exporter {
   pass(): Promise<void>;
 }
 
-async function runReload(command: string): Promise<void> {
-  const r = await query(['/bin/sh', '-c', command]);
+/** A reload command still running after this long is stopped and counts as failed. */
+export const RELOAD_TIMEOUT_MS = 30_000;
+
+async function runReload(command: string, timeoutMs: number): Promise<void> {
+  const r = await query(['/bin/sh', '-c', command], { timeoutMs });
+  if (r.timedOut) throw new Error(`reload command \`${command}' did not finish within ${timeoutMs / 1000} s: stopped`);
   if (r.exitCode !== 0) {
     const said = r.stderr.trim().split('\n').slice(-3).join(' / ');
     throw new Error(`reload command \`${command}' failed (exit status ${r.exitCode})${said ? `: ${said}` : ''}`);
@@ -55,13 +62,13 @@ export function makeExporter(opts: ExportOptions): Exporter {
       const peers = records.filter((r) => r.type === 'SRV').length;
       const errors: string[] = [];
       if (opts.zoneFile) {
-        const { path, apex, reload } = opts.zoneFile;
+        const { path, apex, reload, reloadTimeoutMs = RELOAD_TIMEOUT_MS } = opts.zoneFile;
         try {
           const r = await writeZoneFile(path, apex, records, opts.source);
           if (r.changed) opts.log(`wrote ${path} (serial ${r.serial}, ${peers} peers with an endpoint)`);
           if (reload && (r.changed || reloadPending)) {
             reloadPending = true;
-            await runReload(reload);
+            await runReload(reload, reloadTimeoutMs);
             reloadPending = false;
           }
         } catch (err) {

@@ -4,11 +4,9 @@
  * - Who can ask: a listen address with a `device` takes only packets that arrive through that
  *   interface (bound-socket.ts), so a host outside the tunnel gets no answer even if it routes to
  *   the tunnel address.
- * - UDP: an answer larger than the client allows (512 bytes, or its EDNS size up to 1232) goes out
- *   truncated (TC), keeping the OPT record (RFC 6891 §7). A client that has not shown a valid DNS
- *   cookie (RFC 7873, dns-cookie.ts) may be a spoofed source: its answers are at most
- *   AMPLIFICATION times the size of its query, larger ones are truncated and move to TCP.
- *   At most `udpInFlight` queries are being answered at once; more are dropped.
+ * - UDP: answers are cut to the size the client allows and, for a client without a valid DNS
+ *   cookie, to a few times its query (answer.ts). At most `udpInFlight` queries are being answered
+ *   by the general path at once; more are dropped.
  * - TCP: at most `tcpMaxConnections`; a new connection beyond that evicts the one that has gone
  *   longest without an answered query, so idle or trickling connections cannot lock peers out.
  *   Each connection must complete a query within `tcpQueryMs` of the last answer (or of its
@@ -21,12 +19,10 @@ import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import type { WgPeer } from '../conf/model.js';
 import { randomBytes } from '../crypto/primitives.js';
-import { reply, respond } from './records.js';
 import { buildView, type View } from './view.js';
 import { boundSocket } from './bound-socket.js';
-import { COOKIE_OPTION, checkCookie, replyCookie } from './dns-cookie.js';
-import { parseAddress } from './ip.js';
-import { EDNS_SIZE, FLAG, RCODE, decodeMessage, ednsOpt, ednsOption, ednsSizeOf, encodeMessage, type Packet } from './wire.js';
+import { cookieSigner } from './dns-cookie.js';
+import { answer, answerStored, askerAddress, type AnswerContext, type Asker } from './answer.js';
 
 export interface ListenAddress {
   host: string;
@@ -52,14 +48,15 @@ export const DEFAULT_LIMITS: ServerLimits = {
   udpInFlight: 256,
 };
 
-/** A UDP answer to a client without a valid cookie is at most this many times its query's size. */
-export const AMPLIFICATION = 3;
-
 export interface RegistryServerOptions {
   listen: ListenAddress[];
   /** Normalised zone (zone.ts normalizeZone). */
   zone: string;
-  /** The device's live peers; called at most once per `cacheMs` however many queries arrive (each call rebuilds the answers). */
+  /**
+   * The device's live peers; called at most once per `cacheMs` however many queries arrive (each
+   * call rebuilds the answers). Answers come from a read at most 2 × `cacheMs` old: while a read
+   * runs, the previous one still answers for up to another `cacheMs`.
+   */
   getPeers: () => Promise<WgPeer[]>;
   cacheMs?: number;
   limits?: Partial<ServerLimits>;
@@ -89,72 +86,6 @@ export function sharedFetch<T>(fetch: () => Promise<T>, cacheMs: number): () => 
     });
     return p;
   };
-}
-
-interface Asker {
-  transport: 'udp' | 'tcp';
-  /** The client's address (for its cookie). */
-  address: string;
-}
-
-interface AnswerContext {
-  zone: string;
-  getPeers: () => Promise<WgPeer[]>;
-  cookieSecret: Uint8Array;
-  onDeviceError: (err: unknown) => void;
-}
-
-/**
- * Encodes the answer to one query, or null if there is none to send. Every answer, precomputed or
- * not, passes the same gate: the cookie check, our cookie in the OPT record, and sizeLimit() for the
- * transport (the amplification bound that man/wgts-registry.8 documents).
- */
-async function answer(msg: Buffer, asker: Asker, ctx: AnswerContext): Promise<Buffer | null> {
-  const query = decodeMessage(msg);
-  if (!query) return null;
-  const clientAddr = parseAddress(asker.address)?.addr ?? new Uint8Array(0);
-  const nowS = Math.floor(Date.now() / 1000);
-  const cookie = checkCookie(ednsOption(query, COOKIE_OPTION), ctx.cookieSecret, clientAddr, nowS);
-  let response: Packet | null;
-  if (cookie.kind === 'malformed') {
-    response = query.type === 'response' ? null : reply(query, RCODE.FORMERR, false); // RFC 7873 §5.2.2
-  } else {
-    try {
-      response = await respond(query, ctx.zone, ctx.getPeers);
-    } catch (err) {
-      ctx.onDeviceError(err);
-      response = reply(query, RCODE.SERVFAIL, false);
-    }
-  }
-  if (!response) return null;
-  // The OPT record answers the client's; it carries our cookie for the client's (RFC 7873 §5.2.3-4).
-  const opt =
-    ednsSizeOf(query) === null
-      ? []
-      : [ednsOpt(cookie.kind === 'cookie' ? [{ code: COOKIE_OPTION, data: replyCookie(cookie.client, ctx.cookieSecret, clientAddr, nowS) }] : [])];
-  response.additionals = [...(response.additionals ?? []), ...opt];
-  // A record over 65535 bytes (a peer with thousands of allowed IPs) cannot even be encoded.
-  let out: Buffer | null = null;
-  try {
-    out = encodeMessage(response);
-  } catch {
-    out = null;
-  }
-  const limit = sizeLimit(asker.transport, msg.length, ednsSizeOf(query), cookie.kind === 'cookie' && cookie.valid);
-  if (out && out.length <= limit) return out;
-  if (asker.transport === 'tcp' || !out) {
-    // Cannot be framed: say so rather than send a cut record.
-    return encodeMessage({ ...reply(query, RCODE.SERVFAIL, false), additionals: opt });
-  }
-  // Header, question and OPT only, TC set (RFC 2181 §9, RFC 6891 §7): the client asks again over TCP.
-  return encodeMessage({ ...response, flags: (response.flags ?? 0) | FLAG.TC, answers: [], authorities: [], additionals: opt });
-}
-
-/** The largest answer allowed for a query of `querySize` bytes. */
-export function sizeLimit(transport: 'udp' | 'tcp', querySize: number, edns: number | null, validCookie: boolean): number {
-  if (transport === 'tcp') return 65535;
-  const buffer = Math.min(Math.max(512, edns ?? 512), EDNS_SIZE);
-  return validCookie ? buffer : Math.min(buffer, AMPLIFICATION * querySize);
 }
 
 function bindUdp(addr: ListenAddress, onMessage: (sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo) => void) {
@@ -225,7 +156,7 @@ const HEADER_LEN = 12;
  * bytes wait unparsed in `buf` (at most what one read brought, plus an unfinished message) while
  * the queue is full; reading pauses until the queue has room and the client takes its answers.
  */
-function serveTcpConnection(conn: net.Socket, table: ConnectionTable, limits: ServerLimits, handle: (msg: Buffer) => Promise<Buffer | null>) {
+function serveTcpConnection(conn: net.Socket, table: ConnectionTable, limits: ServerLimits, handle: (msg: Buffer) => Buffer | null | Promise<Buffer | null>) {
   table.admit(conn);
   let buf: Buffer = Buffer.alloc(0);
   let pos = 0;
@@ -305,13 +236,10 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
     lastError = null;
     return view;
   }, cacheMs);
-  // A UDP query the fresh view holds is answered at once by its stored answer, through the size gate
-  // of answer() for a query without a cookie (the view holds none for a query with EDNS options).
-  const stored = (msg: Buffer) =>
-    view && Date.now() - viewAt < cacheMs ? view.lookup(msg, (edns) => sizeLimit('udp', msg.length, edns, false)) : null;
   const ctx: AnswerContext = {
     zone: opts.zone,
-    cookieSecret: randomBytes(32),
+    cookies: cookieSigner(randomBytes(32)),
+    nowS: () => Math.floor(Date.now() / 1000),
     onDeviceError: (err: unknown) => {
       const text = `registry: cannot read the device: ${(err as Error).message}`;
       if (text !== lastError) opts.log?.(text);
@@ -319,12 +247,30 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
     },
     getPeers: async () => (await getView()).peers,
   };
-  // A bug must not end the server through an unhandled rejection: it costs that one answer.
-  const answerSafely = (msg: Buffer, asker: Asker) =>
-    answer(msg, asker, ctx).catch((err: unknown) => {
-      opts.log?.(`registry: cannot answer a query: ${(err as Error).message}`);
-      return null;
-    });
+  // A query the fresh view holds is answered at once by its stored answer (answer.ts answerStored:
+  // the same gate and bytes as the general path); others wait for the general path. A bug must
+  // not end the server through an unhandled rejection: it costs that one answer.
+  const failed = (err: unknown) => {
+    opts.log?.(`registry: cannot answer a query: ${(err as Error).message}`);
+    return null;
+  };
+  const stored = (msg: Buffer, asker: Asker) => {
+    try {
+      if (!view) return null;
+      const age = Date.now() - viewAt;
+      if (age >= cacheMs) {
+        // Stale: a read starts (shared: one at a time) and the view answers until 2 x cacheMs, so
+        // queries do not pile up on the general path while the device is read (1,000 peers take a
+        // while); a failing read shows once the view is too old (the general path's SERVFAIL).
+        if (age >= 2 * cacheMs) return null;
+        getView().catch(() => {});
+      }
+      return answerStored(view, msg, asker, ctx);
+    } catch (err) {
+      return failed(err);
+    }
+  };
+  const general = (msg: Buffer, asker: Asker) => answer(msg, asker, ctx).catch(failed);
   const table = new ConnectionTable(limits.tcpMaxConnections);
   let udpInFlight = 0;
   const udp: dgram.Socket[] = [];
@@ -338,12 +284,17 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
   };
   try {
     for (const addr of opts.listen) {
+      // The client address as cookie input, parsed once per distinct sender in a row.
+      let lastAddress = '';
+      let lastAddr: Uint8Array = new Uint8Array(0);
       const sock = await bindUdp(addr, (s, msg, rinfo) => {
-        const hit = stored(msg);
+        if (rinfo.address !== lastAddress) [lastAddress, lastAddr] = [rinfo.address, askerAddress(rinfo.address)];
+        const asker: Asker = { transport: 'udp', addr: lastAddr };
+        const hit = stored(msg, asker);
         if (hit) return void s.send(hit, rinfo.port, rinfo.address);
         if (udpInFlight >= limits.udpInFlight) return;
         udpInFlight++;
-        void answerSafely(msg, { transport: 'udp', address: rinfo.address })
+        void general(msg, asker)
           .then((out) => {
             if (out) s.send(out, rinfo.port, rinfo.address);
           })
@@ -351,8 +302,10 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
       });
       udp.push(sock);
       const port = sock.address().port;
-      const onConnection = (c: net.Socket) =>
-        serveTcpConnection(c, table, limits, (m) => answerSafely(m, { transport: 'tcp', address: c.remoteAddress ?? '' }));
+      const onConnection = (c: net.Socket) => {
+        const asker: Asker = { transport: 'tcp', addr: askerAddress(c.remoteAddress) };
+        serveTcpConnection(c, table, limits, (m) => stored(m, asker) ?? general(m, asker));
+      };
       tcp.push(await listenTcp({ ...addr, port }, onConnection));
       addresses.push({ ...addr, port });
     }

@@ -3,19 +3,22 @@
  * that names a peer (SRV, A, AAAA, TXT of each instance; the PTR listing) is built by records.ts
  * `respond` and encoded, with and without the EDNS OPT record. A query is then answered by copying
  * bytes: its id, RD bit and question (the asker's letter case) are written into the stored answer
- * (whose owner names are compressed, see compressOwners),
+ * (whose owner names are compressed, wire.ts compressOwners, as the general path's),
  * with no decoding, record building or encoding per query. Answers of a peer that did not change
  * are reused from the previous view.
  *
  * Only plain queries take this path: standard opcode, one IN question with an uncompressed name,
- * nothing else but an optional EDNS version 0 OPT record without options, and a stored answer of at
- * most 512 bytes; over the size limit the server sets for the query (server.ts sizeLimit), its
- * stored truncated form goes out instead, as the general path would send. Everything else
- * (a miss, NXDOMAIN, a PTR listing too large for 512 bytes) is left to the server's general path.
+ * nothing else but an optional EDNS version 0 OPT record with no option or one COOKIE option, and a
+ * stored answer of at most 512 bytes. The caller's gate (answer.ts) decides from the query's EDNS
+ * size and cookie how large the answer may be and which cookie it carries: the stored answer goes
+ * out with that cookie appended to its OPT record, or, over the limit, its stored truncated form
+ * does, as the general path would send. Everything else (a miss, NXDOMAIN, a PTR listing too large
+ * for 512 bytes, other EDNS options) is left to the general path.
  */
 import type { WgPeer } from '../conf/model.js';
 import { respond } from './records.js';
-import { FLAG, decodeMessage, ednsOpt, encodeMessage } from './wire.js';
+import { COOKIE_OPTION } from './dns-cookie.js';
+import { FLAG, compressOwners, decodeMessage, ednsOpt, encodeMessage } from './wire.js';
 import { instanceName, serviceName } from './zone.js';
 
 /** The smallest UDP payload any client accepts (RFC 1035 §4.2.1): a stored answer fits it. */
@@ -27,7 +30,7 @@ const TYPE_OPT = 41;
 interface Entry {
   /** The answer without OPT, id 0; its question starts at byte 12 and is `questionLength` long. */
   plain: Buffer;
-  /** The same with our OPT record appended, for queries that carry one. */
+  /** The same with our OPT record appended (last, without options), for queries that carry one. */
   edns: Buffer;
   /** Header and question only, TC set (RFC 2181 §9): for a client whose size limit `plain`/`edns` exceed. */
   truncated: Buffer;
@@ -40,15 +43,21 @@ interface PeerEntries {
   entries: [string, Entry][];
 }
 
+/**
+ * For a query's EDNS buffer size (null: no OPT record) and COOKIE option data (null: none), the
+ * largest answer allowed (a larger one goes out truncated) and the COOKIE option data to answer
+ * with; null sends the query to the general path.
+ */
+export type Gate = (ednsSize: number | null, cookie: Buffer | null) => { limit: number; cookie: Uint8Array | null } | null;
+
 export interface View {
   /** The device's peers the view was built from (for the general path). */
   readonly peers: WgPeer[];
   /**
-   * The encoded answer to the raw query `msg`, or null if the view holds none for it. `limitFor`
-   * gives the largest answer allowed for the query's EDNS buffer size (null: no OPT record); a
-   * larger stored answer is sent truncated instead.
+   * The encoded answer to the raw query `msg`, or null if the view holds none for it or `gate`
+   * returns null.
    */
-  lookup(msg: Buffer, limitFor: (ednsSize: number | null) => number): Buffer | null;
+  lookup(msg: Buffer, gate: Gate): Buffer | null;
   /** Per-peer parts and the PTR listing, for the next view to reuse. */
   readonly parts: Map<string, PeerEntries>;
   readonly listing: { key: string; entry: [string, Entry] | null };
@@ -76,41 +85,6 @@ async function entryFor(zone: string, name: string, type: StoredType, peers: WgP
   const truncated = encodeMessage({ ...cut, additionals: [] });
   const truncatedEdns = encodeMessage({ ...cut, additionals: [ednsOpt()] });
   return [keyOf(wireNameOf(name), TYPE_CODES[type]), { plain, edns, truncated, truncatedEdns }];
-}
-
-/** The end of the name at `at` in a message we encoded (labels, or ending in a pointer). */
-function skipName(buf: Buffer, at: number): number {
-  for (;;) {
-    const len = buf[at];
-    if (len === undefined) throw new RangeError('view: name runs past the end of the message');
-    if (len === 0) return at + 1;
-    if (len >= 0xc0) return at + 2;
-    at += 1 + len;
-  }
-}
-
-/**
- * Replaces the owner name of every record after the first by a pointer to the first record's
- * owner where they are equal (RFC 1035 §4.1.4), as dns-packet writes every name in full: an SRV
- * answer with its A and TXT records then fits 512 bytes. The first owner is kept in full, in lower
- * case, so the answer reads the same whatever case the question was asked in. Names inside RDATA
- * are left alone (RFC 2782: an SRV target is never compressed).
- */
-function compressOwners(buf: Buffer): Buffer {
-  const count = buf.readUInt16BE(6) + buf.readUInt16BE(8) + buf.readUInt16BE(10);
-  if (count < 2) return buf;
-  let at = skipName(buf, 12) + 4;
-  const first = at;
-  const firstOwner = buf.subarray(first, skipName(buf, first));
-  const parts: Buffer[] = [buf.subarray(0, first)];
-  for (let i = 0; i < count; i++) {
-    const ownerEnd = skipName(buf, at);
-    const end = ownerEnd + 10 + buf.readUInt16BE(ownerEnd + 8);
-    const owner = buf.subarray(at, ownerEnd);
-    parts.push(i > 0 && owner.equals(firstOwner) ? Buffer.from([0xc0 | (first >> 8), first & 0xff]) : owner, buf.subarray(ownerEnd, end));
-    at = end;
-  }
-  return Buffer.concat(parts);
 }
 
 /** Bytes as a string that is cheap to build and compare (a Map key, not for display). */
@@ -154,11 +128,11 @@ export async function buildView(peers: WgPeer[], zone: string, previous?: View):
     listing = fits ? await entryFor(zone, serviceName(zone), 'PTR', peers) : null;
   }
   if (listing) table.set(...listing);
-  return { peers, parts, listing: { key: listingKey, entry: listing }, lookup: (msg, limitFor) => lookup(table, msg, limitFor) };
+  return { peers, parts, listing: { key: listingKey, entry: listing }, lookup: (msg, gate) => lookup(table, msg, gate) };
 }
 
 /** The fast path: see the header comment for what qualifies. */
-function lookup(table: Map<string, Entry>, msg: Buffer, limitFor: (ednsSize: number | null) => number): Buffer | null {
+function lookup(table: Map<string, Entry>, msg: Buffer, gate: Gate): Buffer | null {
   if (msg.length < 17) return null;
   // QR 0, opcode 0, only RD among AA/TC/RD; rcode 0; one question, no answers or authorities.
   if ((msg[2]! & 0xfe) !== 0 || (msg[3]! & 0x0f) !== 0) return null;
@@ -177,21 +151,38 @@ function lookup(table: Map<string, Entry>, msg: Buffer, limitFor: (ednsSize: num
   const qtype = msg.readUInt16BE(nameEnd);
   let end = nameEnd + 4;
   let ednsSize: number | null = null;
+  let cookie: Buffer | null = null;
   if (arcount === 1) {
-    // An OPT record (RFC 6891 §6.1.2): root owner, version 0, no options (a cookie, RFC 7873, needs
-    // an answer of its own: the general path).
+    // An OPT record (RFC 6891 §6.1.2): root owner, version 0, no option or one COOKIE option.
     if (end + 11 > msg.length || msg[end] !== 0 || msg.readUInt16BE(end + 1) !== TYPE_OPT || msg[end + 6] !== 0) return null;
-    if (msg.readUInt16BE(end + 9) !== 0) return null;
     ednsSize = msg.readUInt16BE(end + 3);
+    const rdlength = msg.readUInt16BE(end + 9);
     end += 11;
+    if (rdlength > 0) {
+      if (rdlength < 4 || end + rdlength > msg.length || msg.readUInt16BE(end) !== COOKIE_OPTION || msg.readUInt16BE(end + 2) !== rdlength - 4) return null;
+      cookie = msg.subarray(end + 4, end + rdlength);
+      end += rdlength;
+    }
   }
   if (end !== msg.length) return null;
   const entry = table.get(keyOf(msg.toString('latin1', 12, nameEnd), qtype));
   if (!entry) return null;
+  const allowed = gate(ednsSize, cookie);
+  if (!allowed) return null;
+  // Our cookie goes into the stored answer's OPT record, its last 11 bytes (RFC 7873 §4).
+  const extra = allowed.cookie && arcount === 1 ? 4 + allowed.cookie.length : 0;
   const full = arcount === 1 ? entry.edns : entry.plain;
-  const out = Buffer.from(full.length <= limitFor(ednsSize) ? full : arcount === 1 ? entry.truncatedEdns : entry.truncated);
+  const base = full.length + extra <= allowed.limit ? full : arcount === 1 ? entry.truncatedEdns : entry.truncated;
+  const out = Buffer.allocUnsafe(base.length + extra);
+  base.copy(out);
   msg.copy(out, 0, 0, 2); // id
   out[2] = (out[2]! & 0xfe) | (msg[2]! & 0x01); // RD echoed
   msg.copy(out, 12, 12, nameEnd); // the question name as asked
+  if (extra > 0) {
+    out.writeUInt16BE(extra, base.length - 2); // the OPT record's RDLENGTH
+    out.writeUInt16BE(COOKIE_OPTION, base.length);
+    out.writeUInt16BE(extra - 4, base.length + 2);
+    out.set(allowed.cookie!, base.length + 4);
+  }
   return out;
 }

@@ -77,3 +77,39 @@ export function encodeRecord(rr: dnsPacket.Answer): Buffer {
 export function encodeName(name: string): Buffer {
   return dnsPacket.encode({ questions: [{ name, type: 'A', class: 'IN' }] }).subarray(12, -4);
 }
+
+/** The end of the name at `at` in a message we encoded (labels, or ending in a pointer). */
+function skipName(buf: Buffer, at: number): number {
+  for (;;) {
+    const len = buf[at];
+    if (len === undefined) throw new RangeError('wire: name runs past the end of the message');
+    if (len === 0) return at + 1;
+    if (len >= 0xc0) return at + 2;
+    at += 1 + len;
+  }
+}
+
+/**
+ * In an answer we encoded with one question, replaces the owner name of every record after the
+ * first by a pointer to the first record's owner where they are equal (RFC 1035 §4.1.4), as
+ * dns-packet writes every name in full: an SRV answer with its A and TXT records then fits 512
+ * bytes. The pointer targets the first owner, not the question, so the answer's names do not
+ * depend on the letter case the question was asked in (view.ts stores answers across cases).
+ * Names inside RDATA are left alone (RFC 2782: an SRV target is never compressed).
+ */
+export function compressOwners(buf: Buffer): Buffer {
+  const count = buf.readUInt16BE(6) + buf.readUInt16BE(8) + buf.readUInt16BE(10);
+  if (count < 2 || buf.readUInt16BE(4) !== 1) return buf;
+  let at = skipName(buf, 12) + 4;
+  const first = at;
+  const firstOwner = buf.subarray(first, skipName(buf, first));
+  const parts: Buffer[] = [buf.subarray(0, first)];
+  for (let i = 0; i < count; i++) {
+    const ownerEnd = skipName(buf, at);
+    const end = ownerEnd + 10 + buf.readUInt16BE(ownerEnd + 8);
+    const owner = buf.subarray(at, ownerEnd);
+    parts.push(i > 0 && owner.equals(firstOwner) ? Buffer.from([0xc0 | (first >> 8), first & 0xff]) : owner, buf.subarray(ownerEnd, end));
+    at = end;
+  }
+  return Buffer.concat(parts);
+}

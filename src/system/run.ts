@@ -7,7 +7,8 @@
  *                   wg-quick's `cmd()` (words joined by one space, no quoting); the child's stdout and
  *                   stderr go to ours, stderr is also kept for the error.
  * - `query(argv)` — a read-only look (`ip route show`, `nft list tables`): not narrated, output captured,
- *                   never throws on a non-zero exit (callers look at `.exitCode`).
+ *                   never throws on a non-zero exit (callers look at `.exitCode`); with `timeoutMs`,
+ *                   a child still running then is stopped with everything it started.
  * - `hook(text, ifname)` — a user's PreUp/PostUp/... snippet: `%i` replaced, narrated, run by
  *                   `bash -c` with wg-quick's shell options (`set -e -o pipefail`, extglob, LC_ALL=C), so
  *                   `<(…)` and `$(wg show %i …)` work. The one place a shell is used.
@@ -48,7 +49,21 @@ export interface QueryResult {
   exitCode: number;
   stdout: string;
   stderr: string;
+  /** It ran past `timeoutMs` and was stopped (exitCode then says by which signal). */
+  timedOut?: boolean;
 }
+
+export interface QueryOptions {
+  input?: string;
+  /**
+   * Stop the command after this long: SIGTERM to its process group (it runs in one of its own, so
+   * whatever it started stops too and no grandchild holds its pipes open), SIGKILL 2 s later.
+   */
+  timeoutMs?: number;
+}
+
+/** How long a timed-out command's process group has between SIGTERM and SIGKILL. */
+const KILL_GRACE_MS = 2000;
 
 /** Where narration goes; tests swap it. */
 export let narrate: (line: string) => void = (line) => {
@@ -125,19 +140,46 @@ export async function cmd(argv: readonly string[], options: CmdOptions = {}): Pr
 }
 
 /** Runs a read-only command, silently. Never throws for a non-zero exit or a missing program. */
-export async function query(argv: readonly string[], options: { input?: string } = {}): Promise<QueryResult> {
+export async function query(argv: readonly string[], options: QueryOptions = {}): Promise<QueryResult> {
   checkArgv(argv);
   const [file, ...args] = argv as [string, ...string[]];
-  const result = await execa(file, args, {
+  const child = execa(file, args, {
     reject: false,
     ...(options.input !== undefined ? { input: options.input } : { stdin: 'ignore' as const }),
     env: { LC_ALL: 'C' },
+    ...(options.timeoutMs !== undefined && { detached: true }),
   });
-  return {
-    exitCode: statusOf(result as { exitCode?: number; signal?: string; code?: string }),
-    stdout: typeof result.stdout === 'string' ? result.stdout : '',
-    stderr: typeof result.stderr === 'string' ? result.stderr : '',
+  let timedOut = false;
+  const timers: NodeJS.Timeout[] = [];
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      if (child.pid) process.kill(-child.pid, signal);
+    } catch {
+      // The group is gone already.
+    }
   };
+  if (options.timeoutMs !== undefined) {
+    timers.push(
+      setTimeout(() => {
+        timedOut = true;
+        signalGroup('SIGTERM');
+        timers.push(setTimeout(() => signalGroup('SIGKILL'), KILL_GRACE_MS));
+      }, options.timeoutMs),
+    );
+  }
+  try {
+    const result = await child;
+    return {
+      exitCode: statusOf(result as { exitCode?: number; signal?: string; code?: string }),
+      stdout: typeof result.stdout === 'string' ? result.stdout : '',
+      stderr: typeof result.stderr === 'string' ? result.stderr : '',
+      ...(timedOut ? { timedOut: true } : {}),
+    };
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    // A command that ended by itself may have left children behind in its group: a timed-out one may not.
+    if (timedOut) signalGroup('SIGKILL');
+  }
 }
 
 /** Is `program` an executable found in PATH (bash's `type -p`)? */

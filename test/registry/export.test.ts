@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -17,6 +17,7 @@ import type { WgPeer } from '../../src/conf/model.js';
 import { publishedRecords } from '../../src/registry/published.js';
 import { writeZoneFile, type ZoneApex } from '../../src/registry/zone-file.js';
 import { diffRecords, encodeOp, updateMessages } from '../../src/registry/dns-update.js';
+import { makeExporter } from '../../src/registry/export.js';
 import { parseTsigKey, signMessage, verifyResponse } from '../../src/registry/tsig.js';
 import { quoteString } from '../../src/registry/presentation.js';
 import { makeRegistryCommand } from '../../src/cli/registry.js';
@@ -182,6 +183,43 @@ describe('TSIG', () => {
     // An "answer" carrying a TSIG record signed over other data (the request's own record).
     expect(verifyResponse(req.message, msg.length, key, req.mac)).toMatch(/does not verify/);
     expect(verifyResponse(req.message, msg.length, { ...key, name: 'other' }, req.mac)).toMatch(/another key/);
+  });
+});
+
+describe('reload command', () => {
+  it('one that hangs is stopped with what it started, the pass fails, and the next pass runs it again', async () => {
+    const flag = join(dir, 'hang');
+    const pidFile = join(dir, 'reload.pid');
+    const done = join(dir, 'reloaded');
+    writeFileSync(flag, '');
+    // While `hang` exists the command waits on a child of its own (a grandchild of ours).
+    const reload = `if [ -e ${flag} ]; then sleep 60 & echo $! > ${pidFile}; wait; fi; touch ${done}`;
+    const logs: string[] = [];
+    const exporter = makeExporter({
+      zone: 'example.org', ttl: 0, source: 'wg0', log: (m) => logs.push(m),
+      getPeers: async () => [peer(ALICE, ['203.0.113.1', 7777], '10.0.0.1/32')],
+      zoneFile: { path: join(dir, 'reload.zone'), apex, reload, reloadTimeoutMs: 300 },
+    });
+    const started = Date.now();
+    await expect(exporter.pass()).rejects.toThrow(`reload command \`${reload}' did not finish within 0.3 s: stopped`);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const sleeper = Number(readFileSync(pidFile, 'utf8'));
+    const alive = () => {
+      try {
+        process.kill(sleeper, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    // SIGTERM went to the whole group: the sleep is gone (or going) too.
+    for (const deadline = Date.now() + 5000; alive() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    expect(alive()).toBe(false);
+    expect(existsSync(done)).toBe(false);
+    // The zone did not change, but the reload has not succeeded yet: it runs again.
+    rmSync(flag);
+    await exporter.pass();
+    expect(existsSync(done)).toBe(true);
   });
 });
 
