@@ -26,7 +26,7 @@ import { WGTS_VERSION } from '../conf/version.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { Device, serialQueue } from './device.js';
 import { logLevelFromEnv, makeLogger } from './log.js';
-import { clearCloexec, protectProcess } from './native.js';
+import { clearCloexec, protectProcess } from '../system/libc.js';
 import { createTun, tunFromFd, type LinuxTun } from './tun-linux.js';
 import { DEFAULT_SOCKET_DIR, UapiServer, bindUapiSocket, socketPath } from './uapi-server.js';
 import { UdpBind } from './udp.js';

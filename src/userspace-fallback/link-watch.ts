@@ -10,7 +10,7 @@ import {
   AF_NETLINK, IFF_UP, IFINFO_OFF_FLAGS, IFINFO_OFF_INDEX, IFINFOMSG_BYTES, NETLINK_ROUTE, NLMSG_HDRLEN,
   RTMGRP_LINK, RTM_DELLINK, RTM_NEWLINK, SOCKADDR_NL_BYTES,
 } from '../netlink/constants.js';
-import { MSG_DONTWAIT, SOCK_CLOEXEC, sys } from './native.js';
+import { MSG_DONTWAIT, SOCK_CLOEXEC, sys } from '../system/libc.js';
 import { Ctrl } from './ring.js';
 
 /**

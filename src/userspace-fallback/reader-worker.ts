@@ -10,7 +10,7 @@ import { EAGAIN, EBADF, EBADFD, EFAULT, EINTR } from '../conf/errno.js';
 import { equalBytes, macWithKey } from '../crypto/primitives.js';
 import { openLinkWatch, type LinkWatch } from './link-watch.js';
 import { INIT_OFF_MAC1, MAC_LEN, MESSAGE_COOKIE_REPLY, MESSAGE_DATA, MESSAGE_INITIATION, RESP_OFF_MAC1, validMessageType } from './messages.js';
-import { DatagramBatch, POLLFD_BYTES, POLLIN, POLL_FAILED, PR_SET_NAME, sys } from './native.js';
+import { DatagramBatch, POLLFD_BYTES, POLLIN, POLL_FAILED, PR_SET_NAME, sys } from '../system/libc.js';
 import { Ctrl, LEN_BYTES, SOCKADDR_BYTES, nextOffset, publish, reserve, reserveBlocking, used } from './ring.js';
 import {
   GATE_HS_DROPPED, GATE_JUNK, GATE_KEY_OFFSET, GATE_KEY_SET, GATE_MAC1_FAILED,

@@ -25,7 +25,7 @@
 import type { Worker } from 'node:worker_threads';
 import { EIO } from '../conf/errno.js';
 import type { LinkEvent } from './link-watch.js';
-import { O_CLOEXEC, O_NONBLOCK, sys } from './native.js';
+import { O_CLOEXEC, O_NONBLOCK, sys } from '../system/libc.js';
 import { Ctrl, LEN_BYTES, SOCKADDR_BYTES, WRAP, newRing, nextOffset, release, used } from './ring.js';
 import { endWorker, startWorker, waitAsync } from './workers.js';
 

@@ -41,7 +41,7 @@ import type { Tun } from './tun.js';
 import {
   IFF_VNET_HDR, IFNAMSIZ, SIOCGIFFLAGS, SIOCGIFMTU, SIOCSIFMTU, SOCK_CLOEXEC, SOCK_DGRAM, TUNGETIFF, ifreq, setNonBlocking, sys,
   sysError,
-} from './native.js';
+} from '../system/libc.js';
 import { TunFramer } from './offload/tun-frames.js';
 import { VIRTIO_NET_HDR_LEN } from './offload/virtio-net-hdr.js';
 import { negotiateOffloads, openTun } from './tun-offload.js';

@@ -11,7 +11,7 @@
  * downstream has to handle a header that never carries anything.
  */
 import { EINVAL } from '../conf/errno.js';
-import { IFF_NO_PI, IFF_TUN, IFF_VNET_HDR, IFNAMSIZ, O_CLOEXEC, O_RDWR, TUNSETIFF, TUNSETOFFLOAD, ifreq, sys, sysError } from './native.js';
+import { IFF_NO_PI, IFF_TUN, IFF_VNET_HDR, IFNAMSIZ, O_CLOEXEC, O_RDWR, TUNSETIFF, TUNSETOFFLOAD, ifreq, sys, sysError } from '../system/libc.js';
 
 // include/uapi/linux/if_tun.h
 export const TUN_F_CSUM = 0x01;

@@ -4,7 +4,7 @@
  * device/uapi.go do:
  * - the directory is created 0755 and the socket bound under umask 077; a path that still accepts
  *   connections is refused ("in use"), a stale one is unlinked;
- * - the socket is created with libc (native.ts) so its fd can be handed to the daemonized child
+ * - the socket is created with libc (system/libc.ts) so its fd can be handed to the daemonized child
  *   (WG_UAPI_FD) and adopted there by node:net;
  * - each connection may carry several operations (`get=1` / `set=1`); an unknown operation line
  *   closes the connection; a `get=1` not followed by an empty line is EINVAL (and closes); a set is
@@ -26,7 +26,7 @@ import { wipeDevice, type WgDevice } from '../conf/model.js';
 import { serialQueue, type Logger } from './device.js';
 import { IPC_ERROR_INVALID, IPC_ERROR_IO, SetParser, formatGetResponse, redactKeys } from '../uapi/codec.js';
 import { AF_UNIX } from '../conf/sockaddr.js';
-import { SOCK_CLOEXEC, SOCK_STREAM, sys, sysError } from './native.js';
+import { SOCK_CLOEXEC, SOCK_STREAM, sys, sysError } from '../system/libc.js';
 
 export const DEFAULT_SOCKET_DIR = '/var/run/wireguard';
 /** Longest UAPI line, as wireguard-go's bufio.Scanner (64 KiB); a longer one is refused at once. */

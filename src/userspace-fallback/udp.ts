@@ -2,7 +2,7 @@
  * `Bind` over real UDP sockets: one IPv4 and one IPv6 (IPV6_V6ONLY) socket on the same port, as
  * wireguard-go's StdNetBind does.
  *
- * The sockets are made with libc through koffi (native.ts) instead of node:dgram, because dgram can
+ * The sockets are made with libc through koffi (system/libc.ts) instead of node:dgram, because dgram can
  * neither set SO_MARK (wg-quick's fwmark 51820 for full tunnels) nor hand out raw datagrams without a
  * callback and an rinfo object per packet. Receiving runs in the reader worker that also reads the
  * TUN (poll + recvfrom into a ring of the Bind's own, ring-reader.ts), waking the main thread once per
@@ -24,7 +24,7 @@ import type { Bind } from './bind.js';
 import {
   IPPROTO_IPV6, IPV6_V6ONLY, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET,
   SO_MARK, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF, SO_SNDBUFFORCE, int32, sys, sysError,
-} from './native.js';
+} from '../system/libc.js';
 import { RingReader, reportPacketBug } from './ring-reader.js';
 import { SYNC_WRITES, acquireWriter, releaseWriter, type RingWriter } from './ring-writer.js';
 

@@ -5,7 +5,7 @@
  */
 import { workerData } from 'node:worker_threads';
 import { EAGAIN, EINTR } from '../conf/errno.js';
-import { MSG_NOSIGNAL, POLLFD_BYTES, POLLOUT, PR_SET_NAME, sys } from './native.js';
+import { MSG_NOSIGNAL, POLLFD_BYTES, POLLOUT, PR_SET_NAME, sys } from '../system/libc.js';
 import { Ctrl, WRAP, WRITER_HDR, WRITER_OFF_FD, WRITER_OFF_SA, WRITER_OFF_SALEN, nextOffset } from './ring.js';
 
 /** Attempts per packet while the socket buffer stays full (each waits up to POLLOUT_WAIT_MS). */

@@ -28,12 +28,12 @@ export const FOLDERS: Record<string, { may: readonly string[]; why: string }> = 
   crypto: { may: ['conf'], why: 'the primitives of the WireGuard paper, shared by the CLI (keys), the registry and the data plane' },
   netlink: { may: ['conf'], why: 'a translator between the model and kernel attributes' },
   uapi: { may: ['conf', 'crypto'], why: 'the UAPI text protocol: the codec both ends speak and the client Backend' },
-  system: { may: ['conf', 'crypto', 'netlink', 'uapi'], why: 'system I/O shared by cli and quick: subprocesses, files and resolver, backend choice' },
+  system: { may: ['conf', 'crypto', 'netlink', 'uapi'], why: 'system I/O shared by cli, quick, the registry and the data plane: subprocesses, files and resolver, backend choice, libc calls' },
   quick: { may: ['conf', 'crypto', 'netlink', 'uapi', 'system'], why: 'wg-quick steps: the system through system/run.ts, devices through system/ipc.ts' },
   registry: { may: ['conf', 'crypto', 'netlink', 'uapi', 'system'], why: 'peer discovery over DNS' },
   'userspace-fallback': {
-    may: ['conf', 'crypto', 'netlink', 'uapi'],
-    why: 'the data plane is its own program; it knows the model and nothing of the commands (of netlink/, only the numbers its link watch reads)',
+    may: ['conf', 'crypto', 'netlink', 'uapi', 'system'],
+    why: 'the data plane is its own program; it knows the model and nothing of the commands (of netlink/, only the numbers its link watch reads; of system/, only the libc calls in libc.ts)',
   },
   metrics: { may: ['conf'], why: 'the Prometheus exposition of the model and its HTTP endpoint; devices are collected by the command' },
   // src/peer/** is `wgts peer`'s logic: allocation and file edits (pure), one peer applied to the
@@ -81,11 +81,11 @@ export const DESIGNATED: Record<string, { files: readonly string[]; why: string 
   '@noble/curves': { files: ['crypto/primitives'], why: 'X25519, if ever used at run time, in the one crypto module (today: a test oracle only)' },
   'node:crypto': { files: ['crypto/primitives'], why: 'OpenSSL X25519, ChaCha20-Poly1305, randomness: one auditable place' },
   koffi: {
-    files: ['crypto/openssl-ffi', 'userspace-fallback/native', 'registry/bound-socket'],
-    why: "FFI: libcrypto's ChaCha20-Poly1305 in crypto/openssl-ffi.ts, libc syscalls (ioctl, poll, recvmmsg, sendto) in native.ts, which the I/O workers load too, SO_BINDTODEVICE for the registry's sockets (bound-socket.ts)",
+    files: ['crypto/openssl-ffi', 'system/libc', 'registry/bound-socket'],
+    why: "FFI: libcrypto's ChaCha20-Poly1305 in crypto/openssl-ffi.ts, libc syscalls (ioctl, poll, recvmmsg, sendto) in system/libc.ts, which the I/O workers load too, SO_BINDTODEVICE for the registry's sockets (bound-socket.ts)",
   },
   'node:module': {
-    files: ['crypto/openssl-ffi', 'userspace-fallback/native', 'registry/bound-socket'],
+    files: ['crypto/openssl-ffi', 'system/libc', 'registry/bound-socket'],
     why: 'createRequire, only to load koffi lazily (the CLI never pays for it) or find its path for the workers',
   },
   'node:worker_threads': {

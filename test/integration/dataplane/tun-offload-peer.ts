@@ -21,7 +21,7 @@ import {
   type VirtioNetHdr,
 } from '../../../src/userspace-fallback/offload/virtio-net-hdr.js';
 import { openTun } from '../../../src/userspace-fallback/tun-offload.js';
-import { setNonBlocking, sys } from '../../../src/userspace-fallback/native.js';
+import { setNonBlocking, sys } from '../../../src/system/libc.js';
 import { buildPacket, checksumsVerify, TCP } from '../../userspace-fallback/offload/packets.js';
 
 const mode = process.argv[2];
