@@ -12,6 +12,8 @@
  * ring instead of being dropped at the socket.
  */
 import type { Worker } from 'node:worker_threads';
+import { EAGAIN, EINTR } from '../conf/errno.js';
+import { MSG_NOSIGNAL, sys } from '../system/libc.js';
 import { Ctrl, WRITER_HDR, WRITER_OFF_FD, WRITER_OFF_SA, WRITER_OFF_SALEN, newRing, nextOffset, reserve } from './ring.js';
 import { endWorker, startWorker, waitAsync } from './workers.js';
 
@@ -28,8 +30,15 @@ export class RingWriter {
   private readonly ctrl: Int32Array;
   private worker: Worker | undefined;
   private w = 0;
+  /** The producer offset last published (ctrl[W]), and where the one record pushed since then starts. */
+  private published = 0;
+  private lone = -1;
+  /** Records pushed since the last flush. */
+  private unpublished = 0;
   /** Records queued so far (wrapping like ctrl[DONE]). */
   private pushed = 0;
+  /** Lone packets sent or written on the calling thread (see flush). */
+  inline = 0;
   private stopped = false;
   /** Packets dropped because the ring was full. */
   dropped = 0;
@@ -41,7 +50,12 @@ export class RingWriter {
     this.ctrl = new Int32Array(ring.ctrlSab);
   }
 
-  start(): void {
+  /**
+   * The worker starts with the first batch published to it (flush). Lone packets do not need it
+   * (sendLone), so a daemon that only sees handshakes, keepalives and pings never pays for its
+   * isolate (about 8 MiB of RSS, docs/benchmarks.md "Data plane").
+   */
+  private startWorker(): void {
     this.worker = startWorker('writer', { sab: this.data.buffer, ctrlSab: this.ctrl.buffer });
     this.worker.on('error', () => undefined);
   }
@@ -70,15 +84,55 @@ export class RingWriter {
     this.data.set(packet, w + WRITER_HDR + headLen);
     this.w = nextOffset(w, WRITER_HDR, len);
     this.pushed = (this.pushed + 1) | 0;
+    if (this.unpublished++ === 0) this.lone = w;
     return true;
   }
 
   /** Publishes the queued packets to the worker (call once per batch). */
   flush(): void {
+    const n = this.unpublished;
+    this.unpublished = 0;
+    if (n === 0) return;
+    if (n === 1 && this.sendLone()) return;
+    if (!this.worker && !this.stopped) this.startWorker();
+    this.published = this.w;
     Atomics.store(this.ctrl, Ctrl.W, this.w);
     Atomics.add(this.ctrl, Ctrl.SEQ, 1);
     // Wake the worker only if it sleeps (a futex syscall otherwise costs the main thread for nothing).
     if (Atomics.load(this.ctrl, Ctrl.SLEEPING) !== 0) Atomics.notify(this.ctrl, Ctrl.SEQ);
+  }
+
+  /**
+   * A lone packet does not wait for the worker (issue "a lone packet must not wait for a batch"):
+   * waking a sleeping thread costs the caller a futex call and the packet the wake-up itself (on the
+   * bench's VM about 0.1-0.2 ms per hop, docs/benchmarks.md "Data plane"). So when the worker sleeps
+   * and the ring is empty, the caller makes the syscall itself from the ring record and leaves it
+   * unpublished. Per-fd order holds: R === the last published W means the worker has returned from
+   * the syscall of every record published so far (it stores R only after them), and no other thread
+   * produces. If the fd would block, the record is published after all, for the worker to wait on.
+   */
+  private sendLone(): boolean {
+    const { ctrl, dv, data } = this;
+    if ((this.worker && Atomics.load(ctrl, Ctrl.SLEEPING) === 0) || Atomics.load(ctrl, Ctrl.R) !== this.published || this.stopped) return false;
+    const at = this.lone;
+    const len = dv.getInt32(at, true);
+    const fd = dv.getInt32(at + WRITER_OFF_FD, true);
+    const salen = dv.getInt32(at + WRITER_OFF_SALEN, true);
+    const payload = data.subarray(at + WRITER_HDR, at + WRITER_HDR + len);
+    for (;;) {
+      const rc = salen !== 0
+        ? sys.sendto(fd, payload, len, MSG_NOSIGNAL, data.subarray(at + WRITER_OFF_SA, at + WRITER_OFF_SA + salen), salen)
+        : sys.write(fd, payload, len);
+      if (rc >= 0) break;
+      const e = sys.errno();
+      if (e === EINTR) continue;
+      if (e === EAGAIN) return false;
+      break; // any other failure drops the packet, as the worker does
+    }
+    this.w = this.published;
+    this.pushed = (this.pushed - 1) | 0;
+    this.inline++;
+    return true;
   }
 
   /**
@@ -116,7 +170,6 @@ let writerUsers = 0;
 export function acquireWriter(): RingWriter {
   if (!sharedWriter) {
     sharedWriter = new RingWriter();
-    sharedWriter.start();
   }
   writerUsers++;
   return sharedWriter;

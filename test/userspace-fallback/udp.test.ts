@@ -10,6 +10,7 @@ import type { WgEndpoint } from '../../src/conf/model.js';
 import { UdpBind, endpointOf, sockaddrOf, type UdpBindOptions } from '../../src/userspace-fallback/udp.js';
 import { mac1Key } from '../../src/userspace-fallback/cookie.js';
 import { mac } from '../../src/crypto/primitives.js';
+import { missedWakeups, ringStates } from '../../src/userspace-fallback/ring-reader.js';
 
 const binds: UdpBind[] = [];
 function bind(opts?: UdpBindOptions): UdpBind {
@@ -33,11 +34,16 @@ function ioThreads(): { rx: number; tx: number } {
   return { rx: names.filter((n) => n === 'wgts-rx').length, tx: names.filter((n) => n === 'wgts-tx').length };
 }
 
-/** Waits until `cond()` holds, polling every 5 ms, or fails after `ms`. */
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
+/**
+ * Waits until `cond()` holds, polling every 5 ms, or fails after `ms` with `state()` and the rings'
+ * control words in the message (a stall then says which side waits for what).
+ */
+async function until(cond: () => boolean, ms = 5000, state: () => string = () => ''): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
+    if (Date.now() > end) {
+      throw new Error(`timed out: ${state()} reader rings ${JSON.stringify(ringStates())}, missed wake-ups ${missedWakeups}`);
+    }
     await new Promise((r) => setTimeout(r, 5));
   }
 }
@@ -102,20 +108,24 @@ describe('UdpBind', () => {
     await a.open(0);
     const pb = await b.open(0);
     await c.open(0);
-    // Each worker names its thread once it has started.
-    await until(() => ioThreads().rx > 0 && ioThreads().tx > 0);
-    expect(ioThreads()).toEqual({ rx: 1, tx: 1 });
+    // Each worker names its thread once it has started; the writer starts with the first batch
+    // (a lone datagram is sent without it, see RingWriter.flush).
+    await until(() => ioThreads().rx > 0);
     let got = 0;
     b.onReceive(() => got++);
     a.send([new Uint8Array(8)], { family: 4, host: '127.0.0.1', port: pb });
     await until(() => got === 1);
+    expect(ioThreads()).toEqual({ rx: 1, tx: 0 });
+    a.send([new Uint8Array(8), new Uint8Array(8)], { family: 4, host: '127.0.0.1', port: pb });
+    await until(() => got === 3 && ioThreads().tx > 0);
+    expect(ioThreads()).toEqual({ rx: 1, tx: 1 });
     await c.close();
     a.send([new Uint8Array(8)], { family: 4, host: '127.0.0.1', port: pb });
-    await until(() => got === 2);
+    await until(() => got === 4);
     const pb2 = await b.open(0); // a new random port: b's ring leaves the reader and joins again
     expect(pb2).not.toBe(pb);
     a.send([new Uint8Array(8)], { family: 4, host: '127.0.0.1', port: pb2 });
-    await until(() => got === 3);
+    await until(() => got === 5);
     await Promise.all([a.close(), b.close()]);
     await until(() => ioThreads().rx === 0 && ioThreads().tx === 0);
   });
@@ -168,6 +178,7 @@ describe('UdpBind', () => {
     });
     const ep: WgEndpoint = { family: 4, host: '127.0.0.1', port: pb };
     const N = 30_000;
+    const progress = (): string => `received ${seen.length}, last ${seen.at(-1)}, send errors ${a.sendErrors};`;
     for (let i = 0; i < N; i += 100) {
       const batch: Uint8Array[] = [];
       for (let j = i; j < i + 100; j++) {
@@ -179,11 +190,35 @@ describe('UdpBind', () => {
       a.send(batch, ep);
       // Flow control: keep at most ~2000 datagrams in flight, so neither the 8 MiB send ring nor the
       // receiving socket buffer overflows; losses would then be loopback's, not the rings'.
-      if (i % 1000 === 0) await until(() => (seen.at(-1) ?? 0) >= i - 2000, 10_000);
+      if (i % 1000 === 0) await until(() => (seen.at(-1) ?? 0) >= i - 2000, 10_000, progress);
     }
-    await until(() => (seen.at(-1) ?? 0) >= N - 100, 10_000);
+    await until(() => (seen.at(-1) ?? 0) >= N - 100, 10_000, progress);
     expect(seen.length).toBeGreaterThan(N * 0.95);
     expect(corrupt).toBe(0);
     for (let i = 1; i < seen.length; i++) expect(seen[i]!).toBeGreaterThan(seen[i - 1]!);
+  }, 30_000);
+
+  it('a lone datagram sent while a batch is still queued does not overtake it', async () => {
+    const a = bind();
+    const b = bind();
+    await a.open(0);
+    const pb = await b.open(0);
+    const seen: number[] = [];
+    b.onReceive((p) => seen.push(new DataView(p.buffer, p.byteOffset, p.byteLength).getUint32(0)));
+    const ep: WgEndpoint = { family: 4, host: '127.0.0.1', port: pb };
+    const datagram = (seq: number): Uint8Array => {
+      const p = new Uint8Array(1200);
+      new DataView(p.buffer).setUint32(0, seq);
+      return p;
+    };
+    let seq = 0;
+    for (let round = 0; round < 20; round++) {
+      // A batch goes to the writer worker; the lone datagrams right after it must queue behind it,
+      // while the ones after a pause (worker asleep, ring empty) go out on this thread.
+      a.send(Array.from({ length: 200 }, () => datagram(seq++)), ep);
+      for (let i = 0; i < 20; i++) a.send([datagram(seq++)], ep);
+      await until(() => seen.length === seq, 5000, () => `received ${seen.length} of ${seq} (first out of place: ${seen.findIndex((v, i) => v !== i)}), send errors ${a.sendErrors};`);
+    }
+    for (let i = 0; i < seen.length; i++) expect(seen[i]).toBe(i);
   }, 30_000);
 });
