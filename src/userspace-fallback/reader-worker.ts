@@ -179,17 +179,19 @@ function burst(s: Source, fd: number, revents: number): boolean {
   const { data, dv, ctrl, hdr, size, maxPacket, withAddr } = s;
   let n = 0;
   let emptyReads = 0;
-  // Publishes a partial burst before waiting for room (this holds up the other sources too: the
-  // main thread is behind on all of them then, and a ring holds thousands of packets).
+  // Publishes before each wait for room, the partial burst first (this holds up the other sources
+  // too: the main thread is behind on all of them then, and a ring holds thousands of packets).
+  // Again on every wait slice: a full ring must never leave both sides waiting for each other.
   const flushPartial = (): void => {
-    if (n > 0) publish(ctrl);
+    publish(ctrl);
     n = 0;
   };
   let read = 0;
   while (read < s.batch) {
     if (withAddr) {
       udpBatch ??= new DatagramBatch(UDP_BATCH, maxPacket);
-      const got = udpBatch.receive(fd, s.batch - read);
+      const asked = Math.min(s.batch - read, UDP_BATCH);
+      const got = udpBatch.receive(fd, asked);
       if (got < 0) {
         const e = sys.errno();
         if (e === EAGAIN) break;
@@ -222,6 +224,9 @@ function burst(s: Source, fd: number, revents: number): boolean {
         Atomics.store(ctrl, Ctrl.W, s.w);
         n++;
       }
+      // Fewer than asked: the socket was empty, so another call would only say EAGAIN (a lone
+      // datagram would wait for it); what arrives meanwhile makes the next poll() return at once.
+      if (got < asked) break;
       continue;
     }
     const w = reserveBlocking(ctrl, dv, s.w, size, flushPartial);

@@ -31,6 +31,21 @@ import { endWorker, startWorker, waitAsync } from './workers.js';
 
 export type { LinkEvent } from './link-watch.js';
 
+/**
+ * How long the main thread sleeps on an empty ring before it looks again by itself. Only a safety
+ * net (the worker wakes it after every burst): a lost wake-up would otherwise leave records in the
+ * ring until the next burst, and forever if the sender waits for them (flow control, a full ring).
+ */
+const WAKE_CHECK_MS = 1000;
+/** Times the main thread found records that no wake-up announced (see WAKE_CHECK_MS). */
+export let missedWakeups = 0;
+
+/** The control words of every running reader's ring, for diagnostics (a test's failure message). */
+export function ringStates(): Array<{ W: number; R: number; SEQ: number; RSEQ: number; STATE: number; STOP: number }> {
+  return [...liveReaders].map((r) => r.ctrlWords());
+}
+const liveReaders = new Set<RingReader>();
+
 let lastBugReport = 0;
 /** Packet handler exceptions so far (see reportPacketBug). */
 export let packetBugs = 0;
@@ -260,7 +275,15 @@ export class RingReader {
   /** The link watch's state so far (a caller that arrives late learns whether it is subscribed). */
   linkState: 'off' | 'pending' | 'ready' | 'failed' = 'off';
 
+  /** The ring's control words now (see ringStates). */
+  ctrlWords(): { W: number; R: number; SEQ: number; RSEQ: number; STATE: number; STOP: number } {
+    const c = this.ctrl;
+    const at = (i: number): number => Atomics.load(c, i);
+    return { W: at(Ctrl.W), R: at(Ctrl.R), SEQ: at(Ctrl.SEQ), RSEQ: at(Ctrl.RSEQ), STATE: at(Ctrl.STATE), STOP: at(Ctrl.STOP) };
+  }
+
   start(): void {
+    liveReaders.add(this);
     if (this.opts.onLink) this.linkState = 'pending';
     this.id = readerThread.add(this, {
       fds: this.opts.fds, sab: this.data.buffer as SharedArrayBuffer, ctrlSab: this.ctrl.buffer as SharedArrayBuffer,
@@ -290,6 +313,7 @@ export class RingReader {
     if (this.removed) return;
     this.removed = true;
     this.stopped = true; // a source that failed must still leave the worker's list
+    liveReaders.delete(this);
     Atomics.store(this.ctrl, Ctrl.STOP, 1);
     Atomics.add(this.ctrl, Ctrl.SEQ, 1);
     Atomics.notify(this.ctrl, Ctrl.SEQ);
@@ -336,9 +360,13 @@ export class RingReader {
           continue;
         }
       }
-      const res = waitAsync(ctrl, Ctrl.SEQ, seq);
-      if (res.async) await res.value;
-      else await new Promise<void>((resolve) => setImmediate(resolve));
+      const res = waitAsync(ctrl, Ctrl.SEQ, seq, WAKE_CHECK_MS);
+      if (res.async) {
+        // SEQ moved but no wake-up came: counted, and the records are taken now rather than never.
+        if ((await res.value) === 'timed-out' && Atomics.load(ctrl, Ctrl.SEQ) !== seq) {
+          missedWakeups++;
+        }
+      } else await new Promise<void>((resolve) => setImmediate(resolve));
       if (this.hs) Atomics.store(ctrl, Ctrl.SLEEPING, 0);
     }
   }

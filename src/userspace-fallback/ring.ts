@@ -73,6 +73,14 @@ export function newRing(capacity: number): RingBuffers {
  */
 export function reserve(dv: DataView, w: number, r: number, size: number): number {
   const need = size + LEN_BYTES; // the record, and a wrap marker after it
+  // An empty ring past its middle starts again at the head: light traffic then cycles through the
+  // first half instead of walking every page of the ring into the process's RSS (4 MiB per ring in
+  // a daemon that is mostly idle). Not earlier: until the consumer reports progress the producer has
+  // only [0, R) (a consumer that reports every few records would make a burst find the ring full).
+  if (w === r && r >= dv.byteLength >> 1) {
+    dv.setInt32(w, WRAP, true);
+    return 0;
+  }
   if (w >= r) {
     if (dv.byteLength - w > need) return w;
     // Wrapping must not make W catch up with R (that would read as empty).

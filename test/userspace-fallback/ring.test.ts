@@ -96,6 +96,20 @@ describe('ring', () => {
     expect(rg.dv.getInt32(rg.w, true)).toBe(WRAP);
   });
 
+  it('an empty ring past its middle starts again at the head, so light traffic keeps to the first half', () => {
+    const rg = ring(4096);
+    let maxW = 0;
+    for (let i = 0; i < 1000; i++) {
+      expect(rg.put(packet(i, 100))).toBe(true);
+      maxW = Math.max(maxW, rg.w);
+      expect(rg.take()).toEqual([packet(i, 100)]); // one record at a time: the ring is empty before each put
+    }
+    expect(maxW).toBeLessThanOrEqual(2048 + 108);
+    // Before the middle an empty ring goes on where it is (the space behind R is not all it gets).
+    expect(reserve(rg.dv, 1000, 1000, 108)).toBe(1000);
+    expect(reserve(rg.dv, 2048, 2048, 108)).toBe(0);
+  });
+
   it('a producer waiting for room leaves with -1 once STOP is set', () => {
     const rg = ring(256);
     while (rg.put(packet(0, 40)));
