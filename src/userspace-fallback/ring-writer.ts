@@ -14,7 +14,7 @@
 import type { Worker } from 'node:worker_threads';
 import { EAGAIN, EINTR } from '../conf/errno.js';
 import { MSG_NOSIGNAL, sys } from '../system/libc.js';
-import { Ctrl, WRITER_HDR, WRITER_OFF_FD, WRITER_OFF_SA, WRITER_OFF_SALEN, newRing, nextOffset, reserve } from './ring.js';
+import { Ctrl, WRAP, WRITER_HDR, WRITER_OFF_FD, WRITER_OFF_SA, WRITER_OFF_SALEN, newRing, nextOffset, reserve } from './ring.js';
 import { endWorker, startWorker, waitAsync } from './workers.js';
 
 /**
@@ -30,14 +30,15 @@ export class RingWriter {
   private readonly ctrl: Int32Array;
   private worker: Worker | undefined;
   private w = 0;
-  /** The producer offset last published (ctrl[W]), and where the one record pushed since then starts. */
+  /** The producer offset last published (ctrl[W]). */
   private published = 0;
-  private lone = -1;
+  /** The worker has come up (see flush). */
+  private ready = false;
   /** Records pushed since the last flush. */
   private unpublished = 0;
   /** Records queued so far (wrapping like ctrl[DONE]). */
   private pushed = 0;
-  /** Lone packets sent or written on the calling thread (see flush). */
+  /** Packets sent or written on the calling thread (see sendInline). */
   inline = 0;
   private stopped = false;
   /** Packets dropped because the ring was full. */
@@ -52,7 +53,7 @@ export class RingWriter {
 
   /**
    * The worker starts with the first batch published to it (flush). Lone packets do not need it
-   * (sendLone), so a daemon that only sees handshakes, keepalives and pings never pays for its
+   * (sendInline), so a daemon that only sees handshakes, keepalives and pings never pays for its
    * isolate (about 8 MiB of RSS, docs/benchmarks.md "Data plane").
    */
   private startWorker(): void {
@@ -84,54 +85,81 @@ export class RingWriter {
     this.data.set(packet, w + WRITER_HDR + headLen);
     this.w = nextOffset(w, WRITER_HDR, len);
     this.pushed = (this.pushed + 1) | 0;
-    if (this.unpublished++ === 0) this.lone = w;
+    this.unpublished++;
     return true;
   }
 
   /** Publishes the queued packets to the worker (call once per batch). */
   flush(): void {
     const n = this.unpublished;
-    this.unpublished = 0;
     if (n === 0) return;
-    if (n === 1 && this.sendLone()) return;
+    this.unpublished = 0;
+    const ctrl = this.ctrl;
+    if (!this.worker && n > 1 && !this.stopped) this.startWorker();
+    // The worker announces its first sleep once it is up; until then this thread writes everything
+    // itself rather than let packets wait for an isolate to boot (0.1-0.2 s on a busy machine).
+    if (!this.ready && this.worker && Atomics.load(ctrl, Ctrl.SLEEPING) !== 0) this.ready = true;
+    const inline = !this.ready || (n === 1 && Atomics.load(ctrl, Ctrl.SLEEPING) !== 0);
+    if (inline && !this.stopped && Atomics.load(ctrl, Ctrl.R) === this.published && this.sendInline()) return;
     if (!this.worker && !this.stopped) this.startWorker();
     this.published = this.w;
-    Atomics.store(this.ctrl, Ctrl.W, this.w);
-    Atomics.add(this.ctrl, Ctrl.SEQ, 1);
+    Atomics.store(ctrl, Ctrl.W, this.w);
+    Atomics.add(ctrl, Ctrl.SEQ, 1);
     // Wake the worker only if it sleeps (a futex syscall otherwise costs the main thread for nothing).
-    if (Atomics.load(this.ctrl, Ctrl.SLEEPING) !== 0) Atomics.notify(this.ctrl, Ctrl.SEQ);
+    if (Atomics.load(ctrl, Ctrl.SLEEPING) !== 0) Atomics.notify(ctrl, Ctrl.SEQ);
   }
 
   /**
-   * A lone packet does not wait for the worker (issue "a lone packet must not wait for a batch"):
-   * waking a sleeping thread costs the caller a futex call and the packet the wake-up itself (on the
-   * bench's VM about 0.1-0.2 ms per hop, docs/benchmarks.md "Data plane"). So when the worker sleeps
-   * and the ring is empty, the caller makes the syscall itself from the ring record and leaves it
-   * unpublished. Per-fd order holds: R === the last published W means the worker has returned from
-   * the syscall of every record published so far (it stores R only after them), and no other thread
-   * produces. If the fd would block, the record is published after all, for the worker to wait on.
+   * Sends the unpublished records on the calling thread, leaving them out of the ring. For a lone
+   * packet when the worker sleeps (issue "a lone packet must not wait for a batch"): waking it costs
+   * this thread a futex call and the packet the wake-up itself, about 0.1-0.2 ms per hop on the
+   * bench's VM (docs/benchmarks.md "Data plane"); and for everything until the worker is up.
+   * The caller checked that R === the last published W: the worker has returned from the syscall of
+   * every record published so far (it stores R only after them) and no other thread produces, so
+   * per-fd order holds. If a socket is full (EAGAIN) the rest goes to the worker, which waits for
+   * room; the records already sent stay in the ring with fd -1 (the worker's call fails, it drops
+   * them) and false is returned.
    */
-  private sendLone(): boolean {
-    const { ctrl, dv, data } = this;
-    if ((this.worker && Atomics.load(ctrl, Ctrl.SLEEPING) === 0) || Atomics.load(ctrl, Ctrl.R) !== this.published || this.stopped) return false;
-    const at = this.lone;
-    const len = dv.getInt32(at, true);
-    const fd = dv.getInt32(at + WRITER_OFF_FD, true);
-    const salen = dv.getInt32(at + WRITER_OFF_SALEN, true);
-    const payload = data.subarray(at + WRITER_HDR, at + WRITER_HDR + len);
-    for (;;) {
-      const rc = salen !== 0
-        ? sys.sendto(fd, payload, len, MSG_NOSIGNAL, data.subarray(at + WRITER_OFF_SA, at + WRITER_OFF_SA + salen), salen)
-        : sys.write(fd, payload, len);
-      if (rc >= 0) break;
-      const e = sys.errno();
-      if (e === EINTR) continue;
-      if (e === EAGAIN) return false;
-      break; // any other failure drops the packet, as the worker does
+  private sendInline(): boolean {
+    const { dv, data } = this;
+    let sent = 0;
+    let at = this.published;
+    while (at !== this.w) {
+      const len = dv.getInt32(at, true);
+      if (len === WRAP) {
+        at = 0;
+        continue;
+      }
+      const fd = dv.getInt32(at + WRITER_OFF_FD, true);
+      const salen = dv.getInt32(at + WRITER_OFF_SALEN, true);
+      const payload = data.subarray(at + WRITER_HDR, at + WRITER_HDR + len);
+      let rc: number;
+      for (;;) {
+        rc = salen !== 0
+          ? sys.sendto(fd, payload, len, MSG_NOSIGNAL, data.subarray(at + WRITER_OFF_SA, at + WRITER_OFF_SA + salen), salen)
+          : sys.write(fd, payload, len);
+        if (rc >= 0 || sys.errno() !== EINTR) break;
+      }
+      // Any failure but EAGAIN drops the packet, as the worker does.
+      if (rc < 0 && sys.errno() === EAGAIN) {
+        for (let k = this.published; k !== at; ) {
+          const l = dv.getInt32(k, true);
+          if (l === WRAP) {
+            k = 0;
+            continue;
+          }
+          dv.setInt32(k + WRITER_OFF_FD, -1, true);
+          k = nextOffset(k, WRITER_HDR, l);
+        }
+        this.inline += sent; // still counted in `pushed`: the worker counts them done when it skips them
+        return false;
+      }
+      sent++;
+      at = nextOffset(at, WRITER_HDR, len);
     }
     this.w = this.published;
-    this.pushed = (this.pushed - 1) | 0;
-    this.inline++;
+    this.pushed = (this.pushed - sent) | 0;
+    this.inline += sent;
     return true;
   }
 
