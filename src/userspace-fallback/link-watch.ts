@@ -2,7 +2,7 @@
  * The TUN's link watch, run inside the reader worker (reader-worker.ts): a NETLINK_ROUTE socket
  * subscribed to RTMGRP_LINK, drained whenever poll() says it is readable, reporting RTM_NEWLINK and
  * RTM_DELLINK of one interface (the ifindex the main thread stores in the ring's LINK_INDEX word)
- * with IFF_UP decoded. Riding on the reader costs no extra isolate. The socket lives in the network
+ * with IFF_UP and IFLA_MTU decoded. Riding on the reader costs no extra isolate. The socket lives in the network
  * namespace the daemon was started in, like the UDP sockets (rtnetlink(7)).
  */
 import { EAGAIN, EINTR, ENOBUFS } from '../conf/errno.js';
@@ -10,6 +10,8 @@ import {
   AF_NETLINK, IFF_UP, IFINFO_OFF_FLAGS, IFINFO_OFF_INDEX, IFINFOMSG_BYTES, NETLINK_ROUTE, NLMSG_HDRLEN,
   RTMGRP_LINK, RTM_DELLINK, RTM_NEWLINK, SOCKADDR_NL_BYTES,
 } from '../netlink/constants.js';
+import { forEachAttr, getU32 } from '../netlink/attr.js';
+import { IFLA_MTU } from '../netlink/rtnl.js';
 import { MSG_DONTWAIT, SOCK_CLOEXEC, sys } from '../system/libc.js';
 import { Ctrl } from './ring.js';
 
@@ -20,7 +22,7 @@ import { Ctrl } from './ring.js';
  */
 export type LinkEvent =
   | { kind: 'ready' }
-  | { kind: 'link'; index: number; up: boolean; deleted: boolean }
+  | { kind: 'link'; index: number; up: boolean; deleted: boolean; mtu: number | undefined }
   | { kind: 'resync' }
   | { kind: 'error'; errno: number };
 
@@ -52,7 +54,6 @@ export function openLinkWatch(ctrl: Int32Array, report: (ev: LinkEvent) => void)
   }
   report({ kind: 'ready' });
   const buf = new Uint8Array(64 << 10);
-  const bv = new DataView(buf.buffer);
   const from = new Uint8Array(SOCKADDR_NL_BYTES);
   const fv = new DataView(from.buffer);
   const flen = new Uint32Array(1);
@@ -72,19 +73,29 @@ export function openLinkWatch(ctrl: Int32Array, report: (ev: LinkEvent) => void)
         return false;
       }
       if (fv.getUint32(SOCKADDR_NL_OFF_PID, true) !== 0) continue; // only the kernel speaks for interfaces
-      const index = Atomics.load(ctrl, Ctrl.LINK_INDEX);
-      const min = NLMSG_HDRLEN + IFINFOMSG_BYTES;
-      for (let off = 0; off + min <= n; ) {
-        const len = bv.getUint32(off, true);
-        if (len < NLMSG_HDRLEN || off + len > n) break;
-        const type = bv.getUint16(off + NLMSG_OFF_TYPE, true);
-        const ifi = off + NLMSG_HDRLEN;
-        if ((type === RTM_NEWLINK || type === RTM_DELLINK) && len >= min && index !== 0 && bv.getInt32(ifi + IFINFO_OFF_INDEX, true) === index) {
-          report({ kind: 'link', index, up: (bv.getUint32(ifi + IFINFO_OFF_FLAGS, true) & IFF_UP) !== 0, deleted: type === RTM_DELLINK });
-        }
-        off += (len + 3) & ~3;
-      }
+      linkEvents(buf.subarray(0, n), Atomics.load(ctrl, Ctrl.LINK_INDEX), report);
     }
   };
   return { fd, read, close: () => sys.close(fd) };
+}
+
+/** Reports the RTM_NEWLINK and RTM_DELLINK messages of interface `index` (0: none) in one datagram. */
+export function linkEvents(buf: Uint8Array, index: number, report: (ev: LinkEvent) => void): void {
+  const bv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const n = buf.length;
+  const min = NLMSG_HDRLEN + IFINFOMSG_BYTES;
+  for (let off = 0; off + min <= n; ) {
+    const len = bv.getUint32(off, true);
+    if (len < NLMSG_HDRLEN || off + len > n) break;
+    const type = bv.getUint16(off + NLMSG_OFF_TYPE, true);
+    const ifi = off + NLMSG_HDRLEN;
+    if ((type === RTM_NEWLINK || type === RTM_DELLINK) && len >= min && index !== 0 && bv.getInt32(ifi + IFINFO_OFF_INDEX, true) === index) {
+      let mtu: number | undefined;
+      forEachAttr(buf.subarray(ifi + IFINFOMSG_BYTES, off + len), (t, p) => {
+        if (t === IFLA_MTU) mtu = getU32(p);
+      });
+      report({ kind: 'link', index, up: (bv.getUint32(ifi + IFINFO_OFF_FLAGS, true) & IFF_UP) !== 0, deleted: type === RTM_DELLINK, mtu });
+    }
+    off += (len + 3) & ~3;
+  }
 }

@@ -105,6 +105,11 @@ export class LinuxTun implements Tun {
   private onLinkEvent: ((ev: LinkEvent) => void) | undefined;
   private cachedMtu = DEFAULT_MTU;
   private mtuCheckedAt = -Infinity;
+  /**
+   * The link watch has told us the MTU (every change comes as RTM_NEWLINK with IFLA_MTU): mtu()
+   * needs no look-up until it stops (resync, error, moved away).
+   */
+  private mtuWatched = false;
   /** Packets the kernel refused on write (counted, never thrown). */
   writeErrors = 0;
 
@@ -192,6 +197,7 @@ export class LinuxTun implements Tun {
   }
 
   mtu(): number {
+    if (this.mtuWatched) return this.cachedMtu;
     const now = performance.now();
     if (now - this.mtuCheckedAt < 1000) return this.cachedMtu;
     this.mtuCheckedAt = now;
@@ -257,8 +263,13 @@ export class LinuxTun implements Tun {
     this.onLinkEvent = (ev: LinkEvent): void => {
       if (ev.kind === 'ready') subscribed = true;
       if (ev.kind === 'error') subscribed = false;
+      if (ev.kind !== 'link' || moved || ev.deleted) this.mtuWatched = false;
       // Away in another namespace, our old index may name some other interface here.
       if (ev.kind === 'link' && moved) return;
+      if (ev.kind === 'link' && !ev.deleted && ev.mtu !== undefined && ev.mtu > 0) {
+        this.cachedMtu = ev.mtu;
+        this.mtuWatched = true;
+      }
       if (ev.kind === 'link' && ev.deleted) {
         // RTM_DELLINK: deleted (the TUN fd is detached: TUNGETIFF fails) or moved to another namespace.
         if (sys.ioctl(this.fd, TUNGETIFF, ifreq('')) < 0) return this.fireClose();
@@ -275,6 +286,7 @@ export class LinuxTun implements Tun {
     return () => {
       clearTimeout(timer);
       this.onLinkEvent = undefined;
+      this.mtuWatched = false;
       reader?.setLinkIndex(0);
     };
   }
