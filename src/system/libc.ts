@@ -156,15 +156,15 @@ const SA_LEN = 28;
  * costs most.
  */
 export class DatagramBatch {
-  private readonly mem: unknown;
-  private readonly bytes: Uint8Array;
-  private readonly dv: DataView;
-  private readonly saOff: number;
-  private readonly dataOff: number;
+  protected readonly mem: unknown;
+  protected readonly bytes: Uint8Array;
+  protected readonly dv: DataView;
+  protected readonly saOff: number;
+  protected readonly dataOff: number;
 
   constructor(
     readonly count: number,
-    private readonly slot: number,
+    protected readonly slot: number,
   ) {
     slot = (slot + 7) & ~7;
     this.slot = slot;
@@ -206,5 +206,40 @@ export class DatagramBatch {
   source(i: number): Uint8Array {
     const at = this.saOff + i * SA_SLOT;
     return this.bytes.subarray(at, at + SA_LEN);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batched UDP sends (sendmmsg(2)), for the registry's UDP worker (src/registry/udp-worker.ts).
+// ---------------------------------------------------------------------------------------------
+
+/** socket(7): a socket that hears only what arrives through one interface (the registry's). */
+export const SO_BINDTODEVICE = 25;
+
+const sendmmsg = libc.func('int sendmmsg(int fd, void *msgs, unsigned int n, int flags)') as (
+  fd: number, msgs: Uint8Array, n: number, flags: number) => number;
+
+/**
+ * sendmmsg(2) from native memory set up once (DatagramBatch's layout): up to `count` datagrams of
+ * up to `slot` bytes, each to its own address, per system call. Fill slots with set(), then send();
+ * one call (and one FFI crossing) per burst of answers instead of one per datagram. A batch is for
+ * sending only: set() changes the lengths receive() relies on.
+ */
+export class DatagramSendBatch extends DatagramBatch {
+  /** Puts datagram `i`: `payload` (at most `slot` bytes) to the sockaddr `to` (16 or 28 bytes). */
+  set(i: number, payload: Uint8Array, to: Uint8Array): void {
+    this.bytes.set(to, this.saOff + i * SA_SLOT);
+    this.dv.setUint32(i * MMSGHDR_BYTES + MSGHDR_OFF_NAMELEN, to.length, true);
+    this.bytes.set(payload, this.dataOff + i * this.slot);
+    // iov_len (its high half stays 0).
+    this.dv.setUint32(this.count * MMSGHDR_BYTES + i * IOVEC_BYTES + 8, payload.length, true);
+  }
+
+  /**
+   * Sends datagrams `from` .. `from + n - 1` without blocking: how many went, or -1 (errno in
+   * sys.errno()) when the first could not.
+   */
+  send(fd: number, from: number, n: number): number {
+    return sendmmsg(fd, this.bytes.subarray(from * MMSGHDR_BYTES), n, MSG_DONTWAIT | MSG_NOSIGNAL);
   }
 }
