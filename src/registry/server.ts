@@ -71,11 +71,15 @@ export interface RegistryServerOptions {
    * worker module replaces the built one (tests: a worker that fails, to see the fallback).
    */
   udp?: 'batched' | 'dgram' | { workerFile: string };
+  /** The DNS cookie secret (dns-cookie.ts); random per start unless given (tests compare two servers). */
+  cookieSecret?: Uint8Array;
 }
 
 export interface RegistryServer {
   /** The bound addresses, with the actual ports. */
   readonly addresses: ListenAddress[];
+  /** Answers the UDP worker sent itself so far; null while node:dgram serves UDP (the fallback). */
+  udpWorkerAnswers(): number | null;
   close(): Promise<void>;
 }
 
@@ -253,7 +257,7 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
     return view;
   }, cacheMs);
   // One secret for both threads: a cookie given by one is valid at the other.
-  const secret = randomBytes(32);
+  const secret = opts.cookieSecret ?? randomBytes(32);
   const ctx: AnswerContext = {
     zone: opts.zone,
     cookies: cookieSigner(secret),
@@ -391,5 +395,5 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
     await close();
     throw err;
   }
-  return { addresses, close };
+  return { addresses, close, udpWorkerAnswers: () => batched?.answered() ?? null };
 }

@@ -37,12 +37,15 @@ export interface UdpWorkerData {
   secret: Uint8Array;
   zone: string;
   cacheMs: number;
-  /** Int32 [0]: queries handed to the main thread and not yet answered. */
-  inflight: SharedArrayBuffer;
+  /** Int32 [INFLIGHT]: queries handed to the main thread and not yet answered; [ANSWERED]: answers the worker sent. */
+  counters: SharedArrayBuffer;
   limit: number;
   /** The worker thread's name (prctl PR_SET_NAME). */
   name: string;
 }
+
+export const INFLIGHT = 0;
+export const ANSWERED = 1;
 
 export type ToWorker = { type: 'view'; peers: WgPeer[]; at: number } | { type: 'stop' };
 
@@ -84,6 +87,8 @@ export interface BatchedUdpOptions {
 export interface BatchedUdp {
   /** Posts the peers of a fresh view read at `at` (Date.now()). */
   setView(peers: WgPeer[], at: number): void;
+  /** Answers the worker has sent itself (modulo 2^31). */
+  answered(): number;
   /** Ends the worker (promptly: the wake pipe) and closes the pipe; the sockets stay the caller's. */
   close(): Promise<void>;
 }
@@ -112,10 +117,10 @@ export async function startBatchedUdp(opts: BatchedUdpOptions): Promise<BatchedU
   const pipe = new Int32Array(2);
   if (sys.pipe2(pipe, O_NONBLOCK | O_CLOEXEC) < 0) throw sysError('pipe2', sys.errno());
   const [wakeRead, wakeWrite] = [pipe[0]!, pipe[1]!];
-  const inflight = new Int32Array(new SharedArrayBuffer(4));
+  const counters = new Int32Array(new SharedArrayBuffer(8));
   const data: UdpWorkerData = {
     fds: opts.fds, wakeFd: wakeRead, secret: opts.secret, zone: opts.zone, cacheMs: opts.cacheMs,
-    inflight: inflight.buffer as SharedArrayBuffer, limit: opts.limit, name: THREAD_NAME,
+    counters: counters.buffer as SharedArrayBuffer, limit: opts.limit, name: THREAD_NAME,
   };
   let worker: Worker;
   try {
@@ -144,7 +149,7 @@ export async function startBatchedUdp(opts: BatchedUdpOptions): Promise<BatchedU
             if (out && !closing) sendTo(opts.fds[sock]!, out, from);
           })
           .catch(() => {}) // answer() reports its own failures
-          .finally(() => Atomics.sub(inflight, 0, 1));
+          .finally(() => Atomics.sub(counters, INFLIGHT, 1));
       }
     }
   };
@@ -167,6 +172,7 @@ export async function startBatchedUdp(opts: BatchedUdpOptions): Promise<BatchedU
     if (!closing) opts.onFailed(`the UDP worker ended (code ${code})`);
   });
   return {
+    answered: () => Atomics.load(counters, ANSWERED),
     setView: (peers, at) => {
       if (!closing) post({ type: 'view', peers, at });
     },

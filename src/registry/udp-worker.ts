@@ -13,7 +13,7 @@ import { DatagramBatch, DatagramSendBatch, POLLFD_BYTES, POLLIN, POLLOUT, POLL_F
 import { answerStored, type AnswerContext } from './answer.js';
 import { cookieSigner } from './dns-cookie.js';
 import { buildView, type View } from './view.js';
-import { ANSWER_SLOT, BATCH, QUERY_SLOT, type FromWorker, type Miss, type ToWorker, type UdpWorkerData } from './udp-batched.js';
+import { ANSWERED, ANSWER_SLOT, BATCH, INFLIGHT, QUERY_SLOT, type FromWorker, type Miss, type ToWorker, type UdpWorkerData } from './udp-batched.js';
 
 /** poll() wakes at least this often, so terminate() ends the thread even without the wake pipe. */
 const POLL_MS = 1000;
@@ -24,7 +24,7 @@ const SEND_WAIT_MS = 50;
 
 const port = parentPort!;
 const data = workerData as UdpWorkerData;
-const inflight = new Int32Array(data.inflight);
+const counters = new Int32Array(data.counters);
 const post = (m: FromWorker): void => port.postMessage(m);
 sys.prctlName(PR_SET_NAME, data.name, 0, 0, 0);
 
@@ -128,10 +128,13 @@ function serve(sock: number): void {
         continue;
       }
       if (out && out.length <= ANSWER_SLOT) send.set(answers++, out, from);
-      else if (Atomics.add(inflight, 0, 1) < data.limit) misses.push({ sock, msg: msg.slice(), from: from.slice() });
-      else Atomics.sub(inflight, 0, 1); // the main thread has enough waiting: dropped
+      else if (Atomics.add(counters, INFLIGHT, 1) < data.limit) misses.push({ sock, msg: msg.slice(), from: from.slice() });
+      else Atomics.sub(counters, INFLIGHT, 1); // the main thread has enough waiting: dropped
     }
-    if (answers > 0) flush(fd, answers);
+    if (answers > 0) {
+      flush(fd, answers);
+      Atomics.add(counters, ANSWERED, answers);
+    }
     if (misses.length > 0) post({ type: 'misses', items: misses });
     if (got < BATCH) return;
   }
