@@ -124,7 +124,9 @@ export async function startBatchedUdp(opts: BatchedUdpOptions): Promise<BatchedU
   };
   let worker: Worker;
   try {
-    worker = new Worker(opts.workerFile ?? workerPath(), { workerData: data });
+    // A small young generation: the worker's garbage is per-query and short-lived, and V8's default
+    // let the registry's peak RSS grow by some 60 MiB in the bench (docs/benchmarks.md).
+    worker = new Worker(opts.workerFile ?? workerPath(), { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB } });
   } catch (err) {
     sys.close(wakeRead);
     sys.close(wakeWrite);
@@ -193,3 +195,4 @@ export async function startBatchedUdp(opts: BatchedUdpOptions): Promise<BatchedU
 }
 
 const WAKE = new Uint8Array(1);
+const YOUNG_MB = 4;
