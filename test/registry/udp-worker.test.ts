@@ -196,6 +196,45 @@ describe('registry UDP worker', () => {
     expect(portOf(await late)).toBe(4444);
   });
 
+  it('hands over at most udpInFlight queries at a time; the rest are dropped', async () => {
+    let release: (() => void) | null = null;
+    const blocked = new Promise<void>((r) => (release = r));
+    let reads = 0;
+    const server = await start({
+      cacheMs: 0, // no view is ever fresh: every query goes to the general path
+      limits: { udpInFlight: 4 },
+      getPeers: async () => {
+        if (reads++ > 0) await blocked;
+        return peers;
+      },
+    });
+    const port = server.addresses[0]!.port;
+    const name = instanceName(peers[0]!.publicKey, ZONE);
+    await ask(port, query(1, name, 'SRV')); // the first read does not block
+    const sock = dgram.createSocket('udp4');
+    const got: number[] = [];
+    sock.on('message', (m) => got.push(m.readUInt16BE(0)));
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+    try {
+      for (let i = 0; i < 20; i++) sock.send(query(100 + i, name, 'SRV'), port, '127.0.0.1');
+      // Every datagram has left the socket's queue (the worker read them) while the reads hang.
+      const queued = () => {
+        const hex = port.toString(16).toUpperCase().padStart(4, '0');
+        const line = readFileSync('/proc/net/udp', 'latin1').split('\n').find((l) => l.includes(`:${hex} `) && /^\s*\d+: 0100007F:/.test(l));
+        return line ? parseInt(line.trim().split(/\s+/)[4]!.split(':')[1]!, 16) : -1;
+      };
+      await waitFor(() => reads > 1 && queued() === 0, { timeout: 10_000, what: 'the worker reading every query' });
+      release!();
+      await waitFor(() => got.length >= 4, { timeout: 10_000, what: 'the admitted answers' });
+      // A query after them is answered; none of the 16 dropped ones comes before or with it.
+      sock.send(query(999, name, 'SRV'), port, '127.0.0.1');
+      await waitFor(() => got.includes(999), { timeout: 10_000, what: 'the answer to a later query' });
+      expect(got.filter((id) => id !== 999).sort((a, b) => a - b)).toEqual([100, 101, 102, 103]);
+    } finally {
+      sock.close();
+    }
+  });
+
   it('close() ends the worker thread and leaves no fd open', async () => {
     const fds = () => readdirSync('/proc/self/fd').length;
     // Once, so koffi, the worker module and the dgram socket pool are loaded before counting.
