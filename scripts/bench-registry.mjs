@@ -241,6 +241,10 @@ zone:
   const nsdPid = Number(readFileSync(join(dir, 'nsd.pid'), 'utf8'));
   const regPid = Number(sh(['pgrep', '-f', `wgts registry serve ${IF} `]).trim().split('\n')[0]);
   console.log(`registry CPU by thread over the whole run: ${threadCpu(regPid)}`);
+  // nsd forks its server and xfrd processes: all of the namespace's processes that are nsd's.
+  const nsdProcs = sh(['ip', 'netns', 'pids', NS]).split('\n').filter(Boolean).map(Number)
+    .filter((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'latin1').startsWith('nsd'); } catch { return false; } });
+  console.log(`nsd CPU by process over the whole run: ${nsdProcs.map((p) => threadCpu(p)).filter(Boolean).join('; ')}`);
   rss = { registry: peakMiB(regPid), nsd: peakMiB(nsdPid), device: peakMiB(Number(sh(['pgrep', '-f', `wgts-userspace -f ${IF}$`]).trim().split('\n')[0])) };
   void daemon;
   void nsd;
