@@ -157,7 +157,7 @@ describe('registry UDP worker', () => {
   });
 
   it('a stale view starts a device read and answers meanwhile; beyond 2 x cacheMs queries wait for the read', async () => {
-    const cacheMs = 1500;
+    const cacheMs = 3000; // generous: the steps below must each fit between two of its multiples on a loaded machine
     let current = [peer(1, 1111)];
     let reads = 0;
     let release: (() => void) | null = null;
