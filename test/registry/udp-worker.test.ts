@@ -43,8 +43,8 @@ async function start(opts: Partial<RegistryServerOptions> & Pick<RegistryServerO
 }
 
 /** Sends each datagram from one socket and collects one answer per id (or throws after `ms`). */
-async function exchange(port: number, queries: Buffer[], ms = 10_000): Promise<Map<number, Buffer>> {
-  const sock = dgram.createSocket('udp4');
+async function exchange(port: number, queries: Buffer[], ms = 10_000, host = '127.0.0.1'): Promise<Map<number, Buffer>> {
+  const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
   const got = new Map<number, Buffer>();
   try {
     await new Promise<void>((resolve, reject) => {
@@ -56,8 +56,8 @@ async function exchange(port: number, queries: Buffer[], ms = 10_000): Promise<M
           resolve();
         }
       });
-      sock.bind(0, '127.0.0.1', () => {
-        for (const q of queries) sock.send(q, port, '127.0.0.1');
+      sock.bind(0, host, () => {
+        for (const q of queries) sock.send(q, port, host);
       });
     });
   } finally {
@@ -248,6 +248,12 @@ describe('registry UDP worker', () => {
     expect(dnsThreads()).toBe(1);
     expect(fds()).toBeGreaterThanOrEqual(before + 4 + 2); // two UDP, two TCP, the wake pipe
     await ask(server.addresses[0]!.port, query(1, serviceName(ZONE), 'PTR'));
+    // Both sockets are the worker's: over IPv6 too it answers from its view (to the sender's sockaddr_in6).
+    await waitFor(async () => {
+      const before6 = server.udpWorkerAnswers()!;
+      const m = (await exchange(server.addresses[1]!.port, [query(2, serviceName(ZONE), 'PTR')], 10_000, '::1')).get(2)!;
+      return decodeMessage(m)!.id === 2 && server.udpWorkerAnswers()! > before6;
+    }, { timeout: 10_000, what: 'the worker answering over IPv6' });
     await server.close();
     servers.splice(0);
     await waitFor(() => dnsThreads() === 0, { timeout: 5000, what: 'the worker thread ending' });
