@@ -1,7 +1,8 @@
 /**
  * Packet writes off the main thread: the main thread copies each packet (its fd and, for UDP, the
  * sockaddr) into a shared ring (layout in ring.ts) and returns at once; the writer worker
- * (writer-worker.ts) drains the ring with one write() (TUN) or sendto() (UDP) per packet. The
+ * (writer-worker.ts) drains the ring with one write() per TUN packet and one sendmmsg() per burst
+ * of UDP datagrams for one socket (equal-size runs to one peer as UDP GSO trains). The
  * syscall and the kernel work behind it (the UDP/IP stack, veth, the receiving side's softirq; the
  * TUN's netif_rx) then run in parallel with the protocol's crypto on the main thread, which the
  * profile showed spending most of its busy time inside sendto(). One ring and one worker serve every
@@ -20,6 +21,11 @@ import { endWorker, startWorker, waitAsync } from './workers.js';
  * (for A/B measurements with scripts/bench.mjs).
  */
 export const SYNC_WRITES = process.env.WGTS_SYNC_WRITES === '1';
+/**
+ * UDP GSO in the writer worker (writer-worker.ts): on unless WGTS_UDP_GSO=0, which sends every
+ * datagram on its own (sendmmsg batches), for A/B measurements and to test the plain path.
+ */
+export const UDP_GSO = process.env.WGTS_UDP_GSO !== '0';
 
 
 export class RingWriter {
@@ -34,7 +40,10 @@ export class RingWriter {
   /** Packets dropped because the ring was full. */
   dropped = 0;
 
-  constructor(capacity = 4 << 20) {
+  constructor(
+    capacity = 4 << 20,
+    private readonly udpGso = UDP_GSO,
+  ) {
     const ring = newRing(capacity);
     this.data = new Uint8Array(ring.sab);
     this.dv = new DataView(ring.sab);
@@ -42,7 +51,7 @@ export class RingWriter {
   }
 
   start(): void {
-    this.worker = startWorker('writer', { sab: this.data.buffer, ctrlSab: this.ctrl.buffer });
+    this.worker = startWorker('writer', { sab: this.data.buffer, ctrlSab: this.ctrl.buffer, udpGso: this.udpGso });
     this.worker.on('error', () => undefined);
   }
 
@@ -71,6 +80,11 @@ export class RingWriter {
     this.w = nextOffset(w, WRITER_HDR, len);
     this.pushed = (this.pushed + 1) | 0;
     return true;
+  }
+
+  /** UDP GSO trains the worker sent so far, and those it had to split (wrapping at 2^32). */
+  udpCounters(): { trains: number; splits: number } {
+    return { trains: Atomics.load(this.ctrl, Ctrl.TRAINS) >>> 0, splits: Atomics.load(this.ctrl, Ctrl.SPLITS) >>> 0 };
   }
 
   /** Publishes the queued packets to the worker (call once per batch). */
