@@ -8,38 +8,43 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AF_INET, encodeSockaddrIn } from '../../src/conf/sockaddr.js';
+import { AF_INET, AF_INET6, encodeSockaddrIn, encodeSockaddrIn6 } from '../../src/conf/sockaddr.js';
 import { SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET, int32, sys } from '../../src/system/libc.js';
 import { RingWriter } from '../../src/userspace-fallback/ring-writer.js';
 
 /** SO_NO_CHECK (asm-generic/socket.h): send without UDP checksums, which UDP GSO refuses. */
 const SO_NO_CHECK = 11;
 const LOOPBACK = new Uint8Array([127, 0, 0, 1]);
+const LOOPBACK6 = new Uint8Array(16);
+LOOPBACK6[15] = 1;
+type Family = 4 | 6;
+const loopback = (family: Family, port: number): Uint8Array =>
+  family === 4 ? encodeSockaddrIn(LOOPBACK, port) : encodeSockaddrIn6(LOOPBACK6, port, 0);
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function sender(noCheck = false): number {
-  const fd = sys.socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+function sender(noCheck = false, family: Family = 4): number {
+  const fd = sys.socket(family === 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   expect(fd).toBeGreaterThanOrEqual(0);
   cleanups.push(() => void sys.close(fd));
   if (noCheck) expect(sys.setsockopt(fd, SOL_SOCKET, SO_NO_CHECK, int32(1), 4)).toBe(0);
-  const sa = encodeSockaddrIn(LOOPBACK, 0);
+  const sa = loopback(family, 0);
   expect(sys.bind(fd, sa, sa.length)).toBe(0);
   return fd;
 }
 
 interface Receiver { sock: Socket; sa: Uint8Array; got: Buffer[] }
 
-async function receiver(): Promise<Receiver> {
-  const sock = createSocket({ type: 'udp4', recvBufferSize: 8 << 20 });
+async function receiver(family: Family = 4): Promise<Receiver> {
+  const sock = createSocket({ type: family === 4 ? 'udp4' : 'udp6', recvBufferSize: 8 << 20 });
   const got: Buffer[] = [];
   sock.on('message', (m) => got.push(m));
-  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => sock.bind(0, family === 4 ? '127.0.0.1' : '::1', resolve));
   cleanups.push(() => new Promise<void>((resolve) => sock.close(() => resolve())));
-  return { sock, sa: encodeSockaddrIn(LOOPBACK, sock.address().port), got };
+  return { sock, sa: loopback(family, sock.address().port), got };
 }
 
 async function until(cond: () => boolean, ms = 10_000): Promise<void> {
@@ -62,8 +67,8 @@ function datagram(seq: number, len: number): Uint8Array {
  * Sends `trainsEach` trains of 9 x 1400 + 1 x 500 bytes to each of two receivers, alternating, and
  * checks what arrived; returns the writer's counters.
  */
-async function carry(writer: RingWriter, fd: number, trainsEach: number): Promise<{ trains: number; splits: number }> {
-  const rx = [await receiver(), await receiver()];
+async function carry(writer: RingWriter, fd: number, trainsEach: number, family: Family = 4): Promise<{ trains: number; splits: number }> {
+  const rx = [await receiver(family), await receiver(family)];
   const sent: number[][] = [[], []];
   for (let t = 0; t < trainsEach; t++) {
     for (let d = 0; d < 2; d++) {
@@ -107,6 +112,12 @@ function startWriter(udpGso: boolean): RingWriter {
 describe('writer worker: UDP sends', () => {
   it('UDP GSO: trains of equal datagrams with a shorter tail arrive intact and in order', async () => {
     const c = await carry(startWriter(true), sender(), 200);
+    expect(c.trains).toBeGreaterThan(0);
+    expect(c.splits).toBe(0);
+  }, 60_000);
+
+  it('UDP GSO over IPv6', async () => {
+    const c = await carry(startWriter(true), sender(false, 6), 100, 6);
     expect(c.trains).toBeGreaterThan(0);
     expect(c.splits).toBe(0);
   }, 60_000);
