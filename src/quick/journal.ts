@@ -14,12 +14,13 @@
  * State files live in /run/wgts/quick/, one per interface and network namespace (the same name may
  * exist in several namespaces), mode 0600 in a 0700 directory.
  */
-import { closeSync, constants, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { mkdir, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Family } from '../conf/model.js';
 import { QUICK_CONFIG_DIR } from '../conf/quick.js';
 import { RTN_UNREACHABLE } from '../netlink/rtnl.js';
+import { writeFileAtomicSync } from '../system/atomic-write.js';
 import { ipLinkDelete, ipRouteDeleteSpec, ipRuleDelete, linkExists, listRules, tableId } from './ip.js';
 import { cmd } from './system.js';
 
@@ -109,26 +110,6 @@ async function statePath(ifname: string): Promise<string> {
   return join(STATE_DIR, `${ifname}@${await netnsId()}.json`);
 }
 
-/** Writes `text` to `path` so that either the old or the new content survives a crash, synced to disk. */
-function writeDurably(path: string, text: string): void {
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
-  try {
-    const bytes = Buffer.from(text);
-    for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dir = openSync(STATE_DIR, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
-}
-
 /**
  * The state file of one tunnel, kept on disk as it changes: every record() is written and synced
  * before the caller goes on to make the change (synchronous on purpose: nothing else may run
@@ -149,7 +130,8 @@ export class Journal {
   }
 
   persist(): void {
-    writeDurably(this.path, JSON.stringify(this.state, null, 1) + '\n');
+    // A fixed temporary name: one left by a killed `up` is replaced, not left beside the state files.
+    writeFileAtomicSync(this.path, JSON.stringify(this.state, null, 1) + '\n', { tmp: `${this.path}.tmp` });
   }
 
   get actions(): UndoAction[] {

@@ -9,6 +9,7 @@
  */
 import { access, stat } from 'node:fs/promises';
 import { narrate } from '../system/run.js';
+import { uapiSocketPath } from '../uapi/socket-dir.js';
 import type { QuickContext } from './context.js';
 import { ipLinkAddWireguard, linkExists } from './ip.js';
 import { cmd, haveProgram } from './system.js';
@@ -27,7 +28,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 async function waitForSocket(ifname: string, deadlineMs: number): Promise<boolean> {
-  const path = `/var/run/wireguard/${ifname}.sock`;
+  const path = uapiSocketPath(ifname);
   const end = Date.now() + deadlineMs;
   for (;;) {
     try {

@@ -7,8 +7,11 @@
  * The temporary file is created O_EXCL|O_NOFOLLOW: a symlink (or any file) planted at its name is
  * never followed or written through, which a plain open(2) with O_CREAT|O_TRUNC would do. Its mode
  * is exactly 0600 whatever the umask. File and directory are fsync'd, so the rename is durable too.
+ *
+ * writeFileAtomicSync is the same write for a caller that must not yield to the event loop between
+ * deciding to write and the write being on disk (the undo journal of `wgts quick`).
  */
-import { constants } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, fsyncSync, openSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { open, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -45,6 +48,22 @@ async function createExclusive(tmp: string): Promise<FileHandle> {
   }
 }
 
+/** createExclusive, synchronously. */
+function createExclusiveSync(tmp: string): number {
+  try {
+    return openSync(tmp, CREATE_FLAGS, 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    unlinkSync(tmp);
+    return openSync(tmp, CREATE_FLAGS, 0o600);
+  }
+}
+
+/** The mode the new file gets: exact, since the umask could have taken bits away. */
+function fileMode(like: StageOptions['like']): number {
+  return like ? like.mode & 0o7777 : 0o600;
+}
+
 /** The default temporary name: hidden, beside the target, one per process. */
 function defaultTmp(path: string): string {
   return join(dirname(path), `.${basename(path)}.wgts-${process.pid}.tmp`);
@@ -59,7 +78,7 @@ export async function stageFile(path: string, data: Uint8Array | string, options
   const { tmp = defaultTmp(path), like } = options;
   const fh = await createExclusive(tmp);
   try {
-    await fh.chmod(like ? like.mode & 0o7777 : 0o600); // exact: the umask could have taken bits away
+    await fh.chmod(fileMode(like));
     if (like) await fh.chown(like.uid, like.gid);
     await fh.writeFile(data);
     await fh.sync();
@@ -94,5 +113,48 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
   } catch (e) {
     await staged.abort();
     throw e;
+  }
+}
+
+/** writeFileAtomic without yielding: when it returns, `path` holds `data` durably (or it threw, unchanged). */
+export function writeFileAtomicSync(path: string, data: Uint8Array | string, options: StageOptions = {}): void {
+  const { tmp = defaultTmp(path), like } = options;
+  const fd = createExclusiveSync(tmp);
+  let fdOpen = true;
+  try {
+    fchmodSync(fd, fileMode(like));
+    if (like) fchownSync(fd, like.uid, like.gid);
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
+    fsyncSync(fd);
+    fdOpen = false;
+    closeSync(fd);
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fdOpen) closeSync(fd);
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // the error that matters is the one rethrown
+    }
+    throw e;
+  }
+  syncDirectorySync(dirname(path));
+}
+
+/** Some filesystems refuse fsync on a directory; the rename itself has happened either way. */
+function syncDirectorySync(dir: string): void {
+  let fd: number;
+  try {
+    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  } catch {
+    return;
+  }
+  try {
+    fsyncSync(fd);
+  } catch {
+    // see above
+  } finally {
+    closeSync(fd);
   }
 }

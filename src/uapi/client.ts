@@ -7,28 +7,15 @@
  * us for another reason (EACCES for a non-root caller) still counts, so the error surfaces from the
  * real request. Every operation opens its own connection.
  *
- * Environment: `WGTS_RUN_DIR` replaces `/var/run` (sockets then live in `$WGTS_RUN_DIR/wireguard`).
- * It exists for tests that need a private socket directory; wg has no such knob.
+ * The socket directory, and the one setting that moves it, are socket-dir.ts's.
  */
 import { lstat, opendir, unlink } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { WgError, type Backend } from '../conf/backend.js';
 import { EBADMSG, EINVAL, EPROTO, errnoOf } from '../conf/errno.js';
 import type { WgDevice } from '../conf/model.js';
 import { formatSetRequest, parseGetResponse } from './codec.js';
-
-const SOCK_SUFFIX = '.sock';
-
-/** The directory holding UAPI sockets: `/var/run/wireguard`, or `$WGTS_RUN_DIR/wireguard`. */
-export function uapiSocketDir(): string {
-  return join(process.env.WGTS_RUN_DIR || '/var/run', 'wireguard');
-}
-
-/** The UAPI socket path of an interface. */
-export function uapiSocketPath(name: string): string {
-  return join(uapiSocketDir(), name + SOCK_SUFFIX);
-}
+import { UAPI_SOCKET_SUFFIX, uapiSocketDir, uapiSocketPath } from './socket-dir.js';
 
 function errnoFrom(err: unknown): number {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
@@ -139,8 +126,8 @@ export class UapiBackend implements Backend {
     }
     const names: string[] = [];
     for await (const ent of dir) {
-      if (ent.name.length <= SOCK_SUFFIX.length || !ent.name.endsWith(SOCK_SUFFIX)) continue;
-      const name = ent.name.slice(0, -SOCK_SUFFIX.length);
+      if (ent.name.length <= UAPI_SOCKET_SUFFIX.length || !ent.name.endsWith(UAPI_SOCKET_SUFFIX)) continue;
+      const name = ent.name.slice(0, -UAPI_SOCKET_SUFFIX.length);
       if (await this.has(name)) names.push(name);
     }
     return names;

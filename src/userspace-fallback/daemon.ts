@@ -16,8 +16,8 @@
  * (`ip link del`, which is how wg-quick down stops a userspace implementation).
  *
  * Environment: WG_PROCESS_FOREGROUND=1 (as -f), LOG_LEVEL=verbose|debug|error|silent, WG_TUN_FD and
- * WG_UAPI_FD (pre-opened descriptors), and WGTS_UAPI_DIR (a socket directory other than
- * /var/run/wireguard; wg itself only looks in its compiled-in one).
+ * WG_UAPI_FD (pre-opened descriptors), and WGTS_RUN_DIR (uapi/socket-dir.ts: sockets in
+ * $WGTS_RUN_DIR/wireguard instead of /var/run/wireguard, where `wgts` then looks too).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
@@ -28,7 +28,8 @@ import { Device, serialQueue } from './device.js';
 import { logLevelFromEnv, makeLogger } from './log.js';
 import { clearCloexec, protectProcess } from '../system/libc.js';
 import { createTun, tunFromFd, type LinuxTun } from './tun-linux.js';
-import { DEFAULT_SOCKET_DIR, UapiServer, bindUapiSocket, socketPath } from './uapi-server.js';
+import { UapiServer, bindUapiSocket } from './uapi-server.js';
+import { uapiSocketDir, uapiSocketPath } from '../uapi/socket-dir.js';
 import { UdpBind } from './udp.js';
 
 
@@ -92,7 +93,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const ifname = tun.name;
   log = makeLogger(level, ifname);
-  const dir = process.env.WGTS_UAPI_DIR || DEFAULT_SOCKET_DIR;
+  const dir = uapiSocketDir();
   const givenUapiFd = envFd('WG_UAPI_FD');
   try {
     uapiFd = givenUapiFd ?? (await bindUapiSocket(ifname, dir));
@@ -118,11 +119,11 @@ export async function main(argv: string[]): Promise<number> {
     child.unref();
     if (ready) process.exit(0); // the child owns the TUN and the socket now
     // It died before it could clean up after itself: its socket (if ours) must not stay behind.
-    if (givenUapiFd === undefined) rmSync(socketPath(ifname, dir), { force: true });
+    if (givenUapiFd === undefined) rmSync(uapiSocketPath(ifname, dir), { force: true });
     process.exit(1);
   }
 
-  return runForeground(tun, uapiFd, socketPath(ifname, dir), log);
+  return runForeground(tun, uapiFd, uapiSocketPath(ifname, dir), log);
 }
 
 /**

@@ -27,8 +27,8 @@ import { serialQueue, type Logger } from './device.js';
 import { IPC_ERROR_INVALID, IPC_ERROR_IO, SetParser, formatGetResponse, redactKeys } from '../uapi/codec.js';
 import { AF_UNIX } from '../conf/sockaddr.js';
 import { SOCK_CLOEXEC, SOCK_STREAM, sys, sysError } from '../system/libc.js';
+import { uapiSocketDir, uapiSocketPath } from '../uapi/socket-dir.js';
 
-export const DEFAULT_SOCKET_DIR = '/var/run/wireguard';
 /** Longest UAPI line, as wireguard-go's bufio.Scanner (64 KiB); a longer one is refused at once. */
 export const MAX_LINE = 64 << 10;
 /** A set request larger than this is refused (the biggest selftest config is about 4 MB of text). */
@@ -89,10 +89,6 @@ export interface UapiTarget {
   ipcSet(config: WgDevice): Promise<number>;
 }
 
-export function socketPath(name: string, dir = DEFAULT_SOCKET_DIR): string {
-  return join(dir, `${name}.sock`);
-}
-
 /** True if something accepts connections on the unix socket `path`. */
 function isLive(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -123,9 +119,9 @@ export function makeSocketDir(dir: string): void {
  * Creates the listening socket for `name` (before daemonizing, so the path exists when the launcher
  * returns) and returns its fd. Throws an Error with code EADDRINUSE if a live socket is there.
  */
-export async function bindUapiSocket(name: string, dir = DEFAULT_SOCKET_DIR): Promise<number> {
+export async function bindUapiSocket(name: string, dir = uapiSocketDir()): Promise<number> {
   makeSocketDir(dir);
-  const path = socketPath(name, dir);
+  const path = uapiSocketPath(name, dir);
   if (existsSync(path)) {
     if (await isLive(path)) throw sysError(`UAPI socket ${path} is in use`, 98);
     try {

@@ -51,12 +51,12 @@ describe('packed tarball installed globally', () => {
     // The workers are module files of their own (dist/workers/), found beside the bundle at run time:
     // a packed install that lacks them, or cannot resolve their imports (koffi), has no wgts-rx/-tx.
     const lab = new Lab('wgpk');
-    const sockDir = mkdtempSync(join(work, 'run-'));
+    const runDir = mkdtempSync(join(work, 'run-'));
     try {
       const ns = await lab.netns();
       const ifname = lab.ifname();
-      const daemon = ns.spawn([join(prefix, 'bin', 'wgts-userspace'), '-f', ifname], { env: { WGTS_UAPI_DIR: sockDir } });
-      await waitFor(() => existsSync(join(sockDir, `${ifname}.sock`)), { timeout: 20_000, what: 'the UAPI socket' });
+      const daemon = ns.spawn([join(prefix, 'bin', 'wgts-userspace'), '-f', ifname], { env: { WGTS_RUN_DIR: runDir } });
+      await waitFor(() => existsSync(join(runDir, 'wireguard', `${ifname}.sock`)), { timeout: 20_000, what: 'the UAPI socket' });
       await ns.ip(['link', 'set', ifname, 'up']);
       const threads = (): string[] =>
         readdirSync(`/proc/${daemon.child.pid}/task`).map((t) => {

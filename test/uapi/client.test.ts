@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WgError } from '../../src/conf/backend.js';
 import { strerror } from '../../src/conf/errno.js';
 import { keyToHex } from '../../src/conf/keys.js';
-import { UapiBackend, parseSetReply, uapiSocketPath } from '../../src/uapi/client.js';
+import { UapiBackend, parseSetReply } from '../../src/uapi/client.js';
+import { uapiSocketPath } from '../../src/uapi/socket-dir.js';
 import { FakeUapiServer } from '../fakes/uapi-server.js';
 
 const k = (b: number) => new Uint8Array(32).fill(b);

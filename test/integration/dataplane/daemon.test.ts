@@ -55,7 +55,7 @@ describe('wgts-userspace process and UAPI socket', () => {
     const dir = join(tmp, 'run', 'wireguard');
     lab.defer(() => rmSync(tmp, { recursive: true, force: true }));
     lab.defer(() => stopDaemon(ns, name));
-    const env = { WG_PROCESS_FOREGROUND: undefined, WGTS_UAPI_DIR: dir };
+    const env = { WG_PROCESS_FOREGROUND: undefined, WGTS_RUN_DIR: join(tmp, 'run') };
     await ns.run(['sh', '-c', 'umask 077 && exec "$@"', 'sh', WGTS_BIN, name], { env });
     const path = `${dir}/${name}.sock`;
     expect(isSocket(path)).toBe(true);

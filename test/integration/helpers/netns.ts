@@ -14,10 +14,17 @@
  *
  * Everything a Lab creates (namespaces, processes spawned through it, extra cleanups registered with
  * `lab.defer(fn)`) is destroyed by `lab.cleanup()`, which never throws, so call it in afterAll even
- * after a failure. Deleting a namespace deletes the links in it, and a userspace WireGuard daemon
- * (wireguard-go, wgts-userspace) exits when its TUN disappears.
+ * after a failure. Before a namespace is deleted every process still in it is ended (SIGTERM, then
+ * SIGKILL): a process keeps its namespace alive after `ip netns del`, and a daemon started
+ * indirectly (by `wgts quick up`, by a daemonizing launcher) is no child of ours.
+ *
+ * Every namespace a test makes, here or in another lab, is named by labNetnsName():
+ * `wgts-test-<run>-…`, <run> being the pid of the vitest run that made it (test/setup/namespaces.ts
+ * exports it to the workers). That run sweeps its own at the end, so a worker killed on a timeout
+ * leaves none, and the next run sweeps those of runs that died; runs alive in other checkouts, and
+ * namespaces that are not the tests', are never touched.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 
 export interface RunResult {
@@ -105,6 +112,111 @@ export async function waitFor<T>(
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Namespace names and removal, shared by every lab (this one, test/integration/quick/harness.ts,
+// test/integration/registry/lab.ts).
+// ---------------------------------------------------------------------------------------------
+
+export const LAB_NETNS_PREFIX = 'wgts-test-';
+/** Set by test/setup/namespaces.ts in the vitest run (and so in its workers). */
+export const LAB_RUN_ENV = 'WGTS_TEST_RUN';
+const LAB_NETNS_NAME = new RegExp(`^${LAB_NETNS_PREFIX}(\\d+)-`);
+
+/** The run that owns the namespaces this process makes: the vitest run, else this process. */
+function labRun(): string {
+  return process.env[LAB_RUN_ENV] || String(process.pid);
+}
+
+/** The name of a namespace a test makes: `wgts-test-<run>-<suffix>`. */
+export function labNetnsName(suffix: string): string {
+  return `${LAB_NETNS_PREFIX}${labRun()}-${suffix}`;
+}
+
+/** Bounds of the end of a namespace's processes: SIGTERM, this long to exit, then SIGKILL. */
+const TERM_GRACE_MS = 3000;
+const KILL_GRACE_MS = 3000;
+
+function parsePids(text: string): number[] {
+  // Never ourselves or our parent, whatever a broken namespace would claim.
+  return text
+    .split('\n')
+    .map(Number)
+    .filter((pid) => Number.isInteger(pid) && pid > 1 && pid !== process.pid && pid !== process.ppid);
+}
+
+function signalAll(pids: readonly number[], signal: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+}
+
+/** The processes in namespace `name` (`ip netns pids`); none when it does not exist. */
+async function netnsPids(name: string): Promise<number[]> {
+  const r = await run(['ip', 'netns', 'pids', name], { check: false }).catch(() => ({ stdout: '' }));
+  return parsePids(r.stdout);
+}
+
+/** Ends every process in namespace `name`, then deletes it. Never throws. */
+export async function removeNetns(name: string): Promise<void> {
+  const gone = async () => (await netnsPids(name)).length === 0;
+  signalAll(await netnsPids(name), 'SIGTERM');
+  if (!(await waitFor(gone, { timeout: TERM_GRACE_MS }).catch(() => false))) {
+    signalAll(await netnsPids(name), 'SIGKILL');
+    await waitFor(gone, { timeout: KILL_GRACE_MS }).catch(() => false);
+  }
+  await run(['ip', 'netns', 'del', name], { check: false }).catch(() => undefined);
+}
+
+/** removeNetns for synchronous code (test/integration/quick/harness.ts): the same steps, blocking. */
+export function removeNetnsSync(name: string): void {
+  const pids = () => parsePids(spawnSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).stdout ?? '');
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  const waitGone = (ms: number): boolean => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      if (pids().length === 0) return true;
+      if (Date.now() > deadline) return false;
+      Atomics.wait(nap, 0, 0, 50); // a blocking 50 ms pause between polls
+    }
+  };
+  signalAll(pids(), 'SIGTERM');
+  if (!waitGone(TERM_GRACE_MS)) {
+    signalAll(pids(), 'SIGKILL');
+    waitGone(KILL_GRACE_MS);
+  }
+  spawnSync('ip', ['netns', 'del', name]);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the tests' namespaces (labNetnsName) whose run has ended, and those of run `ended` (the
+ * calling run, at its end). Returns their names.
+ */
+export async function sweepLabNamespaces(ended?: string): Promise<string[]> {
+  const list = await run(['ip', 'netns', 'list'], { check: false });
+  const stale = list.stdout
+    .split('\n')
+    .map((line) => line.split(' ')[0]!)
+    .filter((name) => {
+      const owner = LAB_NETNS_NAME.exec(name)?.[1];
+      return owner !== undefined && (owner === ended || !alive(Number(owner)));
+    });
+  for (const name of stale) await removeNetns(name);
+  return stale;
+}
+
 /** A network namespace. Commands run in it through `ip netns exec`. */
 export class Netns {
   constructor(
@@ -166,7 +278,7 @@ export class Lab {
   }
 
   async netns(): Promise<Netns> {
-    const ns = new Netns(`${this.prefix}-${this.tag}-${this.namespaces.length}`, this);
+    const ns = new Netns(labNetnsName(`${this.prefix}-${this.tag}-${this.namespaces.length}`), this);
     await run(['ip', 'netns', 'add', ns.name]);
     this.namespaces.push(ns);
     await ns.ip(['link', 'set', 'lo', 'up']);
@@ -226,7 +338,10 @@ export class Lab {
     this.deferred.push(fn);
   }
 
-  /** Kills spawned processes, runs deferred steps, deletes the namespaces. Never throws. */
+  /**
+   * Kills spawned processes, runs deferred steps (which may still need the namespaces), then ends
+   * what is left in each namespace and deletes it. Never throws.
+   */
   async cleanup(): Promise<void> {
     for (const p of this.procs) p.kill('SIGKILL');
     await Promise.all(this.procs.map((p) => Promise.race([p.exited, new Promise((r) => setTimeout(r, 2000))])));
@@ -237,9 +352,7 @@ export class Lab {
         // Best effort.
       }
     }
-    for (const ns of this.namespaces.reverse()) {
-      await run(['ip', 'netns', 'del', ns.name], { check: false });
-    }
+    for (const ns of this.namespaces.reverse()) await removeNetns(ns.name);
     this.namespaces.length = 0;
     this.procs.length = 0;
     this.deferred.length = 0;

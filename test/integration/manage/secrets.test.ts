@@ -104,8 +104,8 @@ function wgPub(priv: string): string {
 describe.skipIf(process.getuid?.() !== 0 || !hasWg)('live: a verbose daemon after a handshake', () => {
   const lab = new Lab('wgh');
   const dir = mkdtempSync(join(tmpdir(), 'wgh8-live-'));
-  // A run directory of the test's own: the daemons create <run>/wireguard (wgts-userspace's
-  // WGTS_UAPI_DIR), the CLI looks there (WGTS_RUN_DIR). What ran on the machine before cannot matter.
+  // A run directory of the test's own (WGTS_RUN_DIR): the daemons create <run>/wireguard and the CLI
+  // looks there. What ran on the machine before cannot matter.
   const runDir = join(dir, 'run');
   const sockDir = join(runDir, 'wireguard');
   const psk = wgKey('genpsk');
@@ -130,7 +130,7 @@ describe.skipIf(process.getuid?.() !== 0 || !hasWg)('live: a verbose daemon afte
     for (const s of sides) {
       // Under umask 077, as wg-quick runs it: the socket directory must still come out 0755.
       s.daemon = s.ns.spawn(['sh', '-c', 'umask 077 && exec "$@"', 'sh', WGTS_BIN, '-f', s.ifname], {
-        env: { LOG_LEVEL: 'verbose', WGTS_UAPI_DIR: sockDir },
+        env: { LOG_LEVEL: 'verbose', WGTS_RUN_DIR: runDir },
       });
       lab.defer(() => s.ns.ip(['link', 'del', s.ifname], { check: false }));
       await waitFor(() => isSocket(`${sockDir}/${s.ifname}.sock`), { timeout: 15_000, what: `${s.ifname} UAPI socket` });

@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { build, type BuildOptions } from 'esbuild';
 import { afterAll, beforeAll } from 'vitest';
 import { bundleOptions, buildWorkers } from '../../../scripts/build-options.mjs';
+import { LAB_NETNS_PREFIX, labNetnsName, removeNetnsSync } from '../helpers/netns.js';
 
 export const REPO = resolve(import.meta.dirname, '../../..');
 
@@ -159,7 +160,7 @@ fi`,
 /** Runs one scenario in its own network namespace (created and deleted here). */
 export function runScenario(spec: RunSpec): RunResult {
   const work = mkdtempSync(join(tmpdir(), 'wgq-run-'));
-  const ns = `wgts-quick-${randomBytes(4).toString('hex')}`;
+  const ns = labNetnsName(`quick-${randomBytes(4).toString('hex')}`);
   const confDir = join(work, 'etc');
   mkdirSync(confDir, { mode: 0o700 });
   const confPath = join(confDir, `${spec.ifname}.conf`);
@@ -284,7 +285,7 @@ for i in $(seq 50); do [ -z "$(ls /run/wireguard)" ] && break; sleep 0.05; done
       trapCheck: read('trap-check'),
     };
   } finally {
-    spawnSync('ip', ['netns', 'delete', ns]);
+    removeNetnsSync(ns); // a daemon of a run cut short by the timeout, too
     rmSync(work, { recursive: true, force: true });
   }
 }
@@ -299,7 +300,7 @@ export function maskVolatile(s: string): string {
     .replace(/fe80::[0-9a-f:]+/g, 'fe80::<ll>')
     .replace(/link\/ether [0-9a-f:]+ brd/g, 'link/ether <mac> brd')
     .replace(/(valid_lft|preferred_lft) \S+/g, '$1 <t>')
-    .replace(/wgts-quick-[0-9a-f]+/g, '<ns>');
+    .replace(new RegExp(`${LAB_NETNS_PREFIX}\\d+-quick-[0-9a-f]+`, 'g'), '<ns>');
   return masked
     .split(/(?=^## )/m)
     .map((section) => {

@@ -1,7 +1,8 @@
 /**
  * A throwaway network lab for the registry and relay tests: network namespaces named
- * `wgr-<id>-<role>`, veth links, WireGuard devices of a chosen implementation configured by the
- * real `wg`, and child processes, all torn down by `close()`, even after a failure.
+ * `wgts-test-<run>-wgr-<id>-<role>` (test/integration/helpers/netns.ts), veth links, WireGuard
+ * devices of a chosen implementation configured by the real `wg`, and child processes, all torn
+ * down by `close()`, even after a failure.
  *
  * The data plane is a parameter (`Impl`): wireguard-go, wgts-userspace (our daemon, same command
  * line as wireguard-go), both by default, and the kernel module (`ip link add ... type wireguard`)
@@ -17,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { labNetnsName, removeNetns } from '../helpers/netns.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -100,7 +102,7 @@ export class Lab {
   }
 
   ns(role: string): string {
-    return `wgr-${this.id}-${role}`;
+    return labNetnsName(`wgr-${this.id}-${role}`);
   }
 
   /** Interface name for a role letter: `wgr<id><r>`, unique across namespaces (UAPI sockets are global). */
@@ -269,18 +271,8 @@ export class Lab {
         if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
       }
     }
-    // Daemons started indirectly (e.g. by `wgts quick up`) live on in our namespaces: end them by pid.
-    for (const ns of this.namespaces) {
-      const pids = (await run('ip', ['netns', 'pids', ns]).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
-      for (const pid of pids) {
-        try {
-          process.kill(Number(pid), 'SIGTERM');
-        } catch {
-          // already gone
-        }
-      }
-    }
-    for (const ns of this.namespaces.reverse()) await run('ip', ['netns', 'del', ns]).catch(() => undefined);
+    // Daemons started indirectly (e.g. by `wgts quick up`) live on in our namespaces: removeNetns ends them.
+    for (const ns of this.namespaces.reverse()) await removeNetns(ns);
     for (const { ifname } of this.links) rmSync(`/var/run/wireguard/${ifname}.sock`, { force: true });
     if (this.dirPath) rmSync(this.dirPath, { recursive: true, force: true });
   }
