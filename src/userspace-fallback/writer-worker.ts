@@ -44,8 +44,9 @@ const dests = new Int32Array(BATCH_RECORDS);
 const msgFirst = new Int32Array(BATCH_RECORDS);
 const msgEnd = new Int32Array(BATCH_RECORDS);
 /**
- * Largest GSO segment size per socket fd (0: GSO off). An fd number reused by a new socket keeps
- * the old socket's verdict: at worst that socket sends without GSO.
+ * Largest GSO segment size per socket fd (0: GSO off). Forgotten after a second without records,
+ * so an fd number reused by a new socket soon gets a verdict of its own (until then it may send
+ * without GSO, or split one train).
  */
 const gsoLimit = new Map<number, number>();
 /** Off when the kernel lacks sendmmsg(): one sendto() per datagram. */
@@ -208,7 +209,7 @@ for (;;) {
     // Announce the sleep, then re-check: a producer that published after our load of W has either
     // bumped SEQ (so the wait returns at once) or will see SLEEPING and notify.
     Atomics.store(ctrl, Ctrl.SLEEPING, 1);
-    if (Atomics.load(ctrl, Ctrl.W) === r) Atomics.wait(ctrl, Ctrl.SEQ, seq, 1000);
+    if (Atomics.load(ctrl, Ctrl.W) === r && Atomics.wait(ctrl, Ctrl.SEQ, seq, 1000) === 'timed-out') gsoLimit.clear();
     Atomics.store(ctrl, Ctrl.SLEEPING, 0);
     continue;
   }

@@ -131,6 +131,9 @@ describe('writer worker: UDP sends', () => {
     const c = await carry(startWriter(true), sender(true), 50);
     expect(c.splits).toBeGreaterThan(0);
     expect(c.trains).toBe(0);
+    // The socket's largest segment size drops below the failed one: not every one of the 100 trains
+    // fails first (only those already staged with the first).
+    expect(c.splits).toBeLessThan(30);
   }, 60_000);
 
   it('a lone datagram goes out at once', async () => {
