@@ -275,7 +275,8 @@ export class SendBatch {
     this.base = Number(koffi.address(this.mem));
     const ab = koffi.view(this.mem, size);
     this.bytes = new Uint8Array(ab);
-    this.bytes.fill(0);
+    // Only the headers: the staging area's pages stay untouched (not resident) until used.
+    this.bytes.fill(0, 0, this.dataOff);
     this.dv = new DataView(ab);
     this.data = this.bytes.subarray(this.dataOff);
     for (let k = 0; k < count; k++) {
