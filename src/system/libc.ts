@@ -215,7 +215,6 @@ export class DatagramBatch {
 export const SOL_UDP = 17;
 export const UDP_SEGMENT = 103;
 export const UDP_GRO = 104;
-export const ENOSYS = 38;
 
 /**
  * Calls that take native addresses as numbers: a SendBatch points into its own koffi memory at an

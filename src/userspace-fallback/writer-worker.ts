@@ -14,8 +14,8 @@
  * other failure drops that datagram.
  */
 import { workerData } from 'node:worker_threads';
-import { EAGAIN, EINTR, EINVAL, EIO, EOPNOTSUPP } from '../conf/errno.js';
-import { ENOSYS, MSG_NOSIGNAL, POLLFD_BYTES, POLLOUT, PR_SET_NAME, SendBatch, hasUdpSegment, sys } from '../system/libc.js';
+import { EAGAIN, EINTR, EINVAL, EIO, ENOPROTOOPT, ENOSYS, EOPNOTSUPP } from '../conf/errno.js';
+import { MSG_NOSIGNAL, POLLFD_BYTES, POLLOUT, PR_SET_NAME, SendBatch, hasUdpSegment, sys } from '../system/libc.js';
 import { Ctrl, WRAP, WRITER_HDR, WRITER_OFF_FD, WRITER_OFF_SA, WRITER_OFF_SALEN, nextOffset } from './ring.js';
 import { trainEnd } from './udp-trains.js';
 
@@ -25,7 +25,6 @@ const POLLOUT_WAIT_MS = 100;
 /** Datagrams staged per sendmmsg() (each may be a train), and the bytes they may hold. */
 const BATCH_RECORDS = 128;
 const BATCH_BYTES = 192 << 10;
-const ENOPROTOOPT = 92;
 
 const wd = workerData as { sab: SharedArrayBuffer; ctrlSab: SharedArrayBuffer; udpGso: boolean };
 sys.prctlName(PR_SET_NAME, 'wgts-tx', 0, 0, 0);
