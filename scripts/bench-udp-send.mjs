@@ -2,7 +2,8 @@
 // What sending a datagram costs the writer worker (no root; loopback only): one sendto() per
 // datagram (as the writer did before), sendmmsg() batches of 64, and UDP GSO trains (UDP_SEGMENT)
 // of equal-size datagrams, one train per sendmsg and several per sendmmsg, each including the copy
-// from a SharedArrayBuffer into the native staging area that the writer makes. The receiving
+// from a SharedArrayBuffer into the native staging area that the writer makes; and a train to a
+// receiver with UDP_GRO (udp(7)), which keeps it whole. The receiving
 // socket on 127.0.0.1 is never read (its buffer overflows and the kernel drops there), so what is
 // measured is the sender's share: the syscall, the UDP/IP stack, loopback and the receive path up
 // to the socket. CPU time of this process (process.cpuUsage), interleaved rounds, median per item.
@@ -46,6 +47,10 @@ try {
   const tx = mkSock();
   if (!L.hasUdpSegment(tx.fd)) throw new Error('this kernel has no UDP_SEGMENT');
   const dest = sockaddr(rx.port);
+  // A receiver with UDP_GRO takes a train as one datagram instead of cutting it at its socket.
+  const rxGro = mkSock();
+  if (sys.setsockopt(rxGro.fd, L.SOL_UDP, L.UDP_GRO, L.int32(1), 4) < 0) throw new Error(`UDP_GRO: errno ${sys.errno()}`);
+  const destGro = sockaddr(rxGro.port);
   const batch = new L.SendBatch(64, 192 << 10);
   // The ring the writer copies from.
   const ring = new Uint8Array(new SharedArrayBuffer(1 << 20));
@@ -67,6 +72,12 @@ try {
     items.push([`GSO train of ${perTrain}, ${size} B`, () => {
       for (let k = 0; k < perTrain; k++) batch.data.set(payload, k * size);
       batch.setMessage(0, 0, perTrain * size, dest, size);
+      batch.send(tx.fd, 0, 1, L.MSG_NOSIGNAL);
+      return perTrain;
+    }]);
+    items.push([`GSO train of ${perTrain} to a UDP_GRO receiver, ${size} B`, () => {
+      for (let k = 0; k < perTrain; k++) batch.data.set(payload, k * size);
+      batch.setMessage(0, 0, perTrain * size, destGro, size);
       batch.send(tx.fd, 0, 1, L.MSG_NOSIGNAL);
       return perTrain;
     }]);
@@ -98,6 +109,7 @@ try {
   for (const [name] of items) console.log(`| ${name} | ${Math.round(median(results.get(name)))} ns |`);
   sys.close(tx.fd);
   sys.close(rx.fd);
+  sys.close(rxGro.fd);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -21,11 +21,6 @@ import { endWorker, startWorker, waitAsync } from './workers.js';
  * (for A/B measurements with scripts/bench.mjs).
  */
 export const SYNC_WRITES = process.env.WGTS_SYNC_WRITES === '1';
-/**
- * UDP GSO in the writer worker (writer-worker.ts): on unless WGTS_UDP_GSO=0, which sends every
- * datagram on its own (sendmmsg batches), for A/B measurements and to test the plain path.
- */
-export const UDP_GSO = process.env.WGTS_UDP_GSO !== '0';
 
 
 export class RingWriter {
@@ -40,10 +35,7 @@ export class RingWriter {
   /** Packets dropped because the ring was full. */
   dropped = 0;
 
-  constructor(
-    capacity = 4 << 20,
-    private readonly udpGso = UDP_GSO,
-  ) {
+  constructor(capacity = 4 << 20) {
     const ring = newRing(capacity);
     this.data = new Uint8Array(ring.sab);
     this.dv = new DataView(ring.sab);
@@ -51,7 +43,7 @@ export class RingWriter {
   }
 
   start(): void {
-    this.worker = startWorker('writer', { sab: this.data.buffer, ctrlSab: this.ctrl.buffer, udpGso: this.udpGso });
+    this.worker = startWorker('writer', { sab: this.data.buffer, ctrlSab: this.ctrl.buffer });
     this.worker.on('error', () => undefined);
   }
 

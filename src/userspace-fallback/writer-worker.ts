@@ -26,7 +26,13 @@ const POLLOUT_WAIT_MS = 100;
 const BATCH_RECORDS = 128;
 const BATCH_BYTES = 192 << 10;
 
-const wd = workerData as { sab: SharedArrayBuffer; ctrlSab: SharedArrayBuffer; udpGso: boolean };
+/**
+ * WGTS_UDP_GSO=0 sends every datagram on its own (sendmmsg batches), for A/B measurements and to
+ * test the plain path. A worker sees the environment of its process as it was when it started.
+ */
+const UDP_GSO = process.env.WGTS_UDP_GSO !== '0';
+
+const wd = workerData as { sab: SharedArrayBuffer; ctrlSab: SharedArrayBuffer };
 sys.prctlName(PR_SET_NAME, 'wgts-tx', 0, 0, 0);
 const data = new Uint8Array(wd.sab);
 const dv = new DataView(wd.sab);
@@ -80,7 +86,7 @@ function writeTun(fd: number, payload: Uint8Array): void {
 function gsoLimitOf(fd: number): number {
   let limit = gsoLimit.get(fd);
   if (limit === undefined) {
-    limit = wd.udpGso && hasUdpSegment(fd) ? 0xffff : 0;
+    limit = UDP_GSO && hasUdpSegment(fd) ? 0xffff : 0;
     gsoLimit.set(fd, limit);
   }
   return limit;

@@ -10,7 +10,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AF_INET, AF_INET6, encodeSockaddrIn, encodeSockaddrIn6 } from '../../src/conf/sockaddr.js';
 import { SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET, int32, sys } from '../../src/system/libc.js';
-import { RingWriter } from '../../src/userspace-fallback/ring-writer.js';
+import { acquireWriter, releaseWriter, type RingWriter } from '../../src/userspace-fallback/ring-writer.js';
 
 /** SO_NO_CHECK (asm-generic/socket.h): send without UDP checksums, which UDP GSO refuses. */
 const SO_NO_CHECK = 11;
@@ -102,10 +102,20 @@ async function carry(writer: RingWriter, fd: number, trainsEach: number, family:
   return writer.udpCounters();
 }
 
+/**
+ * The process's writer, its worker started with WGTS_UDP_GSO as asked (a worker takes a copy of the
+ * environment when it starts; releasing the last user stops it, so each test gets a fresh one).
+ */
 function startWriter(udpGso: boolean): RingWriter {
-  const w = new RingWriter(1 << 20, udpGso);
-  w.start();
-  cleanups.push(() => w.stop());
+  const before = process.env.WGTS_UDP_GSO;
+  if (udpGso) delete process.env.WGTS_UDP_GSO;
+  else process.env.WGTS_UDP_GSO = '0';
+  const w = acquireWriter();
+  cleanups.push(async () => {
+    await releaseWriter(w);
+    if (before === undefined) delete process.env.WGTS_UDP_GSO;
+    else process.env.WGTS_UDP_GSO = before;
+  });
   return w;
 }
 
