@@ -195,7 +195,8 @@ function sendUdpBurst(fd: number, w: number): number {
     m++;
     i = j;
   }
-  if (m > 0) sendMessages(fd, m);
+  // fd -1: records the producer has already sent itself and handed over only to be counted done.
+  if (m > 0 && fd >= 0) sendMessages(fd, m);
   done = (done + n) | 0;
   return at;
 }
