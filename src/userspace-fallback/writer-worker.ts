@@ -195,7 +195,7 @@ function sendUdpBurst(fd: number, w: number): number {
     m++;
     i = j;
   }
-  // fd -1: records the producer has already sent itself and handed over only to be counted done.
+  // fd -1: records without a socket (the producer sent them itself): counted done, no system call.
   if (m > 0 && fd >= 0) sendMessages(fd, m);
   done = (done + n) | 0;
   return at;
