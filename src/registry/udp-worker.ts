@@ -9,7 +9,7 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { EAGAIN, EINTR } from '../conf/errno.js';
 import { parseSockaddr, SOCKADDR_IN6_LEN, SOCKADDR_IN_LEN } from '../conf/sockaddr.js';
-import { DatagramBatch, DatagramSendBatch, POLLFD_BYTES, POLLIN, POLLOUT, POLL_FAILED, PR_SET_NAME, sys } from '../system/libc.js';
+import { DatagramBatch, MSG_DONTWAIT, MSG_NOSIGNAL, POLLFD_BYTES, POLLIN, POLLOUT, POLL_FAILED, PR_SET_NAME, SendBatch, sys } from '../system/libc.js';
 import { answerStored, type AnswerContext } from './answer.js';
 import { cookieSigner } from './dns-cookie.js';
 import { buildView, type View } from './view.js';
@@ -58,7 +58,7 @@ function onMessage(m: ToWorker): void {
 }
 
 const recv = new DatagramBatch(BATCH, QUERY_SLOT);
-const send = new DatagramSendBatch(BATCH, ANSWER_SLOT);
+const send = new SendBatch(BATCH, BATCH * ANSWER_SLOT);
 const pfd = new Uint8Array(POLLFD_BYTES * (1 + data.fds.length));
 const pv = new DataView(pfd.buffer);
 for (const [i, fd] of [data.wakeFd, ...data.fds].entries()) {
@@ -80,7 +80,7 @@ function flush(fd: number, n: number): void {
   let sent = 0;
   let waited = false;
   while (sent < n) {
-    const r = send.send(fd, sent, n - sent);
+    const r = send.send(fd, sent, n - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (r > 0) {
       sent += r;
       continue;
@@ -127,7 +127,11 @@ function serve(sock: number): void {
         post({ type: 'error', message: `cannot answer a query: ${(err as Error).message}` });
         continue;
       }
-      if (out && out.length <= ANSWER_SLOT) send.set(answers++, out, from);
+      if (out && out.length <= ANSWER_SLOT) {
+        send.data.set(out, answers * ANSWER_SLOT);
+        send.setMessage(answers, answers * ANSWER_SLOT, out.length, from, 0);
+        answers++;
+      }
       else if (Atomics.add(counters, INFLIGHT, 1) < data.limit) misses.push({ sock, msg: msg.slice(), from: from.slice() });
       else Atomics.sub(counters, INFLIGHT, 1); // the main thread has enough waiting: dropped
     }
