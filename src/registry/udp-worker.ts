@@ -81,8 +81,8 @@ function flush(fd: number, n: number): void {
   let waited = false;
   while (sent < n) {
     const r = send.send(fd, sent, n - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (r > 0) {
-      sent += r;
+    if (r >= 0) {
+      sent += Math.max(r, 1); // 0 (never seen) would leave errno stale: skip one rather than spin
       continue;
     }
     const errno = sys.errno();
