@@ -17,7 +17,7 @@
 // V8 CPU profile of the registry process into DIR.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -113,6 +113,26 @@ process.on('SIGINT', () => {
 function peakMiB(pid) {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
+/**
+ * CPU seconds (user + system) per thread name of a process, busiest first: which threads of the
+ * registry do the work (its UDP worker is `wgts-dns`; V8's GC helpers and libuv's pool have their own).
+ */
+function threadCpu(pid) {
+  const tick = Number(sh(['getconf', 'CLK_TCK']).trim()) || 100;
+  const by = new Map();
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'latin1');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      by.set(name, (by.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / tick);
+    } catch {
+      // the thread ended
+    }
+  }
+  return [...by].sort((a, b) => b[1] - a[1]).filter(([, s]) => s >= 0.05).map(([n, s]) => `${n} ${s.toFixed(1)} s`).join(', ');
 }
 
 /** The bench's source address: the registry's cookie is for it (RFC 7873 §5.2: client IP). */
@@ -220,6 +240,11 @@ zone:
   }
   const nsdPid = Number(readFileSync(join(dir, 'nsd.pid'), 'utf8'));
   const regPid = Number(sh(['pgrep', '-f', `wgts registry serve ${IF} `]).trim().split('\n')[0]);
+  console.log(`registry CPU by thread over the whole run: ${threadCpu(regPid)}`);
+  // nsd forks its server and xfrd processes: all of the namespace's processes that are nsd's.
+  const nsdProcs = sh(['ip', 'netns', 'pids', NS]).split('\n').filter(Boolean).map(Number)
+    .filter((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'latin1').startsWith('nsd'); } catch { return false; } });
+  console.log(`nsd CPU by process over the whole run: ${nsdProcs.map((p) => threadCpu(p)).filter(Boolean).join('; ')}`);
   rss = { registry: peakMiB(regPid), nsd: peakMiB(nsdPid), device: peakMiB(Number(sh(['pgrep', '-f', `wgts-userspace -f ${IF}$`]).trim().split('\n')[0])) };
   void daemon;
   void nsd;

@@ -16,11 +16,13 @@ export const bundleOptions = {
 };
 
 // The data plane's worker threads are module files of their own, found at run time in `workers/`
-// beside the daemon's bundle (src/userspace-fallback/workers.ts). Each is bundled whole (no shared
-// chunks): a worker then loads one file.
+// beside the daemon's bundle (src/userspace-fallback/workers.ts), and so is the registry's UDP
+// worker (src/registry/udp-batched.ts). Each is bundled whole (no shared chunks): a worker then
+// loads one file.
 export const workerEntries = {
   'workers/reader': 'src/userspace-fallback/reader-worker.ts',
   'workers/writer': 'src/userspace-fallback/writer-worker.ts',
+  'workers/registry-udp': 'src/registry/udp-worker.ts',
 };
 
 /** Builds the worker files into `outdir/workers/` (`repo` is the repository root). */

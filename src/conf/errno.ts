@@ -17,10 +17,12 @@ export const EEXIST = 17;
 export const ENODEV = 19;
 export const EINVAL = 22;
 export const ENAMETOOLONG = 36;
+export const ENOSYS = 38;
 export const EPROTO = 71;
 export const EBADMSG = 74;
 export const EBADFD = 77;
 export const EMSGSIZE = 90;
+export const ENOPROTOOPT = 92;
 export const EPROTONOSUPPORT = 93;
 export const EOPNOTSUPP = 95;
 export const EAFNOSUPPORT = 97;
@@ -54,12 +56,13 @@ const TABLE: ReadonlyArray<readonly [number, string, string]> = [
   [32, 'EPIPE', 'Broken pipe'],
   [34, 'ERANGE', 'Numerical result out of range'],
   [ENAMETOOLONG, 'ENAMETOOLONG', 'File name too long'],
-  [38, 'ENOSYS', 'Function not implemented'],
+  [ENOSYS, 'ENOSYS', 'Function not implemented'],
   [61, 'ENODATA', 'No data available'],
   [EPROTO, 'EPROTO', 'Protocol error'],
   [EBADMSG, 'EBADMSG', 'Bad message'],
   [EBADFD, 'EBADFD', 'File descriptor in bad state'],
   [EMSGSIZE, 'EMSGSIZE', 'Message too long'],
+  [ENOPROTOOPT, 'ENOPROTOOPT', 'Protocol not available'],
   [EPROTONOSUPPORT, 'EPROTONOSUPPORT', 'Protocol not supported'],
   [EOPNOTSUPP, 'EOPNOTSUPP', 'Operation not supported'],
   [EAFNOSUPPORT, 'EAFNOSUPPORT', 'Address family not supported by protocol'],

@@ -6,7 +6,10 @@
  *   the tunnel address.
  * - UDP: answers are cut to the size the client allows and, for a client without a valid DNS
  *   cookie, to a few times its query (answer.ts). At most `udpInFlight` queries are being answered
- *   by the general path at once; more are dropped.
+ *   by the general path at once (or waiting for it); more are dropped.
+ * - UDP is read and answered by one worker thread with batched system calls (udp-batched.ts);
+ *   what its view does not hold comes to the general path here. Where the worker cannot run
+ *   (koffi or the worker file missing), node:dgram serves UDP on this thread, with the same bytes.
  * - TCP: at most `tcpMaxConnections`; a new connection beyond that evicts the one that has gone
  *   longest without an answered query, so idle or trickling connections cannot lock peers out.
  *   Each connection must complete a query within `tcpQueryMs` of the last answer (or of its
@@ -20,9 +23,11 @@ import * as net from 'node:net';
 import type { WgPeer } from '../conf/model.js';
 import { randomBytes } from '../crypto/primitives.js';
 import { buildView, type View } from './view.js';
-import { boundSocket } from './bound-socket.js';
+import { boundSocket, closeSocket } from './bound-socket.js';
 import { cookieSigner } from './dns-cookie.js';
 import { answer, answerStored, askerAddress, type AnswerContext, type Asker } from './answer.js';
+import { parseSockaddr } from '../conf/sockaddr.js';
+import type { BatchedUdp } from './udp-batched.js';
 
 export interface ListenAddress {
   host: string;
@@ -61,11 +66,20 @@ export interface RegistryServerOptions {
   cacheMs?: number;
   limits?: Partial<ServerLimits>;
   log?: (msg: string) => void;
+  /**
+   * UDP through the batched worker (default), or node:dgram on this thread ('dgram'). A path to a
+   * worker module replaces the built one (tests: a worker that fails, to see the fallback).
+   */
+  udp?: 'batched' | 'dgram' | { workerFile: string };
+  /** The DNS cookie secret (dns-cookie.ts); random per start unless given (tests compare two servers). */
+  cookieSecret?: Uint8Array;
 }
 
 export interface RegistryServer {
   /** The bound addresses, with the actual ports. */
   readonly addresses: ListenAddress[];
+  /** Answers the UDP worker sent itself so far; null while node:dgram serves UDP (the fallback). */
+  udpWorkerAnswers(): number | null;
   close(): Promise<void>;
 }
 
@@ -88,7 +102,9 @@ export function sharedFetch<T>(fetch: () => Promise<T>, cacheMs: number): () => 
   };
 }
 
-function bindUdp(addr: ListenAddress, onMessage: (sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo) => void) {
+/** A dgram socket on `addr`, or on `fd` (a socket boundSocket made for it, which the dgram socket then owns). */
+async function bindUdp(addr: ListenAddress, onMessage: (sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo) => void, fd?: number) {
+  if (fd === undefined && addr.device) fd = (await boundSocket('udp', addr.host, addr.port, addr.device)).fd;
   return new Promise<dgram.Socket>((resolve, reject) => {
     const v6 = net.isIPv6(addr.host);
     const sock = dgram.createSocket(v6 ? { type: 'udp6', ipv6Only: true } : { type: 'udp4' });
@@ -99,12 +115,13 @@ function bindUdp(addr: ListenAddress, onMessage: (sock: dgram.Socket, msg: Buffe
       sock.on('error', () => {}); // per-datagram send errors (ICMP) are not fatal
       resolve(sock);
     };
-    if (addr.device) sock.bind({ fd: boundSocket('udp', addr.host, addr.port, addr.device).fd }, ready);
+    if (fd !== undefined) sock.bind({ fd }, ready);
     else sock.bind(addr.port, addr.host, ready);
   });
 }
 
-function listenTcp(addr: ListenAddress, onConnection: (c: net.Socket) => void) {
+async function listenTcp(addr: ListenAddress, onConnection: (c: net.Socket) => void) {
+  const fd = addr.device ? (await boundSocket('tcp', addr.host, addr.port, addr.device)).fd : undefined;
   return new Promise<net.Server>((resolve, reject) => {
     const server = net.createServer(onConnection);
     server.once('error', reject);
@@ -112,7 +129,7 @@ function listenTcp(addr: ListenAddress, onConnection: (c: net.Socket) => void) {
       server.off('error', reject);
       resolve(server);
     };
-    if (addr.device) server.listen({ fd: boundSocket('tcp', addr.host, addr.port, addr.device).fd }, ready);
+    if (fd !== undefined) server.listen({ fd }, ready);
     else server.listen({ host: addr.host, port: addr.port, ipv6Only: net.isIPv6(addr.host) }, ready);
   });
 }
@@ -230,15 +247,20 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
   const cacheMs = opts.cacheMs ?? 500;
   let view: View | undefined;
   let viewAt = 0;
+  let batched: BatchedUdp | null = null;
   const getView = sharedFetch(async () => {
     view = await buildView(await opts.getPeers(), opts.zone, view);
     viewAt = Date.now();
     lastError = null;
+    // With cacheMs 0 no view is ever fresh: the worker would only hand everything over anyway.
+    if (cacheMs > 0) batched?.setView(view.peers, viewAt);
     return view;
   }, cacheMs);
+  // One secret for both threads: a cookie given by one is valid at the other.
+  const secret = opts.cookieSecret ?? randomBytes(32);
   const ctx: AnswerContext = {
     zone: opts.zone,
-    cookies: cookieSigner(randomBytes(32)),
+    cookies: cookieSigner(secret),
     nowS: () => Math.floor(Date.now() / 1000),
     onDeviceError: (err: unknown) => {
       const text = `registry: cannot read the device: ${(err as Error).message}`;
@@ -273,35 +295,73 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
   const general = (msg: Buffer, asker: Asker) => answer(msg, asker, ctx).catch(failed);
   const table = new ConnectionTable(limits.tcpMaxConnections);
   let udpInFlight = 0;
+  /** The dgram path: each datagram an event on this thread. */
+  const onDatagram = () => {
+    // The client address as cookie input, parsed once per distinct sender in a row.
+    let lastAddress = '';
+    let lastAddr: Uint8Array = new Uint8Array(0);
+    return (s: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo) => {
+      if (rinfo.address !== lastAddress) [lastAddress, lastAddr] = [rinfo.address, askerAddress(rinfo.address)];
+      const asker: Asker = { transport: 'udp', addr: lastAddr };
+      const hit = stored(msg, asker);
+      if (hit) return void s.send(hit, rinfo.port, rinfo.address);
+      if (udpInFlight >= limits.udpInFlight) return;
+      udpInFlight++;
+      void general(msg, asker)
+        .then((out) => {
+          if (out) s.send(out, rinfo.port, rinfo.address);
+        })
+        .finally(() => udpInFlight--);
+    };
+  };
+  // The batched path needs system/libc.ts (koffi): without it, dgram serves as it always could.
+  const mode = opts.udp ?? 'batched';
+  let native: typeof import('./udp-batched.js') | null = null;
+  if (mode !== 'dgram') {
+    try {
+      native = await import('./udp-batched.js');
+    } catch (err) {
+      opts.log?.(`registry: answering UDP on the main thread: ${(err as Error).message}`);
+    }
+  }
   const udp: dgram.Socket[] = [];
+  /** The worker's sockets, until closed or handed to dgram sockets (which then own them). */
+  const udpFds: number[] = [];
   const tcp: net.Server[] = [];
   const addresses: ListenAddress[] = [];
+  let closing = false;
   const close = async () => {
+    closing = true;
+    const b = batched;
+    batched = null;
+    await b?.close(); // the worker ends before its sockets close
+    for (const fd of udpFds.splice(0)) await closeSocket(fd);
     for (const s of udp) s.close();
     const closed = Promise.all(tcp.map((s) => new Promise<void>((r) => s.close(() => r()))));
     table.closeAll();
     await closed;
   };
+  /** The worker could not start or ended: its sockets go to dgram on this thread. */
+  const toDgram = async (reason: string) => {
+    const b = batched;
+    batched = null;
+    await b?.close();
+    if (closing) return;
+    opts.log?.(`registry: ${reason}; answering UDP on the main thread`);
+    for (const [i, fd] of udpFds.splice(0).entries()) udp.push(await bindUdp(addresses[i]!, onDatagram(), fd));
+  };
   try {
     for (const addr of opts.listen) {
-      // The client address as cookie input, parsed once per distinct sender in a row.
-      let lastAddress = '';
-      let lastAddr: Uint8Array = new Uint8Array(0);
-      const sock = await bindUdp(addr, (s, msg, rinfo) => {
-        if (rinfo.address !== lastAddress) [lastAddress, lastAddr] = [rinfo.address, askerAddress(rinfo.address)];
-        const asker: Asker = { transport: 'udp', addr: lastAddr };
-        const hit = stored(msg, asker);
-        if (hit) return void s.send(hit, rinfo.port, rinfo.address);
-        if (udpInFlight >= limits.udpInFlight) return;
-        udpInFlight++;
-        void general(msg, asker)
-          .then((out) => {
-            if (out) s.send(out, rinfo.port, rinfo.address);
-          })
-          .finally(() => udpInFlight--);
-      });
-      udp.push(sock);
-      const port = sock.address().port;
+      let port: number;
+      if (native) {
+        const made = await boundSocket('udp', addr.host, addr.port, addr.device);
+        udpFds.push(made.fd);
+        port = made.port;
+      } else {
+        const sock = await bindUdp(addr, onDatagram());
+        udp.push(sock);
+        port = sock.address().port;
+      }
       const onConnection = (c: net.Socket) => {
         const asker: Asker = { transport: 'tcp', addr: askerAddress(c.remoteAddress) };
         serveTcpConnection(c, table, limits, (m) => stored(m, asker) ?? general(m, asker));
@@ -309,9 +369,31 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
       tcp.push(await listenTcp({ ...addr, port }, onConnection));
       addresses.push({ ...addr, port });
     }
+    if (native) {
+      try {
+        batched = await native.startBatchedUdp({
+          fds: udpFds,
+          secret,
+          zone: opts.zone,
+          cacheMs,
+          limit: limits.udpInFlight,
+          answer: async (msg, from) => {
+            const asker: Asker = { transport: 'udp', addr: parseSockaddr(from)?.addr ?? new Uint8Array(0) };
+            return stored(msg, asker) ?? general(msg, asker);
+          },
+          onStale: () => void getView().catch(() => {}),
+          onFailed: (reason) => void toDgram(reason).catch(failed),
+          log: opts.log,
+          workerFile: typeof mode === 'object' ? mode.workerFile : undefined,
+        });
+        if (view && cacheMs > 0) batched.setView(view.peers, viewAt);
+      } catch (err) {
+        await toDgram(`the UDP worker cannot start: ${(err as Error).message}`);
+      }
+    }
   } catch (err) {
     await close();
     throw err;
   }
-  return { addresses, close };
+  return { addresses, close, udpWorkerAnswers: () => batched?.answered() ?? null };
 }

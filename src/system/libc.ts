@@ -208,3 +208,131 @@ export class DatagramBatch {
     return this.bytes.subarray(at, at + SA_LEN);
   }
 }
+
+// ---- Sending datagrams in batches: sendmmsg(2) and UDP GSO (UDP_SEGMENT, udp(7)) ----
+
+/** Socket level and options of udp(7) (include/uapi/linux/udp.h). */
+export const SOL_UDP = 17;
+export const UDP_SEGMENT = 103;
+export const UDP_GRO = 104;
+
+/**
+ * Calls that take native addresses as numbers: a SendBatch points into its own koffi memory at an
+ * offset (koffi's `void *` wants a pointer object or a typed array, not base + offset).
+ */
+const nativeCalls = {
+  sendmmsg: libc.func('int sendmmsg(int fd, uintptr_t msgs, unsigned int n, int flags)') as (
+    fd: number, msgs: number, n: number, flags: number) => number,
+  sendto: libc.func('long sendto(int fd, uintptr_t buf, unsigned long len, int flags, uintptr_t addr, unsigned int alen)') as (
+    fd: number, buf: number, len: number, flags: number, addr: number, alen: number) => number,
+  getsockopt: libc.func('int getsockopt(int fd, int level, int name, void *val, void *len)') as (
+    fd: number, level: number, name: number, val: Uint8Array, len: Uint32Array) => number,
+};
+
+/** Whether the kernel knows UDP_SEGMENT on this UDP socket (since Linux 4.18; older ones say ENOPROTOOPT). */
+export function hasUdpSegment(fd: number): boolean {
+  const val = new Uint8Array(4);
+  return nativeCalls.getsockopt(fd, SOL_UDP, UDP_SEGMENT, val, new Uint32Array([4])) === 0;
+}
+
+/** struct cmsghdr { size_t len; int level; int type; } then the data, 8-byte aligned (CMSG_SPACE). */
+const CMSG_HDR = 16;
+const CMSG_SLOT = 24;
+const MSGHDR_OFF_CONTROL = 32;
+const MSGHDR_OFF_CONTROLLEN = 40;
+
+/**
+ * Outgoing datagrams staged in native memory and sent with sendmmsg(2): `data` is a byte area the
+ * caller fills; message k (setMessage) is bytes [off, off + len) of it to a sockaddr, optionally as
+ * a UDP GSO train (a UDP_SEGMENT control message: the kernel cuts it into datagrams of `segment`
+ * bytes, the last may be shorter). One system call sends many datagrams, or many trains.
+ */
+export class SendBatch {
+  private readonly mem: unknown;
+  private readonly base: number;
+  private readonly dv: DataView;
+  private readonly bytes: Uint8Array;
+  private readonly iovOff: number;
+  private readonly saOff: number;
+  private readonly cmsgOff: number;
+  private readonly dataOff: number;
+  /** The staging area for payloads (`capacity` bytes). */
+  readonly data: Uint8Array;
+
+  constructor(
+    /** Messages per sendmmsg(). */
+    readonly count: number,
+    /** Bytes of payload staged at once. */
+    readonly capacity: number,
+  ) {
+    this.iovOff = count * MMSGHDR_BYTES;
+    this.saOff = this.iovOff + count * IOVEC_BYTES;
+    this.cmsgOff = this.saOff + count * SA_SLOT;
+    this.dataOff = this.cmsgOff + count * CMSG_SLOT;
+    const size = this.dataOff + capacity;
+    this.mem = koffi.alloc('uint8_t', size);
+    this.base = Number(koffi.address(this.mem));
+    const ab = koffi.view(this.mem, size);
+    this.bytes = new Uint8Array(ab);
+    // Only the headers: the staging area's pages stay untouched (not resident) until used.
+    this.bytes.fill(0, 0, this.dataOff);
+    this.dv = new DataView(ab);
+    this.data = this.bytes.subarray(this.dataOff);
+    for (let k = 0; k < count; k++) {
+      const h = k * MMSGHDR_BYTES;
+      this.dv.setBigUint64(h + MSGHDR_OFF_NAME, BigInt(this.base + this.saOff + k * SA_SLOT), true);
+      this.dv.setBigUint64(h + MSGHDR_OFF_IOV, BigInt(this.base + this.iovOff + k * IOVEC_BYTES), true);
+      this.dv.setBigUint64(h + MSGHDR_OFF_IOVLEN, 1n, true);
+      const c = this.cmsgOff + k * CMSG_SLOT;
+      this.dv.setBigUint64(c, BigInt(CMSG_HDR + 2), true);
+      this.dv.setInt32(c + 8, SOL_UDP, true);
+      this.dv.setInt32(c + 12, UDP_SEGMENT, true);
+    }
+  }
+
+  /**
+   * Message `k`: `len` bytes at `off` in `data`, to `sa` (a sockaddr_in or sockaddr_in6), cut into
+   * datagrams of `segment` bytes by the kernel when `segment` > 0 (and less than `len`).
+   */
+  setMessage(k: number, off: number, len: number, sa: Uint8Array, segment: number): void {
+    if (k < 0 || k >= this.count || off < 0 || len < 0 || off + len > this.capacity || sa.length > SA_SLOT) {
+      throw new RangeError(`SendBatch.setMessage(${k}, ${off}, ${len})`);
+    }
+    const h = k * MMSGHDR_BYTES;
+    const dv = this.dv;
+    this.bytes.set(sa, this.saOff + k * SA_SLOT);
+    dv.setUint32(h + MSGHDR_OFF_NAMELEN, sa.length, true);
+    const iov = this.iovOff + k * IOVEC_BYTES;
+    dv.setBigUint64(iov, BigInt(this.base + this.dataOff + off), true);
+    dv.setBigUint64(iov + 8, BigInt(len), true);
+    if (segment > 0 && segment < len) {
+      const c = this.cmsgOff + k * CMSG_SLOT;
+      dv.setUint16(c + CMSG_HDR, segment, true);
+      dv.setBigUint64(h + MSGHDR_OFF_CONTROL, BigInt(this.base + c), true);
+      dv.setBigUint64(h + MSGHDR_OFF_CONTROLLEN, BigInt(CMSG_SLOT), true);
+    } else {
+      dv.setBigUint64(h + MSGHDR_OFF_CONTROL, 0n, true);
+      dv.setBigUint64(h + MSGHDR_OFF_CONTROLLEN, 0n, true);
+    }
+  }
+
+  /** sendmmsg() of messages [from, from + n): how many went out, or -1 (errno in sys.errno()). */
+  send(fd: number, from: number, n: number, flags: number): number {
+    if (from < 0 || n < 1 || from + n > this.count) throw new RangeError(`SendBatch.send(${from}, ${n})`);
+    return nativeCalls.sendmmsg(fd, this.base + from * MMSGHDR_BYTES, n, flags);
+  }
+
+  /** sendto() of bytes [off, off + len) of `data` to message `k`'s address: for splitting a train. */
+  sendOne(fd: number, k: number, off: number, len: number, flags: number): number {
+    if (k < 0 || k >= this.count || off < 0 || len < 0 || off + len > this.capacity) {
+      throw new RangeError(`SendBatch.sendOne(${k}, ${off}, ${len})`);
+    }
+    const salen = this.dv.getUint32(k * MMSGHDR_BYTES + MSGHDR_OFF_NAMELEN, true);
+    return nativeCalls.sendto(fd, this.base + this.dataOff + off, len, flags, this.base + this.saOff + k * SA_SLOT, salen);
+  }
+}
+
+// ---- The registry's sockets (src/registry/bound-socket.ts) ----
+
+/** socket(7): a socket that hears only what arrives through one interface. */
+export const SO_BINDTODEVICE = 25;

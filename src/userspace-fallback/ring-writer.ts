@@ -1,7 +1,8 @@
 /**
  * Packet writes off the main thread: the main thread copies each packet (its fd and, for UDP, the
  * sockaddr) into a shared ring (layout in ring.ts) and returns at once; the writer worker
- * (writer-worker.ts) drains the ring with one write() (TUN) or sendto() (UDP) per packet. The
+ * (writer-worker.ts) drains the ring with one write() per TUN packet and one sendmmsg() per burst
+ * of UDP datagrams for one socket (equal-size runs to one peer as UDP GSO trains). The
  * syscall and the kernel work behind it (the UDP/IP stack, veth, the receiving side's softirq; the
  * TUN's netif_rx) then run in parallel with the protocol's crypto on the main thread, which the
  * profile showed spending most of its busy time inside sendto(). One ring and one worker serve every
@@ -87,6 +88,11 @@ export class RingWriter {
     this.pushed = (this.pushed + 1) | 0;
     this.unpublished++;
     return true;
+  }
+
+  /** UDP GSO trains the worker sent so far, and those it had to split (wrapping at 2^32). */
+  udpCounters(): { trains: number; splits: number } {
+    return { trains: Atomics.load(this.ctrl, Ctrl.TRAINS) >>> 0, splits: Atomics.load(this.ctrl, Ctrl.SPLITS) >>> 0 };
   }
 
   /** Publishes the queued packets to the worker (call once per batch). */

@@ -33,6 +33,9 @@ export const Ctrl = {
   STOP: 7,
   /** Writer ring: records the worker has finished with (sent, written or dropped), wrapping at 2^32. */
   DONE: 8,
+  /** Writer ring: UDP GSO trains sent, and trains that failed and went out datagram by datagram. */
+  TRAINS: 9,
+  SPLITS: 10,
 } as const;
 
 /** Size of the control array in bytes (room for a few more words). */

@@ -7,8 +7,8 @@
  * callback and an rinfo object per packet. Receiving runs in the reader worker that also reads the
  * TUN (poll + recvfrom into a ring of the Bind's own, ring-reader.ts), waking the main thread once per
  * burst; sending copies the datagram into the ring of the writer worker that also writes the TUN
- * (sendto(), waiting for POLLOUT when the 7 MiB socket buffer is full), because sendto() on the main
- * thread was its largest cost in the profile.
+ * (sendmmsg() batches with UDP GSO trains, writer-worker.ts, waiting for POLLOUT when the 7 MiB
+ * socket buffer is full), because sendto() on the main thread was its largest cost in the profile.
  * WGTS_SYNC_WRITES=1 sends synchronously instead (dropping and counting on a full buffer).
  *
  * Endpoints: IPv4 and IPv4-mapped IPv6 destinations go out of the IPv4 socket; the IPv6 socket never

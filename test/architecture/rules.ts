@@ -81,16 +81,19 @@ export const DESIGNATED: Record<string, { files: readonly string[]; why: string 
   '@noble/curves': { files: ['crypto/primitives'], why: 'X25519, if ever used at run time, in the one crypto module (today: a test oracle only)' },
   'node:crypto': { files: ['crypto/primitives'], why: 'OpenSSL X25519, ChaCha20-Poly1305, randomness: one auditable place' },
   koffi: {
-    files: ['crypto/openssl-ffi', 'system/libc', 'registry/bound-socket'],
-    why: "FFI: libcrypto's ChaCha20-Poly1305 in crypto/openssl-ffi.ts, libc syscalls (ioctl, poll, recvmmsg, sendto) in system/libc.ts, which the I/O workers load too, SO_BINDTODEVICE for the registry's sockets (bound-socket.ts)",
+    files: ['crypto/openssl-ffi', 'system/libc'],
+    why: "FFI: libcrypto's ChaCha20-Poly1305 in crypto/openssl-ffi.ts, libc syscalls (ioctl, poll, recvmmsg, sendmmsg, sendto, SO_BINDTODEVICE) in system/libc.ts, which the I/O workers and the registry's sockets and UDP worker load too",
   },
   'node:module': {
-    files: ['crypto/openssl-ffi', 'system/libc', 'registry/bound-socket'],
+    files: ['crypto/openssl-ffi', 'system/libc'],
     why: 'createRequire, only to load koffi lazily (the CLI never pays for it) or find its path for the workers',
   },
   'node:worker_threads': {
-    files: ['userspace-fallback/workers', 'userspace-fallback/reader-worker', 'userspace-fallback/writer-worker', 'userspace-fallback/ring-reader', 'userspace-fallback/ring-writer'],
-    why: 'workers.ts starts the I/O workers (module files of their own); the workers and their main-thread ends use the API',
+    files: [
+      'userspace-fallback/workers', 'userspace-fallback/reader-worker', 'userspace-fallback/writer-worker', 'userspace-fallback/ring-reader', 'userspace-fallback/ring-writer',
+      'registry/udp-batched', 'registry/udp-worker',
+    ],
+    why: "workers.ts starts the I/O workers (module files of their own); the workers and their main-thread ends use the API; the registry's UDP worker (udp-worker.ts) and its main-thread end (udp-batched.ts) likewise",
   },
   execa: { files: ['system/run'], why: 'run.ts is the one subprocess runner: argument arrays, `[#] cmd` narration, one error type' },
   'node:child_process': {
