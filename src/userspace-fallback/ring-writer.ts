@@ -25,6 +25,9 @@ import { endWorker, startWorker, waitAsync } from './workers.js';
 export const SYNC_WRITES = process.env.WGTS_SYNC_WRITES === '1';
 
 
+/** Time without a batch for the worker after which a lone packet is written inline (see flush). */
+const QUIET_MS = 1;
+
 export class RingWriter {
   private readonly data: Uint8Array;
   private readonly dv: DataView;
@@ -35,6 +38,8 @@ export class RingWriter {
   private published = 0;
   /** The worker has come up (see flush). */
   private ready = false;
+  /** When the worker was last given records (performance.now()). */
+  private publishedAt = -Infinity;
   /** Records pushed since the last flush. */
   private unpublished = 0;
   /** Records queued so far (wrapping like ctrl[DONE]). */
@@ -105,10 +110,14 @@ export class RingWriter {
     // The worker announces its first sleep once it is up; until then this thread writes everything
     // itself rather than let packets wait for an isolate to boot (0.1-0.2 s on a busy machine).
     if (!this.ready && this.worker && Atomics.load(ctrl, Ctrl.SLEEPING) !== 0) this.ready = true;
-    const inline = !this.ready || (n === 1 && Atomics.load(ctrl, Ctrl.SLEEPING) !== 0);
+    // A lone packet after a quiet spell only: while traffic flows the worker takes every write, so
+    // the main thread (the protocol's and crypto's thread) does not also carry the kernel's work
+    // behind a coalesced TUN write or a stream of ACKs.
+    const inline = !this.ready || (n === 1 && Atomics.load(ctrl, Ctrl.SLEEPING) !== 0 && performance.now() - this.publishedAt > QUIET_MS);
     if (inline && !this.stopped && Atomics.load(ctrl, Ctrl.R) === this.published && this.sendInline()) return;
     if (!this.worker && !this.stopped) this.startWorker();
     this.published = this.w;
+    this.publishedAt = performance.now();
     Atomics.store(ctrl, Ctrl.W, this.w);
     Atomics.add(ctrl, Ctrl.SEQ, 1);
     // Wake the worker only if it sleeps (a futex syscall otherwise costs the main thread for nothing).
