@@ -188,9 +188,10 @@ describe('UdpBind', () => {
         batch.push(p);
       }
       a.send(batch, ep);
-      // Flow control: keep at most ~2000 datagrams in flight, so neither the 8 MiB send ring nor the
-      // receiving socket buffer overflows; losses would then be loopback's, not the rings'.
-      if (i % 1000 === 0) await until(() => (seen.at(-1) ?? 0) >= i - 2000, 10_000, progress);
+      // Flow control: keep at most ~1000 datagrams in flight, so neither the send ring nor the
+      // receiving socket buffer overflows; losses would then be loopback's, not the rings'. (With
+      // 2000, GSO trains from the writer and three such runs on two cores lost 5 % on loopback.)
+      if (i % 500 === 0) await until(() => (seen.at(-1) ?? 0) >= i - 1000, 10_000, progress);
     }
     await until(() => (seen.at(-1) ?? 0) >= N - 100, 10_000, progress);
     expect(seen.length).toBeGreaterThan(N * 0.95);
