@@ -16,5 +16,7 @@ export const RTM_DELLINK = 17;
 /** The multicast group of link notifications (bind()'s nl_groups bit mask). */
 export const RTMGRP_LINK = 1;
 export const IFF_UP = 0x1;
+/** The MTU attribute of a link message (both the link watch and rtnl.ts read it). */
+export const IFLA_MTU = 4;
 /** struct sockaddr_nl { u16 family; u16 pad; u32 pid; u32 groups } */
 export const SOCKADDR_NL_BYTES = 12;

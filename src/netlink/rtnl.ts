@@ -12,7 +12,7 @@ import { AF_INET, AF_INET6, AF_UNSPEC } from '../conf/sockaddr.js';
 import { formatIP, parseIP } from '../conf/ip.js';
 import type { Family } from '../conf/model.js';
 import { AttrWriter, attrTable, forEachAttr, getStr, getU32 } from './attr.js';
-import { IFF_UP, RTM_DELLINK, RTM_NEWLINK } from './constants.js';
+import { IFF_UP, IFLA_MTU, RTM_DELLINK, RTM_NEWLINK } from './constants.js';
 import {
   NETLINK_ROUTE,
   NLM_F_ACK,
@@ -43,7 +43,6 @@ const IFADDRMSG_LEN = 8;
 const RTMSG_LEN = 12;
 
 export const IFLA_IFNAME = 3;
-export const IFLA_MTU = 4;
 export const IFLA_LINKINFO = 18;
 export const IFLA_INFO_KIND = 1;
 export const IFLA_MIN_MTU = 50;

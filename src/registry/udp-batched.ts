@@ -12,11 +12,10 @@
  * (the server's udpInFlight) in memory both threads see: beyond it the worker drops them, so a
  * flood of misses cannot queue without bound between the threads.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { WgPeer } from '../conf/model.js';
 import { MSG_DONTWAIT, MSG_NOSIGNAL, O_CLOEXEC, O_NONBLOCK, sys, sysError } from '../system/libc.js';
+import { builtWorkerFile } from '../system/worker-file.js';
 
 /** Datagrams per recvmmsg/sendmmsg. */
 export const BATCH = 64;
@@ -93,19 +92,6 @@ export interface BatchedUdp {
   close(): Promise<void>;
 }
 
-/**
- * Where the built worker is: `workers/` beside the CLI's bundle, as the data plane's workers
- * (scripts/build-options.mjs workerEntries). This code runs from a chunk (dist/chunks/), the
- * bundle (dist/), or the sources under test (src/registry/, whose worker the test setup builds).
- */
-function workerPath(): string {
-  for (const dir of ['../workers/', './workers/', '../../dist/workers/']) {
-    const file = fileURLToPath(new URL(`${dir}registry-udp.mjs`, import.meta.url));
-    if (existsSync(file)) return file;
-  }
-  throw new Error(`worker file registry-udp.mjs not found beside ${fileURLToPath(import.meta.url)} (run npm run build)`);
-}
-
 /** Sends one answer on a worker's socket (the general path's, from the main thread). */
 export function sendTo(fd: number, out: Uint8Array, to: Uint8Array): void {
   // Non-blocking: a full send buffer drops this answer, as a full network would.
@@ -126,7 +112,7 @@ export async function startBatchedUdp(opts: BatchedUdpOptions): Promise<BatchedU
   try {
     // A small young generation: the worker's garbage is per-query and short-lived, and V8's default
     // let the registry's peak RSS grow by some 60 MiB in the bench (docs/benchmarks.md).
-    worker = new Worker(opts.workerFile ?? workerPath(), { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB } });
+    worker = new Worker(opts.workerFile ?? builtWorkerFile('registry-udp'), { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB } });
   } catch (err) {
     sys.close(wakeRead);
     sys.close(wakeWrite);

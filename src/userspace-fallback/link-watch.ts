@@ -8,10 +8,9 @@
 import { EAGAIN, EINTR, ENOBUFS } from '../conf/errno.js';
 import {
   AF_NETLINK, IFF_UP, IFINFO_OFF_FLAGS, IFINFO_OFF_INDEX, IFINFOMSG_BYTES, NETLINK_ROUTE, NLMSG_HDRLEN,
-  RTMGRP_LINK, RTM_DELLINK, RTM_NEWLINK, SOCKADDR_NL_BYTES,
+  IFLA_MTU, RTMGRP_LINK, RTM_DELLINK, RTM_NEWLINK, SOCKADDR_NL_BYTES,
 } from '../netlink/constants.js';
 import { forEachAttr, getU32 } from '../netlink/attr.js';
-import { IFLA_MTU } from '../netlink/rtnl.js';
 import { MSG_DONTWAIT, SOCK_CLOEXEC, sys } from '../system/libc.js';
 import { Ctrl } from './ring.js';
 

@@ -3,28 +3,14 @@
  * (reader-worker.ts, writer-worker.ts), bundled by scripts/build.mjs into `workers/` beside the
  * daemon's bundle, so a worker imports the ring layout and the libc bindings like any module.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { builtWorkerFile } from '../system/worker-file.js';
 
 export type WorkerName = 'reader' | 'writer';
 
-/**
- * Where the built worker file is. The code calling this runs from the daemon's bundle (dist/), from
- * one of its chunks (dist/chunks/), or from the sources under test (src/userspace-fallback/, whose
- * workers come from the last build: `npm run build`, or the test setup).
- */
-function workerFile(name: WorkerName): string {
-  for (const dir of ['./workers/', '../workers/', '../../dist/workers/']) {
-    const file = fileURLToPath(new URL(`${dir}${name}.mjs`, import.meta.url));
-    if (existsSync(file)) return file;
-  }
-  throw new Error(`wgts-userspace: worker file ${name}.mjs not found beside ${fileURLToPath(import.meta.url)} (run npm run build)`);
-}
-
 /** Starts a worker (unref'd: it never keeps the process alive by itself). */
 export function startWorker(name: WorkerName, workerData: unknown): Worker {
-  const worker = new Worker(workerFile(name), { workerData });
+  const worker = new Worker(builtWorkerFile(name), { workerData });
   worker.unref();
   return worker;
 }

@@ -47,31 +47,46 @@ describe('packed tarball installed globally', () => {
     expect(existsSync(join(prefix, 'share', 'man', 'man8', 'wgts.8'))).toBe(true);
   });
 
-  it('runs wgts-userspace with its I/O worker modules from the installed package', async () => {
-    // The workers are module files of their own (dist/workers/), found beside the bundle at run time:
-    // a packed install that lacks them, or cannot resolve their imports (koffi), has no wgts-rx/-tx.
+  it('runs wgts-userspace and the registry with their worker modules from the installed package', async () => {
+    // The workers are module files of their own (dist/workers/), found beside the bundles at run
+    // time: a packed install that lacks them, or cannot resolve their imports (koffi), has no
+    // wgts-rx thread in the daemon and no wgts-dns thread in `wgts registry serve` (which
+    // would fall back to node:dgram and say so on stderr).
     const lab = new Lab('wgpk');
     const runDir = mkdtempSync(join(work, 'run-'));
+    const bin = join(prefix, 'bin');
+    const env = { WGTS_RUN_DIR: runDir, PATH: `${bin}:${process.env.PATH}` };
+    const threads = (pid: number): string[] =>
+      readdirSync(`/proc/${pid}/task`).map((t) => {
+        try {
+          return readFileSync(`/proc/${pid}/task/${t}/comm`, 'latin1').trim();
+        } catch {
+          return '';
+        }
+      });
     try {
       const ns = await lab.netns();
       const ifname = lab.ifname();
-      const daemon = ns.spawn([join(prefix, 'bin', 'wgts-userspace'), '-f', ifname], { env: { WGTS_RUN_DIR: runDir } });
+      const daemon = ns.spawn([join(bin, 'wgts-userspace'), '-f', ifname], { env });
       await waitFor(() => existsSync(join(runDir, 'wireguard', `${ifname}.sock`)), { timeout: 20_000, what: 'the UAPI socket' });
       await ns.ip(['link', 'set', ifname, 'up']);
-      const threads = (): string[] =>
-        readdirSync(`/proc/${daemon.child.pid}/task`).map((t) => {
-          try {
-            return readFileSync(`/proc/${daemon.child.pid}/task/${t}/comm`, 'latin1').trim();
-          } catch {
-            return '';
-          }
-        });
-      await waitFor(() => threads().includes('wgts-rx') && threads().includes('wgts-tx'), { timeout: 20_000, what: 'the I/O worker threads' });
+      // The writer thread starts with the first batch of packets, which a lone daemon never has: its
+      // module is checked as shipped; the reader's thread shows the installed layout resolves.
+      await waitFor(() => threads(daemon.child.pid!).includes('wgts-rx'), { timeout: 20_000, what: 'the reader worker thread' });
+      const workers = readdirSync(join(prefix, 'lib', 'node_modules', 'wgts', 'dist', 'workers'));
+      expect(workers).toEqual(expect.arrayContaining(['reader.mjs', 'writer.mjs', 'registry-udp.mjs']));
       expect(daemon.stderr()).not.toMatch(/not found|Cannot find/);
+
+      const registry = ns.spawn([join(bin, 'wgts'), 'registry', 'serve', ifname, '--listen', '127.0.0.1:5353'], { env });
+      await waitFor(() => threads(registry.child.pid!).includes('wgts-dns'), { timeout: 20_000, what: "the registry's UDP worker thread" });
+      expect(registry.stderr()).not.toMatch(/not found|Cannot find|dgram/);
+      registry.child.kill('SIGTERM');
+      await registry.exited;
+
       await run(['ip', '-n', ns.name, 'link', 'del', ifname]);
       expect(await daemon.exited).toBe(0);
     } finally {
       await lab.cleanup();
     }
-  }, 60_000);
+  }, 90_000);
 });

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { AttrWriter } from '../../src/netlink/attr.js';
 import { IFF_UP, IFINFO_OFF_FLAGS, IFINFO_OFF_INDEX, IFINFOMSG_BYTES, NLMSG_HDRLEN, RTM_DELLINK, RTM_NEWLINK } from '../../src/netlink/constants.js';
-import { IFLA_IFNAME, IFLA_MTU } from '../../src/netlink/rtnl.js';
+import { IFLA_IFNAME } from '../../src/netlink/rtnl.js';
+import { IFLA_MTU } from '../../src/netlink/constants.js';
 import { linkEvents, type LinkEvent } from '../../src/userspace-fallback/link-watch.js';
 
 function linkMessage(type: number, index: number, flags: number, mtu?: number): Uint8Array {
