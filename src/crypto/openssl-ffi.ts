@@ -1,12 +1,12 @@
 /**
- * ChaCha20-Poly1305 (RFC 8439 §2.8) through the system's libcrypto.so.3, called with koffi on ONE
- * reused EVP_CIPHER_CTX and encrypting in place into the datagram buffer. This is the project's one
+ * ChaCha20-Poly1305 (RFC 8439 §2.8) through the system's libcrypto.so.3, called with koffi on two
+ * reused EVP_CIPHER_CTXs (one per direction) and encrypting in place into the datagram buffer. This is the project's one
  * native-crypto binding: it loads a shared library once, then only computes on the caller's
  * buffers. primitives.ts chooses it for the data path after checking it against node:crypto, and
  * falls back to node:crypto when it does not load (see "Data-path AEAD" there for the numbers).
  *
- * Key material: the context holds the last key it was given until the next packet re-keys it or
- * `wipe` is called.
+ * Key material: each context (and its private copy, see KeyedContext) holds the last key it was
+ * given until a packet under another key re-keys it or `wipe` is called.
  */
 import { createRequire } from 'node:module';
 
@@ -33,53 +33,104 @@ type Fn<A extends unknown[]> = (...args: A) => number;
 /** A view of `b[start, start + len)`: koffi passes a typed array's own bytes, at its offset. */
 const view = (b: Uint8Array, start: number, len: number) => new Uint8Array(b.buffer, b.byteOffset + start, len);
 
-/** Loads libcrypto.so.3 through koffi; null when either is missing or the context cannot be set up. */
+type Init = Fn<[unknown, unknown, null, Uint8Array | null, Uint8Array | null, number]>;
+
+/**
+ * One EVP context per direction, re-keyed only when the key changes: a nonce-only
+ * EVP_CipherInit_ex costs ~0.1 µs less than key + nonce (docs/benchmarks.md "Where the time goes:
+ * ChaCha20-Poly1305 per packet"), and with one context for both directions every packet of a
+ * two-way stream re-keyed. The key is compared by value against a private copy, so a key wiped in
+ * place (Keypair.zero) is never mistaken for the one the context still holds.
+ */
+class KeyedContext {
+  private readonly held = new Uint8Array(32);
+  private keyed = false;
+  constructor(
+    readonly ctx: unknown,
+    private readonly init: Init,
+    private readonly enc: 0 | 1,
+  ) {}
+
+  /** Sets key (when it differs from the one held) and nonce; false if OpenSSL refuses. */
+  start(key: Uint8Array, nonce: Uint8Array): boolean {
+    const held = this.held;
+    let same = this.keyed && key.length === 32;
+    for (let i = 0; same && i < 32; i++) same = held[i] === key[i];
+    if (same) return this.init(this.ctx, null, null, null, nonce, this.enc) === 1;
+    this.keyed = false;
+    if (this.init(this.ctx, null, null, key, nonce, this.enc) !== 1) return false;
+    if (key.length === 32) {
+      held.set(key);
+      this.keyed = true;
+    }
+    return true;
+  }
+
+  /** Re-keys with zeros and forgets the held key. */
+  wipe(): void {
+    this.held.fill(0);
+    this.keyed = false;
+    this.init(this.ctx, null, null, this.held, new Uint8Array(12), this.enc);
+  }
+}
+
+/** Loads libcrypto.so.3 through koffi; null when either is missing or the contexts cannot be set up. */
 export function loadLibcryptoAead(): LibcryptoAead | null {
   try {
     const require = createRequire(import.meta.url);
     const koffi = require('koffi') as { load(name: string): { func(sig: string): (...args: unknown[]) => unknown } };
     const lib = koffi.load('libcrypto.so.3');
-    const ctx = (lib.func('void *EVP_CIPHER_CTX_new()') as () => unknown)();
+    const newCtx = lib.func('void *EVP_CIPHER_CTX_new()') as () => unknown;
     const cipher = (lib.func('const void *EVP_chacha20_poly1305()') as () => unknown)();
     const init = lib.func(
       'int EVP_CipherInit_ex(void *ctx, const void *cipher, void *eng, const uint8_t *key, const uint8_t *iv, int enc)',
-    ) as Fn<[unknown, unknown, null, Uint8Array | null, Uint8Array | null, number]>;
+    ) as Init;
     const update = lib.func('int EVP_CipherUpdate(void *ctx, uint8_t *out, int *outl, const uint8_t *in, int inl)') as Fn<
       [unknown, Uint8Array, Int32Array, Uint8Array, number]
     >;
     const final = lib.func('int EVP_CipherFinal_ex(void *ctx, uint8_t *out, int *outl)') as Fn<[unknown, Uint8Array, Int32Array]>;
     const ctrl = lib.func('int EVP_CIPHER_CTX_ctrl(void *ctx, int type, int arg, uint8_t *ptr)') as Fn<[unknown, number, number, Uint8Array]>;
     const outl = new Int32Array(1);
-    if (!ctx || !cipher || init(ctx, cipher, null, null, null, 1) !== 1) return null;
+    // The tag travels through this scratch (a 16-byte copy is cheaper than a view per packet).
+    const tag = new Uint8Array(TAG_LEN);
+    const sealCtx = newCtx();
+    const openCtx = newCtx();
+    if (!sealCtx || !openCtx || !cipher) return null;
+    if (init(sealCtx, cipher, null, null, null, 1) !== 1 || init(openCtx, cipher, null, null, null, 0) !== 1) return null;
+    const sealer = new KeyedContext(sealCtx, init, 1);
+    const opener = new KeyedContext(openCtx, init, 0);
     return {
       seal(key, nonce, plaintext, padLen, out, outOff) {
         const len = plaintext.length + padLen;
         const body = view(out, outOff, len);
         body.set(plaintext);
         if (padLen) body.fill(0, plaintext.length);
-        const tag = view(out, outOff + len, TAG_LEN);
         // Each EVP call answers 1 on success.
         const ok =
-          init(ctx, null, null, key, nonce, 1) === 1 &&
-          (len === 0 || update(ctx, body, outl, body, len) === 1) && // in place
-          final(ctx, tag, outl) === 1 && // writes nothing for a stream cipher
-          ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, tag) === 1;
+          sealer.start(key, nonce) &&
+          (len === 0 || update(sealCtx, body, outl, body, len) === 1) && // in place
+          final(sealCtx, tag, outl) === 1 && // writes nothing for a stream cipher
+          ctrl(sealCtx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, tag) === 1;
         if (!ok) {
           body.fill(0);
           throw new Error('OpenSSL ChaCha20-Poly1305 seal failed');
         }
+        const at = outOff + len;
+        for (let i = 0; i < TAG_LEN; i++) out[at + i] = tag[i]!;
         return len + TAG_LEN;
       },
       open(key, nonce, sealed, out) {
         const ctLen = sealed.length - TAG_LEN;
-        if (init(ctx, null, null, key, nonce, 0) !== 1) return false;
+        if (!opener.start(key, nonce)) return false;
         // OpenSSL reads the expected tag from this buffer, it does not write it.
-        if (ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, view(sealed, ctLen, TAG_LEN)) !== 1) return false;
-        if (ctLen && update(ctx, out, outl, sealed, ctLen) !== 1) return false; // reads only the first ctLen bytes
-        return final(ctx, out, outl) === 1;
+        for (let i = 0; i < TAG_LEN; i++) tag[i] = sealed[ctLen + i]!;
+        if (ctrl(openCtx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, tag) !== 1) return false;
+        if (ctLen && update(openCtx, out, outl, sealed, ctLen) !== 1) return false; // reads only the first ctLen bytes
+        return final(openCtx, out, outl) === 1;
       },
       wipe() {
-        init(ctx, null, null, new Uint8Array(32), new Uint8Array(12), 1);
+        sealer.wipe();
+        opener.wipe();
       },
     };
   } catch {

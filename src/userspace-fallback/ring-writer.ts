@@ -95,6 +95,11 @@ export class RingWriter {
     return true;
   }
 
+  /** Whether the worker is up: it has taken over from the inline writes of the start (flush). */
+  get workerReady(): boolean {
+    return this.worker !== undefined && (this.ready || Atomics.load(this.ctrl, Ctrl.SLEEPING) !== 0);
+  }
+
   /** UDP GSO trains the worker sent so far, and those it had to split (wrapping at 2^32). */
   udpCounters(): { trains: number; splits: number } {
     return { trains: Atomics.load(this.ctrl, Ctrl.TRAINS) >>> 0, splits: Atomics.load(this.ctrl, Ctrl.SPLITS) >>> 0 };

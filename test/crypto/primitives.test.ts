@@ -124,4 +124,32 @@ describe('data-path AEAD back ends agree', () => {
     }
     setDataCryptoBackend(null);
   });
+
+  it('a key wiped or changed in place between packets is used as it now is, never as the context last held it', () => {
+    const key = randomBytes(32), nonce = new Uint8Array(12), pt = randomBytes(64);
+    const seal = (b: 'node:crypto' | null): string => {
+      setDataCryptoBackend(b);
+      const out = new Uint8Array(80);
+      sealPadded(key, nonce, pt, 0, out, 0);
+      return toHex(out);
+    };
+    try {
+      for (const change of [(k: Uint8Array) => k.fill(0), (k: Uint8Array) => (k[31]! ^= 1)]) {
+        writeNonce(nonce, 7);
+        const before = seal(null);
+        expect(before).toBe(seal('node:crypto'));
+        const sealed = Uint8Array.from(Buffer.from(before, 'hex'));
+        setDataCryptoBackend(null);
+        expect(openData(key, nonce, sealed)).not.toBeNull();
+        change(key);
+        writeNonce(nonce, 8);
+        expect(seal(null)).toBe(seal('node:crypto'));
+        setDataCryptoBackend(null);
+        writeNonce(nonce, 7);
+        expect(openData(key, nonce, sealed)).toBeNull(); // the old key no longer opens it
+      }
+    } finally {
+      setDataCryptoBackend(null);
+    }
+  });
 });

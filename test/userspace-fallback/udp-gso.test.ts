@@ -104,9 +104,11 @@ async function carry(writer: RingWriter, fd: number, trainsEach: number, family:
 
 /**
  * The process's writer, its worker started with WGTS_UDP_GSO as asked (a worker takes a copy of the
- * environment when it starts; releasing the last user stops it, so each test gets a fresh one).
+ * environment when it starts; releasing the last user stops it, so each test gets a fresh one) and
+ * up: until it is, flush() writes on the calling thread, one datagram at a time, and a test's
+ * datagrams could all go out that way on a busy machine, past the paths it is about.
  */
-function startWriter(udpGso: boolean): RingWriter {
+async function startWriter(udpGso: boolean): Promise<RingWriter> {
   const before = process.env.WGTS_UDP_GSO;
   if (udpGso) delete process.env.WGTS_UDP_GSO;
   else process.env.WGTS_UDP_GSO = '0';
@@ -116,29 +118,36 @@ function startWriter(udpGso: boolean): RingWriter {
     if (before === undefined) delete process.env.WGTS_UDP_GSO;
     else process.env.WGTS_UDP_GSO = before;
   });
+  // A batch of two starts the worker; they go to a receiver of their own.
+  const fd = sender();
+  const sink = await receiver();
+  w.push(fd, datagram(0, 100), sink.sa);
+  w.push(fd, datagram(1, 100), sink.sa);
+  w.flush();
+  await until(() => w.workerReady);
   return w;
 }
 
 describe('writer worker: UDP sends', () => {
   it('UDP GSO: trains of equal datagrams with a shorter tail arrive intact and in order', async () => {
-    const c = await carry(startWriter(true), sender(), 200);
+    const c = await carry(await startWriter(true), sender(), 200);
     expect(c.trains).toBeGreaterThan(0);
     expect(c.splits).toBe(0);
   }, 60_000);
 
   it('UDP GSO over IPv6', async () => {
-    const c = await carry(startWriter(true), sender(false, 6), 100, 6);
+    const c = await carry(await startWriter(true), sender(false, 6), 100, 6);
     expect(c.trains).toBeGreaterThan(0);
     expect(c.splits).toBe(0);
   }, 60_000);
 
   it('GSO off (WGTS_UDP_GSO=0): the same datagrams, one by one in sendmmsg batches', async () => {
-    const c = await carry(startWriter(false), sender(), 200);
+    const c = await carry(await startWriter(false), sender(), 200);
     expect(c).toEqual({ trains: 0, splits: 0 });
   }, 60_000);
 
   it('a socket refusing GSO sends (EINVAL): the train goes out datagram by datagram, nothing lost', async () => {
-    const c = await carry(startWriter(true), sender(true), 50);
+    const c = await carry(await startWriter(true), sender(true), 50);
     expect(c.splits).toBeGreaterThan(0);
     expect(c.trains).toBe(0);
     // The socket's largest segment size drops below the failed one: not every one of the 100 trains
@@ -147,7 +156,7 @@ describe('writer worker: UDP sends', () => {
   }, 60_000);
 
   it('a lone datagram goes out at once', async () => {
-    const w = startWriter(true);
+    const w = await startWriter(true);
     const fd = sender();
     const rx = await receiver();
     for (let i = 0; i < 3; i++) {

@@ -57,9 +57,11 @@ function bad(message: string): never {
 }
 
 /**
- * Cuts `pkt` (the bytes after the virtio_net_hdr) as `hdr` asks. Each segment is built in
- * `scratch` (which must hold the headers plus gso_size bytes) and passed to `emit`, which must use
- * or copy it before returning: the next segment overwrites it. A packet that needs no cutting is
+ * Cuts `pkt` (the bytes after the virtio_net_hdr) as `hdr` asks. The segments are built one after
+ * another in `scratch` (which must hold the payload plus one copy of the headers per segment,
+ * each segment 4-byte aligned) and
+ * passed to `emit` as views of it, valid until `scratch` is next used: a caller keeps them without
+ * copying each segment a second time. A packet that needs no cutting is
  * passed as `pkt` itself, its checksum finished in place if asked. At most `maxSegments` segments
  * are made (the batch the caller can take); more throw OffloadError before anything is emitted.
  * Returns the number of packets emitted.
@@ -109,7 +111,8 @@ export function segmentPacket(
   const payloadLen = pkt.length - headersLen;
   const count = Math.max(1, Math.ceil(payloadLen / gsoSize));
   if (count > maxSegments) bad(`${count} segments, more than ${maxSegments}`);
-  if (scratch.length < headersLen + Math.min(gsoSize, payloadLen)) bad('scratch buffer too small');
+  // Each segment starts 4-byte aligned, as the first does, for sumBytes's 32-bit loads.
+  if (scratch.length < count * ((headersLen + 3) & ~3) + payloadLen + 3 * count) bad('scratch buffer too small');
 
   const protocol = tcp ? IPPROTO_TCP : IPPROTO_UDP;
   const addrAt = v4 ? IPV4_ADDR_AT : IPV6_ADDR_AT;
@@ -119,48 +122,52 @@ export function segmentPacket(
   const seq0 = tcp ? ((pkt[start + 4]! << 24) | (pkt[start + 5]! << 16) | (pkt[start + 6]! << 8) | pkt[start + 7]!) >>> 0 : 0;
   const flags0 = tcp ? pkt[start + TCP_FLAGS_OFFSET]! : 0;
 
-  // Headers are copied once; each segment rewrites only the fields that differ.
-  scratch.set(pkt.subarray(0, headersLen), 0);
+  // Each segment: the headers, then its slice of the payload; then only the fields that differ.
+  const headers = pkt.subarray(0, headersLen);
+  let at = 0;
   for (let i = 0; i < count; i++) {
     const from = headersLen + i * gsoSize;
     const len = Math.min(gsoSize, pkt.length - from);
     const segLen = headersLen + len;
-    scratch.set(pkt.subarray(from, from + len), headersLen);
+    const seg = scratch.subarray(at, at + segLen);
+    at = (at + segLen + 3) & ~3;
+    seg.set(headers, 0);
+    seg.set(pkt.subarray(from, from + len), headersLen);
     if (v4) {
       const id = (id0 + i) & 0xffff;
-      scratch[2] = segLen >>> 8;
-      scratch[3] = segLen & 0xff;
-      scratch[4] = id >>> 8;
-      scratch[5] = id & 0xff;
-      setIPv4HeaderChecksum(scratch, ipHeaderLen);
+      seg[2] = segLen >>> 8;
+      seg[3] = segLen & 0xff;
+      seg[4] = id >>> 8;
+      seg[5] = id & 0xff;
+      setIPv4HeaderChecksum(seg, ipHeaderLen);
     } else {
       const plen = segLen - IPV6_HEADER_LEN;
-      scratch[4] = plen >>> 8;
-      scratch[5] = plen & 0xff;
+      seg[4] = plen >>> 8;
+      seg[5] = plen & 0xff;
     }
     const transportLen = segLen - start;
     if (tcp) {
       const seq = (seq0 + i * gsoSize) >>> 0;
-      scratch[start + 4] = seq >>> 24;
-      scratch[start + 5] = (seq >>> 16) & 0xff;
-      scratch[start + 6] = (seq >>> 8) & 0xff;
-      scratch[start + 7] = seq & 0xff;
+      seg[start + 4] = seq >>> 24;
+      seg[start + 5] = (seq >>> 16) & 0xff;
+      seg[start + 6] = (seq >>> 8) & 0xff;
+      seg[start + 7] = seq & 0xff;
       let flags = flags0;
       if (i !== count - 1) flags &= ~(TCP_FLAG_FIN | TCP_FLAG_PSH);
       if (i !== 0) flags &= ~TCP_FLAG_CWR;
-      scratch[start + TCP_FLAGS_OFFSET] = flags;
+      seg[start + TCP_FLAGS_OFFSET] = flags;
     } else {
-      scratch[start + 4] = transportLen >>> 8;
-      scratch[start + 5] = transportLen & 0xff;
+      seg[start + 4] = transportLen >>> 8;
+      seg[start + 5] = transportLen & 0xff;
     }
-    scratch[csumAt] = 0;
-    scratch[csumAt + 1] = 0;
-    const sum = sumBytes(scratch, start, segLen, pseudoHeaderSum(scratch, addrAt, addrLen, protocol, transportLen));
+    seg[csumAt] = 0;
+    seg[csumAt + 1] = 0;
+    const sum = sumBytes(seg, start, segLen, pseudoHeaderSum(seg, addrAt, addrLen, protocol, transportLen));
     let csum = checksumOf(sum);
     if (!tcp && csum === 0) csum = 0xffff;
-    scratch[csumAt] = csum >>> 8;
-    scratch[csumAt + 1] = csum & 0xff;
-    emit(scratch.subarray(0, segLen));
+    seg[csumAt] = csum >>> 8;
+    seg[csumAt + 1] = csum & 0xff;
+    emit(seg);
   }
   return count;
 }

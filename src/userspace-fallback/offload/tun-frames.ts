@@ -23,7 +23,6 @@ export class TunFramer {
   malformed = 0;
   /** Where segments are built: a super-packet's payload plus one copy of the headers per segment. */
   private readonly arena: Uint8Array;
-  private readonly scratch = new Uint8Array(MAX_HEADERS + MAX_PACKET);
   private readonly head = new Uint8Array(VIRTIO_NET_HDR_LEN);
 
   /** `maxSegments` bounds the packets one read may become (the batch the data plane takes). */
@@ -40,24 +39,9 @@ export class TunFramer {
     }
     const hdr = decodeVirtioNetHdr(read, 0);
     const pkt = read.subarray(VIRTIO_NET_HDR_LEN);
-    let used = 0;
     try {
-      segmentPacket(
-        hdr,
-        pkt,
-        this.scratch,
-        (seg) => {
-          if (seg === pkt) {
-            out.push(pkt); // not cut: the read's own bytes (checksum finished in place if asked)
-            return;
-          }
-          if (used + seg.length > this.arena.length) throw new OffloadError('segments exceed the arena');
-          this.arena.set(seg, used);
-          out.push(this.arena.subarray(used, used + seg.length));
-          used += seg.length;
-        },
-        this.maxSegments,
-      );
+      // Segments are built in the arena and handed on as views of it (no copy per segment).
+      segmentPacket(hdr, pkt, this.arena, (seg) => out.push(seg), this.maxSegments);
     } catch (err) {
       if (!(err instanceof OffloadError)) throw err;
       this.malformed++;

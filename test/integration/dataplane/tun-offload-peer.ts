@@ -120,7 +120,8 @@ function ackInOrder(): void {
 }
 
 const buf = new Uint8Array(VIRTIO_NET_HDR_LEN + 65536);
-const scratch = new Uint8Array(65536);
+// Room for a 64 KiB super-packet cut into segments: its payload plus headers per segment.
+const scratch = new Uint8Array(2 * 65536);
 const deadline = Date.now() + 20_000;
 function pump(): void {
   for (;;) {

@@ -40,7 +40,7 @@ function superPacket(spec: PacketSpec, gsoSize: number): { hdr: VirtioNetHdr; pk
 
 function split(hdr: VirtioNetHdr, pkt: Uint8Array, maxSegments = 100_000): Uint8Array[] {
   const out: Uint8Array[] = [];
-  segmentPacket(hdr, pkt, new Uint8Array(70_000), (s) => out.push(Uint8Array.from(s)), maxSegments);
+  segmentPacket(hdr, pkt, new Uint8Array(140_000), (s) => out.push(Uint8Array.from(s)), maxSegments);
   return out;
 }
 
