@@ -143,6 +143,10 @@ const MSGHDR_OFF_NAMELEN = 8;
 const MSGHDR_OFF_IOV = 16;
 const MSGHDR_OFF_IOVLEN = 24;
 const MMSGHDR_OFF_LEN = 56;
+const MSGHDR_OFF_CONTROL = 32;
+const MSGHDR_OFF_CONTROLLEN = 40;
+/** sizeof(struct cmsghdr): size_t len; int level; int type. */
+const CMSG_HDR = 16;
 /** struct iovec { void *base; size_t len; } */
 const IOVEC_BYTES = 16;
 /** Room per source address (sockaddr_in6 is 28 bytes). */
@@ -153,29 +157,37 @@ const SA_LEN = 28;
  * recvmmsg(2) into native memory set up once: up to `count` datagrams of up to `slot` bytes and
  * their source addresses per system call. The reader worker reads UDP with it: one call (and one
  * FFI crossing) per burst instead of one per datagram, which is what a flood of small datagrams
- * costs most.
+ * costs most. With `control` > 0 each slot also gets that many bytes for control messages (reset
+ * before every call), where a socket with UDP_GRO says a datagram is a coalesced run (groSize()).
  */
 export class DatagramBatch {
   private readonly mem: unknown;
   private readonly bytes: Uint8Array;
   private readonly dv: DataView;
   private readonly saOff: number;
+  private readonly ctlOff: number;
   private readonly dataOff: number;
 
   constructor(
     readonly count: number,
     private readonly slot: number,
+    private readonly control = 0,
   ) {
     slot = (slot + 7) & ~7;
     this.slot = slot;
+    control = (control + 7) & ~7;
+    this.control = control;
     const iovOff = count * MMSGHDR_BYTES;
     this.saOff = iovOff + count * IOVEC_BYTES;
-    this.dataOff = this.saOff + count * SA_SLOT;
+    this.ctlOff = this.saOff + count * SA_SLOT;
+    this.dataOff = this.ctlOff + count * control;
     const size = this.dataOff + count * slot;
     this.mem = koffi.alloc('uint8_t', size);
     const base = koffi.address(this.mem);
     const ab = koffi.view(this.mem, size);
     this.bytes = new Uint8Array(ab);
+    // Only the headers: the datagram slots' pages stay untouched (not resident) until used.
+    this.bytes.fill(0, 0, this.dataOff);
     this.dv = new DataView(ab);
     for (let i = 0; i < count; i++) {
       const h = i * MMSGHDR_BYTES;
@@ -183,6 +195,7 @@ export class DatagramBatch {
       this.dv.setUint32(h + MSGHDR_OFF_NAMELEN, SA_LEN, true);
       this.dv.setBigUint64(h + MSGHDR_OFF_IOV, base + BigInt(iovOff + i * IOVEC_BYTES), true);
       this.dv.setBigUint64(h + MSGHDR_OFF_IOVLEN, 1n, true);
+      if (control > 0) this.dv.setBigUint64(h + MSGHDR_OFF_CONTROL, base + BigInt(this.ctlOff + i * control), true);
       this.dv.setBigUint64(iovOff + i * IOVEC_BYTES, base + BigInt(this.dataOff + i * slot), true);
       this.dv.setBigUint64(iovOff + i * IOVEC_BYTES + 8, BigInt(slot), true);
     }
@@ -191,7 +204,13 @@ export class DatagramBatch {
   /** Reads up to `max` (at most `count`) datagrams without blocking: how many, or -1 (errno in sys.errno()). */
   receive(fd: number, max: number): number {
     const n = Math.min(max, this.count);
-    for (let i = 0; i < n; i++) this.dv.setUint32(i * MMSGHDR_BYTES + MSGHDR_OFF_NAMELEN, SA_LEN, true);
+    const control = BigInt(this.control);
+    for (let i = 0; i < n; i++) {
+      const h = i * MMSGHDR_BYTES;
+      this.dv.setUint32(h + MSGHDR_OFF_NAMELEN, SA_LEN, true);
+      // The kernel overwrites msg_controllen with what it wrote (0: no control message).
+      if (this.control > 0) this.dv.setBigUint64(h + MSGHDR_OFF_CONTROLLEN, control, true);
+    }
     return sys.recvmmsg(fd, this.mem, n, MSG_DONTWAIT, null);
   }
 
@@ -207,6 +226,34 @@ export class DatagramBatch {
     const at = this.saOff + i * SA_SLOT;
     return this.bytes.subarray(at, at + SA_LEN);
   }
+
+  /**
+   * The segment size of datagram `i` when the kernel coalesced a run of datagrams into it (a
+   * UDP_GRO control message, udp(7)); 0 for a datagram as it was sent.
+   */
+  groSize(i: number): number {
+    if (this.control === 0) return 0;
+    const used = Number(this.dv.getBigUint64(i * MMSGHDR_BYTES + MSGHDR_OFF_CONTROLLEN, true));
+    return udpGroSize(this.dv, this.ctlOff + i * this.control, Math.min(used, this.control));
+  }
+}
+
+/**
+ * Walks the control messages in `len` bytes at `off` of `dv` (struct cmsghdr: size_t len, int
+ * level, int type, data; each padded to 8 bytes, CMSG_NXTHDR) for SOL_UDP/UDP_GRO, whose data is
+ * the int gso_size; 0 when there is none.
+ */
+export function udpGroSize(dv: DataView, off: number, len: number): number {
+  let at = 0;
+  while (at + CMSG_HDR <= len) {
+    const clen = Number(dv.getBigUint64(off + at, true));
+    if (clen < CMSG_HDR || at + clen > len) return 0;
+    if (dv.getInt32(off + at + 8, true) === SOL_UDP && dv.getInt32(off + at + 12, true) === UDP_GRO && clen >= CMSG_HDR + 4) {
+      return Math.max(0, dv.getInt32(off + at + CMSG_HDR, true));
+    }
+    at += (clen + 7) & ~7;
+  }
+  return 0;
 }
 
 // ---- Sending datagrams in batches: sendmmsg(2) and UDP GSO (UDP_SEGMENT, udp(7)) ----
@@ -236,10 +283,7 @@ export function hasUdpSegment(fd: number): boolean {
 }
 
 /** struct cmsghdr { size_t len; int level; int type; } then the data, 8-byte aligned (CMSG_SPACE). */
-const CMSG_HDR = 16;
 const CMSG_SLOT = 24;
-const MSGHDR_OFF_CONTROL = 32;
-const MSGHDR_OFF_CONTROLLEN = 40;
 
 /**
  * Outgoing datagrams staged in native memory and sent with sendmmsg(2): `data` is a byte area the

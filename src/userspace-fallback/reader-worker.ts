@@ -11,6 +11,7 @@ import { equalBytes, macWithKey } from '../crypto/primitives.js';
 import { openLinkWatch, type LinkWatch } from './link-watch.js';
 import { INIT_OFF_MAC1, MAC_LEN, MESSAGE_COOKIE_REPLY, MESSAGE_DATA, MESSAGE_INITIATION, RESP_OFF_MAC1, validMessageType } from './messages.js';
 import { DatagramBatch, POLLFD_BYTES, POLLIN, POLL_FAILED, PR_SET_NAME, sys } from '../system/libc.js';
+import { splitCoalesced } from './udp-gro.js';
 import { Ctrl, LEN_BYTES, SOCKADDR_BYTES, nextOffset, publish, reserve, reserveBlocking, used } from './ring.js';
 import {
   GATE_HS_DROPPED, GATE_JUNK, GATE_KEY_OFFSET, GATE_KEY_SET, GATE_MAC1_FAILED,
@@ -168,6 +169,8 @@ function fail(s: Source, errno: number): false {
 
 /** UDP datagrams per recvmmsg() call. */
 const UDP_BATCH = 32;
+/** Control-message room per datagram: a UDP_GRO cmsg (CMSG_SPACE(4) = 24) and spare. */
+const UDP_CONTROL = 64;
 let udpBatch: DatagramBatch | undefined;
 
 /**
@@ -189,7 +192,8 @@ function burst(s: Source, fd: number, revents: number): boolean {
   let read = 0;
   while (read < s.batch) {
     if (withAddr) {
-      udpBatch ??= new DatagramBatch(UDP_BATCH, maxPacket);
+      // Slots of maxPacket (64 KiB for a Bind) also hold a datagram the kernel coalesced (UDP_GRO).
+      udpBatch ??= new DatagramBatch(UDP_BATCH, maxPacket, UDP_CONTROL);
       const asked = Math.min(s.batch - read, UDP_BATCH);
       const got = udpBatch.receive(fd, asked);
       if (got < 0) {
@@ -202,27 +206,35 @@ function burst(s: Source, fd: number, revents: number): boolean {
         return fail(s, e);
       }
       if (got === 0) break;
+      // A burst counts records, so a coalesced datagram counts as the datagrams it holds.
       read += got;
       for (let i = 0; i < got; i++) {
-        const p = udpBatch.payload(i);
+        const whole = udpBatch.payload(i);
         const sa = udpBatch.source(i);
-        if (s.lane) {
-          const where = sort(s.lane, p);
-          if (where === 'handshake') {
-            toLane(s.lane, sa, p);
-            // Wake the main thread for it only when it sleeps with an empty lane (Ctrl.SLEEPING).
-            if (Atomics.load(ctrl, Ctrl.SLEEPING) !== 0) n++;
+        const gso = udpBatch.groSize(i);
+        // A coalesced run (UDP_GRO, udp.ts) becomes the datagrams it was made of, one record each.
+        const parts = gso > 0 && gso < whole.length ? splitCoalesced(whole, gso) : undefined;
+        if (parts) read += parts.length - 1;
+        for (let k = 0, count = parts ? parts.length : 1; k < count; k++) {
+          const p = parts ? parts[k]! : whole;
+          if (s.lane) {
+            const where = sort(s.lane, p);
+            if (where === 'handshake') {
+              toLane(s.lane, sa, p);
+              // Wake the main thread for it only when it sleeps with an empty lane (Ctrl.SLEEPING).
+              if (Atomics.load(ctrl, Ctrl.SLEEPING) !== 0) n++;
+            }
+            if (where !== 'data') continue;
           }
-          if (where !== 'data') continue;
+          const w = reserveBlocking(ctrl, dv, s.w, hdr + p.length + 4, flushPartial);
+          if (w === -1) return false; // stopped
+          dv.setInt32(w, p.length, true);
+          data.set(sa, w + LEN_BYTES);
+          data.set(p, w + hdr);
+          s.w = nextOffset(w, hdr, p.length);
+          Atomics.store(ctrl, Ctrl.W, s.w);
+          n++;
         }
-        const w = reserveBlocking(ctrl, dv, s.w, hdr + p.length + 4, flushPartial);
-        if (w === -1) return false; // stopped
-        dv.setInt32(w, p.length, true);
-        data.set(sa, w + LEN_BYTES);
-        data.set(p, w + hdr);
-        s.w = nextOffset(w, hdr, p.length);
-        Atomics.store(ctrl, Ctrl.W, s.w);
-        n++;
       }
       // Fewer than asked: the socket was empty, so another call would only say EAGAIN (a lone
       // datagram would wait for it); what arrives meanwhile makes the next poll() return at once.
