@@ -243,6 +243,21 @@ async function floodRtt({ a, b }, n) {
   }
 }
 
+
+/**
+ * Appends table rows at the end of a section of docs/benchmarks.md (the section is the last one
+ * the script owns). After a paragraph, the rows start a table of their own with the section's
+ * header again: Markdown reads rows that follow text as more text.
+ */
+function appendToSection(lines, heading, rows) {
+  const h = lines.indexOf(heading);
+  let end = h + 1;
+  while (end < lines.length && !lines[end].startsWith('## ')) end++;
+  while (end > h && lines[end - 1].trim() === '') end--;
+  const header = lines.slice(h, end).findLastIndex((l) => l.startsWith('| date |'));
+  const head = header !== -1 && !lines[end - 1].startsWith('|') ? ['', lines[h + header], lines[h + header + 1]] : [];
+  lines.splice(end, 0, ...head, ...rows);
+}
 function pingRtt({ a, b }) {
   const out = nsx(a.ns, ['ping', '-n', '-q', '-c', '50', '-i', '0.02', b.inner]);
   const m = /= [\d.]+\/([\d.]+)\/[\d.]+\/[\d.]+ ms/.exec(out);
@@ -365,13 +380,8 @@ if (WRITE) {
     `| ${date} | ${commit} | ${machine} | ${r.label} | ${fmt(r.fwd.mbps)} | ${fmt(r.rev.mbps)} | ${ratio(r)} | ${ratio(r, old)} | ${fmt(r.rtt, 3)} | ${rttRatio(r)} | ` +
     `${fmt(r.fwd.cpu[0])}/${fmt(r.fwd.cpu[1])} | ${rssCell(r)} | ` +
     `${r.fwd.threads ? Object.entries(r.fwd.threads).sort((p, q) => q[1] - p[1]).map(([k, v]) => `${k} ${fmt(v)}`).join(', ') : '-'} |`);
-  // Rows go at the end of the section's table (the section is the last one the script owns).
   const lines = readFileSync(doc, 'utf8').split('\n');
-  const h = lines.indexOf(heading);
-  let end = h + 1;
-  while (end < lines.length && !lines[end].startsWith('## ')) end++;
-  while (end > h && lines[end - 1].trim() === '') end--;
-  lines.splice(end, 0, ...rows);
+  appendToSection(lines, heading, rows);
   writeFileSync(doc, lines.join('\n').replace(/\n*$/, '\n'));
   console.log(`\nappended ${rows.length} rows to docs/benchmarks.md`);
   if (floods.length > 0) {
@@ -389,11 +399,7 @@ if (WRITE) {
         '| date | commit | machine | pair (a flooded) | flood/s | median RTT ms | loss % | ratio | ratio@bookworm | generator |',
         '|---|---|---|---|---|---|---|---|---|---|', '');
     }
-    const fhAt = ls.indexOf(fh);
-    let fend = fhAt + 1;
-    while (fend < ls.length && !ls[fend].startsWith('## ')) fend++;
-    while (fend > fhAt && ls[fend - 1].trim() === '') fend--;
-    ls.splice(fend, 0, ...floods.map((f) =>
+    appendToSection(ls, fh, floods.map((f) =>
       `| ${date} | ${commit} | ${machine} | ${f.label} | ${FLOOD_RATE} | ${fmt(f.median, 2)} | ${fmt(100 * f.loss)} | ${floodRatio(f, floodBase)} | ${floodRatio(f, floodOld)} | ${f.sent} |`));
     writeFileSync(doc, ls.join('\n').replace(/\n*$/, '\n'));
   }
