@@ -170,6 +170,11 @@ export async function iperf(client: Side, server: Side, seconds = 2, opts: { rev
   return json.end.sum_received.bits_per_second;
 }
 
+/** iperf3 TCP from `a` to `b`, then from `b` to `a` (reverse mode); returns both receivers' bits/s. */
+export async function iperfBothWays(a: Side, b: Side, seconds = 2): Promise<[number, number]> {
+  return [await iperf(a, b, seconds), await iperf(a, b, seconds, { reverse: true })];
+}
+
 export function isSocket(path: string): boolean {
   try {
     return statSync(path).isSocket();
