@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { nsdConf } from './lib/nsd-conf.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const PEERS = Number(process.env.BENCH_PEERS || 1000);
@@ -178,25 +179,7 @@ try {
 
   const zoneFile = join(dir, `${ZONE}.zone`);
   nsx(['node', join(ROOT, 'bin/wgts'), 'registry', 'export', IF, '--zone', ZONE, '--zone-file', zoneFile, '--ns', 'ns1.example.net']);
-  writeFileSync(join(dir, 'nsd.conf'), `server:
-  ip-address: ${NSD}
-  port: 53
-  server-count: 1
-  username: ""
-  chroot: ""
-  database: ""
-  zonelistfile: "${dir}/zone.list"
-  xfrdfile: "${dir}/xfrd.state"
-  xfrdir: "${dir}"
-  pidfile: "${dir}/nsd.pid"
-  logfile: "${dir}/nsd.log"
-  answer-cookie: yes
-remote-control:
-  control-enable: no
-zone:
-  name: ${ZONE}
-  zonefile: "${zoneFile}"
-`);
+  writeFileSync(join(dir, 'nsd.conf'), nsdConf({ dir, address: NSD, zone: ZONE, zoneFile, answerCookie: true }));
   const nsd = start(['nsd', '-d', '-c', join(dir, 'nsd.conf')]);
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', resolve(process.env.BENCH_PROFILE)] : [];
   const registry = start(['node', ...profile, join(ROOT, 'bin/wgts'), 'registry', 'serve', IF, '--zone', ZONE, '--listen', `${REGISTRY}:53`]);

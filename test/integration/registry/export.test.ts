@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab, SLOWDOWN, SUITE_TIMEOUT, labAvailable, waitFor, type Impl } from './lab.js';
+import { nsdConf } from '../../../scripts/lib/nsd-conf.mjs';
 
 const IMPL: Impl = labAvailable('wgts-userspace') ? 'wgts-userspace' : 'wireguard-go';
 const has = (cmd: string, arg = '-v') => spawnSync(cmd, [arg]).error === undefined;
@@ -79,27 +80,7 @@ describe.skipIf(!READY)(`registry export into nsd and Knot (${IMPL})`, () => {
     beforeAll(async () => {
       // The first zone file must exist before nsd starts (it would serve SERVFAIL otherwise).
       await lab.exec('reg', [...lab.wgts(), 'registry', 'export', R, '--zone', ZONE, '--zone-file', zoneFile(), '--ns', 'ns1.example.net']);
-      writeFileSync(
-        join(lab.dir, 'nsd.conf'),
-        `server:
-  ip-address: ${NSD}
-  port: 53
-  server-count: 1
-  username: ""
-  chroot: ""
-  database: ""
-  zonelistfile: "${lab.dir}/zone.list"
-  xfrdfile: "${lab.dir}/xfrd.state"
-  xfrdir: "${lab.dir}"
-  pidfile: "${pidFile()}"
-  logfile: "${lab.dir}/nsd.log"
-remote-control:
-  control-enable: no
-zone:
-  name: ${ZONE}
-  zonefile: "${zoneFile()}"
-`,
-      );
+      writeFileSync(join(lab.dir, 'nsd.conf'), nsdConf({ dir: lab.dir, address: NSD, zone: ZONE, zoneFile: zoneFile(), pidFile: pidFile() }));
       lab.spawn('reg', ['nsd', '-d', '-c', join(lab.dir, 'nsd.conf')]);
       await waitFor('nsd to serve the zone', 10_000, async () => (await answers(NSD, SVC, 'PTR')).length === PEERS - 1);
       exporter = lab.spawn('reg', [
