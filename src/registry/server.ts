@@ -22,7 +22,7 @@ import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import type { WgPeer } from '../conf/model.js';
 import { randomBytes } from '../crypto/primitives.js';
-import { buildView, type View } from './view.js';
+import { buildView, viewAge, type View } from './view.js';
 import { boundSocket, closeSocket } from './bound-socket.js';
 import { cookieSigner } from './dns-cookie.js';
 import { answer, answerStored, askerAddress, type AnswerContext, type Asker } from './answer.js';
@@ -279,14 +279,9 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
   const stored = (msg: Buffer, asker: Asker) => {
     try {
       if (!view) return null;
-      const age = Date.now() - viewAt;
-      if (age >= cacheMs) {
-        // Stale: a read starts (shared: one at a time) and the view answers until 2 x cacheMs, so
-        // queries do not pile up on the general path while the device is read (1,000 peers take a
-        // while); a failing read shows once the view is too old (the general path's SERVFAIL).
-        if (age >= 2 * cacheMs) return null;
-        getView().catch(() => {});
-      }
+      const age = viewAge(Date.now() - viewAt, cacheMs);
+      if (age === 'expired') return null;
+      if (age === 'stale') getView().catch(() => {}); // a read starts (shared: one at a time)
       return answerStored(view, msg, asker, ctx);
     } catch (err) {
       return failed(err);

@@ -12,7 +12,7 @@ import { parseSockaddr, SOCKADDR_IN6_LEN, SOCKADDR_IN_LEN } from '../conf/sockad
 import { DatagramBatch, MSG_DONTWAIT, MSG_NOSIGNAL, POLLFD_BYTES, POLLIN, POLLOUT, POLL_FAILED, PR_SET_NAME, SendBatch, sys } from '../system/libc.js';
 import { answerStored, type AnswerContext } from './answer.js';
 import { cookieSigner } from './dns-cookie.js';
-import { buildView, type View } from './view.js';
+import { buildView, viewAge, type View } from './view.js';
 import { ANSWERED, ANSWER_SLOT, BATCH, INFLIGHT, QUERY_SLOT, type FromWorker, type Miss, type ToWorker, type UdpWorkerData } from './udp-batched.js';
 
 /** poll() wakes at least this often, so terminate() ends the thread even without the wake pipe. */
@@ -104,13 +104,13 @@ function serve(sock: number): void {
     if (got <= 0) return;
     const now = Date.now();
     nowS = Math.floor(now / 1000);
-    const age = now - viewAt;
-    if (view && age >= data.cacheMs && reported !== viewAt) {
-      // As the main thread's stored answers: a read starts, and the view answers up to 2 x cacheMs.
+    const age = viewAge(now - viewAt, data.cacheMs);
+    if (view && age !== 'fresh' && reported !== viewAt) {
+      // As the main thread's stored answers: a read starts (view.ts viewAge).
       reported = viewAt;
       post({ type: 'stale' });
     }
-    const fresh = view !== undefined && age < 2 * data.cacheMs ? view : undefined;
+    const fresh = age !== 'expired' ? view : undefined;
     let answers = 0;
     const misses: Miss[] = [];
     for (let i = 0; i < got; i++) {

@@ -98,6 +98,16 @@ function signatureOf(peer: WgPeer): string {
   return sig;
 }
 
+/**
+ * What a view `ageMs` old may do (server.ts and udp-worker.ts both ask): 'fresh' under `cacheMs`;
+ * 'stale' under 2 x `cacheMs`: it still answers while a new read of the device runs (1,000 peers
+ * take a while), so queries do not pile up on the general path; 'expired' after that, so a failing
+ * read shows (the general path's SERVFAIL).
+ */
+export function viewAge(ageMs: number, cacheMs: number): 'fresh' | 'stale' | 'expired' {
+  return ageMs < cacheMs ? 'fresh' : ageMs < 2 * cacheMs ? 'stale' : 'expired';
+}
+
 /** Builds the view of `peers` for the normalised `zone`, reusing unchanged parts of `previous`. */
 export async function buildView(peers: WgPeer[], zone: string, previous?: View): Promise<View> {
   const parts = new Map<string, PeerEntries>();
