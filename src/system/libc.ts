@@ -31,6 +31,10 @@ export const sys = {
   recvmmsg: libc.func('int recvmmsg(int fd, void *msgs, unsigned int n, int flags, void *timeout)') as (
     fd: number, msgs: unknown, n: number, flags: number, timeout: null) => number,
   poll: libc.func('int poll(void *fds, unsigned long n, int timeout)') as (fds: Uint8Array, n: number, timeout: number) => number,
+  /** poll() on a libuv thread-pool thread (koffi's async call); `fds` is native memory (AsyncPollSet). */
+  pollAsync: (libc.func('int poll(void *fds, unsigned long n, int timeout)') as unknown as {
+    async(fds: unknown, n: number, timeout: number, cb: (err: unknown, rc: number) => void): void;
+  }).async,
   prctl: libc.func('int prctl(int op, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)') as (
     op: number, a2: number, a3: number, a4: number, a5: number) => number,
   prctlName: libc.func('int prctl(int op, const char *name, unsigned long a3, unsigned long a4, unsigned long a5)') as (
@@ -160,6 +164,47 @@ const SA_LEN = 28;
  * costs most. With `control` > 0 each slot also gets that many bytes for control messages (reset
  * before every call), where a socket with UDP_GRO says a datagram is a coalesced run (groSize()).
  */
+/**
+ * A pollfd array in native memory, for sys.pollAsync (the poll runs on another thread while this
+ * one goes on, so the array must not live in the JS heap, which may move it). Grows as asked.
+ */
+export class AsyncPollSet {
+  private mem: unknown;
+  private dv = new DataView(new ArrayBuffer(0));
+  private n = 0;
+
+  /** Sets the fds (each polled for POLLIN), revents cleared. */
+  set(fds: number[]): void {
+    if (fds.length * POLLFD_BYTES > this.dv.byteLength) {
+      if (this.mem !== undefined) koffi.free(this.mem);
+      const size = Math.max(8, fds.length) * POLLFD_BYTES;
+      this.mem = koffi.alloc('uint8_t', size);
+      this.dv = new DataView(koffi.view(this.mem, size));
+    }
+    this.n = fds.length;
+    fds.forEach((fd, i) => {
+      this.dv.setInt32(i * POLLFD_BYTES, fd, true);
+      this.dv.setInt16(i * POLLFD_BYTES + 4, POLLIN, true);
+      this.dv.setInt16(i * POLLFD_BYTES + 6, 0, true);
+    });
+  }
+
+  /** poll(2) on a thread-pool thread, no timeout; `done` gets its return value (errno then in sys.errno()). */
+  poll(done: (rc: number) => void): void {
+    sys.pollAsync(this.mem, this.n, -1, (err, rc) => done(err ? -1 : rc));
+  }
+
+  revents(i: number): number {
+    return this.dv.getInt16(i * POLLFD_BYTES + 6, true);
+  }
+
+  free(): void {
+    if (this.mem !== undefined) koffi.free(this.mem);
+    this.mem = undefined;
+    this.dv = new DataView(new ArrayBuffer(0));
+  }
+}
+
 export class DatagramBatch {
   private readonly mem: unknown;
   private readonly bytes: Uint8Array;

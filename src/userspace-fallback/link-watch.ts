@@ -1,6 +1,7 @@
 /**
- * The TUN's link watch, run inside the reader worker (reader-worker.ts): a NETLINK_ROUTE socket
- * subscribed to RTMGRP_LINK, drained whenever poll() says it is readable, reporting RTM_NEWLINK and
+ * The TUN's link watch, read by whichever thread polls the TUN (the main thread's idle poll,
+ * idle-poll.ts, or the reader worker, reader-worker.ts): a NETLINK_ROUTE socket subscribed to
+ * RTMGRP_LINK, opened once by the main thread and drained whenever poll() says it is readable, reporting RTM_NEWLINK and
  * RTM_DELLINK of one interface (the ifindex the main thread stores in the ring's LINK_INDEX word)
  * with IFF_UP and IFLA_MTU decoded. Riding on the reader costs no extra isolate. The socket lives in the network
  * namespace the daemon was started in, like the UDP sockets (rtnetlink(7)).
@@ -34,13 +35,15 @@ const SOCKADDR_NL_OFF_GROUPS = 8;
 
 export interface LinkWatch {
   readonly fd: number;
-  /** Drains the socket, reporting events; false once it failed (the caller closes it). */
+  /** Drains the socket, reporting events; false once it failed (then it is read no more). */
   read(): boolean;
-  close(): void;
 }
 
-/** Opens the watch; reports 'ready' or 'error' through `report` (undefined on error). */
-export function openLinkWatch(ctrl: Int32Array, report: (ev: LinkEvent) => void): LinkWatch | undefined {
+/**
+ * Opens the watch's socket (it stays open, with the same subscription, whichever thread reads it);
+ * reports 'ready' or 'error' through `report` (undefined on error).
+ */
+export function openLinkSocket(report: (ev: LinkEvent) => void): number | undefined {
   const fd = sys.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
   const sa = new Uint8Array(SOCKADDR_NL_BYTES);
   const sv = new DataView(sa.buffer);
@@ -52,6 +55,11 @@ export function openLinkWatch(ctrl: Int32Array, report: (ev: LinkEvent) => void)
     return undefined;
   }
   report({ kind: 'ready' });
+  return fd;
+}
+
+/** A reader of the watch's socket `fd` (closing it is its opener's business). */
+export function linkWatch(fd: number, ctrl: Int32Array, report: (ev: LinkEvent) => void): LinkWatch {
   const buf = new Uint8Array(64 << 10);
   const from = new Uint8Array(SOCKADDR_NL_BYTES);
   const fv = new DataView(from.buffer);
@@ -75,7 +83,7 @@ export function openLinkWatch(ctrl: Int32Array, report: (ev: LinkEvent) => void)
       linkEvents(buf.subarray(0, n), Atomics.load(ctrl, Ctrl.LINK_INDEX), report);
     }
   };
-  return { fd, read, close: () => sys.close(fd) };
+  return { fd, read };
 }
 
 /** Reports the RTM_NEWLINK and RTM_DELLINK messages of interface `index` (0: none) in one datagram. */

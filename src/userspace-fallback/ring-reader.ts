@@ -24,8 +24,10 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { EIO } from '../conf/errno.js';
-import type { LinkEvent } from './link-watch.js';
+import { IdlePoll, type IdleConsumer } from './idle-poll.js';
+import { openLinkSocket, type LinkEvent } from './link-watch.js';
 import { O_CLOEXEC, O_NONBLOCK, sys } from '../system/libc.js';
+import { GATE_BYTES, GATE_HS_DROPPED, GATE_JUNK, GATE_KEY_OFFSET, GATE_KEY_SET, GATE_MAC1_FAILED, type ReaderMessage, type ReaderRequest, type SourceSpec } from './reader-spec.js';
 import { Ctrl, LEN_BYTES, SOCKADDR_BYTES, WRAP, newRing, nextOffset, release, used } from './ring.js';
 import { endWorker, startWorker, waitAsync } from './workers.js';
 
@@ -99,59 +101,52 @@ export interface HandshakeLane {
 }
 
 /**
- * The gate shared with the worker: word 0 is the mac1 key's generation (0: no key), words 1-3 count
- * what the worker dropped (mac1 failed, lane full, neither data nor handshake; see gateCounters()),
- * the key is at byte GATE_KEY_OFFSET.
+ * The process's reads, shared by every RingReader: the main thread's idle poll (idle-poll.ts) until
+ * traffic asks for more, then the reader worker.
  */
-export const GATE_KEY_SET = 0;
-export const GATE_MAC1_FAILED = 1;
-export const GATE_HS_DROPPED = 2;
-export const GATE_JUNK = 3;
-export const GATE_KEY_OFFSET = 16;
-export const GATE_BYTES = GATE_KEY_OFFSET + 32;
-
-/** A source as the reader worker is told of it. */
-export interface SourceSpec {
-  fds: number[];
-  sab: SharedArrayBuffer;
-  ctrlSab: SharedArrayBuffer;
-  maxPacket: number;
-  withAddr: boolean;
-  batch: number;
-  watchLink: boolean;
-  /** The handshake lane's ring and the gate (mac1 key, counters), when the source has one. */
-  handshakes?: { sab: SharedArrayBuffer; ctrlSab: SharedArrayBuffer; gateSab: SharedArrayBuffer };
-}
-
-/** What the main thread asks of the reader worker. */
-export type ReaderRequest = ({ op: 'add'; id: number } & SourceSpec) | { op: 'remove'; id: number } | { op: 'exit' };
-/** What the reader worker posts: a source's link event, or the acknowledgement of a removal. */
-export type ReaderMessage = (LinkEvent & { id: number }) | { kind: 'removed'; id: number };
-
-/** The process's reader worker, shared by every RingReader. */
 class ReaderThread {
   private worker: Worker | undefined;
   private wakeFds = new Int32Array(2);
+  private idle: IdlePoll | undefined;
   private readonly readers = new Map<number, RingReader>();
+  private readonly specs = new Map<number, SourceSpec>();
   private readonly removals = new Map<number, () => void>();
   private nextId = 1;
 
+  /** Whether the reader worker runs (for tests and diagnostics). */
+  get workerRunning(): boolean {
+    return this.worker !== undefined;
+  }
+
   add(reader: RingReader, spec: SourceSpec): number {
-    if (!this.worker) this.startWorker();
     const id = this.nextId++;
     this.readers.set(id, reader);
-    this.post({ op: 'add', id, ...spec });
+    this.specs.set(id, spec);
+    if (this.worker) {
+      this.post({ op: 'add', id, ...spec });
+      reader.runLoop();
+    } else {
+      this.idle ??= new IdlePoll(() => this.toWorker());
+      this.idle.add(id, spec, reader);
+    }
     return id;
   }
 
-  /** Resolves once the worker no longer reads the source's fds (they may be closed then). */
+  /** Resolves once nothing reads the source's fds any more (they may be closed then). */
   async remove(id: number): Promise<void> {
+    if (!this.readers.has(id)) return;
+    if (!this.worker) {
+      const idle = this.idle;
+      await idle?.remove(id);
+      this.forget(id);
+      if (idle && idle === this.idle && idle.size === 0) this.idle = undefined;
+      return;
+    }
     const worker = this.worker;
-    if (!this.readers.has(id) || !worker) return;
     const removed = new Promise<void>((resolve) => this.removals.set(id, resolve));
     this.post({ op: 'remove', id });
     await removed;
-    this.readers.delete(id);
+    this.forget(id);
     if (this.readers.size === 0 && this.worker === worker) {
       this.worker = undefined;
       const [rd, wr] = [this.wakeFds[0]!, this.wakeFds[1]!];
@@ -162,6 +157,23 @@ class ReaderThread {
       sys.close(rd);
       sys.close(wr);
     }
+  }
+
+  private forget(id: number): void {
+    this.readers.delete(id);
+    this.specs.delete(id);
+  }
+
+  /**
+   * Traffic: the worker takes every source over. Called by the idle poll with no poll pending and
+   * every record it read handed on, so the worker continues where the main thread stopped.
+   */
+  private toWorker(): void {
+    this.idle?.handOver();
+    this.idle = undefined;
+    this.startWorker();
+    for (const [id, spec] of this.specs) this.post({ op: 'add', id, ...spec });
+    for (const reader of this.readers.values()) reader.runLoop();
   }
 
   private startWorker(): void {
@@ -192,6 +204,7 @@ class ReaderThread {
       this.removals.clear();
       const readers = [...this.readers.values()];
       this.readers.clear();
+      this.specs.clear();
       sys.close(wakeFds[0]!);
       sys.close(wakeFds[1]!);
       for (const r of readers) r.fail(EIO);
@@ -208,7 +221,12 @@ class ReaderThread {
 
 const readerThread = new ReaderThread();
 
-export class RingReader {
+/** Whether the reader worker runs now (it starts with traffic, see idle-poll.ts). */
+export function readerWorkerRunning(): boolean {
+  return readerThread.workerRunning;
+}
+
+export class RingReader implements IdleConsumer {
   private readonly data: Uint8Array;
   private readonly dv: DataView;
   private readonly ctrl: Int32Array;
@@ -282,18 +300,47 @@ export class RingReader {
     return { W: at(Ctrl.W), R: at(Ctrl.R), SEQ: at(Ctrl.SEQ), RSEQ: at(Ctrl.RSEQ), STATE: at(Ctrl.STATE), STOP: at(Ctrl.STOP) };
   }
 
+  /** The link watch's socket (link-watch.ts): this thread's, whichever thread reads it. */
+  private linkFd: number | undefined;
+  private looping = false;
+
   start(): void {
     liveReaders.add(this);
-    if (this.opts.onLink) this.linkState = 'pending';
+    if (this.opts.onLink) {
+      this.linkState = 'pending';
+      this.linkFd = openLinkSocket((ev) => this.linkEvent(ev));
+    }
     this.id = readerThread.add(this, {
       fds: this.opts.fds, sab: this.data.buffer as SharedArrayBuffer, ctrlSab: this.ctrl.buffer as SharedArrayBuffer,
-      maxPacket: this.opts.maxPacket, withAddr: this.opts.withAddr, batch: this.batch, watchLink: !!this.opts.onLink,
+      maxPacket: this.opts.maxPacket, withAddr: this.opts.withAddr, batch: this.batch, linkFd: this.linkFd,
       handshakes: this.hs && {
         sab: this.hs.data.buffer as SharedArrayBuffer, ctrlSab: this.hs.ctrl.buffer as SharedArrayBuffer,
         gateSab: this.hs.gateBytes.buffer as SharedArrayBuffer,
       },
     });
-    void this.loop();
+  }
+
+  /** The reader worker fills the ring: wait for its wake-ups (see loop()). */
+  runLoop(): void {
+    if (this.looping || this.stopped) return;
+    this.looping = true;
+    void this.loop().finally(() => (this.looping = false));
+  }
+
+  /**
+   * The idle poll filled the ring: take everything now, as loop() does per wake-up. True if
+   * handshakes are left over (a flood: then the worker takes over, and loop() paces them).
+   */
+  pump(): boolean {
+    if (this.stopped) return false;
+    this.drain();
+    const state = Atomics.load(this.ctrl, Ctrl.STATE);
+    if (state !== 0) {
+      this.drain();
+      this.fail(state);
+      return false;
+    }
+    return this.hs !== undefined && this.drainHandshakes();
   }
 
   /** A link event from the worker (see RingReaderOptions.onLink). */
@@ -320,6 +367,8 @@ export class RingReader {
     Atomics.add(this.ctrl, Ctrl.RSEQ, 1);
     Atomics.notify(this.ctrl, Ctrl.RSEQ);
     await readerThread.remove(this.id);
+    if (this.linkFd !== undefined) sys.close(this.linkFd);
+    this.linkFd = undefined;
   }
 
   /** The source ended (errno from the worker, or EIO if the worker died). */

@@ -1,0 +1,201 @@
+/**
+ * The main thread's own reads while the data plane is idle (ring-reader.ts says when): one poll()
+ * over every source's fds and link-watch socket and a cancel pipe, run on a libuv thread-pool thread
+ * (koffi's async call, so the main thread's event loop goes on); when it returns, the main thread
+ * reads the ready fds into the sources' rings with the reader worker's code (reader-burst.ts) and
+ * hands the records to their RingReader at once. This serves handshakes, keepalives and pings
+ * without a second V8 isolate (8-12 MiB RSS); the wake-up costs about what the worker's costs (a
+ * thread-pool completion instead of an Atomics.notify), so latency does not suffer.
+ *
+ * When traffic grows past what is cheap to serve this way (TRAFFIC_* below), the sources are handed
+ * to the reader worker: the poll is not re-armed, everything read so far has been handed on, and the
+ * worker goes on from the rings' write offsets.
+ */
+import { EIO } from '../conf/errno.js';
+import type { LinkEvent } from './link-watch.js';
+import { AsyncPollSet, O_CLOEXEC, O_NONBLOCK, sys } from '../system/libc.js';
+import { burst, fail, openSource, rewindIfEmpty, type Source } from './reader-burst.js';
+import type { SourceSpec } from './reader-spec.js';
+
+/** What the idle poll hands records to (a RingReader). */
+export interface IdleConsumer {
+  /** Takes what is in the rings; true if handshakes are left over (more than a turn's budget). */
+  pump(): boolean;
+  linkEvent(ev: LinkEvent): void;
+}
+
+/**
+ * Traffic that moves the reads to the worker: more than TRAFFIC_RECORDS records (packets read from
+ * the TUN, datagrams from UDP) within TRAFFIC_WINDOW_MS, i.e. about 2000 per second. A ping every
+ * 20 ms is 100 records a second per daemon (its TUN and its UDP), keepalives and handshakes far
+ * fewer; any bulk transfer passes 2000 in its first milliseconds, where each wake-up of this path
+ * would cost a thread-pool round trip per handful of packets (the worker reads 128 per wake-up).
+ */
+const TRAFFIC_RECORDS = 200;
+const TRAFFIC_WINDOW_MS = 100;
+/**
+ * Records one fd gives per wake-up here. Reaching it means packets arrive faster than this path
+ * takes them: traffic, so the worker takes over (the rest waits in the socket or TUN queue).
+ */
+const BURST = 32;
+/** poll() failures in a row before the sources end with EIO (a poll that keeps failing would spin). */
+const MAX_POLL_FAILURES = 100;
+
+interface Entry {
+  src: Source;
+  consumer: IdleConsumer;
+  removed: boolean;
+}
+
+export class IdlePoll {
+  private readonly entries = new Map<number, Entry>();
+  private readonly set = new AsyncPollSet();
+  /** The cancel pipe: a byte makes a pending poll return (a source added or removed, exit). */
+  private readonly pipe = new Int32Array(2);
+  private slots: Array<{ e: Entry; fd: number; link: boolean } | undefined> = [];
+  private polling = false;
+  /** In ready(): it re-arms the poll itself when done (a consumer may add or remove meanwhile). */
+  private handling = false;
+  /** Removals in progress: the poll is not re-armed, nor handed to the worker, until they are done. */
+  private held = 0;
+  private waiters: Array<() => void> = [];
+  private windowStart = 0;
+  private windowRecords = 0;
+  private failures = 0;
+  private closed = false;
+  /** process.exit() waits for the thread pool, whose thread may sit in poll(): wake it first. */
+  private readonly atExit = (): void => this.kick();
+
+  /** `busy` is told (from the poll's completion, with no poll pending) when traffic wants the worker. */
+  constructor(private readonly busy: () => void) {
+    if (sys.pipe2(this.pipe, O_CLOEXEC | O_NONBLOCK) < 0) throw new Error(`pipe2 failed: errno ${sys.errno()}`);
+    process.on('exit', this.atExit);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  add(id: number, spec: SourceSpec, consumer: IdleConsumer): void {
+    this.entries.set(id, { src: openSource(spec, (ev) => consumer.linkEvent(ev)), consumer, removed: false });
+    if (this.polling) this.kick();
+    else if (this.held === 0 && !this.handling) this.arm();
+  }
+
+  /** Resolves once no poll covers the source's fds any more (they may be closed then). */
+  async remove(id: number): Promise<void> {
+    if (!this.entries.has(id)) return;
+    this.held++;
+    try {
+      if (this.polling) {
+        const quiet = new Promise<void>((resolve) => this.waiters.push(resolve));
+        this.kick();
+        await quiet;
+      }
+      this.entries.get(id)!.removed = true;
+      this.entries.delete(id);
+    } finally {
+      this.held--;
+    }
+    if (this.entries.size === 0) this.close();
+    else if (this.held === 0 && !this.polling && !this.handling) this.arm();
+  }
+
+  /** Lets go of every source (the worker takes them; no poll is pending when `busy` is told). */
+  handOver(): void {
+    this.entries.clear();
+    this.close();
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    process.off('exit', this.atExit);
+    sys.close(this.pipe[0]!);
+    sys.close(this.pipe[1]!);
+    this.set.free();
+  }
+
+  private kick(): void {
+    if (this.polling && !this.closed) sys.write(this.pipe[1]!, new Uint8Array(1), 1);
+  }
+
+  private arm(): void {
+    if (this.closed || this.entries.size === 0) return;
+    const fds = [this.pipe[0]!];
+    this.slots = [undefined];
+    for (const e of this.entries.values()) {
+      if (e.src.dead) continue;
+      for (const fd of e.src.fds) {
+        fds.push(fd);
+        this.slots.push({ e, fd, link: false });
+      }
+      if (e.src.link) {
+        fds.push(e.src.link.fd);
+        this.slots.push({ e, fd: e.src.link.fd, link: true });
+      }
+    }
+    this.set.set(fds);
+    this.polling = true;
+    this.set.poll((rc) => this.ready(rc));
+  }
+
+  private ready(rc: number): void {
+    this.polling = false;
+    if (this.closed) return;
+    this.handling = true;
+    let more: boolean;
+    try {
+      more = this.take(rc);
+    } finally {
+      this.handling = false;
+    }
+    for (const resolve of this.waiters.splice(0)) resolve();
+    if (this.held > 0 || this.closed) return;
+    if (more || this.windowRecords > TRAFFIC_RECORDS) this.busy();
+    else if (rc < 0) setTimeout(() => this.held === 0 && !this.polling && this.arm(), 10).unref();
+    else this.arm();
+  }
+
+  /** Reads what poll() found ready and hands it on; true if traffic wants the worker. */
+  private take(rc: number): boolean {
+    let more = false;
+    if (rc < 0) {
+      if (++this.failures > MAX_POLL_FAILURES) {
+        for (const e of [...this.entries.values()]) {
+          fail(e.src, EIO);
+          e.src.dead = true;
+          e.consumer.pump();
+        }
+      }
+    } else {
+      this.failures = 0;
+      if (this.set.revents(0) !== 0) sys.read(this.pipe[0]!, new Uint8Array(64), 64);
+      const now = performance.now();
+      if (now - this.windowStart > TRAFFIC_WINDOW_MS) {
+        this.windowStart = now;
+        this.windowRecords = 0;
+      }
+      const touched = new Set<Entry>();
+      for (let i = 1; i < this.slots.length; i++) {
+        const revents = this.set.revents(i);
+        const slot = this.slots[i]!;
+        const s = slot.e.src;
+        if (revents === 0 || s.dead || slot.e.removed) continue;
+        if (slot.link) {
+          if (!s.link!.read()) s.link = undefined;
+          continue;
+        }
+        rewindIfEmpty(s);
+        const r = burst(s, slot.fd, revents, BURST, false);
+        this.windowRecords += r.read;
+        if (r.more) more = true;
+        if (r.ended) s.dead = true;
+        touched.add(slot.e);
+      }
+      for (const e of touched) if (!e.removed && e.consumer.pump()) more = true;
+    }
+    return more;
+  }
+}
+
