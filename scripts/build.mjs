@@ -1,7 +1,7 @@
 // Bundles the CLI (dist/wgts.mjs) and the userspace daemon (dist/wgts-userspace.mjs), so a command
 // reads a few files instead of dozens of modules; subcommands are lazy chunks under dist/chunks/, so
 // `wgts --version` compiles almost nothing (see docs/benchmarks.md, "Cold start").
-import { readdir, rm } from 'node:fs/promises';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { build } from 'esbuild';
 import { bundleOptions, buildWorkers } from './build-options.mjs';
@@ -20,6 +20,28 @@ const result = await build({
   metafile: true,
 });
 await buildWorkers(process.cwd(), 'dist', { sourcemap: 'linked' });
+
+// The daemonized child (src/userspace-fallback/daemon-child.ts) as one CommonJS file: Node starts it
+// without its ES module loader (less memory for the process that stays up). Extensionless, so its
+// command line ends in `wgts-userspace IFNAME` as wireguard-go's does; dist/daemon/package.json
+// makes it CommonJS inside this "type": "module" package. import.meta.url, which CommonJS lacks,
+// is the file's own URL.
+await build({
+  ...common,
+  format: 'cjs',
+  entryPoints: ['src/userspace-fallback/daemon-child.ts'],
+  outfile: 'dist/daemon/wgts-userspace',
+  // Strict as the ES modules it is built from (a directive counts only as the file's first statement).
+  banner: { js: "'use strict';\nconst __wgtsImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  define: { 'import.meta.url': '__wgtsImportMetaUrl' },
+});
+await writeFile('dist/daemon/package.json', '{ "type": "commonjs" }\n');
+// esbuild escapes non-ASCII characters in code (its default charset) but not in the comments it
+// keeps (an arrow, a minus sign): one of them makes V8 hold the whole 260 KB source as two-byte
+// characters, for as long as the daemon runs. Each becomes '?', one UTF-16 unit for one, so the
+// source map's columns still hold.
+const child = await readFile('dist/daemon/wgts-userspace', 'utf8');
+await writeFile('dist/daemon/wgts-userspace', child.replace(/[^\x00-\x7f]/g, '?'));
 
 // Remove chunks of earlier builds. dist/ itself is never emptied first: tests running bin/wgts while
 // another suite rebuilds would find it missing for a moment.

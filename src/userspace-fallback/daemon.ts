@@ -19,8 +19,9 @@
  * WG_UAPI_FD (pre-opened descriptors), and WGTS_RUN_DIR (uapi/socket-dir.ts: sockets in
  * $WGTS_RUN_DIR/wireguard instead of /var/run/wireguard, where `wgts` then looks too).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, rmSync, writeSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { WGTS_VERSION } from '../conf/version.js';
 import type { Clock, TimerHandle } from './clock.js';
@@ -109,7 +110,10 @@ export async function main(argv: string[]): Promise<number> {
     const out = keep ? 'inherit' : openSync('/dev/null', 'w');
     clearCloexec(tun.fd);
     clearCloexec(uapiFd);
-    const script = process.argv[1];
+    const script = childScript();
+    // Loaded here: the daemonized child never spawns, and child_process (with the stream and dgram
+    // modules it pulls in) would stay in its memory for nothing.
+    const { spawn } = await import('node:child_process');
     const child = spawn(process.execPath, [...DAEMON_V8_FLAGS, ...process.execArgv, ...(script ? [script] : []), ifname], {
       detached: true,
       stdio: ['ignore', out, out, tun.fd, uapiFd, 'pipe'],
@@ -132,10 +136,23 @@ export async function main(argv: string[]): Promise<number> {
  * short-lived objects per packet, and under load V8 grows the young generation to its default
  * maximum (16 MiB semi-spaces, 48 MiB in all). 2 MiB semi-spaces lowered the peak RSS from 113-144
  * to 106-113 MiB in one interleaved bench run (docs/benchmarks.md, "Data plane"), at the same
- * throughput: scavenges get more frequent, but each copies only the few objects still alive. In
- * the foreground (-f) the caller chooses node's flags.
+ * throughput: scavenges get more frequent, but each copies only the few objects still alive.
+ * --no-short-builtin-calls: V8 would map a second copy of its built-in functions' code (from node's
+ * binary) near the code it compiles, 1 MiB more RSS; throughput and RTT were the same without it
+ * in an interleaved bench run (docs/benchmarks.md). In the foreground (-f) the caller chooses
+ * node's flags.
  */
-const DAEMON_V8_FLAGS = ['--max-semi-space-size=2'];
+const DAEMON_V8_FLAGS = ['--max-semi-space-size=2', '--no-short-builtin-calls'];
+
+/**
+ * The daemonized child's program: dist/daemon/wgts-userspace beside this bundle (daemon-child.ts,
+ * started without the ES module loader), or the launcher's own script where that is missing (the
+ * sources run under test). Its command line still ends in `wgts-userspace IFNAME`.
+ */
+function childScript(): string | undefined {
+  const built = fileURLToPath(new URL('./daemon/wgts-userspace', import.meta.url));
+  return existsSync(built) ? built : process.argv[1];
+}
 
 /** The fd on which a daemonized child says it is ready (see childReady). */
 const READY_FD_ENV = 'WGTS_READY_FD';

@@ -50,7 +50,7 @@ describe('packed tarball installed globally', () => {
   it('runs wgts-userspace and the registry with their worker modules from the installed package', async () => {
     // The workers are module files of their own (dist/workers/), found beside the bundles at run
     // time: a packed install that lacks them, or cannot resolve their imports (koffi), has no
-    // wgts-rx thread in the daemon and no wgts-dns thread in `wgts registry serve` (which
+    // wgts-rx thread in the daemon under traffic and no wgts-dns thread in `wgts registry serve` (which
     // would fall back to node:dgram and say so on stderr).
     const lab = new Lab('wgpk');
     const runDir = mkdtempSync(join(work, 'run-'));
@@ -69,10 +69,17 @@ describe('packed tarball installed globally', () => {
       const ifname = lab.ifname();
       const daemon = ns.spawn([join(bin, 'wgts-userspace'), '-f', ifname], { env });
       await waitFor(() => existsSync(join(runDir, 'wireguard', `${ifname}.sock`)), { timeout: 20_000, what: 'the UAPI socket' });
+      await ns.ip(['addr', 'add', '10.201.0.1/24', 'dev', ifname]);
       await ns.ip(['link', 'set', ifname, 'up']);
-      // The writer thread starts with the first batch of packets, which a lone daemon never has: its
-      // module is checked as shipped; the reader's thread shows the installed layout resolves.
-      await waitFor(() => threads(daemon.child.pid!).includes('wgts-rx'), { timeout: 20_000, what: 'the reader worker thread' });
+      // The reader worker starts with traffic (idle reads stay on the main thread, idle-poll.ts):
+      // a burst of pings out of the TUN (to a peer it does not have: dropped) is traffic enough.
+      // The writer thread starts with the first batch of packets to send, which a lone daemon never
+      // has: its module is checked as shipped; the reader's thread shows the installed layout resolves.
+      expect(threads(daemon.child.pid!)).not.toContain('wgts-rx');
+      await waitFor(async () => {
+        await ns.run(['ping', '-n', '-q', '-c', '300', '-l', '300', '-W', '1', '10.201.0.2'], { check: false });
+        return threads(daemon.child.pid!).includes('wgts-rx');
+      }, { timeout: 20_000, what: 'the reader worker thread' });
       const workers = readdirSync(join(prefix, 'lib', 'node_modules', 'wgts', 'dist', 'workers'));
       expect(workers).toEqual(expect.arrayContaining(['reader.mjs', 'writer.mjs', 'registry-udp.mjs']));
       expect(daemon.stderr()).not.toMatch(/not found|Cannot find/);

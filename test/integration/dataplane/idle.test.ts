@@ -1,0 +1,56 @@
+/**
+ * The daemon's idle path (src/userspace-fallback/idle-poll.ts): handshakes, keepalives and pings are
+ * read by the main thread itself, with no reader worker thread (wgts-rx) and its V8 isolate in
+ * memory; bulk traffic hands the reads to the worker, and data keeps flowing through the hand-over.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Lab, waitFor } from '../helpers/netns.js';
+import { type Side, daemonPids, iperf, makePair, peerDump, ping } from './fixture.js';
+
+/** The thread names of the daemon serving `side` (each worker names its thread, reader-worker.ts). */
+async function threads(side: Side): Promise<string[]> {
+  const [pid] = await daemonPids(side.ifname);
+  if (pid === undefined) throw new Error(`no daemon for ${side.ifname}`);
+  return readdirSync(`/proc/${pid}/task`).map((t) => {
+    try {
+      return readFileSync(`/proc/${pid}/task/${t}/comm`, 'latin1').trim();
+    } catch {
+      return ''; // ended meanwhile
+    }
+  });
+}
+
+/** Bytes received from the peer, per `wg show dump`. */
+async function rxBytes(side: Side, peer: Side): Promise<number> {
+  return Number((await peerDump(side, peer.publicKey))[5]);
+}
+
+describe('wgts-userspace idle reads', () => {
+  const lab = new Lab('wgi');
+  let a: Side;
+  let b: Side;
+
+  beforeAll(async () => {
+    [a, b] = await makePair(lab, 'wgts', 'wgts', { keepalive: 1 });
+  }, 60_000);
+  afterAll(() => lab.cleanup(), 30_000);
+
+  it('handshakes, answers pings every 20 ms and sends keepalives with no reader worker thread', async () => {
+    await ping(a, b.inner4, { count: 0 });
+    // 100 pings, one every 20 ms (the bench's RTT run): light traffic stays on the main thread.
+    await a.ns.run(['ping', '-n', '-q', '-c', '100', '-i', '0.02', '-W', '2', b.inner4]);
+    await ping(b, a.inner6);
+    // Persistent keepalives (every second) arrive with nothing else flowing.
+    const before = await rxBytes(b, a);
+    await waitFor(async () => (await rxBytes(b, a)) > before, { timeout: 10_000, what: 'a keepalive from a' });
+    for (const s of [a, b]) expect(await threads(s)).not.toContain('wgts-rx');
+  }, 60_000);
+
+  it('starts the reader worker under bulk traffic, and carries it', async () => {
+    expect(await iperf(a, b, 2)).toBeGreaterThan(1e6);
+    expect(await iperf(a, b, 2, { reverse: true })).toBeGreaterThan(1e6);
+    for (const s of [a, b]) expect(await threads(s)).toContain('wgts-rx');
+    await ping(b, a.inner4);
+  }, 90_000);
+});
