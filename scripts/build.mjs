@@ -21,18 +21,28 @@ const result = await build({
 });
 await buildWorkers(process.cwd(), 'dist', { sourcemap: 'linked' });
 
-// The daemonized child (src/userspace-fallback/daemon-child.ts) as one CommonJS file: Node starts it
-// without its ES module loader (less memory for the process that stays up). Extensionless, so its
-// command line ends in `wgts-userspace IFNAME` as wireguard-go's does; dist/daemon/package.json
-// makes it CommonJS inside this "type": "module" package. import.meta.url, which CommonJS lacks,
-// is the file's own URL.
+// The daemonized child (src/userspace-fallback/daemon.ts re-runs itself detached) as one CommonJS
+// file: Node starts a CommonJS program without its ES module loader, which a process that stays up
+// for days would carry for nothing (about 1.4 MiB of RSS, measured). Extensionless, so its command
+// line ends in `wgts-userspace IFNAME` as wireguard-go's does; dist/daemon/package.json makes it
+// CommonJS inside this "type": "module" package. The banner does what bin/wgts-userspace does before
+// loading the bundle (strict mode first, as in the ES modules it is built from; SIGINT/SIGTERM
+// remembered until the daemon's handlers replay them) and gives import.meta.url, which CommonJS
+// lacks; the footer runs main().
 await build({
   ...common,
   format: 'cjs',
-  entryPoints: ['src/userspace-fallback/daemon-child.ts'],
+  entryPoints: ['src/userspace-fallback/daemon.ts'],
   outfile: 'dist/daemon/wgts-userspace',
-  // Strict as the ES modules it is built from (a directive counts only as the file's first statement).
-  banner: { js: "'use strict';\nconst __wgtsImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  banner: {
+    js: [
+      "'use strict';",
+      'const __wgtsPending = (globalThis.__wgtsPendingSignals = []);',
+      "for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => __wgtsPending.push(sig));",
+      "const __wgtsImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
+    ].join('\n'),
+  },
+  footer: { js: 'module.exports.main(process.argv.slice(1)).then((code) => { process.exitCode = code; });' },
   define: { 'import.meta.url': '__wgtsImportMetaUrl' },
 });
 await writeFile('dist/daemon/package.json', '{ "type": "commonjs" }\n');

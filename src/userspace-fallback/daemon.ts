@@ -28,6 +28,8 @@ import type { Clock, TimerHandle } from './clock.js';
 import { Device, serialQueue } from './device.js';
 import { logLevelFromEnv, makeLogger } from './log.js';
 import { clearCloexec, protectProcess } from '../system/libc.js';
+import { setDataCryptoBackend } from '../crypto/primitives.js';
+import { onReaderTraffic } from './ring-reader.js';
 import { createTun, tunFromFd, type LinuxTun } from './tun-linux.js';
 import { UapiServer, bindUapiSocket } from './uapi-server.js';
 import { uapiSocketDir, uapiSocketPath } from '../uapi/socket-dir.js';
@@ -145,8 +147,8 @@ export async function main(argv: string[]): Promise<number> {
 const DAEMON_V8_FLAGS = ['--max-semi-space-size=2', '--no-short-builtin-calls'];
 
 /**
- * The daemonized child's program: dist/daemon/wgts-userspace beside this bundle (daemon-child.ts,
- * started without the ES module loader), or the launcher's own script where that is missing (the
+ * The daemonized child's program: dist/daemon/wgts-userspace beside this bundle (this module built
+ * as CommonJS, started without the ES module loader: scripts/build.mjs), or the launcher's own script where that is missing (the
  * sources run under test). Its command line still ends in `wgts-userspace IFNAME`.
  */
 function childScript(): string | undefined {
@@ -207,6 +209,11 @@ async function runForeground(tun: LinuxTun, uapiFd: number, path: string, log: R
   if (problem) log.error(problem);
   // Hold no directory of the caller's busy (an unmountable file system), as daemons do.
   process.chdir('/');
+  // The data path's ChaCha20-Poly1305 goes through node:crypto until there is traffic: the faster
+  // back end loads a second libcrypto (the system's, through koffi: 2.5 MiB of RSS, measured),
+  // which pings and keepalives do not need (node:crypto costs them about 4 us more per packet).
+  setDataCryptoBackend('node:crypto');
+  onReaderTraffic(() => setDataCryptoBackend(null));
   const bind = new UdpBind({ handshakeLane: true });
   const device = new Device({ tun, bind, clock: systemClock, log });
   const server = new UapiServer(uapiFd, path, device, log);

@@ -169,6 +169,7 @@ class ReaderThread {
    * every record it read handed on, so the worker continues where the main thread stopped.
    */
   private toWorker(): void {
+    for (const cb of trafficListeners) cb();
     this.idle?.handOver();
     this.idle = undefined;
     this.startWorker();
@@ -219,7 +220,13 @@ class ReaderThread {
   }
 }
 
+const trafficListeners: Array<() => void> = [];
 const readerThread = new ReaderThread();
+
+/** Calls `cb` whenever traffic moves the reads from the idle poll to the reader worker. */
+export function onReaderTraffic(cb: () => void): void {
+  trafficListeners.push(cb);
+}
 
 /** Whether the reader worker runs now (it starts with traffic, see idle-poll.ts). */
 export function readerWorkerRunning(): boolean {

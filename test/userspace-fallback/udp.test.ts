@@ -10,7 +10,7 @@ import type { WgEndpoint } from '../../src/conf/model.js';
 import { UdpBind, endpointOf, sockaddrOf, type UdpBindOptions } from '../../src/userspace-fallback/udp.js';
 import { mac1Key } from '../../src/userspace-fallback/cookie.js';
 import { mac } from '../../src/crypto/primitives.js';
-import { missedWakeups, readerWorkerRunning, ringStates } from '../../src/userspace-fallback/ring-reader.js';
+import { missedWakeups, onReaderTraffic, readerWorkerRunning, ringStates } from '../../src/userspace-fallback/ring-reader.js';
 
 const binds: UdpBind[] = [];
 function bind(opts?: UdpBindOptions): UdpBind {
@@ -109,6 +109,8 @@ describe('UdpBind', () => {
     const pb = await b.open(0);
     await c.open(0);
     let got = 0;
+    let traffic = 0;
+    onReaderTraffic(() => traffic++);
     b.onReceive(() => got++);
     // A lone datagram: read by the main thread's idle poll (idle-poll.ts), no worker started, and
     // none written by one either (a lone datagram is sent inline, see RingWriter.flush).
@@ -125,6 +127,7 @@ describe('UdpBind', () => {
     }
     await until(() => ioThreads().rx === 1 && ioThreads().tx === 1);
     expect(readerWorkerRunning()).toBe(true);
+    expect(traffic).toBe(1); // the daemon's cue for its faster crypto back end (daemon.ts)
     const before = got;
     await c.close();
     a.send([new Uint8Array(8)], { family: 4, host: '127.0.0.1', port: pb });
