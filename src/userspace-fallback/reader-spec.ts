@@ -32,5 +32,5 @@ export interface SourceSpec {
 
 /** What the main thread asks of the reader worker. */
 export type ReaderRequest = ({ op: 'add'; id: number } & SourceSpec) | { op: 'remove'; id: number } | { op: 'exit' };
-/** What the reader worker posts: a source's link event, or the acknowledgement of a removal. */
-export type ReaderMessage = (LinkEvent & { id: number }) | { kind: 'removed'; id: number };
+/** What the reader worker posts: ready (loaded, polling), a source's link event, the acknowledgement of a removal. */
+export type ReaderMessage = { kind: 'ready' } | (LinkEvent & { id: number }) | { kind: 'removed'; id: number };

@@ -17,6 +17,11 @@
  * Reads and writes stay on separate threads: a writer blocked on a full socket buffer must not hold
  * up the reads, nor a reader waiting for ring space the writes.
  *
+ * The worker runs only under traffic. While the data plane is idle (handshakes, keepalives, the odd
+ * ping) the main thread reads the same fds into the same rings itself (idle-poll.ts, with the
+ * worker's code, reader-burst.ts): an idle daemon then holds one V8 isolate instead of two. Past a
+ * few packets a second the sources go to the worker, and back after QUIET_CHECK_MS of quiet.
+ *
  * The worker's set of sources changes while it runs (the Bind re-opens its sockets on a port change,
  * a device goes down and up): requests go by postMessage plus a byte on a wake pipe that it polls
  * along with the fds. A source is removed only once the worker acknowledges it, so its fds may then
@@ -39,6 +44,17 @@ export type { LinkEvent } from './link-watch.js';
  * ring until the next burst, and forever if the sender waits for them (flow control, a full ring).
  */
 const WAKE_CHECK_MS = 1000;
+/** Records handed to callbacks so far, all readers (how busy the data plane is, see ReaderThread). */
+let recordsTaken = 0;
+/**
+ * The reader worker ends, and the main thread's idle poll takes the reads back, when fewer than
+ * QUIET_RECORDS records came in during QUIET_CHECK_MS: under 5 a second (keepalives, a handshake,
+ * a ping now and then), a quarter of the rate that starts the worker (idle-poll.ts), so traffic
+ * near that rate does not flap between the two.
+ */
+const QUIET_CHECK_MS = 10_000;
+const QUIET_RECORDS = 50;
+
 /** Times the main thread found records that no wake-up announced (see WAKE_CHECK_MS). */
 export let missedWakeups = 0;
 
@@ -112,17 +128,28 @@ class ReaderThread {
   private readonly specs = new Map<number, SourceSpec>();
   private readonly removals = new Map<number, () => void>();
   private nextId = 1;
+  /** Set while the sources move from the worker back to the idle poll (toIdle). */
+  private switching: Promise<void> | undefined;
+  private workerReady = false;
+  private quietTimer: NodeJS.Timeout | undefined;
 
   /** Whether the reader worker runs (for tests and diagnostics). */
   get workerRunning(): boolean {
     return this.worker !== undefined;
   }
 
+  /** The worker reads the sources (it has loaded and taken them over from the idle poll). */
+  private get working(): boolean {
+    return this.worker !== undefined && this.workerReady && !this.switching;
+  }
+
   add(reader: RingReader, spec: SourceSpec): number {
     const id = this.nextId++;
     this.readers.set(id, reader);
     this.specs.set(id, spec);
-    if (this.worker) {
+    if (this.switching) {
+      // Handed to the idle poll with the others when the switch ends.
+    } else if (this.working) {
       this.post({ op: 'add', id, ...spec });
       reader.runLoop();
     } else {
@@ -134,28 +161,61 @@ class ReaderThread {
 
   /** Resolves once nothing reads the source's fds any more (they may be closed then). */
   async remove(id: number): Promise<void> {
+    if (this.switching) await this.switching;
     if (!this.readers.has(id)) return;
-    if (!this.worker) {
+    if (!this.working) {
       const idle = this.idle;
       await idle?.remove(id);
       this.forget(id);
       if (idle && idle === this.idle && idle.size === 0) this.idle = undefined;
       return;
     }
-    const worker = this.worker;
+    const worker = this.worker!;
     const removed = new Promise<void>((resolve) => this.removals.set(id, resolve));
     this.post({ op: 'remove', id });
     await removed;
     this.forget(id);
-    if (this.readers.size === 0 && this.worker === worker) {
-      this.worker = undefined;
-      const [rd, wr] = [this.wakeFds[0]!, this.wakeFds[1]!];
-      const exited = endWorker(worker);
-      worker.postMessage({ op: 'exit' } satisfies ReaderRequest);
-      sys.write(wr, new Uint8Array(1), 1);
-      await exited;
-      sys.close(rd);
-      sys.close(wr);
+    if (this.readers.size === 0 && this.worker === worker) await this.endWorker(worker);
+  }
+
+  /** Ends the worker (every source already removed from it) and closes its wake pipe. */
+  private async endWorker(worker: Worker): Promise<void> {
+    this.worker = undefined;
+    this.workerReady = false;
+    clearInterval(this.quietTimer);
+    const [rd, wr] = [this.wakeFds[0]!, this.wakeFds[1]!];
+    const exited = endWorker(worker);
+    worker.postMessage({ op: 'exit' } satisfies ReaderRequest);
+    sys.write(wr, new Uint8Array(1), 1);
+    await exited;
+    sys.close(rd);
+    sys.close(wr);
+  }
+
+  /**
+   * Quiet again (QUIET_RECORDS): the sources go back to the idle poll. The worker lets go of them
+   * first; then the readers' loops end, what the worker left in the rings is handed on, and the
+   * idle poll goes on from the rings' write offsets.
+   */
+  private async toIdle(worker: Worker): Promise<void> {
+    let done!: () => void;
+    this.switching = new Promise<void>((resolve) => (done = resolve));
+    try {
+      await Promise.all([...this.specs.keys()].map((id) => {
+        const removed = new Promise<void>((resolve) => this.removals.set(id, resolve));
+        this.post({ op: 'remove', id });
+        return removed;
+      }));
+      if (this.worker !== worker) return; // it died meanwhile: its readers have failed
+      await this.endWorker(worker);
+      for (const reader of this.readers.values()) reader.endLoop();
+      for (const reader of this.readers.values()) reader.pump();
+      if (this.readers.size === 0) return;
+      this.idle = new IdlePoll(() => this.toWorker());
+      for (const [id, spec] of this.specs) this.idle.add(id, spec, this.readers.get(id)!);
+    } finally {
+      this.switching = undefined;
+      done();
     }
   }
 
@@ -165,16 +225,39 @@ class ReaderThread {
   }
 
   /**
-   * Traffic: the worker takes every source over. Called by the idle poll with no poll pending and
-   * every record it read handed on, so the worker continues where the main thread stopped.
+   * Traffic: the worker starts; the idle poll serves until it has loaded (its 'ready'), so no packet
+   * waits for a V8 isolate to boot.
    */
   private toWorker(): void {
+    if (!this.worker) this.startWorker();
+  }
+
+  /** The worker has loaded: it takes every source over from the idle poll. */
+  private async takeOver(worker: Worker): Promise<void> {
+    const idle = this.idle;
+    this.switching = idle?.handOver();
+    try {
+      await this.switching;
+    } finally {
+      this.switching = undefined;
+    }
+    if (this.worker !== worker) return; // it died meanwhile
+    if (this.idle === idle) this.idle = undefined;
+    this.workerReady = true;
     for (const cb of trafficListeners) cb();
-    this.idle?.handOver();
-    this.idle = undefined;
-    this.startWorker();
+    if (this.readers.size === 0) {
+      await this.endWorker(worker);
+      return;
+    }
     for (const [id, spec] of this.specs) this.post({ op: 'add', id, ...spec });
     for (const reader of this.readers.values()) reader.runLoop();
+    let seen = recordsTaken;
+    this.quietTimer = setInterval(() => {
+      const n = recordsTaken - seen;
+      seen = recordsTaken;
+      if (n < QUIET_RECORDS && this.worker === worker && !this.switching) void this.toIdle(worker);
+    }, QUIET_CHECK_MS);
+    this.quietTimer.unref();
   }
 
   private startWorker(): void {
@@ -192,7 +275,8 @@ class ReaderThread {
     process.once('exit', atExit);
     worker.once('exit', () => process.off('exit', atExit));
     worker.on('message', (m: ReaderMessage) => {
-      if (m.kind === 'removed') {
+      if (m.kind === 'ready') void this.takeOver(worker);
+      else if (m.kind === 'removed') {
         this.removals.get(m.id)?.();
         this.removals.delete(m.id);
       } else this.readers.get(m.id)?.linkEvent(m);
@@ -201,6 +285,8 @@ class ReaderThread {
     const died = (): void => {
       if (this.worker !== worker) return;
       this.worker = undefined;
+      this.workerReady = false;
+      clearInterval(this.quietTimer);
       for (const resolve of this.removals.values()) resolve();
       this.removals.clear();
       const readers = [...this.readers.values()];
@@ -223,7 +309,10 @@ class ReaderThread {
 const trafficListeners: Array<() => void> = [];
 const readerThread = new ReaderThread();
 
-/** Calls `cb` whenever traffic moves the reads from the idle poll to the reader worker. */
+/**
+ * Calls `cb` whenever traffic moves the reads from the idle poll to the reader worker (once the
+ * worker has loaded: it loads the system's libcrypto on its way, reader-worker.ts).
+ */
 export function onReaderTraffic(cb: () => void): void {
   trafficListeners.push(cb);
 }
@@ -310,6 +399,7 @@ export class RingReader implements IdleConsumer {
   /** The link watch's socket (link-watch.ts): this thread's, whichever thread reads it. */
   private linkFd: number | undefined;
   private looping = false;
+  private loopWanted = false;
 
   start(): void {
     liveReaders.add(this);
@@ -329,9 +419,17 @@ export class RingReader implements IdleConsumer {
 
   /** The reader worker fills the ring: wait for its wake-ups (see loop()). */
   runLoop(): void {
+    this.loopWanted = true;
     if (this.looping || this.stopped) return;
     this.looping = true;
     void this.loop().finally(() => (this.looping = false));
+  }
+
+  /** The worker no longer fills the ring: the loop ends at its next wake-up (woken now). */
+  endLoop(): void {
+    this.loopWanted = false;
+    Atomics.add(this.ctrl, Ctrl.SEQ, 1);
+    Atomics.notify(this.ctrl, Ctrl.SEQ);
   }
 
   /**
@@ -387,7 +485,7 @@ export class RingReader implements IdleConsumer {
 
   private async loop(): Promise<void> {
     const ctrl = this.ctrl;
-    while (!this.stopped) {
+    while (!this.stopped && this.loopWanted) {
       const seq = Atomics.load(ctrl, Ctrl.SEQ);
       this.drain();
       const state = Atomics.load(ctrl, Ctrl.STATE);
@@ -455,6 +553,7 @@ export class RingReader implements IdleConsumer {
         r = nextOffset(r, hdr, len);
       }
       try {
+        recordsTaken += packets.length;
         if (packets.length > 0) lane.onPackets(packets, addrs);
       } catch (err) {
         reportPacketBug(err);
@@ -486,6 +585,7 @@ export class RingReader implements IdleConsumer {
         r = nextOffset(r, hdr, len);
       }
       try {
+        recordsTaken += packets.length;
         if (packets.length > 0) this.opts.onPackets(packets, addrs);
       } catch (err) {
         reportPacketBug(err);
