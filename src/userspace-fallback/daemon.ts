@@ -28,8 +28,6 @@ import type { Clock, TimerHandle } from './clock.js';
 import { Device, serialQueue } from './device.js';
 import { logLevelFromEnv, makeLogger } from './log.js';
 import { clearCloexec, protectProcess } from '../system/libc.js';
-import { setDataCryptoBackend } from '../crypto/primitives.js';
-import { onReaderTraffic } from './ring-reader.js';
 import { createTun, tunFromFd, type LinuxTun } from './tun-linux.js';
 import { UapiServer, bindUapiSocket } from './uapi-server.js';
 import { uapiSocketDir, uapiSocketPath } from '../uapi/socket-dir.js';
@@ -209,11 +207,6 @@ async function runForeground(tun: LinuxTun, uapiFd: number, path: string, log: R
   if (problem) log.error(problem);
   // Hold no directory of the caller's busy (an unmountable file system), as daemons do.
   process.chdir('/');
-  // The data path's ChaCha20-Poly1305 goes through node:crypto until there is traffic: the faster
-  // back end loads a second libcrypto (the system's, through koffi: 2.5 MiB of RSS, measured),
-  // which pings and keepalives do not need (node:crypto costs them about 4 us more per packet).
-  setDataCryptoBackend('node:crypto');
-  onReaderTraffic(() => setDataCryptoBackend(null));
   const bind = new UdpBind({ handshakeLane: true });
   const device = new Device({ tun, bind, clock: systemClock, log });
   const server = new UapiServer(uapiFd, path, device, log);

@@ -3,10 +3,10 @@
  * over every source's fds and link-watch socket and a cancel pipe, run on a libuv thread-pool thread
  * (koffi's async call, so the main thread's event loop goes on); when it returns, the main thread
  * reads the ready fds into the sources' rings with the reader worker's code (reader-burst.ts) and
- * hands the records to their RingReader at once. This serves handshakes, keepalives and the odd
- * ping without a second V8 isolate (8-12 MiB RSS).
+ * hands the records to their RingReader at once. This serves handshakes, keepalives and pings
+ * without a second V8 isolate (8-12 MiB RSS).
  *
- * When traffic grows past a few packets a second (TRAFFIC_* below), ring-reader.ts starts the
+ * When traffic grows past what is cheap to serve this way (TRAFFIC_* below), ring-reader.ts starts the
  * reader worker; this poll serves until the worker has loaded, then stops with everything it read
  * handed on, and the worker goes on from the rings' write offsets. It gets them back when quiet.
  */
@@ -25,15 +25,17 @@ export interface IdleConsumer {
 
 /**
  * Traffic that moves the reads to the worker: more than TRAFFIC_RECORDS records (packets read from
- * the TUN, datagrams from UDP) within TRAFFIC_WINDOW_MS. Keepalives, handshakes and a ping now and
- * then stay here (a few records a second); a ping every 20 ms (100 records a second per daemon)
- * moves within a quarter second, because the worker answers it faster: measured with 200 pings
- * 20 ms apart, interleaved, the median RTT through a pair was 1.41 ms with the worker against
- * 1.62 ms with this path (the wake-up through the thread pool, then the reads on this thread). Bulk
- * traffic moves at once: a burst that fills BURST counts as traffic too.
+ * the TUN, datagrams from UDP) within TRAFFIC_WINDOW_MS, about 2000 a second. A ping every 20 ms is
+ * 100 records a second per daemon (its TUN and its UDP), keepalives and handshakes far fewer: they
+ * stay here: their RTT is the same either way within this machine's noise (interleaved pairs, pings
+ * 20 ms apart: 50 right after the handshake, as the bench does, median 1.30 ms here against 1.48 ms
+ * with the worker; 200 later, 1.62 against 1.41 ms), while starting the worker for them put its
+ * start-up, some 100 ms of CPU, into their RTT (mean 2.17 against 1.65 ms). Bulk traffic passes
+ * 2000 a second within milliseconds, where each wake-up here would cost a thread-pool round trip per handful of
+ * packets (the worker reads 128 per wake-up); a burst that fills BURST counts as traffic too.
  */
-const TRAFFIC_RECORDS = 20;
-const TRAFFIC_WINDOW_MS = 1000;
+const TRAFFIC_RECORDS = 200;
+const TRAFFIC_WINDOW_MS = 100;
 /**
  * Records one fd gives per wake-up here. Reaching it means packets arrive faster than this path
  * takes them: traffic, so the worker takes over (the rest waits in the socket or TUN queue).

@@ -10,7 +10,6 @@ import { EINTR } from '../conf/errno.js';
 import { POLLFD_BYTES, POLLIN, PR_SET_NAME, sys } from '../system/libc.js';
 import { burst, fail, openSource, type Source } from './reader-burst.js';
 import type { ReaderMessage, ReaderRequest } from './reader-spec.js';
-import { loadLibcryptoAead } from '../crypto/openssl-ffi.js';
 
 const port = parentPort!;
 const { wakeFd } = workerData as { wakeFd: number };
@@ -64,10 +63,6 @@ function control(): boolean {
   return true;
 }
 
-// The worker starts with traffic, when the daemon also moves its data-path crypto to the system's
-// libcrypto (daemon.ts): loading it (dlopen, OpenSSL's initialisation, the cipher fetch) takes tens
-// of milliseconds, which here do not stall the main thread; its own load then finds it all done.
-loadLibcryptoAead();
 rebuild();
 post({ kind: 'ready' });
 for (;;) {

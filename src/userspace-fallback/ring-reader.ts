@@ -20,7 +20,8 @@
  * The worker runs only under traffic. While the data plane is idle (handshakes, keepalives, the odd
  * ping) the main thread reads the same fds into the same rings itself (idle-poll.ts, with the
  * worker's code, reader-burst.ts): an idle daemon then holds one V8 isolate instead of two. Past a
- * few packets a second the sources go to the worker, and back after QUIET_CHECK_MS of quiet.
+ * couple of thousand packets a second the sources go to the worker, and back after QUIET_CHECK_MS
+ * of quiet.
  *
  * The worker's set of sources changes while it runs (the Bind re-opens its sockets on a port change,
  * a device goes down and up): requests go by postMessage plus a byte on a wake pipe that it polls
@@ -49,8 +50,8 @@ let recordsTaken = 0;
 /**
  * The reader worker ends, and the main thread's idle poll takes the reads back, when fewer than
  * QUIET_RECORDS records came in during QUIET_CHECK_MS: under 5 a second (keepalives, a handshake,
- * a ping now and then), a quarter of the rate that starts the worker (idle-poll.ts), so traffic
- * near that rate does not flap between the two.
+ * a ping every 20 ms stays too), far below the rate that starts the worker (idle-poll.ts), so
+ * traffic near that rate does not flap between the two.
  */
 const QUIET_CHECK_MS = 10_000;
 const QUIET_RECORDS = 50;
@@ -244,7 +245,6 @@ class ReaderThread {
     if (this.worker !== worker) return; // it died meanwhile
     if (this.idle === idle) this.idle = undefined;
     this.workerReady = true;
-    for (const cb of trafficListeners) cb();
     if (this.readers.size === 0) {
       await this.endWorker(worker);
       return;
@@ -306,16 +306,7 @@ class ReaderThread {
   }
 }
 
-const trafficListeners: Array<() => void> = [];
 const readerThread = new ReaderThread();
-
-/**
- * Calls `cb` whenever traffic moves the reads from the idle poll to the reader worker (once the
- * worker has loaded: it loads the system's libcrypto on its way, reader-worker.ts).
- */
-export function onReaderTraffic(cb: () => void): void {
-  trafficListeners.push(cb);
-}
 
 /** Whether the reader worker runs now (it starts with traffic, see idle-poll.ts). */
 export function readerWorkerRunning(): boolean {
