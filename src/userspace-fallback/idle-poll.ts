@@ -31,8 +31,8 @@ export interface IdleConsumer {
  * 20 ms apart: 50 right after the handshake, as the bench does, median 1.30 ms here against 1.48 ms
  * with the worker; 200 later, 1.62 against 1.41 ms), while starting the worker for them put its
  * start-up, some 100 ms of CPU, into their RTT (mean 2.17 against 1.65 ms). Bulk traffic passes
- * 2000 a second within milliseconds, where each wake-up here would cost a thread-pool round trip per handful of
- * packets (the worker reads 128 per wake-up); a burst that fills BURST counts as traffic too.
+ * 2000 a second within milliseconds, where each wake-up here would cost a thread-pool round trip
+ * per handful of packets (the worker reads 128 per wake-up); a burst that fills BURST counts too.
  */
 const TRAFFIC_RECORDS = 200;
 const TRAFFIC_WINDOW_MS = 100;

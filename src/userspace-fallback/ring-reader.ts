@@ -50,8 +50,8 @@ let recordsTaken = 0;
 /**
  * The reader worker ends, and the main thread's idle poll takes the reads back, when fewer than
  * QUIET_RECORDS records came in during QUIET_CHECK_MS: under 5 a second (keepalives, a handshake,
- * a ping every 20 ms stays too), far below the rate that starts the worker (idle-poll.ts), so
- * traffic near that rate does not flap between the two.
+ * the odd ping), far below the 2000 a second that start the worker (idle-poll.ts), so traffic near
+ * either rate does not flap between the two.
  */
 const QUIET_CHECK_MS = 10_000;
 const QUIET_RECORDS = 50;
