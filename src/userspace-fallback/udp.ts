@@ -251,32 +251,52 @@ export class UdpBind implements Bind {
     this.mark = mark >>> 0;
   }
 
-  send(packets: Uint8Array[], to: WgEndpoint): void {
+  /** The socket and sockaddr for `to`, or undefined (no address, no socket of its family). */
+  private route(to: WgEndpoint): { fd: number; sa: Uint8Array } | undefined {
     let dest = this.saCache.get(to);
     if (dest === undefined) {
       dest = sockaddrOf(to);
       this.saCache.set(to, dest);
     }
-    if (!dest) {
-      this.sendErrors += packets.length;
-      return;
-    }
+    if (!dest) return undefined;
     let sock: Sock | undefined;
     for (const s of this.socks) if (s.family === dest.family) sock = s;
-    if (!sock) {
+    return sock && { fd: sock.fd, sa: dest.sa };
+  }
+
+  send(packets: Uint8Array[], to: WgEndpoint): void {
+    const r = this.route(to);
+    if (!r) {
       this.sendErrors += packets.length;
       return;
     }
     const writer = this.writer;
     if (writer) {
-      for (const p of packets) if (!writer.push(sock.fd, p, dest.sa)) this.sendErrors++;
+      for (const p of packets) if (!writer.push(r.fd, p, r.sa)) this.sendErrors++;
       writer.flush();
       return;
     }
     for (const p of packets) {
-      if (sys.sendto(sock.fd, p, p.length, 0, dest.sa, dest.sa.length) < 0) this.sendErrors++;
+      if (sys.sendto(r.fd, p, p.length, 0, r.sa, r.sa.length) < 0) this.sendErrors++;
     }
   }
+
+  /** Bind.reserve: room in the writer's ring (see RingWriter.reserve); without a writer, a fresh buffer sent by sendReserved. */
+  reserve(len: number, to: WgEndpoint): Uint8Array | null {
+    const r = this.route(to);
+    const out = !r ? null : this.writer ? this.writer.reserve(r.fd, len, r.sa) : new Uint8Array(len);
+    if (out === null) this.sendErrors++;
+    else if (!this.writer) this.reserved.push({ packet: out, to });
+    return out;
+  }
+
+  /** Bind.sendReserved. */
+  sendReserved(): void {
+    if (this.writer) return this.writer.flush();
+    for (const { packet, to } of this.reserved.splice(0)) this.send([packet], to);
+  }
+
+  private readonly reserved: Array<{ packet: Uint8Array; to: WgEndpoint }> = [];
 
   onReceive(cb: (packet: Uint8Array, from: WgEndpoint) => void): void {
     this.receiveCb = cb;
