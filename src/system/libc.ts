@@ -276,6 +276,9 @@ const nativeCalls = {
     fd: number, level: number, name: number, val: Uint8Array, len: Uint32Array) => number,
 };
 
+/** sendto(2) of `len` bytes at native address `buf` to the sockaddr at `addr` (see sharedAddress). */
+export const sendtoAddress = nativeCalls.sendto;
+
 /** Whether the kernel knows UDP_SEGMENT on this UDP socket (since Linux 4.18; older ones say ENOPROTOOPT). */
 export function hasUdpSegment(fd: number): boolean {
   const val = new Uint8Array(4);

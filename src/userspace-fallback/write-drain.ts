@@ -17,7 +17,7 @@
  * so nothing is lost to the fallback. Any other failure drops that datagram.
  */
 import { EAGAIN, EINTR, EINVAL, EIO, ENOPROTOOPT, ENOSYS, EOPNOTSUPP } from '../conf/errno.js';
-import { GatherBatch, MSG_NOSIGNAL, POLLFD_BYTES, POLLOUT, hasUdpSegment, sharedAddress, sys } from '../system/libc.js';
+import { GatherBatch, MSG_NOSIGNAL, POLLFD_BYTES, POLLOUT, hasUdpSegment, sendtoAddress, sharedAddress, sys } from '../system/libc.js';
 import { WRAP, WRITER_HDR, WRITER_OFF_FD, WRITER_OFF_SA, WRITER_OFF_SALEN, nextOffset } from './ring.js';
 import { trainEnd } from './udp-trains.js';
 
@@ -222,7 +222,8 @@ export class WriteDrain {
       this.done = (this.done + n) | 0;
       return at;
     }
-    const limit = n > 1 ? this.gsoLimitOf(fd) : 0;
+    if (n === 1) return this.sendLone(fd, r, at);
+    const limit = this.gsoLimitOf(fd);
     batch.reset();
     let m = 0;
     for (let i = 0; i < n; ) {
@@ -244,6 +245,29 @@ export class WriteDrain {
     }
     this.done = (this.done + n) | 0;
     return at;
+  }
+
+  /**
+   * One datagram (the record at `r`, `next` after it): a plain sendto() from the ring, the short
+   * path for a lone packet (a ping, an ACK), which should not wait on more JS than it needs.
+   */
+  private sendLone(fd: number, r: number, next: number): number {
+    const { dv, base } = this;
+    const len = dv.getInt32(r, true);
+    const salen = dv.getInt32(r + WRITER_OFF_SALEN, true);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      if (sendtoAddress(fd, base + r + WRITER_HDR, len, MSG_NOSIGNAL, base + r + WRITER_OFF_SA, salen) >= 0) break;
+      const e = sys.errno();
+      if (e === EINTR) continue;
+      if (e !== EAGAIN) break; // unreachable, closed fd...: dropped
+      if (!this.blocking) {
+        this.blocked = true;
+        return r;
+      }
+      this.waitWritable(fd);
+    }
+    this.done = (this.done + 1) | 0;
+    return next;
   }
 
   private sameDest(a: number, b: number, salen: number): boolean {
