@@ -95,11 +95,12 @@ export class RingWriter {
   }
 
   /**
-   * Room for one datagram of `len` bytes for `fd` to `sa`, a view into the ring that the caller
-   * fills before the next flush(): a packet sealed straight into the ring costs no copy (send.ts).
-   * null if the ring is full (dropped).
+   * Room for one write of `len` bytes to `fd` (a datagram to `sa` when given), a view into the ring
+   * that the caller fills before the next flush(): a packet sealed (send.ts) or a super-packet built
+   * (offload/tun-frames.ts writeInto) straight into the ring costs no copy. null if the ring is full
+   * (dropped).
    */
-  reserve(fd: number, len: number, sa: Uint8Array): Uint8Array | null {
+  reserve(fd: number, len: number, sa?: Uint8Array): Uint8Array | null {
     const w = this.record(fd, len, sa);
     return w === -1 ? null : this.data.subarray(w + WRITER_HDR, w + WRITER_HDR + len);
   }

@@ -173,10 +173,8 @@ export class LinuxTun implements Tun {
     if (this.closed || batch.length === 0) return;
     const writer = this.writer;
     if (!writer) return this.writeFrames(this.framer!.frameWrites(batch));
-    // Header and packet copied straight into the writer's ring: no buffer per packet.
-    this.framer!.eachWrite(batch, (head, packet) => {
-      if (!writer.push(this.fd, packet, undefined, head)) this.writeErrors++;
-    });
+    // Built straight in the writer's ring: no buffer per packet or super-packet.
+    this.writeErrors += this.framer!.writeInto(batch, (len) => writer.reserve(this.fd, len));
     writer.flush();
   }
 
