@@ -60,7 +60,7 @@ interface Flow extends Coalesced {
   gsoSize: number;
   nextSeq: number;
   segments: Uint8Array[];
-  totalLen: number;
+  length: number;
   closed: boolean; // ended by PSH or by a short segment
   firstChecked: boolean;
 }
@@ -155,7 +155,7 @@ export function coalescePlan(packets: readonly Uint8Array[], maxSegments = 64): 
         flow.closed ||
         seq !== flow.nextSeq ||
         payload > flow.gsoSize ||
-        flow.totalLen + payload > MAX_IP_PACKET ||
+        flow.length + payload > MAX_IP_PACKET ||
         flow.segments.length >= maxSegments
       ) {
         break; // this flow cannot take it; a new super-packet starts with it
@@ -173,7 +173,7 @@ export function coalescePlan(packets: readonly Uint8Array[], maxSegments = 64): 
         break;
       }
       flow.segments.push(pkt);
-      flow.totalLen += payload;
+      flow.length += payload;
       flow.nextSeq = (seq + payload) >>> 0;
       if (payload < flow.gsoSize || pkt[ipHeaderLen + TCP_FLAGS_OFFSET]! & TCP_FLAG_PSH) flow.closed = true;
       joined = true;
@@ -186,12 +186,9 @@ export function coalescePlan(packets: readonly Uint8Array[], maxSegments = 64): 
       gsoSize: payload,
       nextSeq: (seq + payload) >>> 0,
       segments: [pkt],
-      totalLen: pkt.length,
+      length: pkt.length,
       closed: (pkt[ipHeaderLen + TCP_FLAGS_OFFSET]! & TCP_FLAG_PSH) !== 0,
       firstChecked: false,
-      get length() {
-        return this.totalLen;
-      },
     };
     open.push(flow);
     writes.push(flow);
@@ -225,7 +222,7 @@ export function writeSuperPacket(c: Coalesced, out: Uint8Array): VirtioNetHdr {
   const flow = c as Flow;
   const ihl = flow.ipHeaderLen;
   const headersLen = ihl + flow.tcpHeaderLen;
-  const total = flow.totalLen;
+  const total = flow.length;
   out.set(flow.first, 0);
   let at = flow.first.length;
   for (let i = 1; i < flow.segments.length; i++) {
