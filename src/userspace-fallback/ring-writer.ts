@@ -71,9 +71,9 @@ export class RingWriter {
   }
 
   /**
-   * The worker starts with the first batch published to it (flush). Lone packets do not need it
-   * (sendInline), so a daemon that only sees handshakes, keepalives and pings never pays for its
-   * isolate (about 8 MiB of RSS, docs/benchmarks.md "Data plane").
+   * The worker starts with the first batch handed to it (flush): while sockets and the TUN keep up
+   * this thread writes everything (writeInline), so a daemon never pays for the isolate (about
+   * 8 MiB of RSS, docs/benchmarks.md "Data plane") unless an fd fills up.
    */
   private startWorker(): void {
     this.worker = startWorker('writer', { sab: this.data.buffer, ctrlSab: this.ctrl.buffer });

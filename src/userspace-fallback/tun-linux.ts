@@ -97,7 +97,7 @@ function ifIoctl(req: number, ifr: Buffer): number {
 
 export class LinuxTun implements Tun {
   private reader: RingReader | undefined;
-  /** Writes go through the writer worker (acquireWriter) once started, unless WGTS_SYNC_WRITES=1. */
+  /** Writes go through the shared RingWriter (acquireWriter) once started, unless WGTS_SYNC_WRITES=1. */
   private writer: RingWriter | undefined;
   private closeCbs: Array<() => void> = [];
   private closed = false;

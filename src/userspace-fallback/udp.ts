@@ -6,9 +6,9 @@
  * neither set SO_MARK (wg-quick's fwmark 51820 for full tunnels) nor hand out raw datagrams without a
  * callback and an rinfo object per packet. Receiving runs in the reader worker that also reads the
  * TUN (poll + recvfrom into a ring of the Bind's own, ring-reader.ts), waking the main thread once per
- * burst; sending copies the datagram into the ring of the writer worker that also writes the TUN
- * (sendmmsg() batches with UDP GSO trains, writer-worker.ts, waiting for POLLOUT when the 7 MiB
- * socket buffer is full), because sendto() on the main thread was its largest cost in the profile.
+ * burst; sending puts the datagram into the write ring shared with the TUN (sealed there by the
+ * device, reserve(); ring-writer.ts), from which sendmmsg() batches with UDP GSO trains go out
+ * (write-drain.ts), the writer worker waiting for POLLOUT when the 7 MiB socket buffer is full.
  * WGTS_SYNC_WRITES=1 sends synchronously instead (dropping and counting on a full buffer).
  *
  * Endpoints: IPv4 and IPv4-mapped IPv6 destinations go out of the IPv4 socket; the IPv6 socket never
@@ -105,7 +105,7 @@ export class UdpBind implements Bind {
   private saCache = new WeakMap<WgEndpoint, { sa: Uint8Array; family: 4 | 6 } | null>();
   private lastSa = new Uint8Array(28);
   private lastEp: WgEndpoint | undefined;
-  /** Sends go through the writer worker (acquireWriter); undefined until the first open or with WGTS_SYNC_WRITES=1. */
+  /** Sends go through the shared RingWriter (acquireWriter); undefined until the first open or with WGTS_SYNC_WRITES=1. */
   private writer: RingWriter | undefined;
   /** Datagrams dropped on send (no socket for the family, buffer full, unreachable...). */
   sendErrors = 0;

@@ -89,7 +89,7 @@ export class WriteDrain {
     }
     const fd = dv.getInt32(r + WRITER_OFF_FD, true);
     if (dv.getInt32(r + WRITER_OFF_SALEN, true) !== 0) return this.udpBurst(fd, r, w);
-    // fd -1: a record the producer wrote itself (see RingWriter.sendInline); done, no system call.
+    // fd -1: a record the producer wrote itself (see RingWriter.writeInline); done, no system call.
     if (fd >= 0 && !this.writeTun(fd, data.subarray(r + WRITER_HDR, r + WRITER_HDR + len))) {
       this.blocked = true;
       return r;
