@@ -55,8 +55,9 @@ export class RingWriter {
   private pushed = 0;
   /** Packets sent or written on the calling thread (see writeInline). */
   inline = 0;
-  /** This thread's drain (non-blocking), made with the first inline write. */
+  /** This thread's drain (non-blocking), made with the first inline write, and when it last wrote. */
   private drain: WriteDrain | undefined;
+  private inlineAt = -Infinity;
   /** WGTS_INLINE_WRITES=0: the worker takes every batch while traffic flows (see the module comment). */
   private readonly inlineAlways = process.env.WGTS_INLINE_WRITES !== '0';
   private stopped = false;
@@ -174,6 +175,11 @@ export class RingWriter {
    */
   private writeInline(): boolean {
     const drain = (this.drain ??= new WriteDrain(this.data, this.dv, false));
+    // As the worker does after a second without records: an fd number reused by a new socket then
+    // gets a GSO verdict of its own.
+    const now = performance.now();
+    if (now - this.inlineAt > 1000) drain.forget();
+    this.inlineAt = now;
     const before = drain.done;
     let at = this.published;
     while (at !== this.w) {
