@@ -44,8 +44,8 @@ async function readPackets(fd: number, n: number, ms = 10_000): Promise<number[]
   return seqs;
 }
 
-/** A non-blocking pipe (closed after the test) and a writer of 1 MiB (stopped after it). */
-function pipeAndWriter(): { rd: number; wr: number; writer: RingWriter } {
+/** A non-blocking pipe (closed after the test) and a writer of `capacity` bytes (stopped after it). */
+function pipeAndWriter(capacity = 1 << 20): { rd: number; wr: number; writer: RingWriter } {
   const fds = new Int32Array(2);
   expect(sys.pipe2(fds, O_CLOEXEC | O_NONBLOCK)).toBe(0);
   const [rd, wr] = [fds[0]!, fds[1]!];
@@ -53,7 +53,7 @@ function pipeAndWriter(): { rd: number; wr: number; writer: RingWriter } {
     sys.close(rd);
     sys.close(wr);
   });
-  const writer = new RingWriter(1 << 20);
+  const writer = new RingWriter(capacity);
   cleanups.push(() => writer.stop());
   return { rd, wr, writer };
 }
@@ -138,4 +138,36 @@ describe('RingWriter', () => {
     while (got.length < expected.length && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
     expect(got.map((g) => Buffer.from(g).toString('hex'))).toEqual(expected.map((e) => Buffer.from(e).toString('hex')));
   });
+
+  it('a small ring wrapping many times while batches go back and forth between this thread and the worker: all in order, once', async () => {
+    const { rd, wr, writer } = pipeAndWriter(48 << 10); // a pipe's 64 KiB holds more than the ring
+    const TOTAL = 3000;
+    const got: number[] = [];
+    const deadline = Date.now() + 40_000;
+    // Read in bursts with pauses, so the pipe fills (the worker takes over) and empties (this thread again).
+    const reader = (async () => {
+      const buf = new Uint8Array(SIZE);
+      while (got.length < TOTAL && Date.now() < deadline) {
+        for (let i = 0; i < 40 && sys.read(rd, buf, SIZE) === SIZE; i++) got.push(new DataView(buf.buffer).getUint32(0));
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    })();
+    for (let seq = 0; seq < TOTAL; ) {
+      const n = 1 + (seq % 9);
+      for (let i = 0; i < n && seq < TOTAL; i++) {
+        while (!writer.push(wr, packet(seq))) {
+          writer.flush();
+          await writer.settle(100); // ring full: let the worker drain some
+        }
+        seq++;
+      }
+      writer.flush();
+      if (seq % 50 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await writer.settle();
+    await reader;
+    expect(got).toEqual(Array.from({ length: TOTAL }, (_, i) => i));
+    expect(writer.inline).toBeGreaterThan(0);
+    expect(writer.inline).toBeLessThan(TOTAL); // the worker took part
+  }, 60_000);
 });
