@@ -311,7 +311,7 @@ const results = [...runs.values()].map((rs) => {
   return {
     ...med,
     rev: { ...med.rev, mbps: median(rs.map((r) => r.rev.mbps)) },
-    rtt: median(rs.map((r) => r.rtt)),
+    rtt: median(rs.map((r) => r.rtt).filter(Number.isFinite)),
     all: rs.map((r) => r.fwd.mbps),
     rtts: rs.map((r) => r.rtt),
   };
