@@ -300,12 +300,21 @@ for (let round = 0; round < ROUNDS; round++) {
     }
   }
 }
-/** The run with the median a->b throughput stands for its pair (its CPU and RTT come with it). */
+const median = (xs) => [...xs].sort((p, q) => p - q)[Math.floor((xs.length - 1) / 2)];
+/**
+ * The run with the median a->b throughput stands for its pair (its CPU comes with it); b->a and the
+ * RTT are medians over the runs of their own (one run's 50 pings swing with the machine's load).
+ */
 const results = [...runs.values()].map((rs) => {
   const sorted = [...rs].sort((p, q) => p.fwd.mbps - q.fwd.mbps);
   const med = sorted[Math.floor((sorted.length - 1) / 2)];
-  const revs = rs.map((r) => r.rev.mbps).sort((p, q) => p - q);
-  return { ...med, rev: { ...med.rev, mbps: revs[Math.floor((revs.length - 1) / 2)] }, all: rs.map((r) => r.fwd.mbps) };
+  return {
+    ...med,
+    rev: { ...med.rev, mbps: median(rs.map((r) => r.rev.mbps)) },
+    rtt: median(rs.map((r) => r.rtt).filter(Number.isFinite)),
+    all: rs.map((r) => r.fwd.mbps),
+    rtts: rs.map((r) => r.rtt),
+  };
 });
 
 /** Ratios are against today's wireguard-go; bookworm's stays as a second column. */
@@ -324,7 +333,7 @@ for (const r of results) {
   if (r.fwd.threads) {
     const t = Object.entries(r.fwd.threads).sort((p, q) => q[1] - p[1]).map(([k, v]) => `${k} ${fmt(v)}%`).join(', ');
     const rss = runs.get(r.label).map((x) => `${fmt(x.idle[0] / 1024)}->${fmt(x.rss[0] / 1024)}`).join(' ');
-    console.log(`  ${r.label} a->b runs ${r.all.map((v) => fmt(v)).join('/')} Mbit/s; a RSS MiB idle->peak ${rss}; wgts (a) CPU by thread: ${t}`);
+    console.log(`  ${r.label} a->b runs ${r.all.map((v) => fmt(v)).join('/')} Mbit/s; RTT runs ${r.rtts.map((v) => fmt(v, 2)).join('/')} ms; a RSS MiB idle->peak ${rss}; wgts (a) CPU by thread: ${t}`);
   }
 }
 for (const r of results) {
@@ -357,7 +366,7 @@ if (WRITE) {
     const tail = first === -1 ? '' : text.slice(first + 1);
     text = (first === -1 ? text : text.slice(0, first + 1));
     text += `\n${heading}\n\nscripts/bench.mjs: two namespaces joined by a veth pair per implementation pair, iperf3 TCP ` +
-      `(one stream, each way) and 50 pings through the tunnel, pairs interleaved over several rounds, median run shown; ` +
+      `(one stream, each way) and 50 pings through the tunnel, pairs interleaved over several rounds, median run shown (RTT: median over the runs); ` +
       'CPU is % of one core per daemon during a->b, RSS is the daemon\'s peak (VmHWM), in parentheses its RSS when ' +
       'idle (handshake done, before the load); the last column splits the wgts daemon\'s CPU by thread (main = the JS ' +
       'thread with the protocol and crypto; rx/tx = the reader and writer I/O workers, mostly kernel time in their ' +

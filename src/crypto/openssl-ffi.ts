@@ -1,6 +1,6 @@
 /**
  * ChaCha20-Poly1305 (RFC 8439 §2.8) through the system's libcrypto.so.3, called with koffi on two
- * reused EVP_CIPHER_CTXs (one per direction) and encrypting in place into the datagram buffer. This is the project's one
+ * reused EVP_CIPHER_CTXs (one per direction), encrypting straight into the datagram buffer. This is the project's one
  * native-crypto binding: it loads a shared library once, then only computes on the caller's
  * buffers. primitives.ts chooses it for the data path after checking it against node:crypto, and
  * falls back to node:crypto when it does not load (see "Data-path AEAD" there for the numbers).
@@ -18,7 +18,7 @@ const EVP_CTRL_AEAD_SET_TAG = 0x11;
 export interface LibcryptoAead {
   /**
    * Writes ChaCha20-Poly1305(plaintext || padLen zero bytes) || tag at `out[outOff..]` and returns
-   * the bytes written. Throws (with the body wiped) if any EVP call fails, so a packet holding
+   * the bytes written. `plaintext` may be those very bytes of `out` but must not overlap them otherwise. Throws (with the body wiped) if any EVP call fails, so a packet holding
    * plaintext or a stale tag is never sent.
    */
   seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, padLen: number, out: Uint8Array, outOff: number): number;
@@ -101,14 +101,17 @@ export function loadLibcryptoAead(): LibcryptoAead | null {
     const opener = new KeyedContext(openCtx, init, 0);
     return {
       seal(key, nonce, plaintext, padLen, out, outOff) {
-        const len = plaintext.length + padLen;
+        const ptLen = plaintext.length;
+        const len = ptLen + padLen;
         const body = view(out, outOff, len);
-        body.set(plaintext);
-        if (padLen) body.fill(0, plaintext.length);
+        // The plaintext is encrypted from where it is into `out` (no copy first); the zero padding
+        // after it, in place with a second update (the stream continues, RFC 8439 §2.8).
+        const pad = padLen ? view(out, outOff + ptLen, padLen).fill(0) : null;
         // Each EVP call answers 1 on success.
         const ok =
           sealer.start(key, nonce) &&
-          (len === 0 || update(sealCtx, body, outl, body, len) === 1) && // in place
+          (ptLen === 0 || update(sealCtx, body, outl, plaintext, ptLen) === 1) &&
+          (pad === null || update(sealCtx, pad, outl, pad, padLen) === 1) &&
           final(sealCtx, tag, outl) === 1 && // writes nothing for a stream cipher
           ctrl(sealCtx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, tag) === 1;
         if (!ok) {

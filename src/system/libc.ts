@@ -321,6 +321,9 @@ const nativeCalls = {
     fd: number, level: number, name: number, val: Uint8Array, len: Uint32Array) => number,
 };
 
+/** sendto(2) of `len` bytes at native address `buf` to the sockaddr at `addr` (see sharedAddress). */
+export const sendtoAddress = nativeCalls.sendto;
+
 /** Whether the kernel knows UDP_SEGMENT on this UDP socket (since Linux 4.18; older ones say ENOPROTOOPT). */
 export function hasUdpSegment(fd: number): boolean {
   const val = new Uint8Array(4);
@@ -331,13 +334,39 @@ export function hasUdpSegment(fd: number): boolean {
 const CMSG_SLOT = 24;
 
 /**
+ * Native memory for sendmmsg(2): `count` mmsghdrs, `iovecs` iovecs, a sockaddr slot and a
+ * UDP_SEGMENT control message per message (each header already points at its sockaddr slot), then
+ * `extra` bytes. Only the headers are written: the extra bytes' pages stay untouched (not resident)
+ * until used.
+ */
+function mmsgArea(count: number, iovecs: number, extra: number) {
+  const iovOff = count * MMSGHDR_BYTES;
+  const saOff = iovOff + iovecs * IOVEC_BYTES;
+  const cmsgOff = saOff + count * SA_SLOT;
+  const extraOff = cmsgOff + count * CMSG_SLOT;
+  const mem = koffi.alloc('uint8_t', extraOff + extra);
+  const base = Number(koffi.address(mem));
+  const ab = koffi.view(mem, extraOff + extra);
+  const bytes = new Uint8Array(ab);
+  bytes.fill(0, 0, extraOff);
+  const dv = new DataView(ab);
+  for (let k = 0; k < count; k++) {
+    dv.setBigUint64(k * MMSGHDR_BYTES + MSGHDR_OFF_NAME, BigInt(base + saOff + k * SA_SLOT), true);
+    const c = cmsgOff + k * CMSG_SLOT;
+    dv.setBigUint64(c, BigInt(CMSG_HDR + 2), true);
+    dv.setInt32(c + 8, SOL_UDP, true);
+    dv.setInt32(c + 12, UDP_SEGMENT, true);
+  }
+  return { base, dv, bytes, iovOff, saOff, cmsgOff, extraOff };
+}
+
+/**
  * Outgoing datagrams staged in native memory and sent with sendmmsg(2): `data` is a byte area the
  * caller fills; message k (setMessage) is bytes [off, off + len) of it to a sockaddr, optionally as
  * a UDP GSO train (a UDP_SEGMENT control message: the kernel cuts it into datagrams of `segment`
  * bytes, the last may be shorter). One system call sends many datagrams, or many trains.
  */
 export class SendBatch {
-  private readonly mem: unknown;
   private readonly base: number;
   private readonly dv: DataView;
   private readonly bytes: Uint8Array;
@@ -354,28 +383,14 @@ export class SendBatch {
     /** Bytes of payload staged at once. */
     readonly capacity: number,
   ) {
-    this.iovOff = count * MMSGHDR_BYTES;
-    this.saOff = this.iovOff + count * IOVEC_BYTES;
-    this.cmsgOff = this.saOff + count * SA_SLOT;
-    this.dataOff = this.cmsgOff + count * CMSG_SLOT;
-    const size = this.dataOff + capacity;
-    this.mem = koffi.alloc('uint8_t', size);
-    this.base = Number(koffi.address(this.mem));
-    const ab = koffi.view(this.mem, size);
-    this.bytes = new Uint8Array(ab);
-    // Only the headers: the staging area's pages stay untouched (not resident) until used.
-    this.bytes.fill(0, 0, this.dataOff);
-    this.dv = new DataView(ab);
+    const a = mmsgArea(count, count, capacity);
+    ({ base: this.base, dv: this.dv, bytes: this.bytes, iovOff: this.iovOff, saOff: this.saOff, cmsgOff: this.cmsgOff } = a);
+    this.dataOff = a.extraOff;
     this.data = this.bytes.subarray(this.dataOff);
     for (let k = 0; k < count; k++) {
       const h = k * MMSGHDR_BYTES;
-      this.dv.setBigUint64(h + MSGHDR_OFF_NAME, BigInt(this.base + this.saOff + k * SA_SLOT), true);
       this.dv.setBigUint64(h + MSGHDR_OFF_IOV, BigInt(this.base + this.iovOff + k * IOVEC_BYTES), true);
       this.dv.setBigUint64(h + MSGHDR_OFF_IOVLEN, 1n, true);
-      const c = this.cmsgOff + k * CMSG_SLOT;
-      this.dv.setBigUint64(c, BigInt(CMSG_HDR + 2), true);
-      this.dv.setInt32(c + 8, SOL_UDP, true);
-      this.dv.setInt32(c + 12, UDP_SEGMENT, true);
     }
   }
 
@@ -418,6 +433,134 @@ export class SendBatch {
     }
     const salen = this.dv.getUint32(k * MMSGHDR_BYTES + MSGHDR_OFF_NAMELEN, true);
     return nativeCalls.sendto(fd, this.base + this.dataOff + off, len, flags, this.base + this.saOff + k * SA_SLOT, salen);
+  }
+}
+
+/** memmove(dst, dst, 0) does nothing and answers dst: koffi's pointer for a typed array, as a number. */
+const echoAddress = libc.func('uintptr_t memmove(void *dst, void *src, unsigned long n)') as (dst: Uint8Array, src: Uint8Array, n: number) => number;
+
+/**
+ * The address of `bytes[0]`, for iovecs that point into it (GatherBatch). Only for views of a
+ * SharedArrayBuffer: its backing store stays where it is for the buffer's lifetime (an ordinary
+ * ArrayBuffer's small contents may live on V8's heap and move).
+ */
+export function sharedAddress(bytes: Uint8Array): number {
+  if (!(bytes.buffer instanceof SharedArrayBuffer)) throw new TypeError('sharedAddress needs a view of a SharedArrayBuffer');
+  return echoAddress(bytes, bytes, 0);
+}
+
+/**
+ * Outgoing datagrams gathered from memory the caller owns (a SharedArrayBuffer ring, see
+ * sharedAddress) and sent with sendmmsg(2), without copying them into a staging area: message k is
+ * the concatenation of its iovecs, to a sockaddr, optionally as a UDP GSO train (the kernel cuts
+ * the concatenation into datagrams of `segment` bytes, udp(7)). Build with add() and end(), send
+ * with send(); reset() starts over.
+ */
+/** Stores a non-negative integer below 2^53 as a little-endian u64 (no BigInt per store on the hot path). */
+function setU64(dv: DataView, at: number, v: number): void {
+  dv.setUint32(at, v >>> 0, true);
+  dv.setUint32(at + 4, Math.floor(v / 0x100000000), true);
+}
+
+export class GatherBatch {
+  private readonly base: number;
+  private readonly dv: DataView;
+  private readonly bytes: Uint8Array;
+  private readonly iovOff: number;
+  private readonly saOff: number;
+  private readonly cmsgOff: number;
+  /** Per iovec: its address and length (for sendPart). */
+  private readonly iovAddr: Float64Array;
+  private readonly iovLen: Int32Array;
+  /** Per message: its first iovec. */
+  private readonly msgIov: Int32Array;
+  /** Messages ended so far, and iovecs added so far. */
+  messages = 0;
+  iovecs = 0;
+
+  constructor(
+    /** Messages per sendmmsg(). */
+    readonly count: number,
+    /** Iovecs in all messages together. */
+    readonly maxIovecs: number,
+  ) {
+    ({ base: this.base, dv: this.dv, bytes: this.bytes, iovOff: this.iovOff, saOff: this.saOff, cmsgOff: this.cmsgOff } =
+      mmsgArea(count, maxIovecs, 0));
+    this.iovAddr = new Float64Array(maxIovecs);
+    this.iovLen = new Int32Array(maxIovecs);
+    this.msgIov = new Int32Array(count + 1);
+  }
+
+  reset(): void {
+    this.messages = 0;
+    this.iovecs = 0;
+    this.msgIov[0] = 0;
+  }
+
+  /** Whether another message of `iovecs` iovecs fits. */
+  room(iovecs: number): boolean {
+    return this.messages < this.count && this.iovecs + iovecs <= this.maxIovecs;
+  }
+
+  /** Adds `len` bytes at native address `addr` to the message being built. */
+  add(addr: number, len: number): void {
+    const i = this.iovecs;
+    if (i >= this.maxIovecs || this.messages >= this.count) throw new RangeError('GatherBatch.add: full');
+    const at = this.iovOff + i * IOVEC_BYTES;
+    setU64(this.dv, at, addr);
+    setU64(this.dv, at + 8, len);
+    this.iovAddr[i] = addr;
+    this.iovLen[i] = len;
+    this.iovecs = i + 1;
+  }
+
+  /**
+   * Ends the message being built (the iovecs added since the last end()): to `sa`, cut into
+   * datagrams of `segment` bytes by the kernel when `segment` > 0.
+   */
+  end(sa: Uint8Array, segment: number): void {
+    const k = this.messages;
+    const first = this.msgIov[k]!;
+    const n = this.iovecs - first;
+    if (n < 1 || sa.length > SA_SLOT) throw new RangeError('GatherBatch.end');
+    const h = k * MMSGHDR_BYTES;
+    const dv = this.dv;
+    this.bytes.set(sa, this.saOff + k * SA_SLOT);
+    dv.setUint32(h + MSGHDR_OFF_NAMELEN, sa.length, true);
+    setU64(dv, h + MSGHDR_OFF_IOV, this.base + this.iovOff + first * IOVEC_BYTES);
+    setU64(dv, h + MSGHDR_OFF_IOVLEN, n);
+    if (segment > 0) {
+      const c = this.cmsgOff + k * CMSG_SLOT;
+      dv.setUint16(c + CMSG_HDR, segment, true);
+      setU64(dv, h + MSGHDR_OFF_CONTROL, this.base + c);
+      setU64(dv, h + MSGHDR_OFF_CONTROLLEN, CMSG_SLOT);
+    } else {
+      setU64(dv, h + MSGHDR_OFF_CONTROL, 0);
+      setU64(dv, h + MSGHDR_OFF_CONTROLLEN, 0);
+    }
+    this.messages = k + 1;
+    this.msgIov[k + 1] = this.iovecs;
+  }
+
+  /** Iovecs [first, end) of message k. */
+  firstIov(k: number): number {
+    return this.msgIov[k]!;
+  }
+  endIov(k: number): number {
+    return this.msgIov[k + 1]!;
+  }
+
+  /** sendmmsg() of messages [from, from + n): how many went out, or -1 (errno in sys.errno()). */
+  send(fd: number, from: number, n: number, flags: number): number {
+    if (from < 0 || n < 1 || from + n > this.messages) throw new RangeError(`GatherBatch.send(${from}, ${n})`);
+    return nativeCalls.sendmmsg(fd, this.base + from * MMSGHDR_BYTES, n, flags);
+  }
+
+  /** sendto() of iovec i alone, to message k's address: for splitting a train. */
+  sendPart(fd: number, k: number, i: number, flags: number): number {
+    if (k < 0 || k >= this.messages || i < this.msgIov[k]! || i >= this.msgIov[k + 1]!) throw new RangeError(`GatherBatch.sendPart(${k}, ${i})`);
+    const salen = this.dv.getUint32(k * MMSGHDR_BYTES + MSGHDR_OFF_NAMELEN, true);
+    return nativeCalls.sendto(fd, this.iovAddr[i]!, this.iovLen[i]!, flags, this.base + this.saOff + k * SA_SLOT, salen);
   }
 }
 

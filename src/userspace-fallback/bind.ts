@@ -22,6 +22,13 @@ export interface Bind {
    */
   send(packets: Uint8Array[], to: WgEndpoint): void;
   /**
+   * Optional, to save a copy per datagram: room for a datagram of `len` bytes to `to` that the device
+   * fills (seals) in place; the datagrams reserved so far go out, in order, at sendReserved(), which
+   * the device calls before anything else is sent. null when there is no room (dropped, counted).
+   */
+  reserve?(len: number, to: WgEndpoint): Uint8Array | null;
+  sendReserved?(): void;
+  /**
    * Registers the receive callback: one datagram, the endpoint it came from. The buffer and the
    * endpoint object may be reused after the callback returns (the device copies what it keeps).
    * Device registers it in its constructor and drops datagrams while down.

@@ -32,6 +32,7 @@ import { createTun, tunFromFd, type LinuxTun } from './tun-linux.js';
 import { UapiServer, bindUapiSocket } from './uapi-server.js';
 import { uapiSocketDir, uapiSocketPath } from '../uapi/socket-dir.js';
 import { UdpBind } from './udp.js';
+import { tuneV8ForLonePackets } from './v8-latency.js';
 
 
 /** The real clock: monotonic `now`, wall-clock from the epoch, timers on the event loop. */
@@ -202,6 +203,7 @@ function tellLauncherReady(): void {
 }
 
 async function runForeground(tun: LinuxTun, uapiFd: number, path: string, log: ReturnType<typeof makeLogger>): Promise<number> {
+  tuneV8ForLonePackets();
   log.verbose('Starting wgts-userspace');
   const problem = protectProcess();
   if (problem) log.error(problem);

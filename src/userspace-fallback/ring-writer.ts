@@ -1,22 +1,32 @@
 /**
- * Packet writes off the main thread: the main thread copies each packet (its fd and, for UDP, the
- * sockaddr) into a shared ring (layout in ring.ts) and returns at once; the writer worker
- * (writer-worker.ts) drains the ring with one write() per TUN packet and one sendmmsg() per burst
- * of UDP datagrams for one socket (equal-size runs to one peer as UDP GSO trains). The
- * syscall and the kernel work behind it (the UDP/IP stack, veth, the receiving side's softirq; the
- * TUN's netif_rx) then run in parallel with the protocol's crypto on the main thread, which the
- * profile showed spending most of its busy time inside sendto(). One ring and one worker serve every
- * TUN and Bind of the process: acquireWriter() / releaseWriter().
+ * Packet writes for the main thread: each packet (its fd and, for UDP, the sockaddr) is copied into a
+ * shared ring (layout in ring.ts), and flush() carries out the batch (write-drain.ts: one write() per
+ * TUN packet, one sendmmsg() per burst of UDP datagrams for one socket, equal-size runs to one peer as
+ * UDP GSO trains, straight from the ring). One ring serves every TUN and Bind of the process:
+ * acquireWriter() / releaseWriter().
+ *
+ * Who makes the system calls: this thread, as long as the writer worker (writer-worker.ts) has
+ * nothing in hand; the worker only when an fd is full (EAGAIN). On the bench's saturated 2-core
+ * machine what counts is CPU per byte across all threads, and waking a worker per batch cost more
+ * than it saved (a futex wake on this thread, a context switch and a futex wait on the worker's,
+ * and the wake-up preempting this thread; docs/benchmarks.md "Data plane"). A GSO train makes the
+ * syscalls few: one per TSO super-packet's worth of datagrams. The worker stays for what this
+ * thread must not do: wait for POLLOUT. It starts with the first batch it is handed.
+ * WGTS_INLINE_WRITES=0 brings back the earlier split (the worker takes every batch while traffic
+ * flows; a lone packet after a quiet spell is written here), for A/B measurements.
+ *
+ * Per-fd order: this thread writes only while the worker has finished every record published to
+ * it (R === the last published W; no other thread produces), and what it cannot write goes to the
+ * worker after those, so records for an fd leave in the order they were pushed.
  *
  * A full ring drops the packet (counted), like a full queue in wireguard-go. A send that fails with
  * EAGAIN (socket buffer full) waits in the worker for POLLOUT, so bursts apply backpressure to the
  * ring instead of being dropped at the socket.
  */
 import type { Worker } from 'node:worker_threads';
-import { EAGAIN, EINTR } from '../conf/errno.js';
-import { MSG_NOSIGNAL, sys } from '../system/libc.js';
 import { Ctrl, WRAP, WRITER_HDR, WRITER_OFF_FD, WRITER_OFF_SA, WRITER_OFF_SALEN, newRing, nextOffset, reserve } from './ring.js';
 import { endWorker, startWorker, waitAsync } from './workers.js';
+import { WriteDrain } from './write-drain.js';
 
 /**
  * WGTS_SYNC_WRITES=1 makes the edges write on the main thread instead of through a RingWriter
@@ -24,8 +34,7 @@ import { endWorker, startWorker, waitAsync } from './workers.js';
  */
 export const SYNC_WRITES = process.env.WGTS_SYNC_WRITES === '1';
 
-
-/** Time without a batch for the worker after which a lone packet is written inline (see flush). */
+/** Time without a batch for the worker after which a lone packet is written inline (WGTS_INLINE_WRITES=0). */
 const QUIET_MS = 1;
 
 export class RingWriter {
@@ -44,8 +53,13 @@ export class RingWriter {
   private unpublished = 0;
   /** Records queued so far (wrapping like ctrl[DONE]). */
   private pushed = 0;
-  /** Packets sent or written on the calling thread (see sendInline). */
+  /** Packets sent or written on the calling thread (see writeInline). */
   inline = 0;
+  /** This thread's drain (non-blocking), made with the first inline write, and when it last wrote. */
+  private drain: WriteDrain | undefined;
+  private inlineAt = -Infinity;
+  /** WGTS_INLINE_WRITES=0: the worker takes every batch while traffic flows (see the module comment). */
+  private readonly inlineAlways = process.env.WGTS_INLINE_WRITES !== '0';
   private stopped = false;
   /** Packets dropped because the ring was full. */
   dropped = 0;
@@ -58,9 +72,9 @@ export class RingWriter {
   }
 
   /**
-   * The worker starts with the first batch published to it (flush). Lone packets do not need it
-   * (sendInline), so a daemon that only sees handshakes, keepalives and pings never pays for its
-   * isolate (about 8 MiB of RSS, docs/benchmarks.md "Data plane").
+   * The worker starts with the first batch handed to it (flush): while sockets and the TUN keep up
+   * this thread writes everything (writeInline), so a daemon never pays for the isolate (about
+   * 8 MiB of RSS, docs/benchmarks.md "Data plane") unless an fd fills up.
    */
   private startWorker(): void {
     this.worker = startWorker('writer', { sab: this.data.buffer, ctrlSab: this.ctrl.buffer });
@@ -74,11 +88,30 @@ export class RingWriter {
    */
   push(fd: number, packet: Uint8Array, sa?: Uint8Array, head?: Uint8Array): boolean {
     const headLen = head ? head.length : 0;
-    const len = headLen + packet.length;
+    const w = this.record(fd, headLen + packet.length, sa);
+    if (w === -1) return false;
+    if (head) this.data.set(head, w + WRITER_HDR);
+    this.data.set(packet, w + WRITER_HDR + headLen);
+    return true;
+  }
+
+  /**
+   * Room for one write of `len` bytes to `fd` (a datagram to `sa` when given), a view into the ring
+   * that the caller fills before the next flush(): a packet sealed (send.ts) or a super-packet built
+   * (offload/tun-frames.ts writeInto) straight into the ring costs no copy. null if the ring is full
+   * (dropped).
+   */
+  reserve(fd: number, len: number, sa?: Uint8Array): Uint8Array | null {
+    const w = this.record(fd, len, sa);
+    return w === -1 ? null : this.data.subarray(w + WRITER_HDR, w + WRITER_HDR + len);
+  }
+
+  /** Writes a record's header for `len` payload bytes and queues it; its offset, or -1 (full, dropped). */
+  private record(fd: number, len: number, sa: Uint8Array | undefined): number {
     const w = reserve(this.dv, this.w, Atomics.load(this.ctrl, Ctrl.R), WRITER_HDR + len + 3);
     if (w === -1) {
       this.dropped++;
-      return false;
+      return -1;
     }
     const dv = this.dv;
     dv.setInt32(w, len, true);
@@ -87,12 +120,10 @@ export class RingWriter {
       dv.setInt32(w + WRITER_OFF_SALEN, sa.length, true);
       this.data.set(sa, w + WRITER_OFF_SA);
     } else dv.setInt32(w + WRITER_OFF_SALEN, 0, true);
-    if (head) this.data.set(head, w + WRITER_HDR);
-    this.data.set(packet, w + WRITER_HDR + headLen);
     this.w = nextOffset(w, WRITER_HDR, len);
     this.pushed = (this.pushed + 1) | 0;
     this.unpublished++;
-    return true;
+    return w;
   }
 
   /** Whether the worker is up: it has taken over from the inline writes of the start (flush). */
@@ -102,24 +133,29 @@ export class RingWriter {
 
   /** UDP GSO trains the worker sent so far, and those it had to split (wrapping at 2^32). */
   udpCounters(): { trains: number; splits: number } {
-    return { trains: Atomics.load(this.ctrl, Ctrl.TRAINS) >>> 0, splits: Atomics.load(this.ctrl, Ctrl.SPLITS) >>> 0 };
+    const d = this.drain;
+    return {
+      trains: (Atomics.load(this.ctrl, Ctrl.TRAINS) + (d ? d.trains : 0)) >>> 0,
+      splits: (Atomics.load(this.ctrl, Ctrl.SPLITS) + (d ? d.splits : 0)) >>> 0,
+    };
   }
 
-  /** Publishes the queued packets to the worker (call once per batch). */
+  /** Carries out the queued packets, here or by the worker (call once per batch). */
   flush(): void {
     const n = this.unpublished;
     if (n === 0) return;
     this.unpublished = 0;
     const ctrl = this.ctrl;
-    if (!this.worker && n > 1 && !this.stopped) this.startWorker();
-    // The worker announces its first sleep once it is up; until then this thread writes everything
-    // itself rather than let packets wait for an isolate to boot (0.1-0.2 s on a busy machine).
-    if (!this.ready && this.worker && Atomics.load(ctrl, Ctrl.SLEEPING) !== 0) this.ready = true;
-    // A lone packet after a quiet spell only: while traffic flows the worker takes every write, so
-    // the main thread (the protocol's and crypto's thread) does not also carry the kernel's work
-    // behind a coalesced TUN write or a stream of ACKs.
-    const inline = !this.ready || (n === 1 && Atomics.load(ctrl, Ctrl.SLEEPING) !== 0 && performance.now() - this.publishedAt > QUIET_MS);
-    if (inline && !this.stopped && Atomics.load(ctrl, Ctrl.R) === this.published && this.sendInline()) return;
+    let inline: boolean;
+    if (this.inlineAlways) inline = true;
+    else {
+      if (!this.worker && n > 1 && !this.stopped) this.startWorker();
+      // The worker announces its first sleep once it is up; until then this thread writes everything
+      // itself rather than let packets wait for an isolate to boot (0.1-0.2 s on a busy machine).
+      if (!this.ready && this.worker && Atomics.load(ctrl, Ctrl.SLEEPING) !== 0) this.ready = true;
+      inline = !this.ready || (n === 1 && Atomics.load(ctrl, Ctrl.SLEEPING) !== 0 && performance.now() - this.publishedAt > QUIET_MS);
+    }
+    if (inline && !this.stopped && Atomics.load(ctrl, Ctrl.R) === this.published && this.writeInline()) return;
     if (!this.worker && !this.stopped) this.startWorker();
     this.published = this.w;
     this.publishedAt = performance.now();
@@ -130,57 +166,44 @@ export class RingWriter {
   }
 
   /**
-   * Sends the unpublished records on the calling thread, leaving them out of the ring. For a lone
-   * packet when the worker sleeps (issue "a lone packet must not wait for a batch"): waking it costs
-   * this thread a futex call and the packet the wake-up itself, about 0.1-0.2 ms per hop on the
-   * bench's VM (docs/benchmarks.md "Data plane"); and for everything until the worker is up.
+   * Carries out the unpublished records on the calling thread, leaving them out of the ring.
    * The caller checked that R === the last published W: the worker has returned from the syscall of
    * every record published so far (it stores R only after them) and no other thread produces, so
-   * per-fd order holds. If a socket is full (EAGAIN) the rest goes to the worker, which waits for
-   * room; the records already sent stay in the ring with fd -1 (the worker's call fails, it drops
-   * them) and false is returned.
+   * per-fd order holds. If an fd is full (EAGAIN) the rest goes to the worker, which waits for room;
+   * the records already written stay in the ring with fd -1 (the worker counts them done without a
+   * system call) and false is returned.
    */
-  private sendInline(): boolean {
-    const { dv, data } = this;
-    let sent = 0;
+  private writeInline(): boolean {
+    const drain = (this.drain ??= new WriteDrain(this.data, this.dv, false));
+    // As the worker does after a second without records: an fd number reused by a new socket then
+    // gets a GSO verdict of its own.
+    const now = performance.now();
+    if (now - this.inlineAt > 1000) drain.forget();
+    this.inlineAt = now;
+    const before = drain.done;
     let at = this.published;
     while (at !== this.w) {
-      const len = dv.getInt32(at, true);
-      if (len === WRAP) {
-        at = 0;
+      at = drain.step(at, this.w);
+      if (drain.blocked) break;
+    }
+    const sent = (drain.done - before) | 0;
+    this.inline += sent;
+    if (at === this.w) {
+      this.w = this.published;
+      this.pushed = (this.pushed - sent) | 0;
+      return true;
+    }
+    const dv = this.dv;
+    for (let k = this.published; k !== at; ) {
+      const l = dv.getInt32(k, true);
+      if (l === WRAP) {
+        k = 0;
         continue;
       }
-      const fd = dv.getInt32(at + WRITER_OFF_FD, true);
-      const salen = dv.getInt32(at + WRITER_OFF_SALEN, true);
-      const payload = data.subarray(at + WRITER_HDR, at + WRITER_HDR + len);
-      let rc: number;
-      for (;;) {
-        rc = salen !== 0
-          ? sys.sendto(fd, payload, len, MSG_NOSIGNAL, data.subarray(at + WRITER_OFF_SA, at + WRITER_OFF_SA + salen), salen)
-          : sys.write(fd, payload, len);
-        if (rc >= 0 || sys.errno() !== EINTR) break;
-      }
-      // Any failure but EAGAIN drops the packet, as the worker does.
-      if (rc < 0 && sys.errno() === EAGAIN) {
-        for (let k = this.published; k !== at; ) {
-          const l = dv.getInt32(k, true);
-          if (l === WRAP) {
-            k = 0;
-            continue;
-          }
-          dv.setInt32(k + WRITER_OFF_FD, -1, true);
-          k = nextOffset(k, WRITER_HDR, l);
-        }
-        this.inline += sent; // still counted in `pushed`: the worker counts them done when it skips them
-        return false;
-      }
-      sent++;
-      at = nextOffset(at, WRITER_HDR, len);
+      dv.setInt32(k + WRITER_OFF_FD, -1, true);
+      k = nextOffset(k, WRITER_HDR, l);
     }
-    this.w = this.published;
-    this.pushed = (this.pushed - sent) | 0;
-    this.inline += sent;
-    return true;
+    return false; // still counted in `pushed`: the worker counts them done when it skips them
   }
 
   /**

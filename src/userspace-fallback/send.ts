@@ -3,10 +3,11 @@
  * stage them per peer, assign counters in order, pad, encrypt and hand whole batches to the Bind;
  * handshake initiations and responses; keepalives; rekey checks after sending.
  *
- * Hot path (`routeAndSend` → `sendStagedPackets` → `encryptData`): packets of one TUN batch are
- * grouped per peer and, when the peer holds a usable keypair and has nothing staged, encrypted
- * straight from the TUN buffers (no staging copy). The only per-packet allocations are the output
- * datagram and what node:crypto returns; nonces live in one buffer per keypair.
+ * Hot path (`routeAndSend` → `transmit` → `sealDataInto`): packets of one TUN batch are grouped
+ * per peer and, when the peer holds a usable keypair and has nothing staged, encrypted straight from
+ * the TUN buffers (no staging copy) into the Bind's send buffers (Bind.reserve: the writer's ring,
+ * so the datagram is not copied again before the system call); a Bind without reserve() gets fresh
+ * datagrams (encryptData). Nonces live in one buffer per keypair.
  */
 import { sealPadded, tai64n, writeNonce } from '../crypto/primitives.js';
 import { allocPacket } from '../crypto/queue-slab.js';
@@ -38,14 +39,22 @@ const EMPTY = new Uint8Array(0);
 
 /** Builds one data message for `plaintext` under `kp` with `counter` (the WireGuard paper §5.4.6). */
 export function encryptData(kp: Keypair, counter: number, plaintext: Uint8Array, mtu: number): Uint8Array {
-  const padded = paddedLength(plaintext.length, mtu);
-  const out = allocPacket(MESSAGE_DATA_OVERHEAD + padded);
+  const out = allocPacket(MESSAGE_DATA_OVERHEAD + paddedLength(plaintext.length, mtu));
+  sealDataInto(kp, counter, plaintext, out);
+  return out;
+}
+
+/**
+ * Writes the data message for `plaintext` into `out`, whose length (MESSAGE_DATA_OVERHEAD + the
+ * padded length, paddedLength) sets the padding: a Bind's reserved room (Bind.reserve), so the
+ * datagram is sealed where it is sent from.
+ */
+export function sealDataInto(kp: Keypair, counter: number, plaintext: Uint8Array, out: Uint8Array): void {
   writeU32(out, 0, MESSAGE_DATA);
   writeU32(out, 4, kp.remoteIndex);
   writeCounter(out, 8, counter);
   writeNonce(kp.sendNonce, counter);
-  sealPadded(kp.sendKey, kp.sendNonce, plaintext, padded - plaintext.length, out, 16);
-  return out;
+  sealPadded(kp.sendKey, kp.sendNonce, plaintext, out.length - MESSAGE_DATA_OVERHEAD - plaintext.length, out, 16);
 }
 
 /** A keypair we may send with now, or null (none, expired, exhausted, or not confirmed). */
@@ -63,10 +72,30 @@ function transmit(peer: Peer, kp: Keypair, packets: Uint8Array[], start: number,
   const dev = peer.device;
   const endpoint = peer.endpoint!;
   const mtu = dev.tun.mtu();
-  const out: Uint8Array[] = new Array(packets.length - start);
+  const bind = dev.bind;
   let n = 0;
   let bytes = 0;
   let sentData = false;
+  if (bind.reserve) {
+    // Sealed straight into the Bind's send buffers. No room: dropped (counted by the Bind) before it
+    // takes a counter.
+    for (let i = start; i < packets.length; i++) {
+      if (kp.sendCounter >= REJECT_AFTER_MESSAGES) break;
+      const p = packets[i]!;
+      const len = MESSAGE_DATA_OVERHEAD + paddedLength(p.length, mtu);
+      const out = bind.reserve(len, endpoint);
+      n++;
+      if (out === null) continue;
+      sealDataInto(kp, kp.sendCounter++, p, out);
+      bytes += len;
+      if (p.length) sentData = true;
+    }
+    if (n === 0) return 0;
+    bind.sendReserved!();
+    if (bytes === 0) return n; // all dropped
+    return transmitted(peer, kp, n, bytes, sentData, now);
+  }
+  const out: Uint8Array[] = new Array(packets.length - start);
   for (let i = start; i < packets.length; i++) {
     if (kp.sendCounter >= REJECT_AFTER_MESSAGES) break;
     const p = packets[i]!;
@@ -77,7 +106,12 @@ function transmit(peer: Peer, kp: Keypair, packets: Uint8Array[], start: number,
   }
   if (n === 0) return 0;
   out.length = n;
-  dev.bind.send(out, endpoint);
+  bind.send(out, endpoint);
+  return transmitted(peer, kp, n, bytes, sentData, now);
+}
+
+/** After `n` packets went to the Bind: accounting, timers, rekey; returns n. */
+function transmitted(peer: Peer, kp: Keypair, n: number, bytes: number, sentData: boolean, now: number): number {
   peer.txBytes += bytes;
   if (sentData) peer.timers.dataSent();
   peer.timers.anyAuthenticatedPacketSent();

@@ -97,7 +97,7 @@ function ifIoctl(req: number, ifr: Buffer): number {
 
 export class LinuxTun implements Tun {
   private reader: RingReader | undefined;
-  /** Writes go through the writer worker (acquireWriter) once started, unless WGTS_SYNC_WRITES=1. */
+  /** Writes go through the shared RingWriter (acquireWriter) once started, unless WGTS_SYNC_WRITES=1. */
   private writer: RingWriter | undefined;
   private closeCbs: Array<() => void> = [];
   private closed = false;
@@ -173,10 +173,8 @@ export class LinuxTun implements Tun {
     if (this.closed || batch.length === 0) return;
     const writer = this.writer;
     if (!writer) return this.writeFrames(this.framer!.frameWrites(batch));
-    // Header and packet copied straight into the writer's ring: no buffer per packet.
-    this.framer!.eachWrite(batch, (head, packet) => {
-      if (!writer.push(this.fd, packet, undefined, head)) this.writeErrors++;
-    });
+    // Built straight in the writer's ring: no buffer per packet or super-packet.
+    this.writeErrors += this.framer!.writeInto(batch, (len) => writer.reserve(this.fd, len));
     writer.flush();
   }
 

@@ -6,7 +6,7 @@
  * super-packet's segments for one peer in a row (send.ts), so a bulk flow's datagrams come as
  * trains of equal-size segments with a shorter tail.
  *
- * Pure: the writer worker (writer-worker.ts) stages a burst of ring records and asks where each
+ * Pure: the write drain (write-drain.ts) gathers a burst of ring records and asks where each
  * train ends.
  */
 

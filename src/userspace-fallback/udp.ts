@@ -6,9 +6,9 @@
  * neither set SO_MARK (wg-quick's fwmark 51820 for full tunnels) nor hand out raw datagrams without a
  * callback and an rinfo object per packet. Receiving runs in the reader worker that also reads the
  * TUN (poll + recvfrom into a ring of the Bind's own, ring-reader.ts), waking the main thread once per
- * burst; sending copies the datagram into the ring of the writer worker that also writes the TUN
- * (sendmmsg() batches with UDP GSO trains, writer-worker.ts, waiting for POLLOUT when the 7 MiB
- * socket buffer is full), because sendto() on the main thread was its largest cost in the profile.
+ * burst; sending puts the datagram into the write ring shared with the TUN (sealed there by the
+ * device, reserve(); ring-writer.ts), from which sendmmsg() batches with UDP GSO trains go out
+ * (write-drain.ts), the writer worker waiting for POLLOUT when the 7 MiB socket buffer is full.
  * WGTS_SYNC_WRITES=1 sends synchronously instead (dropping and counting on a full buffer).
  *
  * Endpoints: IPv4 and IPv4-mapped IPv6 destinations go out of the IPv4 socket; the IPv6 socket never
@@ -105,7 +105,7 @@ export class UdpBind implements Bind {
   private saCache = new WeakMap<WgEndpoint, { sa: Uint8Array; family: 4 | 6 } | null>();
   private lastSa = new Uint8Array(28);
   private lastEp: WgEndpoint | undefined;
-  /** Sends go through the writer worker (acquireWriter); undefined until the first open or with WGTS_SYNC_WRITES=1. */
+  /** Sends go through the shared RingWriter (acquireWriter); undefined until the first open or with WGTS_SYNC_WRITES=1. */
   private writer: RingWriter | undefined;
   /** Datagrams dropped on send (no socket for the family, buffer full, unreachable...). */
   sendErrors = 0;
@@ -251,32 +251,52 @@ export class UdpBind implements Bind {
     this.mark = mark >>> 0;
   }
 
-  send(packets: Uint8Array[], to: WgEndpoint): void {
+  /** The socket and sockaddr for `to`, or undefined (no address, no socket of its family). */
+  private route(to: WgEndpoint): { fd: number; sa: Uint8Array } | undefined {
     let dest = this.saCache.get(to);
     if (dest === undefined) {
       dest = sockaddrOf(to);
       this.saCache.set(to, dest);
     }
-    if (!dest) {
-      this.sendErrors += packets.length;
-      return;
-    }
+    if (!dest) return undefined;
     let sock: Sock | undefined;
     for (const s of this.socks) if (s.family === dest.family) sock = s;
-    if (!sock) {
+    return sock && { fd: sock.fd, sa: dest.sa };
+  }
+
+  send(packets: Uint8Array[], to: WgEndpoint): void {
+    const r = this.route(to);
+    if (!r) {
       this.sendErrors += packets.length;
       return;
     }
     const writer = this.writer;
     if (writer) {
-      for (const p of packets) if (!writer.push(sock.fd, p, dest.sa)) this.sendErrors++;
+      for (const p of packets) if (!writer.push(r.fd, p, r.sa)) this.sendErrors++;
       writer.flush();
       return;
     }
     for (const p of packets) {
-      if (sys.sendto(sock.fd, p, p.length, 0, dest.sa, dest.sa.length) < 0) this.sendErrors++;
+      if (sys.sendto(r.fd, p, p.length, 0, r.sa, r.sa.length) < 0) this.sendErrors++;
     }
   }
+
+  /** Bind.reserve: room in the writer's ring (see RingWriter.reserve); without a writer, a fresh buffer sent by sendReserved. */
+  reserve(len: number, to: WgEndpoint): Uint8Array | null {
+    const r = this.route(to);
+    const out = !r ? null : this.writer ? this.writer.reserve(r.fd, len, r.sa) : new Uint8Array(len);
+    if (out === null) this.sendErrors++;
+    else if (!this.writer) this.reserved.push({ packet: out, to });
+    return out;
+  }
+
+  /** Bind.sendReserved. */
+  sendReserved(): void {
+    if (this.writer) return this.writer.flush();
+    for (const { packet, to } of this.reserved.splice(0)) this.send([packet], to);
+  }
+
+  private readonly reserved: Array<{ packet: Uint8Array; to: WgEndpoint }> = [];
 
   onReceive(cb: (packet: Uint8Array, from: WgEndpoint) => void): void {
     this.receiveCb = cb;

@@ -1,5 +1,7 @@
 /**
- * The writer worker's UDP send paths on loopback (nothing leaves the host's lo): UDP GSO trains,
+ * RingWriter's UDP send paths (write-drain.ts) on loopback (nothing leaves the host's lo), on the
+ * calling thread (the default while the worker has nothing in hand) and in the writer worker
+ * (WGTS_INLINE_WRITES=0 hands it every batch): UDP GSO trains,
  * the plain path (GSO off, as WGTS_UDP_GSO=0 makes it), and a socket on which every GSO send fails
  * (SO_NO_CHECK: the kernel refuses UDP_SEGMENT without checksums, EINVAL), where each train must be
  * retried datagram by datagram. Datagrams of two destinations interleave in trains with a shorter
@@ -103,51 +105,63 @@ async function carry(writer: RingWriter, fd: number, trainsEach: number, family:
 }
 
 /**
- * The process's writer, its worker started with WGTS_UDP_GSO as asked (a worker takes a copy of the
- * environment when it starts; releasing the last user stops it, so each test gets a fresh one) and
- * up: until it is, flush() writes on the calling thread, one datagram at a time, and a test's
- * datagrams could all go out that way on a busy machine, past the paths it is about.
+ * The process's writer, with WGTS_UDP_GSO as asked (releasing the last user stops it, so each test
+ * gets a fresh one). `inline`: the calling thread sends (the default). Otherwise WGTS_INLINE_WRITES=0
+ * and the worker started (a worker takes a copy of the environment when it starts) and up: until it
+ * is, flush() writes on the calling thread, and a test's datagrams could all go out that way on a
+ * busy machine, past the worker's paths.
  */
-async function startWriter(udpGso: boolean): Promise<RingWriter> {
-  const before = process.env.WGTS_UDP_GSO;
+async function startWriter(udpGso: boolean, inline: boolean): Promise<RingWriter> {
+  const before = { gso: process.env.WGTS_UDP_GSO, inline: process.env.WGTS_INLINE_WRITES };
   if (udpGso) delete process.env.WGTS_UDP_GSO;
   else process.env.WGTS_UDP_GSO = '0';
+  if (inline) delete process.env.WGTS_INLINE_WRITES;
+  else process.env.WGTS_INLINE_WRITES = '0';
+  const restore = (name: string, v: string | undefined): void => {
+    if (v === undefined) delete process.env[name];
+    else process.env[name] = v;
+  };
   const w = acquireWriter();
   cleanups.push(async () => {
     await releaseWriter(w);
-    if (before === undefined) delete process.env.WGTS_UDP_GSO;
-    else process.env.WGTS_UDP_GSO = before;
+    restore('WGTS_UDP_GSO', before.gso);
+    restore('WGTS_INLINE_WRITES', before.inline);
   });
-  // A batch of two starts the worker; they go to a receiver of their own.
+  if (inline) return w;
+  // A batch of two starts the worker; they go to a receiver of their own (the second longer, so
+  // the pair is no train for the counters).
   const fd = sender();
   const sink = await receiver();
   w.push(fd, datagram(0, 100), sink.sa);
-  w.push(fd, datagram(1, 100), sink.sa);
+  w.push(fd, datagram(1, 200), sink.sa);
   w.flush();
   await until(() => w.workerReady);
   return w;
 }
 
-describe('writer worker: UDP sends', () => {
+describe.each([
+  ['on the calling thread', true],
+  ['in the writer worker (WGTS_INLINE_WRITES=0)', false],
+])('UDP sends %s', (_name, inline) => {
   it('UDP GSO: trains of equal datagrams with a shorter tail arrive intact and in order', async () => {
-    const c = await carry(await startWriter(true), sender(), 200);
+    const c = await carry(await startWriter(true, inline), sender(), 200);
     expect(c.trains).toBeGreaterThan(0);
     expect(c.splits).toBe(0);
   }, 60_000);
 
   it('UDP GSO over IPv6', async () => {
-    const c = await carry(await startWriter(true), sender(false, 6), 100, 6);
+    const c = await carry(await startWriter(true, inline), sender(false, 6), 100, 6);
     expect(c.trains).toBeGreaterThan(0);
     expect(c.splits).toBe(0);
   }, 60_000);
 
   it('GSO off (WGTS_UDP_GSO=0): the same datagrams, one by one in sendmmsg batches', async () => {
-    const c = await carry(await startWriter(false), sender(), 200);
+    const c = await carry(await startWriter(false, inline), sender(), 200);
     expect(c).toEqual({ trains: 0, splits: 0 });
   }, 60_000);
 
   it('a socket refusing GSO sends (EINVAL): the train goes out datagram by datagram, nothing lost', async () => {
-    const c = await carry(await startWriter(true), sender(true), 50);
+    const c = await carry(await startWriter(true, inline), sender(true), 50);
     expect(c.splits).toBeGreaterThan(0);
     expect(c.trains).toBe(0);
     // The socket's largest segment size drops below the failed one: not every one of the 100 trains
@@ -156,7 +170,7 @@ describe('writer worker: UDP sends', () => {
   }, 60_000);
 
   it('a lone datagram goes out at once', async () => {
-    const w = await startWriter(true);
+    const w = await startWriter(true, inline);
     const fd = sender();
     const rx = await receiver();
     for (let i = 0; i < 3; i++) {

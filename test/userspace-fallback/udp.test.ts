@@ -101,7 +101,7 @@ describe('UdpBind', () => {
     await a.setMark(0);
   });
 
-  it('reads light traffic on the main thread; under traffic one reader and one writer thread serve every bind, and closing or re-binding one leaves the others running', async () => {
+  it('reads light traffic on the main thread; under traffic one reader thread serves every bind (the writer needs no thread of its own until a socket is full), and closing or re-binding one leaves the others running', async () => {
     const a = bind();
     const b = bind();
     const c = bind();
@@ -116,14 +116,13 @@ describe('UdpBind', () => {
     await until(() => got === 1);
     expect(ioThreads()).toEqual({ rx: 0, tx: 0 });
     expect(readerWorkerRunning()).toBe(false);
-    // Traffic (bursts past the idle poll's limits): the reader worker takes over, and the
-    // writer starts with the first batch. Loopback may drop some of a burst this size, so only the
-    // threads are waited for.
+    // Traffic (bursts past the idle poll's limits): the reader worker takes over. Loopback may
+    // drop some of a burst this size, so only the thread is waited for.
     for (let i = 0; i < 40 && ioThreads().rx === 0; i++) {
       a.send(Array.from({ length: 64 }, () => new Uint8Array(8)), { family: 4, host: '127.0.0.1', port: pb });
       await new Promise((r) => setTimeout(r, 5));
     }
-    await until(() => ioThreads().rx === 1 && ioThreads().tx === 1);
+    await until(() => ioThreads().rx === 1);
     expect(readerWorkerRunning()).toBe(true);
     const before = got;
     await c.close();
@@ -134,7 +133,8 @@ describe('UdpBind', () => {
     const after = got;
     a.send([new Uint8Array(8)], { family: 4, host: '127.0.0.1', port: pb2 });
     await until(() => got === after + 1);
-    expect(ioThreads()).toEqual({ rx: 1, tx: 1 });
+    expect(ioThreads().rx).toBe(1);
+    expect(ioThreads().tx).toBeLessThanOrEqual(1); // one writer thread at most, if a socket was ever full
     await Promise.all([a.close(), b.close()]);
     await until(() => ioThreads().rx === 0 && ioThreads().tx === 0);
     expect(readerWorkerRunning()).toBe(false);

@@ -52,17 +52,16 @@ export interface TunWrite {
 
 const MAX_IP_PACKET = 65535;
 
-/** A super-packet being built: the views of its segments, all of one flow. */
-interface Flow {
+/** A super-packet being planned: the views of its segments, all of one flow. */
+interface Flow extends Coalesced {
   first: Uint8Array;
   ipHeaderLen: number;
   tcpHeaderLen: number;
   gsoSize: number;
   nextSeq: number;
   segments: Uint8Array[];
-  totalLen: number;
+  length: number;
   closed: boolean; // ended by PSH or by a short segment
-  writeIndex: number;
   firstChecked: boolean;
 }
 
@@ -122,17 +121,26 @@ function tcpChecksumValid(pkt: Uint8Array, ipHeaderLen: number): boolean {
 }
 
 /**
- * Coalesces a batch of packets bound for the TUN, in order. Returns the writes: packets that joined
- * nothing are passed through (same view, plain header); each super-packet is a new buffer at the
- * position of its first segment. The input views are not modified.
+ * A super-packet to be: the segments of one flow that coalesceTcp joined. `length` is its size;
+ * writeSuperPacket builds it.
  */
-export function coalesceTcp(packets: readonly Uint8Array[], maxSegments = 64): TunWrite[] {
-  const writes: (TunWrite | Flow)[] = [];
+export interface Coalesced {
+  readonly segments: readonly Uint8Array[];
+  readonly length: number;
+}
+
+/**
+ * Coalesces a batch of packets bound for the TUN, in order, without building anything: each entry
+ * is a packet to write as it is (plain header) or the segments of a super-packet (two or more; see
+ * writeSuperPacket). The input views are not modified.
+ */
+export function coalescePlan(packets: readonly Uint8Array[], maxSegments = 64): Array<Uint8Array | Coalesced> {
+  const writes: (Uint8Array | Flow)[] = [];
   const open: Flow[] = [];
   for (const pkt of packets) {
     const tcpHeaderLen = candidate(pkt);
     if (tcpHeaderLen === 0) {
-      writes.push({ hdr: plainVirtioNetHdr(), packet: pkt });
+      writes.push(pkt);
       continue;
     }
     const ipHeaderLen = pkt[0]! >> 4 === 4 ? 20 : IPV6_HEADER_LEN;
@@ -147,7 +155,7 @@ export function coalesceTcp(packets: readonly Uint8Array[], maxSegments = 64): T
         flow.closed ||
         seq !== flow.nextSeq ||
         payload > flow.gsoSize ||
-        flow.totalLen + payload > MAX_IP_PACKET ||
+        flow.length + payload > MAX_IP_PACKET ||
         flow.segments.length >= maxSegments
       ) {
         break; // this flow cannot take it; a new super-packet starts with it
@@ -160,12 +168,12 @@ export function coalesceTcp(packets: readonly Uint8Array[], maxSegments = 64): T
         }
       }
       if (!tcpChecksumValid(pkt, ipHeaderLen)) {
-        writes.push({ hdr: plainVirtioNetHdr(), packet: pkt });
+        writes.push(pkt);
         joined = true;
         break;
       }
       flow.segments.push(pkt);
-      flow.totalLen += payload;
+      flow.length += payload;
       flow.nextSeq = (seq + payload) >>> 0;
       if (payload < flow.gsoSize || pkt[ipHeaderLen + TCP_FLAGS_OFFSET]! & TCP_FLAG_PSH) flow.closed = true;
       joined = true;
@@ -178,23 +186,43 @@ export function coalesceTcp(packets: readonly Uint8Array[], maxSegments = 64): T
       gsoSize: payload,
       nextSeq: (seq + payload) >>> 0,
       segments: [pkt],
-      totalLen: pkt.length,
+      length: pkt.length,
       closed: (pkt[ipHeaderLen + TCP_FLAGS_OFFSET]! & TCP_FLAG_PSH) !== 0,
-      writeIndex: writes.length,
       firstChecked: false,
     };
     open.push(flow);
     writes.push(flow);
   }
-  return writes.map((w) => ('hdr' in w ? w : build(w)));
+  for (let i = 0; i < writes.length; i++) {
+    const w = writes[i]!;
+    if (!(w instanceof Uint8Array) && w.segments.length === 1) writes[i] = w.first;
+  }
+  return writes;
 }
 
-/** The write for a flow: its one packet as it came, or the super-packet of its segments. */
-function build(flow: Flow): TunWrite {
-  if (flow.segments.length === 1) return { hdr: plainVirtioNetHdr(), packet: flow.first };
+/**
+ * Coalesces a batch of packets bound for the TUN, in order. Returns the writes: packets that joined
+ * nothing are passed through (same view, plain header); each super-packet is a new buffer at the
+ * position of its first segment. The input views are not modified.
+ */
+export function coalesceTcp(packets: readonly Uint8Array[], maxSegments = 64): TunWrite[] {
+  return coalescePlan(packets, maxSegments).map((w) => {
+    if (w instanceof Uint8Array) return { hdr: plainVirtioNetHdr(), packet: w };
+    const packet = new Uint8Array(w.length);
+    return { hdr: writeSuperPacket(w, packet), packet };
+  });
+}
+
+/**
+ * Builds super-packet `c` (from coalescePlan) in `out` (at least c.length bytes, at its start) and
+ * returns its virtio_net_hdr: the first segment's headers with the lengths and flags of the whole,
+ * then every segment's payload.
+ */
+export function writeSuperPacket(c: Coalesced, out: Uint8Array): VirtioNetHdr {
+  const flow = c as Flow;
   const ihl = flow.ipHeaderLen;
   const headersLen = ihl + flow.tcpHeaderLen;
-  const out = new Uint8Array(flow.totalLen);
+  const total = flow.length;
   out.set(flow.first, 0);
   let at = flow.first.length;
   for (let i = 1; i < flow.segments.length; i++) {
@@ -206,28 +234,25 @@ function build(flow: Flow): TunWrite {
   out[ihl + TCP_FLAGS_OFFSET]! |= last[ihl + TCP_FLAGS_OFFSET]! & TCP_FLAG_PSH;
   const v4 = ihl === 20;
   if (v4) {
-    out[2] = out.length >>> 8;
-    out[3] = out.length & 0xff;
+    out[2] = total >>> 8;
+    out[3] = total & 0xff;
     setIPv4HeaderChecksum(out, ihl);
   } else {
-    const plen = out.length - IPV6_HEADER_LEN;
+    const plen = total - IPV6_HEADER_LEN;
     out[4] = plen >>> 8;
     out[5] = plen & 0xff;
   }
   // NEEDS_CSUM: the field holds the folded pseudo-header sum, not complemented; the kernel adds the rest.
-  const tcpLen = out.length - ihl;
+  const tcpLen = total - ihl;
   const partial = foldSum(pseudoHeaderSum(out, v4 ? IPV4_ADDR_AT : IPV6_ADDR_AT, v4 ? 4 : 16, IPPROTO_TCP, tcpLen));
   out[ihl + TCP_CSUM_OFFSET] = partial >>> 8;
   out[ihl + TCP_CSUM_OFFSET + 1] = partial & 0xff;
   return {
-    hdr: {
-      flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
-      gsoType: v4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6,
-      hdrLen: headersLen,
-      gsoSize: flow.gsoSize,
-      csumStart: ihl,
-      csumOffset: TCP_CSUM_OFFSET,
-    },
-    packet: out,
+    flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
+    gsoType: v4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6,
+    hdrLen: headersLen,
+    gsoSize: flow.gsoSize,
+    csumStart: ihl,
+    csumOffset: TCP_CSUM_OFFSET,
   };
 }

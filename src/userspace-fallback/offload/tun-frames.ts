@@ -7,11 +7,12 @@
  *   checksums finished), as views into an arena owned by this object and valid until the next call.
  *   A read the header does not describe is dropped and counted.
  * - `frameWrites`: the packets of one batch -> TUN write buffers, TCP segments of a flow coalesced
- *   (coalesceTcp) so the host's stack takes a burst in one write.
+ *   (coalesceTcp) so the host's stack takes a burst in one write; `writeInto` builds the same
+ *   writes in room the caller reserves (the writer's ring), without a buffer per super-packet.
  */
-import { coalesceTcp } from './gro-coalesce.js';
+import { coalescePlan, coalesceTcp, writeSuperPacket } from './gro-coalesce.js';
 import { OffloadError, segmentPacket } from './gso-segment.js';
-import { VIRTIO_NET_HDR_LEN, decodeVirtioNetHdr, encodeVirtioNetHdr } from './virtio-net-hdr.js';
+import { VIRTIO_NET_HDR_LEN, decodeVirtioNetHdr, encodeVirtioNetHdr, plainVirtioNetHdr } from './virtio-net-hdr.js';
 
 /** Largest IP packet a TUN read or write carries. */
 const MAX_PACKET = 65535;
@@ -23,7 +24,6 @@ export class TunFramer {
   malformed = 0;
   /** Where segments are built: a super-packet's payload plus one copy of the headers per segment. */
   private readonly arena: Uint8Array;
-  private readonly head = new Uint8Array(VIRTIO_NET_HDR_LEN);
 
   /** `maxSegments` bounds the packets one read may become (the batch the data plane takes). */
   constructor(private readonly maxSegments = 128) {
@@ -52,24 +52,33 @@ export class TunFramer {
 
   /** TUN write buffers (header + packet) for a batch of packets, in order, TCP flows coalesced. */
   frameWrites(packets: readonly Uint8Array[]): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    this.eachWrite(packets, (head, packet) => {
+    return coalesceTcp(packets).map(({ hdr, packet }) => {
       const buf = new Uint8Array(VIRTIO_NET_HDR_LEN + packet.length);
-      buf.set(head, 0);
+      encodeVirtioNetHdr(hdr, buf, 0);
       buf.set(packet, VIRTIO_NET_HDR_LEN);
-      out.push(buf);
+      return buf;
     });
-    return out;
   }
 
   /**
-   * The same writes without building them: `write(head, packet)` per write, `head` the encoded
-   * virtio_net_hdr (reused: use it before returning), for a writer that copies both into its ring.
+   * The same writes built in place: `reserve(len)` gives room for one write of `len` bytes (header
+   * included), or null when there is none (that write is dropped). Returns the writes dropped.
    */
-  eachWrite(packets: readonly Uint8Array[], write: (head: Uint8Array, packet: Uint8Array) => void): void {
-    for (const { hdr, packet } of coalesceTcp(packets)) {
-      encodeVirtioNetHdr(hdr, this.head, 0);
-      write(this.head, packet);
+  writeInto(packets: readonly Uint8Array[], reserve: (len: number) => Uint8Array | null): number {
+    let dropped = 0;
+    for (const w of coalescePlan(packets)) {
+      const out = reserve(VIRTIO_NET_HDR_LEN + w.length);
+      if (out === null) {
+        dropped++;
+        continue;
+      }
+      if (w instanceof Uint8Array) {
+        encodeVirtioNetHdr(PLAIN, out, 0);
+        out.set(w, VIRTIO_NET_HDR_LEN);
+      } else encodeVirtioNetHdr(writeSuperPacket(w, out.subarray(VIRTIO_NET_HDR_LEN)), out, 0);
     }
+    return dropped;
   }
 }
+
+const PLAIN = plainVirtioNetHdr();

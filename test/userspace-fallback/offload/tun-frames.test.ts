@@ -53,11 +53,21 @@ describe('TunFramer', () => {
     expect(writes.map((w) => w.length - VIRTIO_NET_HDR_LEN)).toEqual([4040, other.length]);
     expect(sameBytes(writes[1]!.subarray(VIRTIO_NET_HDR_LEN), other)).toBe(true);
     // The super-packet, read back as the kernel would see it, is the four segments again.
-    // eachWrite hands over the same header and packet without building the buffer.
+    // writeInto builds the same writes in room the caller reserves (here views of one ring-like
+    // buffer, its bytes dirty as a reused ring's are); a null reservation drops that write.
+    const ring = new Uint8Array(1 << 16).fill(0xee);
     const each: Uint8Array[] = [];
-    f.eachWrite([segs[0]!, other, ...segs.slice(1)], (head, packet) => each.push(Uint8Array.from([...head, ...packet])));
+    let at = 0;
+    const dropped = f.writeInto([segs[0]!, other, ...segs.slice(1)], (len) => {
+      const v = ring.subarray(at, at + len);
+      at += len;
+      each.push(v);
+      return v;
+    });
+    expect(dropped).toBe(0);
     expect(each.length).toBe(writes.length);
     each.forEach((w, i) => expect(sameBytes(w, writes[i]!)).toBe(true));
+    expect(f.writeInto([segs[0]!, other], () => null)).toBe(2);
     const back = f.unframeRead(writes[0]!);
     expect(back).toHaveLength(4);
     back.forEach((s, i) => expect(sameBytes(s, segs[i]!)).toBe(true));
