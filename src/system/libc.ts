@@ -20,6 +20,7 @@ export const sys = {
   write: libc.func('long write(int fd, const void *buf, unsigned long len)') as (fd: number, buf: Uint8Array, len: number) => number,
   pipe2: libc.func('int pipe2(void *fds, int flags)') as (fds: Int32Array, flags: number) => number,
   fcntl: libc.func('int fcntl(int fd, int cmd, int arg)') as (fd: number, cmd: number, arg: number) => number,
+  fcntlPtr: libc.func('int fcntl(int fd, int cmd, void *arg)') as (fd: number, cmd: number, arg: Int32Array) => number,
   socket: libc.func('int socket(int domain, int type, int protocol)') as (d: number, t: number, p: number) => number,
   setsockopt: libc.func('int setsockopt(int fd, int level, int name, const void *val, unsigned int len)') as (
     fd: number, level: number, name: number, val: Uint8Array, len: number) => number,
@@ -31,6 +32,8 @@ export const sys = {
   recvmmsg: libc.func('int recvmmsg(int fd, void *msgs, unsigned int n, int flags, void *timeout)') as (
     fd: number, msgs: unknown, n: number, flags: number, timeout: null) => number,
   poll: libc.func('int poll(void *fds, unsigned long n, int timeout)') as (fds: Uint8Array, n: number, timeout: number) => number,
+  /** poll() on native memory (AsyncPollSet). */
+  pollPtr: libc.func('int poll(void *fds, unsigned long n, int timeout)') as (fds: unknown, n: number, timeout: number) => number,
   /** poll() on a libuv thread-pool thread (koffi's async call); `fds` is native memory (AsyncPollSet). */
   pollAsync: (libc.func('int poll(void *fds, unsigned long n, int timeout)') as unknown as {
     async(fds: unknown, n: number, timeout: number, cb: (err: unknown, rc: number) => void): void;
@@ -192,6 +195,11 @@ export class AsyncPollSet {
   /** poll(2) on a thread-pool thread, no timeout; `done` gets its return value (errno then in sys.errno()). */
   poll(done: (rc: number) => void): void {
     sys.pollAsync(this.mem, this.n, -1, (err, rc) => done(err ? -1 : rc));
+  }
+
+  /** poll(2) here, without waiting; the same return value. */
+  pollNow(): number {
+    return sys.pollPtr(this.mem, this.n, 0);
   }
 
   revents(i: number): number {

@@ -4,7 +4,7 @@
  * isolate in memory; bulk traffic hands the reads to the worker, data keeps flowing through the
  * hand-over, and quiet hands them back.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab, waitFor } from '../helpers/netns.js';
 import { type Side, daemonPids, iperf, makePair, peerDump, ping } from './fixture.js';
@@ -20,6 +20,29 @@ async function threads(side: Side): Promise<string[]> {
       return ''; // ended meanwhile
     }
   });
+}
+
+/**
+ * How many of the daemon's TUN and UDP fds signal their input (O_ASYNC in /proc/PID/fdinfo), the
+ * idle path's wait when it uses signals (src/system/signal-io.ts).
+ */
+async function signallingFds(side: Side): Promise<number> {
+  const [pid] = await daemonPids(side.ifname);
+  if (pid === undefined) throw new Error(`no daemon for ${side.ifname}`);
+  const O_ASYNC = 0o20000;
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target: string;
+    let flags: number;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      flags = parseInt(/^flags:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1'))![1]!, 8);
+    } catch {
+      continue; // closed meanwhile
+    }
+    if ((target === '/dev/net/tun' || target.startsWith('socket:')) && flags & O_ASYNC) n++;
+  }
+  return n;
 }
 
 /** Bytes received from the peer, per `wg show dump`. */
@@ -46,6 +69,8 @@ describe('wgts-userspace idle reads', () => {
     const before = await rxBytes(b, a);
     await waitFor(async () => (await rxBytes(b, a)) > before, { timeout: 10_000, what: 'a keepalive from a' });
     for (const s of [a, b]) expect(await threads(s)).not.toContain('wgts-rx');
+    // The wait is a signal (TUN, UDP socket(s) and the link watch's socket), not a thread-pool poll.
+    for (const s of [a, b]) expect(await signallingFds(s)).toBeGreaterThanOrEqual(3);
   }, 60_000);
 
   it('starts the reader worker under bulk traffic and carries it; the worker ends again once quiet', async () => {
@@ -59,4 +84,26 @@ describe('wgts-userspace idle reads', () => {
     await ping(b, a.inner4);
     expect(await iperf(a, b, 1)).toBeGreaterThan(1e6);
   }, 120_000);
+});
+
+describe('wgts-userspace idle reads through the thread-pool poll (WGTS_IDLE_SIGIO=0)', () => {
+  const lab = new Lab('wgp');
+  let a: Side;
+  let b: Side;
+
+  beforeAll(async () => {
+    const env = { WGTS_IDLE_SIGIO: '0' };
+    [a, b] = await makePair(lab, 'wgts', 'wgts', { envA: env, envB: env });
+  }, 60_000);
+  afterAll(() => lab.cleanup(), 30_000);
+
+  it('handshakes and answers pings with no reader worker thread and no signalling fd', async () => {
+    await ping(a, b.inner4, { count: 0 });
+    await a.ns.run(['ping', '-n', '-q', '-c', '50', '-i', '0.02', '-W', '2', b.inner4]);
+    await ping(b, a.inner6);
+    for (const s of [a, b]) {
+      expect(await threads(s)).not.toContain('wgts-rx');
+      expect(await signallingFds(s)).toBe(0);
+    }
+  }, 60_000);
 });
