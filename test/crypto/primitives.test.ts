@@ -5,6 +5,7 @@ import {
   publicKeyFromPrivate, randomBytes, tai64n, x25519, xaeadOpen, xaeadSeal,
 } from '../../src/crypto/primitives.js';
 import { dataCryptoBackend, openData, sealPadded, setDataCryptoBackend, writeNonce } from '../../src/crypto/primitives.js';
+import { loadLibcryptoAead } from '../../src/crypto/openssl-ffi.js';
 import { blake2s } from '@noble/hashes/blake2.js';
 import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
 
@@ -123,6 +124,27 @@ describe('data-path AEAD back ends agree', () => {
       }
     }
     setDataCryptoBackend(null);
+  });
+
+  it("node's own OpenSSL and the system's libcrypto.so.3 both load and seal as node:crypto does", () => {
+    const key = randomBytes(32), nonce = new Uint8Array(12);
+    const pt = randomBytes(1420);
+    writeNonce(nonce, 77);
+    setDataCryptoBackend('node:crypto');
+    const want = new Uint8Array(1420 + 4 + 16);
+    sealPadded(key, nonce, pt, 4, want, 0);
+    setDataCryptoBackend(null);
+    for (const source of [null, 'libcrypto.so.3']) {
+      const aead = loadLibcryptoAead([source]);
+      expect(aead, `EVP from ${source ?? 'the node binary'}`).not.toBeNull();
+      const out = new Uint8Array(want.length);
+      expect(aead!.seal(key, nonce, pt, 4, out, 0)).toBe(want.length);
+      expect(toHex(out)).toBe(toHex(want));
+      const back = new Uint8Array(1424);
+      expect(aead!.open(key, nonce, out, back)).toBe(true);
+      expect(toHex(back.subarray(0, 1420))).toBe(toHex(pt));
+      aead!.wipe();
+    }
   });
 
   it('a key wiped or changed in place between packets is used as it now is, never as the context last held it', () => {
