@@ -320,10 +320,10 @@ const results = [...runs.values()].map((rs) => {
 /** Ratios are against today's wireguard-go; bookworm's stays as a second column. */
 const base = results.find((r) => r.x === 'gosid' && r.y === 'gosid');
 const old = results.find((r) => r.x === 'go' && r.y === 'go');
-/** Peak RSS a/b, the idle RSS (median over the runs) in parentheses: "134 (82) / 177 (83)". */
+/** Peak RSS a/b, the idle RSS (median over the runs, to 0.1 MiB: it has a bound of 50) in parentheses: "134 (49.7) / 177 (49.7)". */
 const rssCell = (r) => [0, 1].map((i) => {
   const idle = runs.get(r.label).map((x) => x.idle[i]).sort((p, q) => p - q);
-  return `${fmt(r.rss[i] / 1024)} (${fmt(idle[Math.floor((idle.length - 1) / 2)] / 1024)})`;
+  return `${fmt(r.rss[i] / 1024)} (${fmt(idle[Math.floor((idle.length - 1) / 2)] / 1024, 1)})`;
 }).join(' / ');
 const fmt = (v, d = 0) => (Number.isFinite(v) ? v.toFixed(d) : '-');
 const ratio = (r, to = base) => (to ? `${fmt(r.fwd.mbps / to.fwd.mbps, 2)} / ${fmt(r.rev.mbps / to.rev.mbps, 2)}` : '-');
@@ -332,7 +332,7 @@ console.log(`\n${'pair'.padEnd(36)} ${'a->b Mbit/s'.padStart(12)} ${'b->a Mbit/s
 for (const r of results) {
   if (r.fwd.threads) {
     const t = Object.entries(r.fwd.threads).sort((p, q) => q[1] - p[1]).map(([k, v]) => `${k} ${fmt(v)}%`).join(', ');
-    const rss = runs.get(r.label).map((x) => `${fmt(x.idle[0] / 1024)}->${fmt(x.rss[0] / 1024)}`).join(' ');
+    const rss = runs.get(r.label).map((x) => `${fmt(x.idle[0] / 1024, 1)}->${fmt(x.rss[0] / 1024)}`).join(' ');
     console.log(`  ${r.label} a->b runs ${r.all.map((v) => fmt(v)).join('/')} Mbit/s; RTT runs ${r.rtts.map((v) => fmt(v, 2)).join('/')} ms; a RSS MiB idle->peak ${rss}; wgts (a) CPU by thread: ${t}`);
   }
 }
