@@ -81,6 +81,10 @@ export class IdlePoll {
   private signals: SignalIo | undefined = USE_SIGNALS ? new SignalIo(() => this.signalled()) : undefined;
   /** Waiting for a SIGIO (the signal path's counterpart of a pending thread-pool poll). */
   private awaitingSignal = false;
+  /** The fd set changed (a source added, removed or ended): arm() builds the poll set again. */
+  private dirty = true;
+  /** Input may be waiting that raised no signal: fds just watched, or a burst that stopped at BURST. */
+  private unsignalled = true;
 
   /** `busy` is told (once) when traffic wants the worker; this poll goes on until handOver(). */
   constructor(private readonly busy: () => void) {
@@ -94,6 +98,7 @@ export class IdlePoll {
 
   add(id: number, spec: SourceSpec, consumer: IdleConsumer): void {
     this.entries.set(id, { src: openSource(spec, (ev) => consumer.linkEvent(ev)), consumer, removed: false });
+    this.dirty = true;
     if (this.polling) this.kick();
     else if (this.held === 0 && !this.handling) this.arm();
   }
@@ -111,6 +116,7 @@ export class IdlePoll {
       this.entries.get(id)!.removed = true;
       this.entries.delete(id);
       this.watchOnly(this.fds());
+      this.dirty = true;
     } finally {
       this.held--;
     }
@@ -179,14 +185,23 @@ export class IdlePoll {
 
   private arm(): void {
     if (this.closed || this.entries.size === 0) return;
-    const fds = this.fds();
-    this.set.set(fds);
+    // The set is rebuilt only when it changed: an idle packet should not pay for it.
+    if (this.dirty) {
+      const fds = this.fds();
+      this.set.set(fds);
+      this.dirty = false;
+      if (this.watchOnly(fds)) this.unsignalled = true;
+    }
     this.polling = true;
-    if (this.watchOnly(fds)) {
-      // Input queued before the fds were watched, or left after a burst, raised no signal: look
-      // once more, on the next turn (not from inside add() or ready()).
+    if (this.signals) {
       this.awaitingSignal = true;
-      setImmediate(() => this.signalled());
+      if (this.unsignalled) {
+        // Input queued before the fds were watched, or left after a burst, raised no signal: look
+        // once more, on the next turn (not from inside add() or ready()). Input that arrives
+        // later signals.
+        this.unsignalled = false;
+        setImmediate(() => this.signalled());
+      }
       return;
     }
     this.set.poll((rc) => this.ready(rc));
@@ -218,6 +233,7 @@ export class IdlePoll {
       this.busy();
     }
     if (this.held > 0 || this.closed) return;
+    if (rc < 0) this.unsignalled = true; // signals handled meanwhile find no wait: look again then
     if (rc < 0) setTimeout(() => this.held === 0 && !this.polling && this.arm(), 10).unref();
     else this.arm();
   }
@@ -230,6 +246,7 @@ export class IdlePoll {
         for (const e of [...this.entries.values()]) {
           fail(e.src, EIO);
           e.src.dead = true;
+          this.dirty = true;
           e.consumer.pump();
         }
       }
@@ -248,14 +265,20 @@ export class IdlePoll {
         const s = slot.e.src;
         if (revents === 0 || s.dead || slot.e.removed) continue;
         if (slot.link) {
-          if (!s.link!.read()) s.link = undefined;
+          if (!s.link!.read()) {
+            s.link = undefined;
+            this.dirty = true;
+          }
           continue;
         }
         rewindIfEmpty(s);
         const r = burst(s, slot.fd, revents, BURST, false);
         this.windowRecords += r.read;
-        if (r.more) more = true;
-        if (r.ended) s.dead = true;
+        if (r.more) more = this.unsignalled = true;
+        if (r.ended) {
+          s.dead = true;
+          this.dirty = true;
+        }
         touched.add(slot.e);
       }
       for (const e of touched) if (!e.removed && e.consumer.pump()) more = true;
