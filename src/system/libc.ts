@@ -457,6 +457,12 @@ export function sharedAddress(bytes: Uint8Array): number {
   return echoAddress(bytes, bytes, 0);
 }
 
+/** Stores a non-negative integer below 2^53 as a little-endian u64 (no BigInt per store on the hot path). */
+function setU64(dv: DataView, at: number, v: number): void {
+  dv.setUint32(at, v >>> 0, true);
+  dv.setUint32(at + 4, Math.floor(v / 0x100000000), true);
+}
+
 /**
  * Outgoing datagrams gathered from memory the caller owns (a SharedArrayBuffer ring, see
  * sharedAddress) and sent with sendmmsg(2), without copying them into a staging area: message k is
@@ -464,12 +470,6 @@ export function sharedAddress(bytes: Uint8Array): number {
  * the concatenation into datagrams of `segment` bytes, udp(7)). Build with add() and end(), send
  * with send(); reset() starts over.
  */
-/** Stores a non-negative integer below 2^53 as a little-endian u64 (no BigInt per store on the hot path). */
-function setU64(dv: DataView, at: number, v: number): void {
-  dv.setUint32(at, v >>> 0, true);
-  dv.setUint32(at + 4, Math.floor(v / 0x100000000), true);
-}
-
 export class GatherBatch {
   private readonly base: number;
   private readonly dv: DataView;
