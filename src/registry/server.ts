@@ -135,20 +135,41 @@ async function listenTcp(addr: ListenAddress, onConnection: (c: net.Socket) => v
 }
 
 /** The open TCP connections of a server, each with the time it last had a query answered. */
-class ConnectionTable {
+export class ConnectionTable {
   private readonly conns = new Map<net.Socket, number>();
+  /**
+   * Connections holding a whole query not yet answered. Eviction passes them over while any other
+   * is left: connections that keep reconnecting (a trickle, evicted and back) would otherwise push
+   * a peer's fresh connection out before a slow moment let its query be answered. The query
+   * deadline (tcpQueryMs) still ends any connection that does not take its answers.
+   */
+  private readonly waiting = new Set<net.Socket>();
   constructor(private readonly max: number) {}
 
   /** Admits `conn`, first evicting the connection that has gone longest without an answer if full. */
   admit(conn: net.Socket): void {
     if (this.conns.size >= this.max) {
-      let oldest: net.Socket | null = null;
-      let at = Infinity;
-      for (const [c, t] of this.conns) if (t < at) [oldest, at] = [c, t];
-      if (oldest) this.drop(oldest);
+      const victim = this.longestUnanswered(false) ?? this.longestUnanswered(true);
+      if (victim) this.drop(victim);
     }
     this.conns.set(conn, Date.now());
-    conn.once('close', () => this.conns.delete(conn));
+    conn.once('close', () => {
+      this.conns.delete(conn);
+      this.waiting.delete(conn);
+    });
+  }
+
+  private longestUnanswered(evenWaiting: boolean): net.Socket | null {
+    let oldest: net.Socket | null = null;
+    let at = Infinity;
+    for (const [c, t] of this.conns) if (t < at && (evenWaiting || !this.waiting.has(c))) [oldest, at] = [c, t];
+    return oldest;
+  }
+
+  /** Whether `conn` holds a whole query not yet answered. */
+  setWaiting(conn: net.Socket, on: boolean): void {
+    if (on && this.conns.has(conn)) this.waiting.add(conn);
+    else this.waiting.delete(conn);
   }
 
   answered(conn: net.Socket): void {
@@ -157,6 +178,7 @@ class ConnectionTable {
 
   drop(conn: net.Socket): void {
     this.conns.delete(conn);
+    this.waiting.delete(conn);
     conn.destroy();
   }
 
@@ -198,6 +220,7 @@ function serveTcpConnection(conn: net.Socket, table: ConnectionTable, limits: Se
       if (len >= HEADER_LEN) queue.push(Buffer.from(buf.subarray(pos + 2, pos + 2 + len)));
       pos += 2 + len;
     }
+    table.setWaiting(conn, queue.length > 0);
   };
   const blocked = () => queue.length >= limits.tcpMaxQueued || frameReady() || conn.writableNeedDrain;
   const resumeIfFree = () => {
@@ -225,6 +248,7 @@ function serveTcpConnection(conn: net.Socket, table: ConnectionTable, limits: Se
       arm();
       parse();
     }
+    table.setWaiting(conn, queue.length > 0);
     pumping = false;
     resumeIfFree();
   };

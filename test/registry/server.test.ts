@@ -1,9 +1,11 @@
 import { execFileSync } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import type * as net from 'node:net';
 import * as dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as dnsPacket from 'dns-packet';
-import { startRegistryServer, sharedFetch, type RegistryServer } from '../../src/registry/server.js';
+import { ConnectionTable, startRegistryServer, sharedFetch, type RegistryServer } from '../../src/registry/server.js';
 import { queryDns } from '../../src/registry/client.js';
 import { rcodeOf } from '../../src/registry/wire.js';
 import { keyFromBase64 } from '../../src/conf/keys.js';
@@ -200,3 +202,49 @@ function rawUdp(port: number, msg: Buffer, timeoutMs = 2000): Promise<dnsPacket.
     s.send(msg, port, '127.0.0.1');
   });
 }
+
+describe('TCP connection table', () => {
+  /** A stand-in for a socket: destroy() closes it, as net.Socket's does. */
+  function fakeConn(): net.Socket & { closed: boolean } {
+    const c = new EventEmitter() as EventEmitter & { closed: boolean; destroy(): void };
+    c.closed = false;
+    c.destroy = () => {
+      c.closed = true;
+      c.emit('close');
+    };
+    return c as unknown as net.Socket & { closed: boolean };
+  }
+
+  it('evicts the longest-unanswered connection, passing over one that holds a query until none else is left', () => {
+    const table = new ConnectionTable(3);
+    const peerConn = fakeConn();
+    table.admit(peerConn);
+    table.setWaiting(peerConn, true); // its whole query arrived
+    const trickles = [fakeConn(), fakeConn()];
+    for (const c of trickles) table.admit(c);
+    // Full: each new connection evicts the oldest trickle, never the connection with a query.
+    for (let i = 0; i < 10; i++) {
+      const c = fakeConn();
+      table.admit(c);
+      trickles.push(c);
+      expect(peerConn.closed).toBe(false);
+    }
+    expect(trickles.filter((c) => !c.closed)).toHaveLength(2);
+    // Answered: it is an ordinary connection again, and the oldest.
+    table.setWaiting(peerConn, false);
+    table.admit(fakeConn());
+    expect(peerConn.closed).toBe(true);
+  });
+
+  it('evicts a connection holding a query when every connection holds one', () => {
+    const table = new ConnectionTable(2);
+    const a = fakeConn();
+    const b = fakeConn();
+    for (const c of [a, b]) {
+      table.admit(c);
+      table.setWaiting(c, true);
+    }
+    table.admit(fakeConn());
+    expect([a.closed, b.closed]).toEqual([true, false]);
+  });
+});
