@@ -150,7 +150,12 @@ export class IdlePoll {
   }
 
   private kick(): void {
-    if (this.polling && !this.closed) sys.write(this.pipe[1]!, new Uint8Array(1), 1);
+    if (!this.polling || this.closed) return;
+    sys.write(this.pipe[1]!, new Uint8Array(1), 1);
+    // Waiting for a signal holds nothing open in the event loop (libuv's signal handles do not
+    // keep it alive), so a shutdown that waits on this kick could see the loop end first: look
+    // at the pipe from an immediate, which does keep it alive.
+    if (this.awaitingSignal) setImmediate(() => this.signalled());
   }
 
   /** The fds to wait on, the cancel pipe first; sets `slots` to match. */
@@ -231,6 +236,10 @@ export class IdlePoll {
     if ((more || this.windowRecords > TRAFFIC_RECORDS) && !this.told) {
       this.told = true;
       this.busy();
+      // Until the worker takes over, traffic is read through the thread-pool poll: a signal per
+      // datagram of a flood would cost the main thread more than the poll's wake-ups.
+      this.signals?.close();
+      this.signals = undefined;
     }
     if (this.held > 0 || this.closed) return;
     if (rc < 0) this.unsignalled = true; // signals handled meanwhile find no wait: look again then
