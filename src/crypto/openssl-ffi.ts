@@ -34,16 +34,18 @@ type Fn<A extends unknown[]> = (...args: A) => number;
 type Init = Fn<[number, number, number, number, number, number]>;
 
 /**
- * Per-packet calls pass memory as plain numbers (addresses) rather than typed arrays: koffi then
- * converts no typed array and this side makes no view per argument, about 0.35 µs less per seal or
- * open of a 1420-byte packet (1.92 -> 1.60 µs; docs/benchmarks.md "Data plane"). An ArrayBuffer's
- * memory does not move (V8 keeps backing stores outside its heap; a SharedArrayBuffer cannot be
- * detached), so its address is looked up once and kept, keyed weakly by the buffer. Every use is
- * bounded by the typed array's own length first: a detached buffer's views have length 0, so a
- * stale address is never dereferenced. Each argument role (source, destination) keeps its own
- * Addresses, whose last buffer is then nearly always the one asked for.
+ * Addresses of typed arrays' bytes, for FFI calls made per packet that take memory as plain numbers
+ * rather than typed arrays: koffi then converts no typed array and the caller makes no view per
+ * argument (here: about 0.3 µs less per seal or open; system/libc.ts's copies). An
+ * ArrayBuffer's memory does not move: V8 keeps backing stores outside its heap, and a small typed
+ * array made without a buffer (whose bytes V8 may keep on its heap) gets one, for good, when its
+ * `.buffer` is asked for, which `of` does first. So a buffer's address is looked up once and kept,
+ * keyed weakly by the buffer. Every use is bounded by the typed array's own length first: a
+ * detached buffer's views have length 0, so a stale address is never dereferenced. Each argument
+ * role (source, destination) keeps its own Addresses, whose last buffer is then nearly always the
+ * one asked for. The caller supplies the FFI call that answers an address.
  */
-class Addresses {
+export class Addresses {
   private last: ArrayBufferLike | null = null;
   private lastAddress = 0;
   /** `addressOf(b)` answers the address of b[0] (one FFI call); `known` may be shared. */

@@ -39,8 +39,8 @@ import { readFileSync } from 'node:fs';
 import { AF_INET } from '../conf/sockaddr.js';
 import type { Tun } from './tun.js';
 import {
-  IFF_VNET_HDR, IFNAMSIZ, SIOCGIFFLAGS, SIOCGIFMTU, SIOCSIFMTU, SOCK_CLOEXEC, SOCK_DGRAM, TUNGETIFF, ifreq, setNonBlocking, sys,
-  sysError,
+  IFF_VNET_HDR, IFNAMSIZ, SIOCGIFFLAGS, SIOCGIFMTU, SIOCSIFMTU, SOCK_CLOEXEC, SOCK_DGRAM, TUNGETIFF, ifreq, nativeCopier,
+  setNonBlocking, sys, sysError,
 } from '../system/libc.js';
 import { TunFramer } from './offload/tun-frames.js';
 import { VIRTIO_NET_HDR_LEN } from './offload/virtio-net-hdr.js';
@@ -120,7 +120,7 @@ export class LinuxTun implements Tun {
   private flushQueued = false;
 
   constructor(public fd: number, readonly name: string, readonly vnetHdr = false) {
-    if (vnetHdr) this.framer = new TunFramer();
+    if (vnetHdr) this.framer = new TunFramer(undefined, nativeCopier());
   }
 
   /** TUN reads cut into packets that could not be understood (dropped), with the header. */

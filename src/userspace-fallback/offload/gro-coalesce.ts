@@ -30,6 +30,8 @@
  */
 import { foldSum, pseudoHeaderSum, setIPv4HeaderChecksum } from './inet-checksum.js';
 import {
+  copyWithSet,
+  type CopyBytes,
   IPPROTO_TCP,
   IPV4_ADDR_AT,
   IPV6_ADDR_AT,
@@ -198,18 +200,18 @@ export function coalesceTcp(packets: readonly Uint8Array[], maxSegments = 64): T
 /**
  * Builds super-packet `c` (from coalescePlan) in `out` (at least c.length bytes, at its start) and
  * returns its virtio_net_hdr: the first segment's headers with the lengths and flags of the whole,
- * then every segment's payload.
+ * then every segment's payload (copied with `copy`).
  */
-export function writeSuperPacket(c: Coalesced, out: Uint8Array): VirtioNetHdr {
+export function writeSuperPacket(c: Coalesced, out: Uint8Array, copy: CopyBytes = copyWithSet): VirtioNetHdr {
   const flow = c as Flow;
   const ihl = flow.ipHeaderLen;
   const headersLen = ihl + flow.tcpHeaderLen;
   const total = flow.length;
-  out.set(flow.first, 0);
+  copy(out, 0, flow.first);
   let at = flow.first.length;
   for (let i = 1; i < flow.segments.length; i++) {
     const seg = flow.segments[i]!;
-    out.set(seg.subarray(headersLen), at);
+    copy(out, at, seg.subarray(headersLen));
     at += seg.length - headersLen;
   }
   const last = flow.segments[flow.segments.length - 1]!;

@@ -11,7 +11,7 @@
  *   writes in room the caller reserves (the writer's ring), without a buffer per super-packet.
  */
 import { coalescePlan, coalesceTcp, writeSuperPacket } from './gro-coalesce.js';
-import { OffloadError, segmentPacket } from './gso-segment.js';
+import { OffloadError, copyWithSet, segmentPacket, type CopyBytes } from './gso-segment.js';
 import { VIRTIO_NET_HDR_LEN, decodeVirtioNetHdr, encodeVirtioNetHdr, plainVirtioNetHdr } from './virtio-net-hdr.js';
 
 /** Largest IP packet a TUN read or write carries. */
@@ -25,8 +25,14 @@ export class TunFramer {
   /** Where segments are built: a super-packet's payload plus one copy of the headers per segment. */
   private readonly arena: Uint8Array;
 
-  /** `maxSegments` bounds the packets one read may become (the batch the data plane takes). */
-  constructor(private readonly maxSegments = 128) {
+  /**
+   * `maxSegments` bounds the packets one read may become (the batch the data plane takes); `copy`
+   * moves the payloads (segments into the arena, packets into the caller's room).
+   */
+  constructor(
+    private readonly maxSegments = 128,
+    private readonly copy: CopyBytes = copyWithSet,
+  ) {
     this.arena = new Uint8Array(MAX_PACKET + maxSegments * MAX_HEADERS);
   }
 
@@ -41,7 +47,7 @@ export class TunFramer {
     const pkt = read.subarray(VIRTIO_NET_HDR_LEN);
     try {
       // Segments are built in the arena and handed on as views of it (no copy per segment).
-      segmentPacket(hdr, pkt, this.arena, (seg) => out.push(seg), this.maxSegments);
+      segmentPacket(hdr, pkt, this.arena, (seg) => out.push(seg), this.maxSegments, this.copy);
     } catch (err) {
       if (!(err instanceof OffloadError)) throw err;
       this.malformed++;
@@ -74,8 +80,8 @@ export class TunFramer {
       }
       if (w instanceof Uint8Array) {
         encodeVirtioNetHdr(PLAIN, out, 0);
-        out.set(w, VIRTIO_NET_HDR_LEN);
-      } else encodeVirtioNetHdr(writeSuperPacket(w, out.subarray(VIRTIO_NET_HDR_LEN)), out, 0);
+        this.copy(out, VIRTIO_NET_HDR_LEN, w);
+      } else encodeVirtioNetHdr(writeSuperPacket(w, out.subarray(VIRTIO_NET_HDR_LEN), this.copy), out, 0);
     }
     return dropped;
   }
