@@ -8,7 +8,7 @@ import { EAGAIN, EBADF, EBADFD, EFAULT, EINTR } from '../conf/errno.js';
 import { equalBytes, macWithKey } from '../crypto/primitives.js';
 import { linkWatch, type LinkEvent, type LinkWatch } from './link-watch.js';
 import { INIT_OFF_MAC1, MAC_LEN, MESSAGE_COOKIE_REPLY, MESSAGE_DATA, MESSAGE_INITIATION, RESP_OFF_MAC1, validMessageType } from './messages.js';
-import { DatagramBatch, POLL_FAILED, sys } from '../system/libc.js';
+import { DatagramBatch, POLL_FAILED, nativeCopier, sys } from '../system/libc.js';
 import { splitCoalesced } from './udp-gro.js';
 import { Ctrl, LEN_BYTES, SOCKADDR_BYTES, nextOffset, publish, reserve, reserveBlocking, used } from './ring.js';
 import { GATE_HS_DROPPED, GATE_JUNK, GATE_KEY_OFFSET, GATE_KEY_SET, GATE_MAC1_FAILED, type SourceSpec } from './reader-spec.js';
@@ -116,6 +116,9 @@ function sort(lane: Lane, p: Uint8Array): 'data' | 'handshake' | 'drop' {
   Atomics.add(lane.gate, GATE_MAC1_FAILED, 1);
   return 'drop';
 }
+
+/** Datagram copies into the read ring (libc.ts nativeCopier). */
+const copy = nativeCopier();
 
 /** Copies a record (sockaddr and datagram) to the handshake lane (sort() found room for it). */
 function toLane(lane: Lane, sa: Uint8Array, p: Uint8Array): void {
@@ -227,7 +230,7 @@ export function burst(s: Source, fd: number, revents: number, max: number, wait:
           }
           dv.setInt32(w, p.length, true);
           data.set(sa, w + LEN_BYTES);
-          data.set(p, w + hdr);
+          copy(data, w + hdr, p); // memmove, not V8's relaxed copy into the SharedArrayBuffer
           s.w = nextOffset(w, hdr, p.length);
           Atomics.store(ctrl, Ctrl.W, s.w);
           n++;
