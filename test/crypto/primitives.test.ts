@@ -126,6 +126,22 @@ describe('data-path AEAD back ends agree', () => {
     setDataCryptoBackend(null);
   });
 
+  it('openssl-ffi checks lengths before it hands OpenSSL addresses: no seal past the output, no open into a short one', () => {
+    const a = loadLibcryptoAead();
+    if (a === null) return; // node:crypto only here: nothing of this path to check
+    const key = randomBytes(32), nonce = new Uint8Array(12);
+    const backing = new Uint8Array(64).fill(0x55);
+    const out = backing.subarray(0, 47); // 30 + 2 padding + 16 tag = 48 needed
+    expect(() => a.seal(key, nonce, randomBytes(30), 2, out, 0)).toThrow(RangeError);
+    expect(() => a.seal(key, nonce, randomBytes(300), 4, new Uint8Array(400), 81)).toThrow(RangeError);
+    expect(backing.subarray(47).every((x) => x === 0x55)).toBe(true);
+    const sealed = new Uint8Array(48 + 16);
+    expect(a.seal(key, nonce, randomBytes(48), 0, sealed, 0)).toBe(64);
+    expect(a.open(key, nonce, sealed, new Uint8Array(47))).toBe(false);
+    expect(a.open(key, nonce, sealed.subarray(0, 15), new Uint8Array(16))).toBe(false);
+    expect(a.open(key, nonce, sealed, new Uint8Array(48))).toBe(true);
+  });
+
   it("node's own OpenSSL and the system's libcrypto.so.3 both load and seal as node:crypto does", () => {
     const key = randomBytes(32), nonce = new Uint8Array(12);
     const pt = randomBytes(1420);
