@@ -249,7 +249,7 @@ export class IdlePoll {
     } finally {
       this.handling = false;
     }
-    for (const resolve of this.waiters.splice(0)) resolve();
+    if (this.waiters.length > 0) for (const resolve of this.waiters.splice(0)) resolve();
     if (this.held > 0 || this.closed) return;
     if ((more || this.windowRecords > TRAFFIC_RECORDS) && !this.told) {
       this.told = true;
