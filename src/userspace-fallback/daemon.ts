@@ -33,11 +33,12 @@ import { UapiServer, bindUapiSocket } from './uapi-server.js';
 import { uapiSocketDir, uapiSocketPath } from '../uapi/socket-dir.js';
 import { UdpBind } from './udp.js';
 import { tuneV8ForLonePackets } from './v8-latency.js';
+import { monotonicMs } from './monotonic.js';
 
 
 /** The real clock: monotonic `now`, wall-clock from the epoch, timers on the event loop. */
 export const systemClock: Clock = {
-  now: () => performance.now(),
+  now: monotonicMs,
   wallclock: () => {
     const ms = performance.timeOrigin + performance.now();
     const sec = Math.floor(ms / 1000);

@@ -43,19 +43,16 @@ export interface IdleConsumer {
 const TRAFFIC_RECORDS = 200;
 const TRAFFIC_WINDOW_MS = 100;
 /**
- * Records one wake-up takes here, over its passes (below). Reaching it means packets arrive faster
- * than this path takes them: traffic, so the worker takes over (the rest waits in the socket or TUN
+ * Records one wake-up takes here, over its passes. Reaching it means packets arrive faster than
+ * this path takes them: traffic, so the worker takes over (the rest waits in the socket or TUN
  * queue).
+ *
+ * On the signal path, after a pass that read datagrams the poll looks again once the pass's writes
+ * are done (a microtask after them): input those writes caused is taken at once. Writing a ping to
+ * the TUN queues the kernel's echo reply before write() returns, and its signal would only be seen
+ * after a return to libuv (its signal pipe, the epoll wake-up, node's signal event).
  */
 const BURST = 32;
-/**
- * On the signal path, a pass reads one packet from the TUN (UDP: what one recvmmsg() gives). After a pass that read
- * anything, the poll looks again once the pass's writes are done (a microtask after them) instead
- * of reading until EAGAIN first: a lone packet goes out without the empty read in front of it, and
- * input its own writes caused is taken at once. Writing a ping to the TUN queues the kernel's echo
- * reply before write() returns; the signal for it would only be seen after a return to libuv.
- */
-const TUN_PASS = 1;
 /** poll() failures in a row before the sources end with EIO (a poll that keeps failing would spin). */
 const MAX_POLL_FAILURES = 100;
 /** Whether to wait for SIGIO (see above); read once. */
@@ -98,8 +95,6 @@ export class IdlePoll {
   /** Records the passes since the last wait for a signal took. */
   private chain = 0;
   private readonly look = (): void => this.signalled();
-  /** The entries one take() read for (reused: no allocation per packet). */
-  private readonly touched: Entry[] = [];
 
   /** `busy` is told (once) when traffic wants the worker; this poll goes on until handOver(). */
   constructor(private readonly busy: () => void) {
@@ -216,9 +211,9 @@ export class IdlePoll {
     if (this.signals) {
       this.awaitingSignal = true;
       if (this.unsignalled) {
-        // Input queued before the fds were watched, or after a pass (see TUN_PASS), raised no
-        // signal that is still to come: look once more, after this turn's writes (not from inside
-        // add() or ready()). Input that arrives later signals.
+        // Input queued before the fds were watched raised no signal, and input this pass's writes
+        // caused has one still to come (see BURST): look once more, after this turn's writes (not
+        // from inside add() or ready()). Input that arrives later signals.
         this.unsignalled = false;
         microtask(this.look);
       } else this.chain = 0;
@@ -249,7 +244,7 @@ export class IdlePoll {
     } finally {
       this.handling = false;
     }
-    for (const resolve of this.waiters.splice(0)) resolve();
+    if (this.waiters.length > 0) for (const resolve of this.waiters.splice(0)) resolve();
     if (this.held > 0 || this.closed) return;
     if ((more || this.windowRecords > TRAFFIC_RECORDS) && !this.told) {
       this.told = true;
@@ -261,9 +256,14 @@ export class IdlePoll {
     }
     if (this.held > 0 || this.closed) return;
     if (rc < 0) this.unsignalled = true; // signals handled meanwhile find no wait: look again then
-    if (rc < 0) setTimeout(() => this.held === 0 && !this.polling && this.arm(), 10).unref();
+    if (rc < 0) setTimeout(this.retry, 10).unref();
     else this.arm();
   }
+
+  /** After a failed poll (a field, not a closure in ready(): that would cost it a context per call). */
+  private readonly retry = (): void => {
+    if (this.held === 0 && !this.polling) this.arm();
+  };
 
   /** Reads what poll() found ready and hands it on; true if traffic wants the worker. */
   private take(rc: number): boolean {
@@ -286,12 +286,16 @@ export class IdlePoll {
         this.windowRecords = 0;
       }
       if (!this.signals) this.chain = 0; // the thread-pool poll: one pass per wake-up
-      const touched = this.touched;
-      touched.length = 0;
+      // A source's slots are next to each other (fds()): it is pumped once, after its last one.
+      let pending: Entry | undefined;
       for (let i = 1; i < this.slots.length; i++) {
         const revents = this.set.revents(i);
         const slot = this.slots[i]!;
         const s = slot.e.src;
+        if (pending !== undefined && pending !== slot.e) {
+          if (!pending.removed && pending.consumer.pump()) more = true;
+          pending = undefined;
+        }
         if (revents === 0 || s.dead || slot.e.removed) continue;
         if (slot.link) {
           if (!s.link!.read()) {
@@ -310,10 +314,9 @@ export class IdlePoll {
           s.dead = true;
           this.dirty = true;
         }
-        if (!touched.includes(slot.e)) touched.push(slot.e);
+        pending = slot.e;
       }
-      for (let i = 0; i < touched.length; i++) if (!touched[i]!.removed && touched[i]!.consumer.pump()) more = true;
-      touched.length = 0;
+      if (pending !== undefined && !pending.removed && pending.consumer.pump()) more = true;
     }
     return more;
   }
