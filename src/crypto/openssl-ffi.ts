@@ -36,7 +36,7 @@ type Init = Fn<[number, number, number, number, number, number]>;
 /**
  * Addresses of typed arrays' bytes, for FFI calls made per packet that take memory as plain numbers
  * rather than typed arrays: koffi then converts no typed array and the caller makes no view per
- * argument (here: about 0.3 µs less per seal or open; system/libc.ts's copies). An
+ * argument (here: about 0.3 µs less per seal or open; system/native-copy.ts's copies). An
  * ArrayBuffer's memory does not move: V8 keeps backing stores outside its heap, and a small typed
  * array made without a buffer (whose bytes V8 may keep on its heap) gets one, for good, when its
  * `.buffer` is asked for, which `of` does first. So a buffer's address is looked up once and kept,

@@ -6,7 +6,6 @@
  * x86_64/arm64 constants; every call returns -1 and leaves errno in `errno()`.
  */
 import koffi from 'koffi';
-import { Addresses } from '../crypto/openssl-ffi.js';
 import { errnoName } from '../conf/errno.js';
 
 const libc = koffi.load('libc.so.6');
@@ -467,25 +466,10 @@ export function sharedAddress(bytes: Uint8Array): number {
   return echoAddress(bytes, bytes, 0);
 }
 
-const memmoveAt = libc.func('uintptr_t memmove(uintptr_t dst, uintptr_t src, unsigned long n)') as (dst: number, src: number, n: number) => number;
-/**
- * A copy like `dst.set(src, at)` that hands copies of 256 bytes and more (an FFI call costs ~0.1 µs)
- * to memmove(3) on addresses (Addresses). V8 copies into or out of a SharedArrayBuffer with relaxed
- * atomics, byte by byte unless both ends are equally aligned: the data path's payload copies (out
- * of the read ring, into the writer ring) cost 0.3-1 µs per 1400 bytes that way against ~0.14 µs
- * (docs/benchmarks.md "Data plane"). Throws RangeError, as set() does, past the end of `dst`.
- */
-export function nativeCopier(): (dst: Uint8Array, at: number, src: Uint8Array) => void {
-  const known = new WeakMap<ArrayBufferLike, number>();
-  const addressOf = (b: Uint8Array) => echoAddress(b, b, 0);
-  const [dsts, srcs] = [new Addresses(addressOf, known), new Addresses(addressOf, known)];
-  return (dst, at, src) => {
-    const n = src.length;
-    if (n < 256) return dst.set(src, at);
-    if (!(Number.isInteger(at) && at >= 0 && at + n <= dst.length)) throw new RangeError('copy beyond the destination');
-    memmoveAt(dsts.of(dst, at), srcs.of(src, 0), n);
-  };
-}
+/** memmove(3) between addresses (system/native-copy.ts). */
+export const memmoveAt = libc.func('uintptr_t memmove(uintptr_t dst, uintptr_t src, unsigned long n)') as (dst: number, src: number, n: number) => number;
+/** The address of `b[0]` now (for how long it holds, see openssl-ffi.ts Addresses). */
+export const addressOfBytes = (b: Uint8Array): number => echoAddress(b, b, 0);
 
 /** Stores a non-negative integer below 2^53 as a little-endian u64 (no BigInt per store on the hot path). */
 function setU64(dv: DataView, at: number, v: number): void {

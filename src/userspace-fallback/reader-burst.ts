@@ -8,7 +8,8 @@ import { EAGAIN, EBADF, EBADFD, EFAULT, EINTR } from '../conf/errno.js';
 import { equalBytes, macWithKey } from '../crypto/primitives.js';
 import { linkWatch, type LinkEvent, type LinkWatch } from './link-watch.js';
 import { INIT_OFF_MAC1, MAC_LEN, MESSAGE_COOKIE_REPLY, MESSAGE_DATA, MESSAGE_INITIATION, RESP_OFF_MAC1, validMessageType } from './messages.js';
-import { DatagramBatch, POLL_FAILED, nativeCopier, sys } from '../system/libc.js';
+import { DatagramBatch, POLL_FAILED, sys } from '../system/libc.js';
+import { nativeCopier } from '../system/native-copy.js';
 import { splitCoalesced } from './udp-gro.js';
 import { Ctrl, LEN_BYTES, SOCKADDR_BYTES, nextOffset, publish, reserve, reserveBlocking, used } from './ring.js';
 import { GATE_HS_DROPPED, GATE_JUNK, GATE_KEY_OFFSET, GATE_KEY_SET, GATE_MAC1_FAILED, type SourceSpec } from './reader-spec.js';
@@ -117,7 +118,7 @@ function sort(lane: Lane, p: Uint8Array): 'data' | 'handshake' | 'drop' {
   return 'drop';
 }
 
-/** Datagram copies into the read ring (libc.ts nativeCopier). */
+/** Datagram copies into the read ring (system/native-copy.ts). */
 const copy = nativeCopier();
 
 /** Copies a record (sockaddr and datagram) to the handshake lane (sort() found room for it). */

@@ -39,9 +39,10 @@ import { readFileSync } from 'node:fs';
 import { AF_INET } from '../conf/sockaddr.js';
 import type { Tun } from './tun.js';
 import {
-  IFF_VNET_HDR, IFNAMSIZ, SIOCGIFFLAGS, SIOCGIFMTU, SIOCSIFMTU, SOCK_CLOEXEC, SOCK_DGRAM, TUNGETIFF, ifreq, nativeCopier,
-  setNonBlocking, sys, sysError,
+  IFF_VNET_HDR, IFNAMSIZ, SIOCGIFFLAGS, SIOCGIFMTU, SIOCSIFMTU, SOCK_CLOEXEC, SOCK_DGRAM, TUNGETIFF, ifreq, setNonBlocking, sys,
+  sysError,
 } from '../system/libc.js';
+import { nativeCopier } from '../system/native-copy.js';
 import { TunFramer } from './offload/tun-frames.js';
 import { VIRTIO_NET_HDR_LEN } from './offload/virtio-net-hdr.js';
 import { negotiateOffloads, openTun } from './tun-offload.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nativeCopier } from '../../src/system/libc.js';
+import { nativeCopier } from '../../src/system/native-copy.js';
 
 describe('nativeCopier', () => {
   const copy = nativeCopier();

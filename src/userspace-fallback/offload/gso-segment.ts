@@ -51,7 +51,7 @@ const UDP_HEADER_LEN = 8;
 
 /**
  * Copies `src` into `dst` at `at`, as `dst.set(src, at)` does: the offload code's payload copies go
- * through one, so the I/O edge can hand in a faster one (system/libc.ts nativeCopier).
+ * through one, so the I/O edge can hand in a faster one (system/native-copy.ts).
  */
 export type CopyBytes = (dst: Uint8Array, at: number, src: Uint8Array) => void;
 export const copyWithSet: CopyBytes = (dst, at, src) => dst.set(src, at);
