@@ -223,6 +223,8 @@ export class DatagramBatch {
   private readonly saOff: number;
   private readonly ctlOff: number;
   private readonly dataOff: number;
+  /** Headers from the front that a past recvmmsg() may have changed (all, before the first). */
+  private stale: number;
 
   constructor(
     readonly count: number,
@@ -237,6 +239,7 @@ export class DatagramBatch {
     this.saOff = iovOff + count * IOVEC_BYTES;
     this.ctlOff = this.saOff + count * SA_SLOT;
     this.dataOff = this.ctlOff + count * control;
+    this.stale = count;
     const size = this.dataOff + count * slot;
     this.mem = koffi.alloc('uint8_t', size);
     const base = koffi.address(this.mem);
@@ -260,14 +263,20 @@ export class DatagramBatch {
   /** Reads up to `max` (at most `count`) datagrams without blocking: how many, or -1 (errno in sys.errno()). */
   receive(fd: number, max: number): number {
     const n = Math.min(max, this.count);
-    const control = BigInt(this.control);
-    for (let i = 0; i < n; i++) {
+    // The kernel overwrites msg_namelen and msg_controllen (with what it wrote, 0: no control
+    // message) of the headers it filled, and the one it failed on at most: only those are reset, so
+    // a lone datagram does not pay for the whole batch.
+    for (let i = 0, stale = Math.min(n, this.stale); i < stale; i++) {
       const h = i * MMSGHDR_BYTES;
       this.dv.setUint32(h + MSGHDR_OFF_NAMELEN, SA_LEN, true);
-      // The kernel overwrites msg_controllen with what it wrote (0: no control message).
-      if (this.control > 0) this.dv.setBigUint64(h + MSGHDR_OFF_CONTROLLEN, control, true);
+      if (this.control > 0) {
+        this.dv.setUint32(h + MSGHDR_OFF_CONTROLLEN, this.control, true);
+        this.dv.setUint32(h + MSGHDR_OFF_CONTROLLEN + 4, 0, true);
+      }
     }
-    return sys.recvmmsg(fd, this.mem, n, MSG_DONTWAIT, null);
+    const got = sys.recvmmsg(fd, this.mem, n, MSG_DONTWAIT, null);
+    if (this.stale <= n) this.stale = got < 0 ? 1 : Math.min(n, got + 1); // else the prefix stays stale past n
+    return got;
   }
 
   /** Datagram `i` of the last receive() (a view into the batch's memory, valid until the next call). */

@@ -20,6 +20,7 @@ import { AsyncPollSet, O_CLOEXEC, O_NONBLOCK, sys } from '../system/libc.js';
 import { SignalIo } from '../system/signal-io.js';
 import { burst, fail, openSource, rewindIfEmpty, type Source } from './reader-burst.js';
 import type { SourceSpec } from './reader-spec.js';
+import { microtask } from './microtask.js';
 
 /** What the idle poll hands records to (a RingReader). */
 export interface IdleConsumer {
@@ -42,10 +43,19 @@ export interface IdleConsumer {
 const TRAFFIC_RECORDS = 200;
 const TRAFFIC_WINDOW_MS = 100;
 /**
- * Records one fd gives per wake-up here. Reaching it means packets arrive faster than this path
- * takes them: traffic, so the worker takes over (the rest waits in the socket or TUN queue).
+ * Records one wake-up takes here, over its passes (below). Reaching it means packets arrive faster
+ * than this path takes them: traffic, so the worker takes over (the rest waits in the socket or TUN
+ * queue).
  */
 const BURST = 32;
+/**
+ * On the signal path, a pass reads one packet from the TUN (UDP: what one recvmmsg() gives). After a pass that read
+ * anything, the poll looks again once the pass's writes are done (a microtask after them) instead
+ * of reading until EAGAIN first: a lone packet goes out without the empty read in front of it, and
+ * input its own writes caused is taken at once. Writing a ping to the TUN queues the kernel's echo
+ * reply before write() returns; the signal for it would only be seen after a return to libuv.
+ */
+const TUN_PASS = 1;
 /** poll() failures in a row before the sources end with EIO (a poll that keeps failing would spin). */
 const MAX_POLL_FAILURES = 100;
 /** Whether to wait for SIGIO (see above); read once. */
@@ -83,8 +93,13 @@ export class IdlePoll {
   private awaitingSignal = false;
   /** The fd set changed (a source added, removed or ended): arm() builds the poll set again. */
   private dirty = true;
-  /** Input may be waiting that raised no signal: fds just watched, or a burst that stopped at BURST. */
+  /** Input may be waiting that raised no signal: fds just watched, or a pass that read something. */
   private unsignalled = true;
+  /** Records the passes since the last wait for a signal took. */
+  private chain = 0;
+  private readonly look = (): void => this.signalled();
+  /** The entries one take() read for (reused: no allocation per packet). */
+  private readonly touched: Entry[] = [];
 
   /** `busy` is told (once) when traffic wants the worker; this poll goes on until handOver(). */
   constructor(private readonly busy: () => void) {
@@ -201,12 +216,12 @@ export class IdlePoll {
     if (this.signals) {
       this.awaitingSignal = true;
       if (this.unsignalled) {
-        // Input queued before the fds were watched, or left after a burst, raised no signal: look
-        // once more, on the next turn (not from inside add() or ready()). Input that arrives
-        // later signals.
+        // Input queued before the fds were watched, or after a pass (see TUN_PASS), raised no
+        // signal that is still to come: look once more, after this turn's writes (not from inside
+        // add() or ready()). Input that arrives later signals.
         this.unsignalled = false;
-        setImmediate(() => this.signalled());
-      }
+        microtask(this.look);
+      } else this.chain = 0;
       return;
     }
     this.set.poll((rc) => this.ready(rc));
@@ -216,7 +231,10 @@ export class IdlePoll {
   private signalled(): void {
     if (!this.awaitingSignal || this.closed) return;
     const rc = this.set.pollNow();
-    if (rc === 0) return;
+    if (rc === 0) {
+      this.chain = 0;
+      return;
+    }
     this.awaitingSignal = false;
     this.ready(rc);
   }
@@ -231,7 +249,7 @@ export class IdlePoll {
     } finally {
       this.handling = false;
     }
-    for (const resolve of this.waiters.splice(0)) resolve();
+    if (this.waiters.length > 0) for (const resolve of this.waiters.splice(0)) resolve();
     if (this.held > 0 || this.closed) return;
     if ((more || this.windowRecords > TRAFFIC_RECORDS) && !this.told) {
       this.told = true;
@@ -262,12 +280,14 @@ export class IdlePoll {
     } else {
       this.failures = 0;
       if (this.set.revents(0) !== 0) sys.read(this.pipe[0]!, new Uint8Array(64), 64);
-      const now = performance.now();
-      if (now - this.windowStart > TRAFFIC_WINDOW_MS) {
+      const now = Date.now(); // a window heuristic: Date.now() costs less than performance.now()
+      if (now - this.windowStart > TRAFFIC_WINDOW_MS || now < this.windowStart) {
         this.windowStart = now;
         this.windowRecords = 0;
       }
-      const touched = new Set<Entry>();
+      if (!this.signals) this.chain = 0; // the thread-pool poll: one pass per wake-up
+      const touched = this.touched;
+      touched.length = 0;
       for (let i = 1; i < this.slots.length; i++) {
         const revents = this.set.revents(i);
         const slot = this.slots[i]!;
@@ -283,14 +303,17 @@ export class IdlePoll {
         rewindIfEmpty(s);
         const r = burst(s, slot.fd, revents, BURST, false);
         this.windowRecords += r.read;
-        if (r.more) more = this.unsignalled = true;
+        this.chain += r.read;
+        if ((s.withAddr && r.read > 0) || r.more) this.unsignalled = true;
+        if (this.chain >= BURST) more = true;
         if (r.ended) {
           s.dead = true;
           this.dirty = true;
         }
-        touched.add(slot.e);
+        if (!touched.includes(slot.e)) touched.push(slot.e);
       }
-      for (const e of touched) if (!e.removed && e.consumer.pump()) more = true;
+      for (let i = 0; i < touched.length; i++) if (!touched[i]!.removed && touched[i]!.consumer.pump()) more = true;
+      touched.length = 0;
     }
     return more;
   }

@@ -134,6 +134,17 @@ export function fail(s: Source, errno: number): void {
   publish(s.ctrl);
 }
 
+/** Where the next record of `need` bytes goes: waiting for room with `flushPartial` (see burst()), or -1. */
+function room(s: Source, need: number, flushPartial: (() => void) | undefined): number {
+  return flushPartial ? reserveBlocking(s.ctrl, s.dv, s.w, need, flushPartial) : reserve(s.dv, s.w, Atomics.load(s.ctrl, Ctrl.R), need);
+}
+
+/** The result of a burst that ended its source. */
+function ended(): BurstResult {
+  result.ended = true;
+  return result;
+}
+
 /** UDP datagrams per recvmmsg() call. */
 const UDP_BATCH = 32;
 /** Control-message room per datagram: a UDP_GRO cmsg (CMSG_SPACE(4) = 24) and spare. */
@@ -167,16 +178,14 @@ export function burst(s: Source, fd: number, revents: number, max: number, wait:
   // Publishes before each wait for room, the partial burst first (this holds up the other sources
   // too: the main thread is behind on all of them then, and a ring holds thousands of packets).
   // Again on every wait slice: a full ring must never leave both sides waiting for each other.
-  const flushPartial = (): void => {
-    publish(ctrl);
-    n = 0;
-  };
-  const room = (w: number, need: number): number =>
-    wait ? reserveBlocking(ctrl, dv, w, need, flushPartial) : reserve(dv, w, Atomics.load(ctrl, Ctrl.R), need);
-  const end = (): BurstResult => {
-    result.ended = true;
-    return result;
-  };
+  // Closures only where they are needed: without `wait` (the idle path, a packet at a time) this
+  // function runs per packet, mostly interpreted, and each closure is an allocation.
+  const flushPartial = wait
+    ? (): void => {
+        publish(ctrl);
+        n = 0;
+      }
+    : undefined;
   let read = 0;
   reading: while (read < max) {
     if (withAddr) {
@@ -194,7 +203,7 @@ export function burst(s: Source, fd: number, revents: number, max: number, wait:
         if (e !== EBADF && e !== EFAULT && ++emptyReads <= 64) continue;
         if (e !== EBADF && e !== EFAULT) break;
         fail(s, e);
-        return end();
+        return ended();
       }
       if (got === 0) break;
       // A burst counts records, so a coalesced datagram counts as the datagrams it holds.
@@ -217,9 +226,9 @@ export function burst(s: Source, fd: number, revents: number, max: number, wait:
             }
             if (where !== 'data') continue;
           }
-          const w = room(s.w, hdr + p.length + 4);
+          const w = room(s, hdr + p.length + 4, flushPartial);
           if (w === -1) {
-            if (wait) return end(); // stopped
+            if (wait) return ended(); // stopped
             // Cannot happen (asked was bounded by a quarter of the ring, the caller empties it
             // first), but a datagram must never be written past the consumer: dropped, as a full
             // socket buffer would.
@@ -238,9 +247,9 @@ export function burst(s: Source, fd: number, revents: number, max: number, wait:
       if (got < asked) break;
       continue;
     }
-    const w = room(s.w, size);
+    const w = room(s, size, flushPartial);
     if (w === -1) {
-      if (wait) return end(); // stopped
+      if (wait) return ended(); // stopped
       result.more = true;
       break reading;
     }
@@ -251,13 +260,13 @@ export function burst(s: Source, fd: number, revents: number, max: number, wait:
         // POLLERR/POLLHUP/POLLNVAL with nothing to read: the fd is dead (TUN deleted).
         if (read === 0 && (revents & POLL_FAILED) !== 0) {
           fail(s, EBADFD);
-          return end();
+          return ended();
         }
         break;
       }
       if (e === EINTR) continue;
       fail(s, e);
-      return end();
+      return ended();
     }
     read++;
     dv.setInt32(w, len, true);

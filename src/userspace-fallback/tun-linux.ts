@@ -47,6 +47,7 @@ import { VIRTIO_NET_HDR_LEN } from './offload/virtio-net-hdr.js';
 import { negotiateOffloads, openTun } from './tun-offload.js';
 import { RingReader, type LinkEvent } from './ring-reader.js';
 import { SYNC_WRITES, acquireWriter, releaseWriter, type RingWriter } from './ring-writer.js';
+import { microtask } from './microtask.js';
 
 /** wireguard-go's default MTU for a new TUN. */
 export const DEFAULT_MTU = 1420;
@@ -159,7 +160,7 @@ export class LinuxTun implements Tun {
       for (const p of packets) this.pending.push(p);
       if (!this.flushQueued) {
         this.flushQueued = true;
-        queueMicrotask(() => this.flushPending());
+        microtask(() => this.flushPending());
       }
       return;
     }
