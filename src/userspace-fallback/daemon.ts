@@ -38,7 +38,12 @@ import { tuneV8ForLonePackets } from './v8-latency.js';
 
 /** The real clock: monotonic `now`, wall-clock from the epoch, timers on the event loop. */
 export const systemClock: Clock = {
-  now: () => performance.now(),
+  // process.hrtime() is CLOCK_MONOTONIC as performance.now() is, without its receiver check and
+  // wrappers: four JS frames less on a path that reads the clock several times per packet.
+  now: () => {
+    const t = process.hrtime();
+    return t[0]! * 1e3 + t[1]! / 1e6;
+  },
   wallclock: () => {
     const ms = performance.timeOrigin + performance.now();
     const sec = Math.floor(ms / 1000);

@@ -98,8 +98,6 @@ export class IdlePoll {
   /** Records the passes since the last wait for a signal took. */
   private chain = 0;
   private readonly look = (): void => this.signalled();
-  /** The entries one take() read for (reused: no allocation per packet). */
-  private readonly touched: Entry[] = [];
 
   /** `busy` is told (once) when traffic wants the worker; this poll goes on until handOver(). */
   constructor(private readonly busy: () => void) {
@@ -261,9 +259,14 @@ export class IdlePoll {
     }
     if (this.held > 0 || this.closed) return;
     if (rc < 0) this.unsignalled = true; // signals handled meanwhile find no wait: look again then
-    if (rc < 0) setTimeout(() => this.held === 0 && !this.polling && this.arm(), 10).unref();
+    if (rc < 0) setTimeout(this.retry, 10).unref();
     else this.arm();
   }
+
+  /** After a failed poll (a field, not a closure in ready(): that would cost it a context per call). */
+  private readonly retry = (): void => {
+    if (this.held === 0 && !this.polling) this.arm();
+  };
 
   /** Reads what poll() found ready and hands it on; true if traffic wants the worker. */
   private take(rc: number): boolean {
@@ -286,12 +289,16 @@ export class IdlePoll {
         this.windowRecords = 0;
       }
       if (!this.signals) this.chain = 0; // the thread-pool poll: one pass per wake-up
-      const touched = this.touched;
-      touched.length = 0;
+      // A source's slots are next to each other (fds()): it is pumped once, after its last one.
+      let pending: Entry | undefined;
       for (let i = 1; i < this.slots.length; i++) {
         const revents = this.set.revents(i);
         const slot = this.slots[i]!;
         const s = slot.e.src;
+        if (pending !== undefined && pending !== slot.e) {
+          if (!pending.removed && pending.consumer.pump()) more = true;
+          pending = undefined;
+        }
         if (revents === 0 || s.dead || slot.e.removed) continue;
         if (slot.link) {
           if (!s.link!.read()) {
@@ -310,10 +317,9 @@ export class IdlePoll {
           s.dead = true;
           this.dirty = true;
         }
-        if (!touched.includes(slot.e)) touched.push(slot.e);
+        pending = slot.e;
       }
-      for (let i = 0; i < touched.length; i++) if (!touched[i]!.removed && touched[i]!.consumer.pump()) more = true;
-      touched.length = 0;
+      if (pending !== undefined && !pending.removed && pending.consumer.pump()) more = true;
     }
     return more;
   }
