@@ -3,22 +3,14 @@
  * (reader-worker.ts, writer-worker.ts), bundled by scripts/build.mjs into `workers/` beside the
  * daemon's bundle, so a worker imports the ring layout and the libc bindings like any module.
  */
-import { createRequire } from 'node:module';
-import type { Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { builtWorkerFile } from '../system/worker-file.js';
 
 export type WorkerName = 'reader' | 'writer';
 
-/**
- * node:worker_threads, loaded with the first worker: an idle daemon runs none, and the module and
- * those it loads (messaging, serialization, diagnostics_channel) would stay in its heap for nothing.
- */
-let threads: typeof import('node:worker_threads') | undefined;
-
 /** Starts a worker (unref'd: it never keeps the process alive by itself). */
 export function startWorker(name: WorkerName, workerData: unknown): Worker {
-  threads ??= createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
-  const worker = new threads.Worker(builtWorkerFile(name), { workerData });
+  const worker = new Worker(builtWorkerFile(name), { workerData });
   worker.unref();
   return worker;
 }
