@@ -34,16 +34,12 @@ import { UapiServer, bindUapiSocket } from './uapi-server.js';
 import { uapiSocketDir, uapiSocketPath } from '../uapi/socket-dir.js';
 import { UdpBind } from './udp.js';
 import { tuneV8ForLonePackets } from './v8-latency.js';
+import { monotonicMs } from './monotonic.js';
 
 
 /** The real clock: monotonic `now`, wall-clock from the epoch, timers on the event loop. */
 export const systemClock: Clock = {
-  // process.hrtime() is CLOCK_MONOTONIC as performance.now() is, without its receiver check and
-  // wrappers: four JS frames less on a path that reads the clock several times per packet.
-  now: () => {
-    const t = process.hrtime();
-    return t[0]! * 1e3 + t[1]! / 1e6;
-  },
+  now: monotonicMs,
   wallclock: () => {
     const ms = performance.timeOrigin + performance.now();
     const sec = Math.floor(ms / 1000);

@@ -43,19 +43,16 @@ export interface IdleConsumer {
 const TRAFFIC_RECORDS = 200;
 const TRAFFIC_WINDOW_MS = 100;
 /**
- * Records one wake-up takes here, over its passes (below). Reaching it means packets arrive faster
- * than this path takes them: traffic, so the worker takes over (the rest waits in the socket or TUN
+ * Records one wake-up takes here, over its passes. Reaching it means packets arrive faster than
+ * this path takes them: traffic, so the worker takes over (the rest waits in the socket or TUN
  * queue).
+ *
+ * On the signal path, after a pass that read datagrams the poll looks again once the pass's writes
+ * are done (a microtask after them): input those writes caused is taken at once. Writing a ping to
+ * the TUN queues the kernel's echo reply before write() returns, and its signal would only be seen
+ * after a return to libuv (its signal pipe, the epoll wake-up, node's signal event).
  */
 const BURST = 32;
-/**
- * On the signal path, a pass reads one packet from the TUN (UDP: what one recvmmsg() gives). After a pass that read
- * anything, the poll looks again once the pass's writes are done (a microtask after them) instead
- * of reading until EAGAIN first: a lone packet goes out without the empty read in front of it, and
- * input its own writes caused is taken at once. Writing a ping to the TUN queues the kernel's echo
- * reply before write() returns; the signal for it would only be seen after a return to libuv.
- */
-const TUN_PASS = 1;
 /** poll() failures in a row before the sources end with EIO (a poll that keeps failing would spin). */
 const MAX_POLL_FAILURES = 100;
 /** Whether to wait for SIGIO (see above); read once. */
@@ -214,9 +211,9 @@ export class IdlePoll {
     if (this.signals) {
       this.awaitingSignal = true;
       if (this.unsignalled) {
-        // Input queued before the fds were watched, or after a pass (see TUN_PASS), raised no
-        // signal that is still to come: look once more, after this turn's writes (not from inside
-        // add() or ready()). Input that arrives later signals.
+        // Input queued before the fds were watched raised no signal, and input this pass's writes
+        // caused has one still to come (see BURST): look once more, after this turn's writes (not
+        // from inside add() or ready()). Input that arrives later signals.
         this.unsignalled = false;
         microtask(this.look);
       } else this.chain = 0;

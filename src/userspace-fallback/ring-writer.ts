@@ -27,6 +27,7 @@ import type { Worker } from 'node:worker_threads';
 import { Ctrl, WRAP, WRITER_HDR, WRITER_OFF_FD, WRITER_OFF_SA, WRITER_OFF_SALEN, newRing, nextOffset, reserve } from './ring.js';
 import { endWorker, startWorker, waitAsync } from './workers.js';
 import { WriteDrain } from './write-drain.js';
+import { monotonicMs } from './monotonic.js';
 
 /**
  * WGTS_SYNC_WRITES=1 makes the edges write on the main thread instead of through a RingWriter
@@ -47,7 +48,7 @@ export class RingWriter {
   private published = 0;
   /** The worker has come up (see flush). */
   private ready = false;
-  /** When the worker was last given records (performance.now()). */
+  /** When the worker was last given records (monotonicMs()). */
   private publishedAt = -Infinity;
   /** Records pushed since the last flush. */
   private unpublished = 0;
@@ -153,12 +154,12 @@ export class RingWriter {
       // The worker announces its first sleep once it is up; until then this thread writes everything
       // itself rather than let packets wait for an isolate to boot (0.1-0.2 s on a busy machine).
       if (!this.ready && this.worker && Atomics.load(ctrl, Ctrl.SLEEPING) !== 0) this.ready = true;
-      inline = !this.ready || (n === 1 && Atomics.load(ctrl, Ctrl.SLEEPING) !== 0 && performance.now() - this.publishedAt > QUIET_MS);
+      inline = !this.ready || (n === 1 && Atomics.load(ctrl, Ctrl.SLEEPING) !== 0 && monotonicMs() - this.publishedAt > QUIET_MS);
     }
     if (inline && !this.stopped && Atomics.load(ctrl, Ctrl.R) === this.published && this.writeInline()) return;
     if (!this.worker && !this.stopped) this.startWorker();
     this.published = this.w;
-    this.publishedAt = performance.now();
+    this.publishedAt = monotonicMs();
     Atomics.store(ctrl, Ctrl.W, this.w);
     Atomics.add(ctrl, Ctrl.SEQ, 1);
     // Wake the worker only if it sleeps (a futex syscall otherwise costs the main thread for nothing).
@@ -177,7 +178,7 @@ export class RingWriter {
     const drain = (this.drain ??= new WriteDrain(this.data, this.dv, false));
     // As the worker does after a second without records: an fd number reused by a new socket then
     // gets a GSO verdict of its own.
-    const now = performance.now();
+    const now = monotonicMs();
     if (now - this.inlineAt > 1000) drain.forget();
     this.inlineAt = now;
     const before = drain.done;

@@ -151,30 +151,44 @@ export function sendStagedPackets(peer: Peer): void {
  * call: packets that cannot go out at once are copied into the peer's staged queue.
  */
 export function routeAndSend(dev: DeviceCore, packets: Uint8Array[], batch: Map<Peer, Uint8Array[]>): void {
+  if (packets.length === 1) {
+    // A lone packet (a ping, an ACK): no grouping, whose Map and iteration cost more than the
+    // packet's own work while this path still runs in the interpreter.
+    const peer = routeOf(dev, packets[0]!);
+    if (peer !== null) sendToPeer(peer, packets, dev.clock.now());
+    return;
+  }
   for (let i = 0; i < packets.length; i++) {
     const p = packets[i]!;
-    let peer: Peer | null = null;
-    const version = p.length > 0 ? p[0]! >> 4 : 0;
-    if (version === 4 && p.length >= 20) peer = dev.allowedIps.lookup(4, p, 16);
-    else if (version === 6 && p.length >= 40) peer = dev.allowedIps.lookup(6, p, 24);
-    if (peer === null) {
-      dev.stats.txNoRoute++;
-      continue;
-    }
+    const peer = routeOf(dev, p);
+    if (peer === null) continue;
     const list = batch.get(peer);
     if (list) list.push(p);
     else batch.set(peer, [p]);
   }
   if (batch.size === 0) return;
   const now = dev.clock.now();
-  for (const [peer, list] of batch) {
-    const kp = peer.staged.length === 0 && peer.endpoint !== null && peer.canRun ? usableKeypair(peer, now) : null;
-    let sent = 0;
-    if (kp !== null) sent = transmit(peer, kp, list, 0, now);
-    for (let i = sent; i < list.length; i++) peer.stage(list[i]!);
-    if (sent < list.length) sendStagedPackets(peer);
-  }
+  for (const [peer, list] of batch) sendToPeer(peer, list, now);
   batch.clear();
+}
+
+/** The peer whose allowed IPs hold the packet's inner destination; null (counted) if none. */
+function routeOf(dev: DeviceCore, p: Uint8Array): Peer | null {
+  let peer: Peer | null = null;
+  const version = p.length > 0 ? p[0]! >> 4 : 0;
+  if (version === 4 && p.length >= 20) peer = dev.allowedIps.lookup(4, p, 16);
+  else if (version === 6 && p.length >= 40) peer = dev.allowedIps.lookup(6, p, 24);
+  if (peer === null) dev.stats.txNoRoute++;
+  return peer;
+}
+
+/** Sends one peer's packets of the batch now if a keypair allows, staging the rest (copied). */
+function sendToPeer(peer: Peer, list: Uint8Array[], now: number): void {
+  const kp = peer.staged.length === 0 && peer.endpoint !== null && peer.canRun ? usableKeypair(peer, now) : null;
+  let sent = 0;
+  if (kp !== null) sent = transmit(peer, kp, list, 0, now);
+  for (let i = sent; i < list.length; i++) peer.stage(list[i]!);
+  if (sent < list.length) sendStagedPackets(peer);
 }
 
 /** Sends a keepalive: an empty packet, unless other packets are staged (they serve as one). */

@@ -48,6 +48,7 @@ import { negotiateOffloads, openTun } from './tun-offload.js';
 import { RingReader, type LinkEvent } from './ring-reader.js';
 import { SYNC_WRITES, acquireWriter, releaseWriter, type RingWriter } from './ring-writer.js';
 import { microtask } from './microtask.js';
+import { monotonicMs } from './monotonic.js';
 
 /** wireguard-go's default MTU for a new TUN. */
 export const DEFAULT_MTU = 1420;
@@ -197,7 +198,7 @@ export class LinuxTun implements Tun {
 
   mtu(): number {
     if (this.mtuWatched) return this.cachedMtu;
-    const now = performance.now();
+    const now = monotonicMs();
     if (now - this.mtuCheckedAt < 1000) return this.cachedMtu;
     this.mtuCheckedAt = now;
     try {
@@ -219,7 +220,7 @@ export class LinuxTun implements Tun {
     const rc = ifIoctl(SIOCSIFMTU, ifr);
     if (rc < 0) throw sysError(`SIOCSIFMTU ${this.name}`, -rc);
     this.cachedMtu = mtu;
-    this.mtuCheckedAt = performance.now();
+    this.mtuCheckedAt = monotonicMs();
   }
 
   /**

@@ -129,6 +129,44 @@ describe('DatagramBatch with control messages', () => {
     expect(plain.groSize(0)).toBe(0);
     expect(plain.payload(9).length).toBe(500);
   });
+
+  it('each receive sees its own datagrams whatever earlier ones left in the headers (only those the kernel filled are reset)', () => {
+    const rx = socket(4, true);
+    const txs = [socket(4), socket(4), socket(4)];
+    const portOf = (batch: DatagramBatch, k: number): number =>
+      new DataView(batch.source(k).buffer, batch.source(k).byteOffset).getUint16(2, false);
+    const plain = (sends: Array<[number, number]>): void => {
+      for (const [t, len] of sends) {
+        const p = datagram(t, len, len);
+        const to = loopback(4, rx.port);
+        expect(sys.sendto(txs[t]!.fd, p, p.length, 0, to, to.length)).toBe(len);
+      }
+      waitReadable(rx.fd);
+    };
+    const batch = new DatagramBatch(4, 1 << 16, 64);
+    // A coalesced train: a control message and a long payload in header 0.
+    sendTrain(new SendBatch(1, 1 << 16), txs[0]!.fd, loopback(4, rx.port), 1, 0);
+    waitReadable(rx.fd);
+    expect(batch.receive(rx.fd, 4)).toBe(1);
+    expect(batch.groSize(0)).toBe(1400);
+    // Then plain datagrams from other senders, more than the last receive filled, and fewer.
+    for (const round of [[[1, 100], [2, 200], [1, 300]], [[2, 40]], [[0, 60], [1, 70], [2, 80], [0, 90]]] as Array<Array<[number, number]>>) {
+      plain(round);
+      expect(batch.receive(rx.fd, 4)).toBe(round.length);
+      round.forEach(([t, len], k) => {
+        expect(batch.groSize(k)).toBe(0);
+        expect(portOf(batch, k)).toBe(txs[t]!.port);
+        expect(Buffer.from(batch.payload(k)).equals(Buffer.from(datagram(t, len, len)))).toBe(true);
+      });
+      expect(batch.receive(rx.fd, 4)).toBe(-1); // empty now (EAGAIN)
+    }
+    // A train again: header 0 must have its control room back (the kernel set it to 0 meanwhile).
+    sendTrain(new SendBatch(1, 1 << 16), txs[0]!.fd, loopback(4, rx.port), 1, 0);
+    waitReadable(rx.fd);
+    expect(batch.receive(rx.fd, 4)).toBe(1);
+    expect(batch.groSize(0)).toBe(1400);
+    expect(batch.payload(0).length).toBe(9 * 1400 + 500);
+  });
 });
 
 describe('UdpBind receiving GSO trains', () => {
