@@ -45,6 +45,8 @@ export const sys = {
   setrlimit: libc.func('int setrlimit(int resource, const void *rlim)') as (resource: number, rlim: BigUint64Array) => number,
   sendto: libc.func('long sendto(int fd, const void *buf, unsigned long len, int flags, const void *addr, unsigned int alen)') as (
     fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, alen: number) => number,
+  /** madvise(2) on a range of this process's address space (resident-pages.ts). */
+  madvise: libc.func('int madvise(unsigned long addr, unsigned long len, int advice)') as (addr: number, len: number, advice: number) => number,
   if_nametoindex: libc.func('unsigned int if_nametoindex(const char *name)') as (name: string) => number,
   if_indextoname: libc.func('void *if_indextoname(unsigned int index, char *buf)') as (index: number, buf: Uint8Array) => unknown,
   errno: (): number => koffi.errno(),
@@ -93,6 +95,7 @@ export const POLLFD_BYTES = 8;
 export const PR_SET_NAME = 15;
 export const PR_SET_DUMPABLE = 4;
 export const RLIMIT_CORE = 4;
+export const MADV_DONTNEED = 4;
 
 /** An Error carrying an errno name in `code` (like Node's system errors) and the number in `errno`. */
 export function sysError(what: string, errno: number): Error & { code: string; errno: number } {

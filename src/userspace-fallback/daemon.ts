@@ -28,6 +28,7 @@ import type { Clock, TimerHandle } from './clock.js';
 import { Device, serialQueue } from './device.js';
 import { logLevelFromEnv, makeLogger } from './log.js';
 import { clearCloexec, protectProcess } from '../system/libc.js';
+import { releaseStartupPages } from '../system/resident-pages.js';
 import { createTun, tunFromFd, type LinuxTun } from './tun-linux.js';
 import { UapiServer, bindUapiSocket } from './uapi-server.js';
 import { uapiSocketDir, uapiSocketPath } from '../uapi/socket-dir.js';
@@ -259,6 +260,17 @@ async function runForeground(tun: LinuxTun, uapiFd: number, path: string, log: R
     });
   });
   log.verbose('UAPI listener started');
+  // Start-up is over: the pages of node's binary and libraries that only it touched leave this
+  // process's RSS (src/system/resident-pages.ts): idle after a handshake and a ping, 32 instead of
+  // 50 MiB (docs/benchmarks.md, "Data plane"). After the loop's first turn, so that what start-up
+  // queued has run.
+  setImmediate(() => {
+    try {
+      log.verbose(`Released ${(releaseStartupPages() / 2 ** 20).toFixed(1)} MiB of start-up pages`);
+    } catch (err) {
+      log.verbose(`Start-up pages not released: ${(err as Error).message}`);
+    }
+  });
   const code = await exited;
   log.verbose('Shutting down');
   // Worker threads and watchers are unref'd; exit explicitly so nothing lingers.

@@ -4,6 +4,7 @@
  * isolate in memory; bulk traffic hands the reads to the worker, data keeps flowing through the
  * hand-over, and quiet hands them back.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab, waitFor } from '../helpers/netns.js';
@@ -45,6 +46,11 @@ async function signallingFds(side: Side): Promise<number> {
   return n;
 }
 
+/** A process's resident file-backed pages (RssFile in /proc/PID/status, proc(5)). */
+function rssFileKiB(pid: number): number {
+  return Number(/^RssFile:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))![1]);
+}
+
 /** Bytes received from the peer, per `wg show dump`. */
 async function rxBytes(side: Side, peer: Side): Promise<number> {
   return Number((await peerDump(side, peer.publicKey))[5]);
@@ -72,6 +78,22 @@ describe('wgts-userspace idle reads', () => {
     // The wait is a signal (TUN, UDP socket(s) and the link watch's socket), not a thread-pool poll.
     for (const s of [a, b]) expect(await signallingFds(s)).toBeGreaterThanOrEqual(3);
   }, 60_000);
+
+  it('gives back the pages only start-up used: idle, it maps fewer file pages than a bare node', async () => {
+    // src/system/resident-pages.ts. A bare node holds ~34 MiB of its binary and libraries; the
+    // daemon starts the same node, loads more, and without the release held ~38 MiB when idle.
+    const bare = spawn(process.execPath, ['-e', 'process.stdout.write("up"); setTimeout(() => {}, 30_000)'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      await new Promise((resolve) => bare.stdout.once('data', resolve));
+      const bareFile = rssFileKiB(bare.pid!);
+      for (const s of [a, b]) {
+        const [pid] = await daemonPids(s.ifname);
+        expect(rssFileKiB(pid!)).toBeLessThan(bareFile);
+      }
+    } finally {
+      bare.kill();
+    }
+  });
 
   it('starts the reader worker under bulk traffic and carries it; the worker ends again once quiet', async () => {
     expect(await iperf(a, b, 2)).toBeGreaterThan(1e6);
