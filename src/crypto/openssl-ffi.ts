@@ -171,9 +171,11 @@ function aeadFrom(koffi: Koffi, source: string | null): LibcryptoAead | null {
     const identity = lib.func('memcpy', P, ['uint8_t *', 'uint8_t *', 'size_t']) as Fn<[Uint8Array, Uint8Array, number]>;
     const known = new WeakMap<ArrayBufferLike, number>();
     const addressOf = (b: Uint8Array) => identity(b, b, 0);
-    const sources = new Addresses(addressOf, known);
-    const addresses = new Addresses(addressOf, known);
-    const address = (ptr: unknown) => Number(koffi.address(ptr)) // an EVP object's address, as koffi documents for pointers;
+    // One per argument role, so each one's last buffer is the one asked for next (the read ring, a
+    // slab, the writer ring).
+    const [sealIn, sealOut, openIn, openOut] = [0, 1, 2, 3].map(() => new Addresses(addressOf, known)) as [Addresses, Addresses, Addresses, Addresses];
+    // An EVP object's address (koffi.address: the raw value of a pointer object, as libc.ts uses it).
+    const address = (ptr: unknown) => Number(koffi.address(ptr));
     // Two scratch areas, one per context, in memory of this module's own that nothing detaches.
     const scratch = new Uint8Array(new ArrayBuffer(2 * SCRATCH_LEN));
     const sealCtxPtr = newCtx();
@@ -183,7 +185,7 @@ function aeadFrom(koffi: Koffi, source: string | null): LibcryptoAead | null {
     const openCtx = address(openCtxPtr);
     const cipherAt = address(cipher);
     if (init(sealCtx, cipherAt, 0, 0, 0, 1) !== 1 || init(openCtx, cipherAt, 0, 0, 0, 0) !== 1) return null;
-    const sealAt = addresses.of(scratch, 0);
+    const sealAt = sealOut.of(scratch, 0);
     const openAt = sealAt + SCRATCH_LEN;
     const sealer = new KeyedContext(sealCtx, init, 1, scratch, sealAt);
     const opener = new KeyedContext(openCtx, init, 0, scratch.subarray(SCRATCH_LEN), openAt);
@@ -198,7 +200,7 @@ function aeadFrom(koffi: Koffi, source: string | null): LibcryptoAead | null {
         if (!(Number.isInteger(outOff) && outOff >= 0 && padLen >= 0 && padLen <= 16 && outOff + len + TAG_LEN <= out.length)) {
           throw new RangeError('seal: output too small');
         }
-        const body = addresses.of(out, outOff);
+        const body = sealOut.of(out, outOff);
         // The plaintext is encrypted from where it is into `out` (no copy first), the zero padding
         // after it with a second update (the stream continues, RFC 8439 §2.8). A short padded
         // packet (an ACK, a ping) is copied and padded in `out` and encrypted in place in one
@@ -210,7 +212,7 @@ function aeadFrom(koffi: Koffi, source: string | null): LibcryptoAead | null {
           out.fill(0, outOff + ptLen, outOff + len);
           ok &&= update(sealCtx, body, sealOutl, body, len) === 1;
         } else {
-          ok &&= ptLen === 0 || update(sealCtx, body, sealOutl, sources.of(plaintext, 0), ptLen) === 1;
+          ok &&= ptLen === 0 || update(sealCtx, body, sealOutl, sealIn.of(plaintext, 0), ptLen) === 1;
           ok &&= padLen === 0 || update(sealCtx, body + ptLen, sealOutl, zeros, padLen) === 1;
         }
         ok &&= final(sealCtx, body + len, sealOutl) === 1; // writes nothing for a stream cipher
@@ -225,11 +227,11 @@ function aeadFrom(koffi: Koffi, source: string | null): LibcryptoAead | null {
         const ctLen = sealed.length - TAG_LEN;
         if (ctLen < 0 || out.length < ctLen) return false;
         if (!opener.start(key, nonce)) return false;
-        const src = sources.of(sealed, 0);
+        const src = openIn.of(sealed, 0);
         // OpenSSL copies the expected tag in; it is checked at final.
         if (ctrl(openCtx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, src + ctLen) !== 1) return false;
-        if (ctLen && update(openCtx, addresses.of(out, 0), openOutl, src, ctLen) !== 1) return false;
-        return final(openCtx, ctLen ? addresses.of(out, ctLen) : sealAt, openOutl) === 1;
+        if (ctLen && update(openCtx, openOut.of(out, 0), openOutl, src, ctLen) !== 1) return false;
+        return final(openCtx, ctLen ? openOut.of(out, ctLen) : sealAt, openOutl) === 1;
       },
       wipe() {
         sealer.wipe();
