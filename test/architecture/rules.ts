@@ -33,7 +33,7 @@ export const FOLDERS: Record<string, { may: readonly string[]; why: string }> = 
   registry: { may: ['conf', 'crypto', 'netlink', 'uapi', 'system'], why: 'peer discovery over DNS' },
   'userspace-fallback': {
     may: ['conf', 'crypto', 'netlink', 'uapi', 'system'],
-    why: 'the data plane is its own program; it knows the model and nothing of the commands (of netlink/, only the numbers and the attribute walker its link watch reads; of system/, the libc calls in libc.ts, where the worker files are (worker-file.ts), the SIGIO wait (signal-io.ts) and the release of start-up pages (resident-pages.ts))',
+    why: 'the data plane is its own program; it knows the model and nothing of the commands (of netlink/, only the numbers and the attribute walker its link watch reads; of system/, the libc calls in libc.ts, where the worker files are (worker-file.ts), the SIGIO wait (signal-io.ts), the release of start-up pages (resident-pages.ts) and the memmove copies (native-copy.ts))',
   },
   metrics: { may: ['conf'], why: 'the Prometheus exposition of the model and its HTTP endpoint; devices are collected by the command' },
   // src/peer/** is `wgts peer`'s logic: allocation and file edits (pure), one peer applied to the
