@@ -43,14 +43,14 @@ export interface IdleConsumer {
 const TRAFFIC_RECORDS = 200;
 const TRAFFIC_WINDOW_MS = 100;
 /**
- * Records one wake-up takes here, over its passes. Reaching it means packets arrive faster than
- * this path takes them: traffic, so the worker takes over (the rest waits in the socket or TUN
- * queue).
+ * Records one fd gives per wake-up here. Reaching it means packets arrive faster than this path
+ * takes them: traffic, so the worker takes over (the rest waits in the socket or TUN queue).
  *
  * On the signal path, after a pass that read datagrams the poll looks again once the pass's writes
  * are done (a microtask after them): input those writes caused is taken at once. Writing a ping to
  * the TUN queues the kernel's echo reply before write() returns, and its signal would only be seen
- * after a return to libuv (its signal pipe, the epoll wake-up, node's signal event).
+ * after a return to libuv (its signal pipe, the epoll wake-up, node's signal event). Such passes
+ * chain for up to BURST records; then the next look waits for the event loop's turn.
  */
 const BURST = 32;
 /** poll() failures in a row before the sources end with EIO (a poll that keeps failing would spin). */
@@ -215,7 +215,13 @@ export class IdlePoll {
         // caused has one still to come (see BURST): look once more, after this turn's writes (not
         // from inside add() or ready()). Input that arrives later signals.
         this.unsignalled = false;
-        microtask(this.look);
+        if (this.chain < BURST) microtask(this.look);
+        else {
+          // Passes keep finding input: the next look waits for the event loop's turn (timers,
+          // the UAPI socket) rather than run on in microtasks.
+          this.chain = 0;
+          setImmediate(this.look);
+        }
       } else this.chain = 0;
       return;
     }
@@ -285,7 +291,6 @@ export class IdlePoll {
         this.windowStart = now;
         this.windowRecords = 0;
       }
-      if (!this.signals) this.chain = 0; // the thread-pool poll: one pass per wake-up
       // A source's slots are next to each other (fds()): it is pumped once, after its last one.
       let pending: Entry | undefined;
       for (let i = 1; i < this.slots.length; i++) {
@@ -308,8 +313,8 @@ export class IdlePoll {
         const r = burst(s, slot.fd, revents, BURST, false);
         this.windowRecords += r.read;
         this.chain += r.read;
-        if ((s.withAddr && r.read > 0) || r.more) this.unsignalled = true;
-        if (this.chain >= BURST) more = true;
+        if (r.more) more = this.unsignalled = true;
+        else if (s.withAddr && r.read > 0) this.unsignalled = true;
         if (r.ended) {
           s.dead = true;
           this.dirty = true;
