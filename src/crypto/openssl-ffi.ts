@@ -231,7 +231,7 @@ function aeadFrom(koffi: Koffi, source: string | null): LibcryptoAead | null {
         // OpenSSL copies the expected tag in; it is checked at final.
         if (ctrl(openCtx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, src + ctLen) !== 1) return false;
         if (ctLen && update(openCtx, openOut.of(out, 0), openOutl, src, ctLen) !== 1) return false;
-        return final(openCtx, ctLen ? openOut.of(out, ctLen) : sealAt, openOutl) === 1;
+        return final(openCtx, ctLen ? openOut.of(out, ctLen) : openAt, openOutl) === 1; // writes nothing for a stream cipher
       },
       wipe() {
         sealer.wipe();

@@ -164,13 +164,6 @@ const SA_SLOT = 32;
 const SA_LEN = 28;
 
 /**
- * recvmmsg(2) into native memory set up once: up to `count` datagrams of up to `slot` bytes and
- * their source addresses per system call. The reader worker reads UDP with it: one call (and one
- * FFI crossing) per burst instead of one per datagram, which is what a flood of small datagrams
- * costs most. With `control` > 0 each slot also gets that many bytes for control messages (reset
- * before every call), where a socket with UDP_GRO says a datagram is a coalesced run (groSize()).
- */
-/**
  * A pollfd array in native memory, for sys.pollAsync (the poll runs on another thread while this
  * one goes on, so the array must not live in the JS heap, which may move it). Grows as asked.
  */
@@ -216,6 +209,13 @@ export class AsyncPollSet {
   }
 }
 
+/**
+ * recvmmsg(2) into native memory set up once: up to `count` datagrams of up to `slot` bytes and
+ * their source addresses per system call. The reader worker reads UDP with it: one call (and one
+ * FFI crossing) per burst instead of one per datagram, which is what a flood of small datagrams
+ * costs most. With `control` > 0 each slot also gets that many bytes for control messages (their
+ * length reset where a call changed it), where a socket with UDP_GRO says a datagram is a coalesced run (groSize()).
+ */
 export class DatagramBatch {
   private readonly mem: unknown;
   private readonly bytes: Uint8Array;
@@ -269,10 +269,7 @@ export class DatagramBatch {
     for (let i = 0, stale = Math.min(n, this.stale); i < stale; i++) {
       const h = i * MMSGHDR_BYTES;
       this.dv.setUint32(h + MSGHDR_OFF_NAMELEN, SA_LEN, true);
-      if (this.control > 0) {
-        this.dv.setUint32(h + MSGHDR_OFF_CONTROLLEN, this.control, true);
-        this.dv.setUint32(h + MSGHDR_OFF_CONTROLLEN + 4, 0, true);
-      }
+      if (this.control > 0) setU64(this.dv, h + MSGHDR_OFF_CONTROLLEN, this.control);
     }
     const got = sys.recvmmsg(fd, this.mem, n, MSG_DONTWAIT, null);
     if (this.stale <= n) this.stale = got < 0 ? 1 : Math.min(n, got + 1); // else the prefix stays stale past n
@@ -466,13 +463,15 @@ const echoAddress = libc.func('uintptr_t memmove(void *dst, void *src, unsigned 
  */
 export function sharedAddress(bytes: Uint8Array): number {
   if (!(bytes.buffer instanceof SharedArrayBuffer)) throw new TypeError('sharedAddress needs a view of a SharedArrayBuffer');
-  return echoAddress(bytes, bytes, 0);
+  return addressOfBytes(bytes);
 }
 
 /** memmove(3) between addresses (system/native-copy.ts). */
 export const memmoveAt = libc.func('uintptr_t memmove(uintptr_t dst, uintptr_t src, unsigned long n)') as (dst: number, src: number, n: number) => number;
 /** The address of `b[0]` now (for how long it holds, see openssl-ffi.ts Addresses). */
-export const addressOfBytes = (b: Uint8Array): number => echoAddress(b, b, 0);
+export function addressOfBytes(b: Uint8Array): number {
+  return echoAddress(b, b, 0);
+}
 
 /** Stores a non-negative integer below 2^53 as a little-endian u64 (no BigInt per store on the hot path). */
 function setU64(dv: DataView, at: number, v: number): void {

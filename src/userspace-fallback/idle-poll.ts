@@ -84,8 +84,10 @@ export class IdlePoll {
   private told = false;
   /** process.exit() waits for the thread pool, whose thread may sit in poll(): wake it first. */
   private readonly atExit = (): void => this.kick();
+  /** signalled() as a field: the SIGIO callback, and queued after a pass (arm()). */
+  private readonly look = (): void => this.signalled();
   /** The SIGIO wait, while every fd could be watched; undefined: the thread-pool poll. */
-  private signals: SignalIo | undefined = USE_SIGNALS ? new SignalIo(() => this.signalled()) : undefined;
+  private signals: SignalIo | undefined = USE_SIGNALS ? new SignalIo(this.look) : undefined;
   /** Waiting for a SIGIO (the signal path's counterpart of a pending thread-pool poll). */
   private awaitingSignal = false;
   /** The fd set changed (a source added, removed or ended): arm() builds the poll set again. */
@@ -94,7 +96,6 @@ export class IdlePoll {
   private unsignalled = true;
   /** Records the passes since the last wait for a signal took. */
   private chain = 0;
-  private readonly look = (): void => this.signalled();
 
   /** `busy` is told (once) when traffic wants the worker; this poll goes on until handOver(). */
   constructor(private readonly busy: () => void) {

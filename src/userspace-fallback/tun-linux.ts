@@ -162,12 +162,15 @@ export class LinuxTun implements Tun {
       for (const p of packets) this.pending.push(p);
       if (!this.flushQueued) {
         this.flushQueued = true;
-        microtask(() => this.flushPending());
+        microtask(this.flushLater);
       }
       return;
     }
     this.writeFrames(packets);
   }
+
+  /** flushPending as a field: queued per burst of decrypted packets, with no closure made each time. */
+  private readonly flushLater = (): void => this.flushPending();
 
   private flushPending(): void {
     this.flushQueued = false;
