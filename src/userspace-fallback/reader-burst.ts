@@ -2,7 +2,8 @@
  * Reading a source's fds into its ring (ring-reader.ts): the same code whichever thread does it, the
  * reader worker (reader-worker.ts) under traffic or the main thread's idle poll (idle-poll.ts). A
  * device's UDP datagrams are sorted on the way in: data to the ring, handshake messages whose mac1
- * verifies to the handshake lane, the rest dropped and counted.
+ * verifies to the handshake lane (under load, at most a source's share of it), the rest dropped and
+ * counted.
  */
 import { EAGAIN, EBADF, EBADFD, EFAULT, EINTR } from '../conf/errno.js';
 import { equalBytes, macWithKey } from '../crypto/primitives.js';
@@ -10,9 +11,13 @@ import { linkWatch, type LinkEvent, type LinkWatch } from './link-watch.js';
 import { INIT_OFF_MAC1, MAC_LEN, MESSAGE_COOKIE_REPLY, MESSAGE_DATA, MESSAGE_INITIATION, RESP_OFF_MAC1, validMessageType } from './messages.js';
 import { DatagramBatch, POLL_FAILED, sys } from '../system/libc.js';
 import { nativeCopier } from '../system/native-copy.js';
+import { monotonicMs } from './monotonic.js';
+import { RateLimiter, sockaddrRatelimitKey } from './ratelimiter.js';
 import { splitCoalesced } from './udp-gro.js';
 import { Ctrl, LEN_BYTES, SOCKADDR_BYTES, nextOffset, publish, reserve, reserveBlocking, used } from './ring.js';
-import { GATE_HS_DROPPED, GATE_JUNK, GATE_KEY_OFFSET, GATE_KEY_SET, GATE_MAC1_FAILED, type SourceSpec } from './reader-spec.js';
+import {
+  GATE_HS_DROPPED, GATE_JUNK, GATE_KEY_OFFSET, GATE_KEY_SET, GATE_MAC1_FAILED, UNDER_LOAD_AFTER_MS, UNDER_LOAD_BACKLOG, type SourceSpec,
+} from './reader-spec.js';
 
 export interface Source extends SourceSpec {
   data: Uint8Array;
@@ -30,7 +35,7 @@ export interface Source extends SourceSpec {
   lane: Lane | undefined;
 }
 
-interface Lane {
+export interface Lane {
   data: Uint8Array;
   dv: DataView;
   ctrl: Int32Array;
@@ -40,7 +45,13 @@ interface Lane {
   /** mac1 with the key of generation `generation` (see RingReader.setMac1Key). */
   mac1: ((msg: Uint8Array) => Uint8Array) | undefined;
   generation: number;
+  /** Per-source rate of handshake messages let into the lane while it is under load. */
+  limiter: RateLimiter;
+  /** When the lane was last found under load (monotonicMs). */
+  loadedAt: number;
 }
+
+const laneClock = { now: monotonicMs };
 
 /** A source as the thread that reads it holds it; the write offsets continue from the rings' W. */
 export function openSource(spec: SourceSpec, onLink: (ev: LinkEvent) => void): Source {
@@ -55,7 +66,7 @@ export function openSource(spec: SourceSpec, onLink: (ev: LinkEvent) => void): S
     lane: hs && laneCtrl && {
       data: new Uint8Array(hs.sab), dv: new DataView(hs.sab), ctrl: laneCtrl, w: Atomics.load(laneCtrl, Ctrl.W),
       gate: new Int32Array(hs.gateSab, 0, GATE_KEY_OFFSET / 4), key: new Uint8Array(hs.gateSab, GATE_KEY_OFFSET, 32),
-      mac1: undefined, generation: 0,
+      mac1: undefined, generation: 0, limiter: new RateLimiter(laneClock), loadedAt: -Infinity,
     },
   };
 }
@@ -88,10 +99,11 @@ function isZero(p: Uint8Array, from: number, to: number): boolean {
 /**
  * Where a datagram of a device's UDP source goes: 'data' stays in the data ring, 'handshake' moves
  * to the handshake lane, anything else is dropped here (counted): no valid type and size, a lane
- * that is full (checked first: dropping then costs nothing), or a mac1 that does not verify
- * (checked before anything costly, as WireGuard's DoS protection intends).
+ * that is full (checked first: dropping then costs nothing), a mac1 that does not verify (checked
+ * before anything costly, as WireGuard's DoS protection intends), or a source over its rate while
+ * the lane is under load.
  */
-function sort(lane: Lane, p: Uint8Array): 'data' | 'handshake' | 'drop' {
+export function sort(lane: Lane, p: Uint8Array, sa: Uint8Array): 'data' | 'handshake' | 'drop' {
   const type = validMessageType(p);
   if (type === MESSAGE_DATA) return 'data';
   if (type === 0) {
@@ -99,30 +111,47 @@ function sort(lane: Lane, p: Uint8Array): 'data' | 'handshake' | 'drop' {
     return 'drop';
   }
   const r = Atomics.load(lane.ctrl, Ctrl.R);
+  const fill = used(lane.dv, lane.w, r);
   // The last quarter of the lane is kept for messages a flood of fresh initiations does not send:
   // initiations that carry a mac2 (a peer that got our cookie reply), responses and cookie replies.
   const fresh = type === MESSAGE_INITIATION && isZero(p, INIT_OFF_MAC1 + MAC_LEN, INIT_OFF_MAC1 + 2 * MAC_LEN);
-  if ((fresh && used(lane.w, r, lane.data.length) > lane.data.length * 0.75) || reserve(lane.dv, lane.w, r, LANE_HDR + p.length + 3) === -1) {
+  if ((fresh && fill > lane.data.length * 0.75) || reserve(lane.dv, lane.w, r, LANE_HDR + p.length + 3) === -1) {
     Atomics.add(lane.gate, GATE_HS_DROPPED, 1);
     return 'drop';
   }
-  if (type === MESSAGE_COOKIE_REPLY) return 'handshake';
-  const generation = Atomics.load(lane.gate, GATE_KEY_SET);
-  if (generation !== 0 && generation !== lane.generation) {
-    lane.mac1 = macWithKey(lane.key.slice());
-    lane.generation = generation;
+  if (type !== MESSAGE_COOKIE_REPLY) {
+    const generation = Atomics.load(lane.gate, GATE_KEY_SET);
+    if (generation !== 0 && generation !== lane.generation) {
+      lane.mac1 = macWithKey(lane.key.slice());
+      lane.generation = generation;
+    }
+    const macOff = type === MESSAGE_INITIATION ? INIT_OFF_MAC1 : RESP_OFF_MAC1;
+    if (generation === 0 || !equalBytes(lane.mac1!(p.subarray(0, macOff)), p.subarray(macOff, macOff + MAC_LEN))) {
+      Atomics.add(lane.gate, GATE_MAC1_FAILED, 1);
+      return 'drop';
+    }
   }
-  const macOff = type === MESSAGE_INITIATION ? INIT_OFF_MAC1 : RESP_OFF_MAC1;
-  if (generation !== 0 && equalBytes(lane.mac1!(p.subarray(0, macOff)), p.subarray(macOff, macOff + MAC_LEN))) return 'handshake';
-  Atomics.add(lane.gate, GATE_MAC1_FAILED, 1);
-  return 'drop';
+  // Under load (the lane 1/8 full, as the kernel measures it, or a source held to its rate; and for
+  // a second after, as udp.ts underLoad() has it) every source gets the rate the kernel allows a
+  // source's valid-mac2 messages. The kernel limits after its
+  // queue; here it is before the lane, so one flooding host (a cookie reply per initiation costs the
+  // main thread more than the reader's check costs here) cannot keep the lane full and crowd out
+  // another host's first initiation, which then never earns the cookie its retry needs.
+  const now = monotonicMs();
+  if (fill >= lane.data.length * UNDER_LOAD_BACKLOG) lane.loadedAt = now;
+  if (now - lane.loadedAt < UNDER_LOAD_AFTER_MS && !lane.limiter.allowKey(sockaddrRatelimitKey(sa))) {
+    lane.loadedAt = now; // a source kept at its rate keeps the load on, though the lane is short
+    Atomics.add(lane.gate, GATE_HS_DROPPED, 1);
+    return 'drop';
+  }
+  return 'handshake';
 }
 
 /** Datagram copies into the read ring (system/native-copy.ts). */
 const copy = nativeCopier();
 
 /** Copies a record (sockaddr and datagram) to the handshake lane (sort() found room for it). */
-function toLane(lane: Lane, sa: Uint8Array, p: Uint8Array): void {
+export function toLane(lane: Lane, sa: Uint8Array, p: Uint8Array): void {
   const hdr = LANE_HDR;
   const w = reserve(lane.dv, lane.w, Atomics.load(lane.ctrl, Ctrl.R), hdr + p.length + 3);
   lane.dv.setInt32(w, p.length, true);
@@ -222,7 +251,7 @@ export function burst(s: Source, fd: number, revents: number, max: number, wait:
         for (let k = 0, count = parts ? parts.length : 1; k < count; k++) {
           const p = parts ? parts[k]! : whole;
           if (s.lane) {
-            const where = sort(s.lane, p);
+            const where = sort(s.lane, p, sa);
             if (where === 'handshake') {
               toLane(s.lane, sa, p);
               // Wake the main thread for it only when it sleeps with an empty lane (Ctrl.SLEEPING).

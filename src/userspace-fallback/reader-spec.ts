@@ -16,6 +16,10 @@ export const GATE_JUNK = 3;
 export const GATE_KEY_OFFSET = 16;
 export const GATE_BYTES = GATE_KEY_OFFSET + 32;
 
+/** Handshake lane fill that means "under load" (kernel: 512 of 4096 queued), and how long it lasts. */
+export const UNDER_LOAD_BACKLOG = 1 / 8;
+export const UNDER_LOAD_AFTER_MS = 1000;
+
 /** A source as the reading thread is told of it. */
 export interface SourceSpec {
   fds: number[];

@@ -366,7 +366,13 @@ export class RingReader implements IdleConsumer {
   handshakeBacklog(): number {
     const hs = this.hs;
     if (!hs) return 0;
-    return used(Atomics.load(hs.ctrl, Ctrl.W), Atomics.load(hs.ctrl, Ctrl.R), hs.data.length) / hs.data.length;
+    return used(hs.dv, Atomics.load(hs.ctrl, Ctrl.W), Atomics.load(hs.ctrl, Ctrl.R)) / hs.data.length;
+  }
+
+  /** Handshake messages dropped for a full lane or a source over its rate (the gate's count). */
+  handshakesDropped(): number {
+    const g = this.hs?.gate;
+    return g ? Atomics.load(g, GATE_HS_DROPPED) : 0;
   }
 
   /** Datagrams the worker dropped: bad mac1, handshake ring full, neither data nor handshake. */

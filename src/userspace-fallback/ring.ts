@@ -96,9 +96,15 @@ export function reserve(dv: DataView, w: number, r: number, size: number): numbe
   return r - w > need ? w : -1;
 }
 
-/** Bytes between the consumer and the producer (how full the ring is). */
-export function used(w: number, r: number, capacity: number): number {
-  return w >= r ? w - r : capacity - r + w;
+/**
+ * Bytes of records between the consumer and the producer (how full the ring is). A wrap marker at
+ * the consumer's offset means the records start again at the head: the rest of the ring holds none,
+ * which matters after reserve() sent an empty ring back to the head from past its middle (counted
+ * from R to the end, half a ring of nothing would read as a ring half full).
+ */
+export function used(dv: DataView, w: number, r: number): number {
+  if (w >= r) return w - r;
+  return dv.getInt32(r, true) === WRAP ? w : dv.byteLength - r + w;
 }
 
 /** Producer side: bump SEQ and wake a consumer waiting on it. */

@@ -26,15 +26,13 @@ import {
   SOL_UDP, SO_MARK, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF, SO_SNDBUFFORCE, UDP_GRO, int32, sys, sysError,
 } from '../system/libc.js';
 import { RingReader, reportPacketBug } from './ring-reader.js';
+import { UNDER_LOAD_AFTER_MS, UNDER_LOAD_BACKLOG } from './reader-spec.js';
 import { SYNC_WRITES, acquireWriter, releaseWriter, type RingWriter } from './ring-writer.js';
 
 /** wireguard-go asks for 7 MiB socket buffers (FORCE variants when privileged). */
 const SOCKET_BUFFER = 7 << 20;
 /** Largest UDP payload. */
 const MAX_DATAGRAM = 65535;
-/** Handshake lane fill that means "under load" (kernel: 512 of 4096 queued), and how long it lasts. */
-const UNDER_LOAD_BACKLOG = 1 / 8;
-const UNDER_LOAD_AFTER_MS = 1000;
 
 interface Sock {
   fd: number;
@@ -111,6 +109,8 @@ export class UdpBind implements Bind {
   sendErrors = 0;
   private mac1Key: Uint8Array | null = null;
   private lastUnderLoad = -Infinity;
+  /** The reader's count of dropped handshake messages at the last underLoad(). */
+  private handshakesDropped = 0;
 
   async open(port: number): Promise<number> {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw sysError(`invalid port ${port}`, EINVAL);
@@ -213,11 +213,16 @@ export class UdpBind implements Bind {
   }
 
   /**
-   * Bind: under load while the handshake lane is at least 1/8 full, and for a second after (the
-   * kernel's receive.c measure, its queue of 4096 against 512).
+   * Bind: under load while the handshake lane is at least 1/8 full (the kernel's receive.c measure,
+   * its queue of 4096 against 512) or the reader dropped handshake messages since the last look
+   * (lane full, or a source over its rate, reader-burst.ts sort()), and for a second after.
    */
   underLoad(now: number): boolean {
-    if ((this.reader?.handshakeBacklog() ?? 0) >= UNDER_LOAD_BACKLOG) this.lastUnderLoad = now;
+    const reader = this.reader;
+    if (!reader) return false;
+    const dropped = reader.handshakesDropped();
+    if (reader.handshakeBacklog() >= UNDER_LOAD_BACKLOG || dropped !== this.handshakesDropped) this.lastUnderLoad = now;
+    this.handshakesDropped = dropped;
     return now - this.lastUnderLoad < UNDER_LOAD_AFTER_MS;
   }
 

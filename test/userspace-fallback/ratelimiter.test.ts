@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { RateLimiter, ratelimitKey } from '../../src/userspace-fallback/ratelimiter.js';
+import { RateLimiter, ratelimitKey, sockaddrRatelimitKey } from '../../src/userspace-fallback/ratelimiter.js';
+import { encodeSockaddrIn, encodeSockaddrIn6 } from '../../src/conf/sockaddr.js';
+import { parseIPv6 } from '../../src/conf/ip.js';
 import { ManualClock } from '../fakes/clock.js';
 
 describe('rate limiter (20/s, burst 5)', () => {
@@ -26,6 +28,29 @@ describe('rate limiter (20/s, burst 5)', () => {
     const rl = new RateLimiter(new ManualClock());
     for (let i = 0; i < 5; i++) expect(rl.allow(6, `2001:db8::${i + 1}`)).toBe(true);
     expect(rl.allow(6, '2001:db8::99')).toBe(false);
+  });
+});
+
+describe('rate limiter bounds and sockaddr keys', () => {
+  it('refuses a source new to a full table, and takes new ones again once idle entries expire', () => {
+    const clock = new ManualClock();
+    const rl = new RateLimiter(clock, 100);
+    for (let i = 0; i < 100; i++) expect(rl.allowKey(i)).toBe(true);
+    expect(rl.allowKey(100)).toBe(false);
+    expect(rl.allowKey(5)).toBe(true); // a known source keeps its bucket
+    expect(rl.size).toBe(100);
+    clock.advance(1001);
+    expect(rl.allowKey(100)).toBe(true);
+    expect(rl.size).toBe(1);
+  });
+  it('keys a sockaddr as ratelimitKey() keys its address: IPv4 per address, IPv6 per /64, the port ignored', () => {
+    const v4 = (a: number[], port: number) => sockaddrRatelimitKey(encodeSockaddrIn(new Uint8Array(a), port));
+    const v6 = (host: string, port: number) => sockaddrRatelimitKey(encodeSockaddrIn6(parseIPv6(host)!, port, 0));
+    expect(v4([10, 0, 0, 1], 1)).toBe(v4([10, 0, 0, 1], 2));
+    expect(v4([10, 0, 0, 1], 1)).not.toBe(v4([10, 0, 0, 2], 1));
+    expect(v6('2001:db8:0:1::5', 1)).toBe(ratelimitKey(6, '2001:db8:0:1::5'));
+    expect(v6('2001:db8:0:1::5', 1)).toBe(v6('2001:db8:0:1:ffff::9', 9));
+    expect(v6('2001:db8:0:1::5', 1)).not.toBe(v6('2001:db8:0:2::5', 1));
   });
 });
 

@@ -81,7 +81,7 @@ describe('ring', () => {
     expect(rg.put(packet(n, 40))).toBe(false);
     const w = Atomics.load(rg.ctrl, Ctrl.W);
     expect(w).not.toBe(Atomics.load(rg.ctrl, Ctrl.R)); // full does not read as empty
-    expect(used(w, Atomics.load(rg.ctrl, Ctrl.R), 256)).toBeGreaterThan(256 - 2 * 48);
+    expect(used(rg.dv, w, Atomics.load(rg.ctrl, Ctrl.R))).toBeGreaterThan(256 - 2 * 48);
     expect(rg.take(2)).toHaveLength(2);
     expect(rg.put(packet(99, 40))).toBe(true);
   });
@@ -108,6 +108,21 @@ describe('ring', () => {
     // Before the middle an empty ring goes on where it is (the space behind R is not all it gets).
     expect(reserve(rg.dv, 1000, 1000, 108)).toBe(1000);
     expect(reserve(rg.dv, 2048, 2048, 108)).toBe(0);
+  });
+
+  it('a ring sent back to the head from past its middle reads as holding its new records only', () => {
+    const rg = ring(4096);
+    while (rg.w < 2048) {
+      rg.put(packet(0, 100));
+      rg.take();
+    }
+    const r = Atomics.load(rg.ctrl, Ctrl.R);
+    expect(r).toBe(rg.w); // empty, past the middle
+    expect(rg.put(packet(1, 100))).toBe(true); // back at the head; the consumer has not seen the marker yet
+    expect(Atomics.load(rg.ctrl, Ctrl.R)).toBe(r);
+    expect(used(rg.dv, rg.w, r)).toBe(rg.w);
+    expect(used(rg.dv, rg.w, r)).toBeLessThan(120);
+    expect(rg.take()).toEqual([packet(1, 100)]);
   });
 
   it('a producer waiting for room leaves with -1 once STOP is set', () => {
