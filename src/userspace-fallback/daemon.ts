@@ -26,7 +26,7 @@ import type { Readable } from 'node:stream';
 import { WGTS_VERSION } from '../conf/version.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { Device, serialQueue } from './device.js';
-import { logLevelFromEnv, makeLogger } from './log.js';
+import { logLevelFromEnv, makeLogger, outliveClosedOutput } from './log.js';
 import { clearCloexec, protectProcess } from '../system/libc.js';
 import { releaseStartupPages } from '../system/resident-pages.js';
 import { createTun, tunFromFd, type LinuxTun } from './tun-linux.js';
@@ -206,6 +206,7 @@ function tellLauncherReady(): void {
 
 async function runForeground(tun: LinuxTun, uapiFd: number, path: string, log: ReturnType<typeof makeLogger>): Promise<number> {
   tuneV8ForLonePackets();
+  outliveClosedOutput();
   log.verbose('Starting wgts-userspace');
   const problem = protectProcess();
   if (problem) log.error(problem);

@@ -4,7 +4,7 @@
  * (SIGTERM, socket deleted), stale and live sockets, raw UAPI edge cases, and the real wg's
  * setconf/addconf/syncconf/set leaving byte-identical `wg showconf`/`wg show` on both daemons.
  */
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,6 +144,34 @@ describe('wgts-userspace process and UAPI socket', () => {
     expect(d.stderr()).toContain('DEBUG:');
     expect(d.stderr() + d.stdout()).not.toContain(hex);
     expect(d.stderr() + d.stdout()).not.toContain(privateKey);
+    expect(isSocket(path)).toBe(false);
+  });
+
+  it('outlives the reader of its log (EPIPE): it goes on serving, and SIGTERM still ends it cleanly', async () => {
+    const name = lab.ifname();
+    const path = `${SOCK_DIR}/${name}.sock`;
+    const tmp = mkdtempSync(join(tmpdir(), 'wgd-pipe-'));
+    lab.defer(() => rmSync(tmp, { recursive: true, force: true }));
+    lab.defer(() => stopDaemon(ns, name));
+    const gone = join(tmp, 'reader-gone');
+    // The reader takes the first byte and leaves: every later log line meets a closed pipe.
+    ns.spawn(['sh', '-c', '"$0" -f "$1" 2>&1 | { head -c 1 >/dev/null; : > "$2"; }', WGTS_BIN, name, gone], {
+      env: { LOG_LEVEL: 'verbose', WG_PROCESS_FOREGROUND: undefined },
+    });
+    await waitFor(() => isSocket(path), { what: 'socket in foreground mode' });
+    await waitFor(() => existsSync(gone), { what: 'the log reader gone' });
+    const { privateKey } = await genkey();
+    const hex = Buffer.from(privateKey, 'base64').toString('hex');
+    // Each of these logs lines (verbose) into the closed pipe.
+    for (let i = 0; i < 5; i++) {
+      expect(await uapi(path, `set=1\nprivate_key=${hex}\nlisten_port=0\n\n`)).toBe('errno=0\n\n');
+      expect(await uapi(path, 'get=1\n\n')).toMatch(/errno=0\n\n$/);
+    }
+    const pids = async (): Promise<number[]> =>
+      (await ns.run(['pgrep', '-f', `wgts-userspace -f ${name}$`], { check: false })).stdout.split('\n').filter(Boolean).map(Number);
+    const [pid] = await pids();
+    process.kill(pid!, 'SIGTERM');
+    await waitFor(async () => (await pids()).length === 0, { what: 'exit on SIGTERM' });
     expect(isSocket(path)).toBe(false);
   });
 
