@@ -5,6 +5,7 @@
  * a second are dropped on the next call after a second has passed (lazy GC: no timer needed).
  * The table is bounded as the kernel's is: a source new to a full table is refused.
  */
+import { AF_INET, AF_INET6 } from '../conf/sockaddr.js';
 import type { Clock } from './clock.js';
 
 export const PACKETS_PER_SECOND = 20;
@@ -14,9 +15,6 @@ const TOKEN_MAX = PACKET_COST * PACKETS_BURSTABLE;
 const GC_INTERVAL = 1000;
 /** The kernel's ceiling on a machine with more than 1 GiB of RAM (ratelimiter.c: 8192 buckets × 8). */
 export const MAX_SOURCES = 65536;
-
-const AF_INET = 2;
-const AF_INET6 = 10;
 
 interface Entry {
   lastTime: number;

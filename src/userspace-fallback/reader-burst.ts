@@ -133,10 +133,10 @@ export function sort(lane: Lane, p: Uint8Array, sa: Uint8Array): 'data' | 'hands
   }
   // Under load (the lane 1/8 full, as the kernel measures it, or a source held to its rate; and for
   // a second after, as udp.ts underLoad() has it) every source gets the rate the kernel allows a
-  // source's valid-mac2 messages. The kernel limits after its
-  // queue; here it is before the lane, so one flooding host (a cookie reply per initiation costs the
-  // main thread more than the reader's check costs here) cannot keep the lane full and crowd out
-  // another host's first initiation, which then never earns the cookie its retry needs.
+  // source's valid-mac2 messages. The kernel limits after its queue; here it is before the lane, so
+  // one flooding host (a cookie reply per initiation costs the main thread more than this check
+  // costs the reader) cannot keep the lane full and crowd out another host's first initiation,
+  // which then never earns the cookie its retry needs (docs/compatibility.md).
   const now = monotonicMs();
   if (fill >= lane.data.length * UNDER_LOAD_BACKLOG) lane.loadedAt = now;
   if (now - lane.loadedAt < UNDER_LOAD_AFTER_MS && !lane.limiter.allowKey(sockaddrRatelimitKey(sa))) {

@@ -167,11 +167,9 @@ describe('wgts-userspace process and UAPI socket', () => {
       expect(await uapi(path, `set=1\nprivate_key=${hex}\nlisten_port=0\n\n`)).toBe('errno=0\n\n');
       expect(await uapi(path, 'get=1\n\n')).toMatch(/errno=0\n\n$/);
     }
-    const pids = async (): Promise<number[]> =>
-      (await ns.run(['pgrep', '-f', `wgts-userspace -f ${name}$`], { check: false })).stdout.split('\n').filter(Boolean).map(Number);
-    const [pid] = await pids();
+    const [pid] = await daemonPids(name);
     process.kill(pid!, 'SIGTERM');
-    await waitFor(async () => (await pids()).length === 0, { what: 'exit on SIGTERM' });
+    await waitFor(async () => (await daemonPids(name)).length === 0, { what: 'exit on SIGTERM' });
     expect(isSocket(path)).toBe(false);
   });
 

@@ -49,7 +49,7 @@ export async function startDaemon(lab: Lab, ns: Netns, impl: Impl, ifname: strin
 
 /** Pids of daemons serving `ifname` (our own processes: the name is unique to this run). */
 export async function daemonPids(ifname: string): Promise<number[]> {
-  const r = await run(['pgrep', '-f', `(wgts-userspace|wireguard-go) ${ifname}$`], { check: false });
+  const r = await run(['pgrep', '-f', `(wgts-userspace|wireguard-go) (-f )?${ifname}$`], { check: false });
   return r.stdout.split('\n').filter(Boolean).map(Number);
 }
 
